@@ -1,0 +1,1 @@
+"""Send transactional email from a pandas DataFrame through SES, Pinpoint or SMTP."""

@@ -1,0 +1,63 @@
+"""The toolkit's own exceptions: configuration mistakes, never per-row problems.
+
+Per-row problems (a bad address, a throttled recipient, a bounce) are *outcomes*
+(:class:`toolkit.results.Outcome`), not exceptions. Exceptions are for things that stop a
+whole run before or while it starts, and for transport faults that concern a whole batch.
+
+    ToolkitError
+    ├── ConfigurationError            a setting, file, column or credential is wrong
+    │   ├── MissingColumnError        a mapped or templated column is absent from the frame
+    │   ├── MissingDependencyError    an optional package is not installed
+    │   └── ProviderConfigurationError  the provider refused the whole account/app/sender
+    └── SandboxError                  the embedded sandbox could not start or serve
+"""
+
+from __future__ import annotations
+
+
+class ToolkitError(Exception):
+    """Root of every exception the toolkit raises on purpose."""
+
+
+class ConfigurationError(ToolkitError):
+    """Something the user set up is wrong; nothing was (or will be) sent until it is fixed."""
+
+
+class MissingColumnError(ConfigurationError, KeyError):
+    """A column named in the mapping or a template is not in the DataFrame."""
+
+    def __init__(self, column: str, where: str = "") -> None:
+        self.column = column
+        self.where = where
+        super().__init__(column)
+
+    def __str__(self) -> str:
+        suffix = f" (used by {self.where})" if self.where else ""
+        return f"column {self.column!r} is not in the DataFrame{suffix}"
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """An optional package is needed for this feature."""
+
+    def __init__(self, package: str, feature: str) -> None:
+        self.package = package
+        super().__init__(f"{feature} needs the {package!r} package: pip install {package}")
+
+
+class ProviderConfigurationError(ConfigurationError):
+    """The provider refused the whole batch for a reason no retry can fix.
+
+    Examples: credentials rejected, account suspended or sending paused, the Pinpoint
+    application does not exist (or Pinpoint has ended), the stored template is missing.
+    The engine stops and marks every row it has not finished as ``failed`` with this code.
+    """
+
+    def __init__(self, code: str, message: str, transport: str = "") -> None:
+        self.code = code
+        self.transport = transport
+        super().__init__(f"{code}: {message}" if code else message)
+        self.message = message
+
+
+class SandboxError(ToolkitError):
+    """The embedded sandbox could not start or serve."""
