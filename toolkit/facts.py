@@ -59,3 +59,305 @@ PINPOINT_MAX_PAYLOAD_BYTES: Fact[int] = Fact(
     dt.date(2026, 11, 26),
     "Maximum invocation payload (request plus response).",
 )
+
+
+# --- Decision guide (toolkit.guide): service availability -------------------------------------
+# The dates above are the two boundaries of the guide: before PINPOINT_NO_NEW_CUSTOMERS anyone
+# could adopt Pinpoint; until PINPOINT_END_OF_SUPPORT only accounts created before that date;
+# from PINPOINT_END_OF_SUPPORT on, Pinpoint email is gone.
+
+_CHECKED = dt.date(2026, 11, 26)
+_PRICE_LIST_READ = dt.date(2026, 8, 13)
+
+PINPOINT_EMAIL_NOT_CONTINUED: Fact[tuple[str, ...]] = Fact(
+    ("sms", "voice", "push", "otp", "phone number validate"),
+    "https://aws.amazon.com/pinpoint/getting-started",
+    _CHECKED,
+    "APIs for SMS, voice, mobile push, OTP and phone number validate are not impacted by the "
+    "end of support and are served by AWS End User Messaging; email is not on the list.",
+)
+PINPOINT_CHANNELS_RENAMED_EUM: Fact[str] = Fact(
+    "AWS End User Messaging",
+    "https://docs.aws.amazon.com/zh_cn/pinpoint/latest/userguide/migrate.html",
+    _CHECKED,
+    "Pinpoint's SMS, MMS, push, WhatsApp and text-to-voice channels were renamed AWS End User "
+    "Messaging in Q3 2024 and continue to be served.",
+)
+PINPOINT_V1_SMS_PUSH_SUPPORTED: Fact[bool] = Fact(
+    True,
+    "http://aws.haqm.com/blogs/messaging-and-targeting/"
+    "aws-end-user-messaging-sms-and-voice-v2-api-a-migration-guide-from-v1",
+    _CHECKED,
+    "Push and SMS through the Pinpoint v1 SendMessages API remain supported; moving SMS to the "
+    "End User Messaging SMS/Voice v2 SendTextMessage API is optional.",
+)
+AWS_ENGAGEMENT_DESTINATIONS: Fact[tuple[str, ...]] = Fact(
+    ("Amazon Connect outbound campaigns", "Amazon Connect Customer Profiles", "Amazon Kinesis"),
+    "https://docs.aws.amazon.com/zh_cn/pinpoint/latest/userguide/migrate.html",
+    _CHECKED,
+    "AWS's destinations for Pinpoint's endpoints, segments, campaigns, journeys and analytics.",
+)
+PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL: Fact[str] = Fact(
+    "Amazon SES",
+    "https://docs.aws.amazon.com/pinpoint/latest/developerguide/send-messages-email.html",
+    _CHECKED,
+    "The Pinpoint developer guide advised Amazon SES (API or SMTP) for large volumes of "
+    "transactional email such as purchase confirmations and password resets.",
+)
+PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS: Fact[tuple[str, ...]] = Fact(
+    ("email", "sms", "push", "voice"),
+    "https://docs.aws.amazon.com/pinpoint/latest/developerguide/send-messages-email.html",
+    _CHECKED,
+    "Only Pinpoint offered one SendMessages syntax across email, SMS, push and voice (its email "
+    "part ended on 2026-10-30).",
+)
+PINPOINT_ENDPOINT_AND_USER_IDS: Fact[int] = Fact(
+    100,
+    "https://docs.aws.amazon.com/pinpoint/latest/developerguide/send-messages-email.html",
+    _CHECKED,
+    "Pinpoint could address email to endpoint IDs (Endpoints map) and to user IDs "
+    "(SendUsersMessages, up to 100 users per request); SES has no equivalent.",
+)
+PINPOINT_SENDMESSAGES_LACKS: Fact[tuple[str, ...]] = Fact(
+    ("cc/bcc", "configuration sets", "dedicated IP pools", "message tags"),
+    "https://github.com/awsdocs/amazon-pinpoint-developer-guide/blob/"
+    "4d9445d56d2f3b2f4598fb1f70ba7b5d7d0a2956/doc-source/send-messages-email.md",
+    _CHECKED,
+    "Archived Pinpoint docs: only the Pinpoint Email API (a twin of SES v2), not SendMessages, "
+    "offered CC/BCC, configuration sets, dedicated IP pools and message tags.",
+)
+PINPOINT_EMAIL_MESSAGE_FIELDS: Fact[tuple[str, ...]] = Fact(
+    ("FromAddress", "SimpleEmail", "RawEmail", "Body", "ReplyToAddresses",
+     "FeedbackForwardingAddress", "Substitutions"),
+    "https://rubydoc.info/gems/aws-sdk-pinpoint/1.37.0/Aws/Pinpoint/Types/EmailMessage",
+    _CHECKED,
+    "Every field of Pinpoint's EmailMessage; there is no sending-authorization ARN or "
+    "configuration-set field.",
+)
+PINPOINT_EMAIL_MAX_MESSAGE_BYTES: Fact[int] = Fact(
+    10 * 1024 * 1024,
+    "https://github.com/awsdocs/amazon-pinpoint-developer-guide/blob/"
+    "504aa628c73ee1171abcec70924bbcdcb3a318d7/doc-source/quotas.md",
+    _CHECKED,
+    "Pinpoint email: 10 MB per message including attachments, 50 recipients per message.",
+)
+PINPOINT_TEMPLATES: Fact[str] = Fact(
+    "TemplateConfiguration.EmailTemplate {Name, Version}",
+    "https://github.com/awsdocs/aws-doc-sdk-examples/blob/main/python/example_code/pinpoint/"
+    "pinpoint_send_templated_email_message.py",
+    _CHECKED,
+    "Pinpoint SendMessages could use stored (versioned) email templates.",
+)
+PINPOINT_DEDICATED_IPS_SHARED: Fact[bool] = Fact(
+    True,
+    "https://docs.aws.amazon.com/pinpoint/latest/userguide/"
+    "channels-email-deliverability-dashboard-ip-address.html",
+    _CHECKED,
+    "Pinpoint email ran on SES infrastructure; its dedicated IPs were shared with the SES account.",
+)
+PINPOINT_SMTP_IS_SES_SMTP: Fact[str] = Fact(
+    "email-smtp.{region}.amazonaws.com",
+    "https://github.com/awsdocs/aws-doc-sdk-examples/blob/main/python/example_code/pinpoint/"
+    "pinpoint_send_email_smtp.py",
+    _CHECKED,
+    "Pinpoint's 'SMTP interface' was the SES SMTP endpoint.",
+)
+
+# --- Decision guide: SES features --------------------------------------------------------------
+
+SES_RECEIVING: Fact[bool] = Fact(
+    True,
+    "https://docs.aws.amazon.com/boto3/latest/guide/ses-rules.html",
+    _CHECKED,
+    "Only SES receives inbound email: receipt rules route mail to S3, SNS or Lambda "
+    "(and Mail Manager adds ingress endpoints).",
+)
+SES_CONFIGURATION_SETS: Fact[str] = Fact(
+    "ConfigurationSetName / X-SES-CONFIGURATION-SET",
+    "https://docs.aws.amazon.com/ses/latest/dg/event-publishing-send-email.html",
+    _CHECKED,
+    "Configuration sets publish send events (CloudWatch, Firehose, SNS…) and pick IP pools; the "
+    "API takes ConfigurationSetName, SMTP the X-SES-CONFIGURATION-SET header.",
+)
+SES_SENDING_AUTHORIZATION: Fact[str] = Fact(
+    "FromEmailAddressIdentityArn / X-SES-SOURCE-ARN",
+    "https://docs.aws.amazon.com/ses/latest/dg/sending-authorization-delegate-sender-tasks-email.html",
+    _CHECKED,
+    "A delegate sender passes the owner's identity ARNs (API *IdentityArn parameters, or "
+    "X-SES-*-ARN headers over SMTP); both accounts must be out of the sandbox.",
+)
+SES_TEMPLATES: Fact[str] = Fact(
+    "SendEmail Template / SendBulkEmail",
+    "https://docs.aws.amazon.com/ses/latest/dg/send-personalized-email-api.html",
+    _CHECKED,
+    "SES templates (stored or inline) are used through the API's SendEmail and SendBulkEmail; "
+    "SMTP sends finished MIME, so templates are rendered by the application (inference).",
+)
+SES_TENANTS: Fact[str] = Fact(
+    "TenantName",
+    "https://docs.aws.amazon.com/ses/latest/dg/tenants.md",
+    _CHECKED,
+    "Tenants isolate identities, configuration sets, templates and reputation, so one tenant's "
+    "bounces do not pause the account; sends name the tenant with the TenantName API parameter.",
+)
+SES_DEDICATED_IPS: Fact[tuple[str, ...]] = Fact(
+    ("standard", "managed"),
+    "https://docs.aws.amazon.com/ses/latest/dg/dedicated-ip.html",
+    _CHECKED,
+    "SES dedicated IPs are standard (you warm up and manage pools) or managed (SES warms up "
+    "and scales); AWS recommends shared IPs unless volume is large and predictable.",
+)
+SES_SEND_EMAIL_CONTENT: Fact[tuple[str, ...]] = Fact(
+    ("Simple", "Raw", "Template"),
+    "https://docs.aws.amazon.com/goto/WebAPI/sesv2-2019-09-27/SendEmail",
+    _CHECKED,
+    "SendEmail content: Simple (with Attachments), Raw MIME, or Template (with TemplateData).",
+)
+SES_BULK_NEEDS_TEMPLATE: Fact[str] = Fact(
+    "DefaultContent.Template",
+    "https://docs.aws.amazon.com/goto/WebAPI/sesv2-2019-09-27/SendBulkEmail",
+    _CHECKED,
+    "SendBulkEmail requires a template; entries carry only replacement data, headers and "
+    "tags, so per-recipient attachments need one SendEmail per recipient (inference from the "
+    "field list; botocore 1.44's model lets DefaultContent.Template carry attachments shared "
+    "by every entry).",
+)
+SES_SMTP_INTERFACE: Fact[str] = Fact(
+    "email-smtp.{region}.amazonaws.com:587",
+    "https://docs.aws.amazon.com/ses/latest/dg/smtp-connect.html",
+    _CHECKED,
+    "SES's SMTP interface (STARTTLS on 25/587/2587, TLS wrapper on 465/2465) works from any "
+    "application or language that speaks SMTP, without an AWS SDK.",
+)
+SES_SMTP_NO_SDK_RETRIES: Fact[str] = Fact(
+    "retry 4xx after 5 s, 10 s, 30 s, then 20 min",
+    "https://github.com/awsdocs/amazon-ses-developer-guide/blob/"
+    "1b656cebb4c5a70e305bc1980c469c79208f4275/doc-source/troubleshoot-smtp.md",
+    _CHECKED,
+    "The SDKs' automatic retries apply to HTTPS only; an SMTP client must retry 4xx itself.",
+)
+SES_SANDBOX_MAX_SEND_RATE: Fact[float] = Fact(
+    1.0,
+    "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
+    _CHECKED,
+    "Sandbox accounts: 1 recipient per second.",
+)
+SES_SANDBOX_MAX_24_HOUR_SEND: Fact[int] = Fact(
+    200,
+    "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
+    _CHECKED,
+    "Sandbox accounts: 200 recipients per rolling 24 hours.",
+)
+SES_QUOTA_COUNTS_RECIPIENTS: Fact[str] = Fact(
+    "recipients",
+    "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
+    _CHECKED,
+    "Sending quotas count recipients, not messages; the 24 h quota is a rolling window; the "
+    "production quota is per account and Region and is read from GetAccount.SendQuota.",
+)
+SES_RATE_HEADROOM: Fact[float] = Fact(
+    0.7,
+    "https://github.com/nodemailer/nodemailer-ses-transport/issues/17",
+    _CHECKED,
+    "Field report: pacing at exactly MaxSendRate (14/s) still hit 'Maximum sending rate "
+    "exceeded', 10/s did not; leave headroom (the value is that observed ratio).",
+)
+LARGE_VOLUME_PER_MONTH: Fact[int] = Fact(
+    1_000_000,
+    "https://docs.aws.amazon.com/pinpoint/latest/developerguide/send-messages-email.html",
+    _CHECKED,
+    "(inference) AWS advised SES for 'large volumes' of transactional email without a number; "
+    "this threshold is the toolkit's own, for the guide's wording and the dedicated-IP warning.",
+)
+
+# --- Decision guide: prices (USD, us-east-1) ---------------------------------------------------
+
+_SES_PLANS_SOURCE = (
+    "https://raw.githubusercontent.com/api-evangelist/amazon-ses/refs/heads/main/plans/"
+    "amazon-ses-plans-pricing.yml"
+)
+_PINPOINT_PRICES_SOURCE = (
+    "https://raw.githubusercontent.com/api-evangelist/amazon-pinpoint/refs/heads/main/plans/"
+    "amazon-pinpoint-plans-pricing.yml"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPrice:
+    """An SES pricing plan: a monthly fee plus graduated per-email tiers.
+
+    ``tiers`` is ``((upper_bound_emails_or_None, usd_per_email), ...)`` in ascending order;
+    ``None`` means "and above".
+    """
+
+    name: str
+    api_value: str  # PutAccountPricingAttributes Plan
+    monthly_fee_usd: float
+    tiers: tuple[tuple[int | None, float], ...]
+    includes: tuple[str, ...] = ()
+
+
+SES_PRICE_OUTBOUND_PER_1000: Fact[float] = Fact(
+    0.10, _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "À la carte outbound: $0.0001 per recipient (Price List published 2026-07-22). "
+    "Confirm on https://aws.amazon.com/ses/pricing/.",
+)
+SES_PRICE_ATTACHMENT_PER_GB: Fact[float] = Fact(
+    0.12, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: attachments $0.12 per GB sent.",
+)
+SES_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
+    24.95, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: standard dedicated IP per month.",
+)
+SES_PRICE_TENANT_MONTH: Fact[float] = Fact(
+    0.005, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: $0.005 per tenant per month.",
+)
+SES_PRICE_INBOUND_PER_EMAIL: Fact[float] = Fact(
+    0.0001, _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "À la carte inbound: $0.0001 per email plus $0.00009 per 256 KB chunk.",
+)
+SES_PLANS_INTRODUCED: Fact[dt.date] = Fact(
+    dt.date(2026, 7, 21), _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "SES pricing plans (Essentials, Pro, Enterprise) chosen per account and Region; "
+    "PutAccountPricingAttributes Plan=NONE keeps per-feature (à la carte) billing.",
+)
+SES_PLAN_ALACARTE: Fact[PlanPrice] = Fact(
+    PlanPrice("À la carte", "NONE", 0.0, ((None, 0.0001),)),
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutAccountPricingAttributes.html",
+    _CHECKED,
+    "Plan NONE = per-feature billing at the à la carte rates above.",
+)
+SES_PLAN_ESSENTIALS: Fact[PlanPrice] = Fact(
+    PlanPrice("Essentials", "ESSENTIALS", 0.0,
+              ((10_000_000, 0.00016), (100_000_000, 0.00014), (None, 0.00011))),
+    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "No monthly fee; default for new accounts. Tiers assumed graduated.",
+)
+SES_PLAN_PRO: Fact[PlanPrice] = Fact(
+    PlanPrice("Pro", "PRO", 105.0,
+              ((10_000_000, 0.00022), (100_000_000, 0.00017), (None, 0.00012)),
+              ("managed dedicated IPs", "Virtual Deliverability Manager", "inbox placement tests")),
+    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "$105/month; includes managed dedicated IPs, VDM and inbox placement tests.",
+)
+SES_PLAN_ENTERPRISE: Fact[PlanPrice] = Fact(
+    PlanPrice("Enterprise", "ENTERPRISE", 500.0,
+              ((10_000_000, 0.00023), (100_000_000, 0.00018), (None, 0.00013)),
+              ("multi-region global endpoints", "1,000 tenants")),
+    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    "$500/month; includes multi-region global endpoints and 1,000 tenants.",
+)
+SES_PLAN_ENTERPRISE_TENANTS: Fact[int] = Fact(
+    1000, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "Tenants included in the Enterprise plan.",
+)
+PINPOINT_PRICE_EMAIL: Fact[float] = Fact(
+    0.0001, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ,
+    "Historical: $1.00 per 10,000 emails; only for accounts predating 2025-05-20, ended "
+    "2026-10-30.",
+)
+PINPOINT_PRICE_TARGETED_AUDIENCE: Fact[tuple[int, float]] = Fact(
+    (5000, 0.0012), _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ,
+    "Historical: Monthly Targeted Audience, first 5,000 endpoints free, then $0.0012 each.",
+)
+PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
+    24.95, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ, "Historical: dedicated IP per month.",
+)

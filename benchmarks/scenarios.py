@@ -1,0 +1,997 @@
+"""The named benchmark scenarios, their sizes in quick and full mode, and the goals.
+
+Every group runs its baseline in the same run as the toolkit, so ratios compare numbers taken
+back to back on the same machine (shared/BASELINES.md: machines drift by 1.5x over minutes).
+
+Groups (``--only`` takes a group or any prefix of a scenario name):
+
+* ``ses``        boto3 SES v2 ``SendEmail`` per recipient (sequential) vs toolkit ``ses``
+* ``ses-bulk``   toolkit ``ses-bulk`` (baseline: the ``ses`` group's boto3 loop)
+* ``pinpoint``   boto3 ``SendMessages`` per recipient vs toolkit ``pinpoint``
+* ``smtp``       sandbox SMTP (STARTTLS + AUTH): smtplib connection-per-message vs toolkit
+* ``smtp-sink``  Postfix smtp-sink: smtp-source (1 and 16 sessions), smtplib per message,
+                 toolkit ``smtp`` (``tls="none"``, no AUTH)
+* ``pacing``     rate R in {14, 100, 1000}/s against a sandbox limited to R
+* ``adaptive``   a limit the client is not told: time to 90 % of it, throttled share
+* ``scale``      1,000,000-row frame, dry run: composition rate and memory over the frame
+* ``faults``     5 % and 20 % injected throttling, 5xx and dropped connections: rate, loss
+
+Servers: the sandbox runs in a child process (:mod:`benchmarks.sandbox_proc`), smtp-sink is
+its own process; everything listens on 127.0.0.1. Client CPU is this process's CPU.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import baselines
+from benchmarks.harness import Measure, ScenarioResult, failed, skipped
+from benchmarks.sandbox_proc import SandboxProcess
+
+SENDER = baselines.SENDER
+SUBJECT = "Your order {{order}} has shipped"
+UNLIMITED_RATE = 1_000_000.0
+THROTTLE_CODES = ("throttl", "toomanyrequests", "454")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each scenario does; quick mode must finish in under two minutes."""
+
+    ses_n: int
+    ses_base_n: int
+    bulk_n: int
+    pin_base_n: int
+    smtp_n: int
+    smtp_base_n: int
+    sink_n: int
+    sink_base_n: int
+    source_n: int
+    workers: tuple[int, ...]
+    sink_workers: tuple[int, ...]
+    pacing_rates: tuple[int, ...]
+    pacing_seconds: float
+    adaptive_limit: int
+    adaptive_seconds: float
+    scale_rows: int
+    fault_n: int
+    fault_rates: tuple[float, ...]
+    warmup: int = 50
+
+
+QUICK = Sizes(
+    ses_n=400,
+    ses_base_n=200,
+    bulk_n=3_000,
+    pin_base_n=200,
+    smtp_n=300,
+    smtp_base_n=100,
+    sink_n=2_000,
+    sink_base_n=300,
+    source_n=5_000,
+    workers=(1, 8),
+    sink_workers=(1, 16),
+    pacing_rates=(14, 100, 1000),
+    pacing_seconds=3.0,
+    adaptive_limit=200,
+    adaptive_seconds=4.0,
+    scale_rows=50_000,
+    fault_n=300,
+    fault_rates=(0.05, 0.20),
+    warmup=30,
+)
+FULL = Sizes(
+    ses_n=5_000,
+    ses_base_n=1_000,
+    bulk_n=50_000,
+    pin_base_n=1_000,
+    smtp_n=3_000,
+    smtp_base_n=500,
+    sink_n=20_000,
+    sink_base_n=3_000,
+    source_n=20_000,
+    workers=(1, 4, 8, 16),
+    sink_workers=(1, 4, 16),
+    pacing_rates=(14, 100, 1000),
+    pacing_seconds=10.0,
+    adaptive_limit=500,
+    adaptive_seconds=12.0,
+    scale_rows=1_000_000,
+    fault_n=3_000,
+    fault_rates=(0.05, 0.20),
+    warmup=100,
+)
+
+
+@dataclass
+class Context:
+    """What every group gets: sizes, the ``--only`` selection, a scratch directory."""
+
+    sizes: Sizes
+    only: tuple[str, ...] = ()
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    install: bool = True  # may apt-get install postfix for smtp-sink/smtp-source
+    log: Callable[[str], None] = print
+
+    def selected(self, name: str) -> bool:
+        """True when ``name`` (a scenario) is selected by ``--only`` (or nothing was).
+
+        A bare group (``ses``) selects ``ses.*`` only, not ``ses-bulk.*``; a dotted selector
+        is a name prefix (``smtp-sink.reference.smtp-source.s1`` also selects ``...s1-newconn``).
+        """
+        if not self.only:
+            return True
+        return any(
+            name == s or name.startswith(s + ".") or ("." in s and name.startswith(s))
+            for s in self.only
+        )
+
+    def group_selected(self, group: str) -> bool:
+        """True when some selector names this group or something inside it."""
+        if not self.only:
+            return True
+        return any(s == group or s.startswith(group + ".") for s in self.only)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def recipients_frame(
+    n: int, start: int = 0, domain: str = "simulator.amazonses.com"
+) -> pd.DataFrame:
+    """``n`` rows addressed to the SES mailbox simulator (``success+<i>@``), so the sandbox's
+    daily quota never interferes; ``name``/``order`` feed the templates."""
+    index = np.arange(start, start + n)
+    local = "success+" if domain == "simulator.amazonses.com" else "user"
+    return pd.DataFrame(
+        {
+            "email": [f"{local}{i}@{domain}" for i in index],
+            "name": [f"Customer {i}" for i in index],
+            "order": [f"A{i:07d}" for i in index],
+        }
+    )
+
+
+TEXT = "Hello {{name}},\n\n" + baselines.body_text(2048 - 40)
+
+
+def toolkit_send(frame: pd.DataFrame, via: str, target: Any, **options: Any) -> pd.DataFrame:
+    """``toolkit.api.send`` with the benchmark's message; options the API lacks are dropped
+    (and noted by the caller), so the harness keeps working while the API evolves."""
+    from toolkit.api import send
+
+    accepted = inspect.signature(send).parameters
+    kwargs: dict[str, Any] = {
+        "via": via,
+        "target": target,
+        "sender": SENDER,
+        "to": "email",
+        "subject": SUBJECT,
+        "text": TEXT,
+        "progress": False,
+    }
+    kwargs.update(options)
+    has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    if not has_var_kw:
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    with warnings.catch_warnings():
+        # e.g. Pinpoint's end-of-support warning: true, but noise in a benchmark log
+        warnings.simplefilter("ignore")
+        return send(frame, **kwargs)
+
+
+def api_supports(option: str) -> bool:
+    from toolkit.api import send
+
+    return option in inspect.signature(send).parameters
+
+
+def toolkit_available() -> str | None:
+    """None when the toolkit's send API and sandbox import, else the reason they do not."""
+    try:
+        importlib.import_module("toolkit.api").send  # noqa: B018
+        importlib.import_module("toolkit.sandbox").Sandbox  # noqa: B018
+    except (ImportError, AttributeError) as exc:
+        return f"toolkit not ready: {exc}"
+    return None
+
+
+def sent_count(results: pd.DataFrame) -> int:
+    return int((results["status"] == "sent").sum())
+
+
+def row_latencies(results: pd.DataFrame) -> np.ndarray:
+    return (results["finished_at"].astype(float) - results["started_at"].astype(float)).to_numpy()
+
+
+def status_counts(results: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in results["status"].value_counts().items()}
+
+
+def throttled_requests(results: pd.DataFrame) -> int:
+    """Requests answered with throttling: every retry (no other faults are injected) plus
+    rows whose last answer was throttling."""
+    attempts = results["attempts"].fillna(0).astype(int)
+    codes = results["error_code"].fillna("").astype(str).str.lower()
+    ending = codes.apply(lambda c: any(t in c for t in THROTTLE_CODES)).astype(int)
+    return int((attempts - 1).clip(lower=0).sum() + ending.sum())
+
+
+@contextmanager
+def sandbox(ctx: Context, **kwargs: Any) -> Iterator[SandboxProcess]:
+    kwargs.setdefault("rate", UNLIMITED_RATE)
+    proc = SandboxProcess(**kwargs)
+    ctx.log(f"  sandbox pid {proc.pid} {kwargs}")
+    try:
+        yield proc
+    finally:
+        proc.close()
+
+
+def guarded(
+    ctx: Context,
+    out: list[ScenarioResult],
+    name: str,
+    group: str,
+    kind: str,
+    run: Callable[[], ScenarioResult],
+    **params: Any,
+) -> ScenarioResult | None:
+    """Run one scenario if selected; an exception becomes an ``error`` record."""
+    if not ctx.selected(name):
+        return None
+    ctx.log(f"- {name}")
+    try:
+        record = run()
+    except Exception as exc:  # a broken scenario must not stop the others
+        record = failed(name, group, kind, exc, **params)
+    out.append(record)
+    if record.status != "ok":
+        ctx.log(f"  {record.status}: {record.reason}")
+    else:
+        p50 = "" if record.p50_ms is None else f", p50 {record.p50_ms:.2f} ms"
+        ctx.log(f"  {record.msgs_per_s or 0:,.0f} msg/s{p50}")
+    return record
+
+
+def measure_toolkit(
+    name: str,
+    group: str,
+    frame: pd.DataFrame,
+    via: str,
+    target: Any,
+    *,
+    workers: int,
+    rate: float | None = None,
+    server: SandboxProcess | None = None,
+    **options: Any,
+) -> tuple[ScenarioResult, pd.DataFrame]:
+    server_cpu = server.cpu_seconds() if server is not None else None
+    with Measure() as m:
+        results = toolkit_send(frame, via, target, workers=workers, rate=rate, **options)
+    if server is not None and server_cpu is not None:
+        server_cpu = server.cpu_seconds() - server_cpu
+    record = m.record(
+        name,
+        group=group,
+        kind="toolkit",
+        messages=len(frame),
+        sent=sent_count(results),
+        latencies_s=row_latencies(results),
+        params={"via": via, "workers": workers, "rate": rate, "rows": len(frame)},
+        extra={"statuses": status_counts(results)},
+    )
+    if server_cpu is not None and len(frame):
+        record.extra["server_cpu_s_per_1k"] = round(server_cpu / len(frame) * 1000, 4)
+    fast = getattr(target, "fast", None)
+    if fast is not None:
+        record.params["fast_client"] = fast
+    return record, results
+
+
+def warm_toolkit(ctx: Context, via: str, target: Any, **options: Any) -> None:
+    """A short untimed run first: imports, client creation, first connections."""
+    toolkit_send(
+        recipients_frame(ctx.sizes.warmup, start=9_000_000), via, target, workers=2, **options
+    )
+
+
+# --------------------------------------------------------------------------- API groups
+
+
+def run_api_groups(ctx: Context) -> list[ScenarioResult]:
+    """``ses``, ``ses-bulk`` and ``pinpoint`` against one unlimited sandbox."""
+    out: list[ScenarioResult] = []
+    groups = [g for g in ("ses", "ses-bulk", "pinpoint") if ctx.group_selected(g)]
+    if not groups:
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped(f"{g}.*", g, "toolkit", reason) for g in groups]
+    s = ctx.sizes
+    with sandbox(ctx) as sb:
+        target = sb.aws_target()
+        fast_target = fast_target_for(sb)
+        if "ses" in groups or "ses-bulk" in groups:
+
+            def ses_baseline() -> ScenarioResult:
+                client = baselines.boto3_client("sesv2", target)
+                warm = recipients_frame(s.warmup, start=8_000_000)["email"]
+                baselines.ses_send_email_each(client, list(warm), TEXT)
+                rcpts = list(recipients_frame(s.ses_base_n)["email"])
+                with Measure() as m:
+                    ok, lat = baselines.ses_send_email_each(client, rcpts, TEXT)
+                return m.record(
+                    "ses.baseline.boto3-each",
+                    group="ses",
+                    kind="baseline",
+                    messages=len(rcpts),
+                    sent=ok,
+                    latencies_s=lat,
+                    params={"rows": len(rcpts), "shape": "SendEmail per recipient, sequential"},
+                )
+
+            guarded(ctx, out, "ses.baseline.boto3-each", "ses", "baseline", ses_baseline)
+        for via in ("ses", "ses-bulk", "pinpoint"):
+            if via not in groups:
+                continue
+            if via == "pinpoint":
+
+                def pin_baseline() -> ScenarioResult:
+                    client = baselines.boto3_client("pinpoint", target)
+                    app = target.pinpoint_app_id
+                    warm = recipients_frame(s.warmup, start=8_000_000)["email"]
+                    baselines.pinpoint_send_messages_each(client, app, list(warm), TEXT)
+                    rcpts = list(recipients_frame(s.pin_base_n)["email"])
+                    with Measure() as m:
+                        ok, lat = baselines.pinpoint_send_messages_each(client, app, rcpts, TEXT)
+                    return m.record(
+                        "pinpoint.baseline.boto3-each",
+                        group="pinpoint",
+                        kind="baseline",
+                        messages=len(rcpts),
+                        sent=ok,
+                        latencies_s=lat,
+                        params={
+                            "rows": len(rcpts),
+                            "shape": "SendMessages per recipient, sequential",
+                        },
+                    )
+
+                guarded(
+                    ctx, out, "pinpoint.baseline.boto3-each", "pinpoint", "baseline", pin_baseline
+                )
+            n = s.ses_n if via == "ses" else s.bulk_n
+            # "toolkit": the default boto3 client; "toolkit-fast": AwsTarget(fast=True)
+            for variant, client_target in (("toolkit", target), ("toolkit-fast", fast_target)):
+                if client_target is None:
+                    continue
+                warmed = False
+                for workers in s.workers:
+                    name = f"{via}.{variant}.w{workers}"
+
+                    def run(
+                        via: str = via,
+                        workers: int = workers,
+                        name: str = name,
+                        n: int = n,
+                        client_target: Any = client_target,
+                    ) -> ScenarioResult:
+                        nonlocal warmed
+                        if not warmed:
+                            warm_toolkit(ctx, via, client_target)
+                            warmed = True
+                        record, _ = measure_toolkit(
+                            name,
+                            via,
+                            recipients_frame(n),
+                            via,
+                            client_target,
+                            workers=workers,
+                            server=sb,
+                        )
+                        return record
+
+                    guarded(ctx, out, name, via, "toolkit", run, via=via, workers=workers)
+    return out
+
+
+def fast_target_for(sb: SandboxProcess) -> Any:
+    """``AwsTarget(fast=True)`` when the toolkit has its fast client, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("toolkit.transports.fastaws") is None:
+        return None
+    try:
+        return sb.aws_target(fast=True)
+    except TypeError:  # an AwsTarget without the option
+        return None
+
+
+# --------------------------------------------------------------------------- SMTP groups
+
+
+def run_smtp_sandbox(ctx: Context) -> list[ScenarioResult]:
+    """Sandbox SMTP with STARTTLS + AUTH: the AWS SMTP sample shape vs the toolkit."""
+    out: list[ScenarioResult] = []
+    if not ctx.group_selected("smtp"):
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped("smtp.*", "smtp", "toolkit", reason)]
+    s = ctx.sizes
+    with sandbox(ctx) as sb:
+        target = sb.smtp_target()
+
+        def base() -> ScenarioResult:
+            rcpts = list(recipients_frame(s.smtp_base_n)["email"])
+            context = target.ssl_context()
+            with Measure() as m:
+                ok, lat = baselines.smtplib_connection_each(
+                    target.host,
+                    target.port,
+                    rcpts,
+                    TEXT,
+                    context=context,
+                    username=target.username,
+                    password=target.password,
+                )
+            return m.record(
+                "smtp.baseline.smtplib-each-tls",
+                group="smtp",
+                kind="baseline",
+                messages=len(rcpts),
+                sent=ok,
+                latencies_s=lat,
+                params={
+                    "rows": len(rcpts),
+                    "shape": "new connection + STARTTLS + AUTH per message",
+                },
+            )
+
+        guarded(ctx, out, "smtp.baseline.smtplib-each-tls", "smtp", "baseline", base)
+        warmed = False
+        for workers in s.workers:
+            name = f"smtp.toolkit.w{workers}"
+
+            def run(workers: int = workers, name: str = name) -> ScenarioResult:
+                nonlocal warmed
+                if not warmed:
+                    warm_toolkit(ctx, "smtp", target)
+                    warmed = True
+                record, _ = measure_toolkit(
+                    name,
+                    "smtp",
+                    recipients_frame(s.smtp_n),
+                    "smtp",
+                    target,
+                    workers=workers,
+                    server=sb,
+                )
+                return record
+
+            guarded(ctx, out, name, "smtp", "toolkit", run, workers=workers)
+    return out
+
+
+def run_smtp_sink(ctx: Context) -> list[ScenarioResult]:
+    """Postfix smtp-sink as the receiver: smtp-source, smtplib per message, the toolkit."""
+    from benchmarks.postfix import SmtpSink, ToolsMissing, ensure_postfix_tools, run_smtp_source
+
+    out: list[ScenarioResult] = []
+    group = "smtp-sink"
+    if not ctx.group_selected(group):
+        return out
+    s = ctx.sizes
+    try:
+        tools = ensure_postfix_tools(install=ctx.install)
+    except ToolsMissing as exc:
+        return [skipped(f"{group}.*", group, "reference", str(exc))]
+    with SmtpSink(tools) as sink:
+        ctx.log(f"  smtp-sink pid {sink.pid} on 127.0.0.1:{sink.port}")
+        for sessions in (1, 16):
+            for reuse in (True, False):
+                name = f"{group}.reference.smtp-source.s{sessions}" + ("" if reuse else "-newconn")
+
+                def ref(
+                    sessions: int = sessions, reuse: bool = reuse, name: str = name
+                ) -> ScenarioResult:
+                    run = run_smtp_source(
+                        tools, sink.port, messages=s.source_n, sessions=sessions, reuse=reuse
+                    )
+                    if run.returncode != 0:
+                        raise RuntimeError(f"smtp-source exited {run.returncode}")
+                    return ScenarioResult(
+                        name=name,
+                        group=group,
+                        kind="reference",
+                        messages=run.messages,
+                        sent=run.messages,
+                        seconds=run.seconds,
+                        msgs_per_s=run.messages / run.seconds,
+                        cpu_s_per_1k=run.cpu_seconds / run.messages * 1000,
+                        params={
+                            "sessions": sessions,
+                            "reuse_connection": reuse,
+                            "message_bytes": 2048,
+                            "rows": run.messages,
+                        },
+                        extra={"note": "wall time around the smtp-source process"},
+                    )
+
+                guarded(ctx, out, name, group, "reference", ref, sessions=sessions, reuse=reuse)
+
+        def base() -> ScenarioResult:
+            rcpts = list(recipients_frame(s.sink_base_n, domain="example.org")["email"])
+            with Measure() as m:
+                ok, lat = baselines.smtplib_connection_each("127.0.0.1", sink.port, rcpts, TEXT)
+            return m.record(
+                f"{group}.baseline.smtplib-each",
+                group=group,
+                kind="baseline",
+                messages=len(rcpts),
+                sent=ok,
+                latencies_s=lat,
+                params={
+                    "rows": len(rcpts),
+                    "shape": "new connection + EmailMessage per message, no TLS",
+                },
+            )
+
+        guarded(ctx, out, f"{group}.baseline.smtplib-each", group, "baseline", base)
+
+        reason = toolkit_available()
+        if reason:
+            out.append(skipped(f"{group}.toolkit.*", group, "toolkit", reason))
+            return out
+        from toolkit.targets import SmtpTarget
+
+        target = SmtpTarget(host="127.0.0.1", port=sink.port, tls="none")
+        warmed = False
+        for workers in s.sink_workers:
+            name = f"{group}.toolkit.w{workers}"
+
+            def run(workers: int = workers, name: str = name) -> ScenarioResult:
+                nonlocal warmed
+                if not warmed:
+                    warm_toolkit(ctx, "smtp", target)
+                    warmed = True
+                options: dict[str, Any] = {}
+                if api_supports("ledger"):
+                    options["ledger"] = ctx.workdir / f"{name}.sqlite3"
+                frame = recipients_frame(s.sink_n, domain="example.org")
+                record, _ = measure_toolkit(
+                    name, group, frame, "smtp", target, workers=workers, **options
+                )
+                record.params["ledger"] = "ledger" in options
+                record.params["includes"] = "compose + send + ledger"
+                return record
+
+            guarded(ctx, out, name, group, "toolkit", run, workers=workers)
+    return out
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+def achieved_rate(starts: Sequence[float]) -> float | None:
+    """Rows per second over the run's complete seconds: the rows started in ``[t0, t0+K)``
+    divided by ``K``, where ``K`` is the whole number of seconds the run spans.
+
+    (``rows / wall`` would overstate a sliding-window pacer, which may start the first
+    second's ``R`` rows at once.)
+    """
+    values = np.sort(np.asarray(starts, dtype=float))
+    if values.size < 2:
+        return None
+    span = int(np.floor(values[-1] - values[0]))
+    if span < 1:
+        return None
+    inside = int(np.searchsorted(values, values[0] + span, side="left"))
+    return inside / span
+
+
+def run_pacing(ctx: Context) -> list[ScenarioResult]:
+    from toolkit.report import busiest_window
+
+    out: list[ScenarioResult] = []
+    if not ctx.group_selected("pacing"):
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped("pacing.*", "pacing", "toolkit", reason)]
+    s = ctx.sizes
+    for rate in s.pacing_rates:
+        name = f"pacing.r{rate}"
+        via = "ses" if rate <= 100 else "ses-bulk"
+        n = int(rate * s.pacing_seconds)
+
+        def run(rate: int = rate, via: str = via, n: int = n, name: str = name) -> ScenarioResult:
+            with sandbox(ctx, rate=float(rate)) as sb:
+                target = sb.aws_target()
+                warm_toolkit_quiet(ctx, via, target, rate)
+                sb.clear()
+                time.sleep(1.1)  # let the warm-up leave the sandbox's one-second window
+                record, results = measure_toolkit(
+                    name, "pacing", recipients_frame(n), via, target, workers=8, rate=float(rate)
+                )
+                accepted = sb.accepted_at()
+            starts = results.loc[results["status"] == "sent", "started_at"].astype(float)
+            achieved = achieved_rate(accepted) or achieved_rate(starts.to_numpy())
+            record.extra.update(
+                {
+                    "configured_rate": rate,
+                    "throttled_requests": throttled_requests(results),
+                    "achieved_rate": None if achieved is None else round(achieved, 2),
+                    "achieved_ratio": None if achieved is None else round(achieved / rate, 4),
+                    "busiest_1s_server": busiest_window(accepted),
+                    "busiest_1s_client_starts": busiest_window(starts.to_numpy()),
+                }
+            )
+            if rate == 100:
+                from toolkit.report import plot_throughput
+
+                ctx.figures["pacing_r100"] = plot_throughput(results, configured_rate=rate)
+            return record
+
+        guarded(ctx, out, name, "pacing", "toolkit", run, rate=rate)
+    return out
+
+
+def warm_toolkit_quiet(ctx: Context, via: str, target: Any, rate: float) -> None:
+    """Warm up within the limit (a small frame at the configured rate)."""
+    n = max(2, min(ctx.sizes.warmup, int(rate // 2)))
+    toolkit_send(recipients_frame(n, start=9_000_000), via, target, workers=2, rate=rate)
+
+
+# --------------------------------------------------------------------------- adaptive
+
+
+def run_adaptive(ctx: Context) -> list[ScenarioResult]:
+    out: list[ScenarioResult] = []
+    if not ctx.group_selected("adaptive"):
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped("adaptive.*", "adaptive", "toolkit", reason)]
+    s = ctx.sizes
+    limit = s.adaptive_limit
+    name = f"adaptive.limit{limit}"
+
+    def run() -> ScenarioResult:
+        adaptive = api_supports("adaptive")
+        # Not told the limit: adaptive=True when the API has it; otherwise SMTP, which has no
+        # quota call, with rate=None.
+        via = "ses" if adaptive else "smtp"
+        n = int(limit * s.adaptive_seconds)
+        with sandbox(ctx, rate=float(limit)) as sb:
+            target = sb.aws_target() if via == "ses" else sb.smtp_target()
+            options = {"adaptive": True} if adaptive else {}
+            record, results = measure_toolkit(
+                name, "adaptive", recipients_frame(n), via, target, workers=8, rate=None, **options
+            )
+            accepted = np.sort(np.asarray(sb.accepted_at(), dtype=float))
+        to_90 = None
+        if accepted.size:
+            t0 = float(results["started_at"].astype(float).min())
+            ends = np.searchsorted(accepted, accepted + 1.0, side="left")
+            in_window = ends - np.arange(accepted.size)
+            hit = np.nonzero(in_window >= 0.9 * limit)[0]
+            if hit.size:
+                to_90 = float(accepted[hit[0]] + 1.0 - t0)
+        attempts = int(results["attempts"].fillna(0).sum())
+        throttled = throttled_requests(results)
+        record.params.update({"limit": limit, "adaptive_flag": adaptive})
+        record.extra.update(
+            {
+                "seconds_to_90pct": None if to_90 is None else round(to_90, 3),
+                "throttled_requests": throttled,
+                "requests": attempts,
+                "throttled_share": round(throttled / attempts, 4) if attempts else None,
+                "achieved_ratio": round((record.msgs_per_s or 0) / limit, 4),
+            }
+        )
+        return record
+
+    guarded(ctx, out, name, "adaptive", "toolkit", run, limit=limit)
+    return out
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def run_scale(ctx: Context) -> list[ScenarioResult]:
+    out: list[ScenarioResult] = []
+    if not ctx.group_selected("scale"):
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped("scale.*", "scale", "toolkit", reason)]
+    rows = ctx.sizes.scale_rows
+    for via in ("ses", "smtp"):
+        name = f"scale.{via}.dry-run"
+
+        def run(via: str = via, name: str = name) -> ScenarioResult:
+            import gc
+
+            frame = recipients_frame(rows, domain="example.org")
+            gc.collect()
+            with Measure() as m:
+                results = toolkit_send(frame, via, None, dry_run=True, workers=1)
+            record = m.record(
+                name,
+                group="scale",
+                kind="toolkit",
+                messages=rows,
+                sent=len(results),
+                params={"via": via, "rows": rows, "dry_run": True},
+            )
+            record.extra.update(
+                {
+                    "rows_per_s": round(rows / m.seconds, 1),
+                    "statuses": status_counts(results),
+                    "note": "msgs_per_s counts composed rows (dry run: nothing is sent)",
+                    "frame_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
+                }
+            )
+            del results, frame
+            gc.collect()
+            return record
+
+        guarded(ctx, out, name, "scale", "toolkit", run, via=via)
+    return out
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def run_faults(ctx: Context) -> list[ScenarioResult]:
+    out: list[ScenarioResult] = []
+    if not ctx.group_selected("faults"):
+        return out
+    reason = toolkit_available()
+    if reason:
+        return [skipped("faults.*", "faults", "toolkit", reason)]
+    s = ctx.sizes
+    for kind, option in (
+        ("throttle", "throttle_rate"),
+        ("error", "error_rate"),
+        ("drop", "drop_rate"),
+    ):
+        for share in s.fault_rates:
+            name = f"faults.{kind}{int(share * 100)}"
+
+            def run(option: str = option, share: float = share, name: str = name) -> ScenarioResult:
+                with sandbox(ctx, **{option: share, "seed": 7}) as sb:
+                    target = sb.aws_target()
+                    frame = recipients_frame(s.fault_n)
+                    record, results = measure_toolkit(
+                        name, "faults", frame, "ses", target, workers=8
+                    )
+                    stored = set(sb.message_ids())
+                record.params.update({option: share})
+                record.extra.update(loss_report(frame, results, stored))
+                return record
+
+            guarded(ctx, out, name, "faults", "toolkit", run, kind=kind, share=share)
+    return out
+
+
+def loss_report(frame: pd.DataFrame, results: pd.DataFrame, stored: set[str]) -> dict[str, Any]:
+    """Loss = rows with no result, rows 'sent' that the sandbox does not hold, and rows not
+    sent without any error code or message. Duplicates = stored messages no row claims."""
+    missing = max(0, len(frame) - len(results))
+    sent = results[results["status"] == "sent"]
+    sent_ids = set(sent["message_id"].dropna().astype(str))
+    sent_not_stored = len(sent_ids - stored)
+    unsent = results[results["status"] != "sent"]
+    unexplained = int((unsent["error_code"].isna() & unsent["error_message"].isna()).sum())
+    return {
+        "statuses": status_counts(results),
+        "loss": missing + sent_not_stored + unexplained,
+        "rows_missing": missing,
+        "sent_not_stored": sent_not_stored,
+        "unsent_unexplained": unexplained,
+        "stored_not_claimed": len(stored - sent_ids),
+        "attempts": int(results["attempts"].fillna(0).sum()),
+    }
+
+
+# --------------------------------------------------------------------------- registry
+
+GROUP_RUNNERS: tuple[tuple[str, Callable[[Context], list[ScenarioResult]]], ...] = (
+    ("ses,ses-bulk,pinpoint", run_api_groups),
+    ("smtp", run_smtp_sandbox),
+    ("smtp-sink", run_smtp_sink),
+    ("pacing", run_pacing),
+    ("adaptive", run_adaptive),
+    ("scale", run_scale),
+    ("faults", run_faults),
+)
+GROUPS: tuple[str, ...] = tuple(g for names, _ in GROUP_RUNNERS for g in names.split(","))
+
+
+def run_all(ctx: Context) -> list[ScenarioResult]:
+    """Every selected group, in a fixed order."""
+    results: list[ScenarioResult] = []
+    for _names, runner in GROUP_RUNNERS:
+        results.extend(runner(ctx))
+    return results
+
+
+# --------------------------------------------------------------------------- goals
+
+
+def _find(records: Sequence[ScenarioResult], prefix: str) -> list[ScenarioResult]:
+    return [r for r in records if r.name.startswith(prefix) and r.status == "ok" and r.msgs_per_s]
+
+
+def _best(records: Sequence[ScenarioResult], prefix: str) -> ScenarioResult | None:
+    found = _find(records, prefix)
+    return max(found, key=lambda r: r.msgs_per_s or 0) if found else None
+
+
+def evaluate_goals(records: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
+    """The issue's goals, checked against this run's numbers (``passed`` None = could not be
+    measured, or a number that is only reported). Goals of groups not in the run are left out.
+    """
+    ran = {r.group for r in records}
+    goals: list[dict[str, Any]] = []
+
+    def goal(
+        group: str, name: str, value: Any, target: str, passed: bool | None, note: str = ""
+    ) -> None:
+        if group in ran:
+            goals.append(
+                {
+                    "goal": name,
+                    "value": None if value is None else round(float(value), 3),
+                    "target": target,
+                    "passed": passed,
+                    "note": note,
+                }
+            )
+
+    def first(prefix: str, **params: Any) -> ScenarioResult | None:
+        for record in _find(records, prefix):
+            if all(record.params.get(k) == v for k, v in params.items()):
+                return record
+        return None
+
+    def ratio(a: ScenarioResult | None, b: ScenarioResult | None) -> float | None:
+        if a is None or b is None or not b.msgs_per_s:
+            return None
+        return (a.msgs_per_s or 0) / b.msgs_per_s
+
+    def at_least(value: float | None, threshold: float) -> bool | None:
+        return None if value is None else value >= threshold
+
+    # SMTP against smtp-sink and the sandbox
+    tk16 = first("smtp-sink.toolkit.w16") or _best(records, "smtp-sink.toolkit.")
+    src16 = first("smtp-sink.reference.smtp-source.s16", reuse_connection=True)
+    src16_new = first("smtp-sink.reference.smtp-source.s16-newconn")
+    note = ""
+    if tk16 is not None and src16_new is not None:
+        note = f"vs 16 sessions with a new connection per message: {ratio(tk16, src16_new):.2f}x"
+    value = ratio(tk16, src16)
+    goal(
+        "smtp-sink",
+        "smtp-sink: toolkit (16 workers) / smtp-source (16 sessions, reused connections)",
+        value,
+        ">= 0.3",
+        at_least(value, 0.3),
+        note,
+    )
+    value = ratio(_best(records, "smtp-sink.toolkit."), first("smtp-sink.baseline."))
+    goal(
+        "smtp-sink",
+        "smtp-sink: toolkit best / smtplib connection per message (sample shape)",
+        value,
+        ">= 5",
+        at_least(value, 5),
+    )
+    value = ratio(_best(records, "smtp.toolkit."), first("smtp.baseline."))
+    goal(
+        "smtp",
+        "smtp (sandbox, STARTTLS+AUTH): toolkit best / AWS SMTP sample shape",
+        value,
+        ">= 5",
+        at_least(value, 5),
+    )
+
+    # API transports
+    ses_best = _best(records, "ses.toolkit.")
+    ses_base = first("ses.baseline.")
+    rate = ses_best.msgs_per_s if ses_best else None
+    goal("ses", "ses: toolkit best msg/s", rate, ">= 1000", at_least(rate, 1000))
+    goal(
+        "ses",
+        "ses: toolkit best / boto3 SendEmail sequential",
+        ratio(ses_best, ses_base),
+        "report",
+        None,
+    )
+    for label, base in (("ses-bulk", ses_base), ("pinpoint", first("pinpoint.baseline."))):
+        best = _best(records, f"{label}.toolkit.")
+        rate = best.msgs_per_s if best else None
+        goal(label, f"{label}: toolkit best recipients/s", rate, ">= 10000", at_least(rate, 10_000))
+        value = ratio(best, base)
+        goal(
+            label,
+            f"{label}: toolkit best / per-recipient boto3 baseline",
+            value,
+            ">= 20",
+            at_least(value, 20),
+        )
+
+    for r in (r for r in records if r.status == "ok"):
+        extra = r.extra
+        if r.group == "pacing":
+            limit = extra.get("configured_rate")
+            throttled = extra.get("throttled_requests")
+            goal(
+                "pacing",
+                f"{r.name}: throttling errors",
+                throttled,
+                "== 0",
+                None if throttled is None else throttled == 0,
+            )
+            achieved = extra.get("achieved_ratio")
+            goal(
+                "pacing",
+                f"{r.name}: achieved / configured rate",
+                achieved,
+                ">= 0.97",
+                at_least(achieved, 0.97),
+            )
+            busy = extra.get("busiest_1s_server")
+            goal(
+                "pacing",
+                f"{r.name}: busiest 1 s window at the server",
+                busy,
+                f"<= {limit}",
+                None if busy is None or limit is None else busy <= limit,
+            )
+        elif r.group == "adaptive":
+            goal(
+                "adaptive",
+                f"{r.name}: seconds to 90% of the limit",
+                extra.get("seconds_to_90pct"),
+                "report",
+                None,
+            )
+            goal(
+                "adaptive",
+                f"{r.name}: throttled share of requests",
+                extra.get("throttled_share"),
+                "report",
+                None,
+            )
+        elif r.group == "scale":
+            growth = r.rss_growth_mb
+            goal(
+                "scale",
+                f"{r.name}: memory over the frame, MB ({r.messages:,} rows)",
+                growth,
+                "<= 500",
+                None if growth is None else growth <= 500,
+            )
+        elif r.group == "faults":
+            loss = extra.get("loss")
+            goal(
+                "faults", f"{r.name}: rows lost", loss, "== 0", None if loss is None else loss == 0
+            )
+    return goals

@@ -1,0 +1,170 @@
+"""The SMTP transport (pooled STARTTLS + AUTH connections) against the sandbox SMTP server."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from toolkit.errors import ProviderConfigurationError
+from toolkit.message import Message
+from toolkit.sandbox import Sandbox
+from toolkit.sandbox.tls import SelfSignedCertificate
+from toolkit.targets import SmtpTarget, smtp_target_for
+from toolkit.transports import make_transport
+from toolkit.transports.base import Verdict
+from toolkit.transports.smtp import PARTIAL_REFUSAL_CODE, SmtpTransport
+
+SENDER = "Shop <sender@example.com>"
+
+
+def raw(i: int, to: str) -> bytes:
+    return (
+        f"From: {SENDER}\r\nTo: {to}\r\nSubject: Order {i}\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n.leading dot\r\n..two\r\n"
+    ).encode()
+
+
+def message(i: int, to: str | None = None, **kw: Any) -> Message:
+    address = to or f"user{i}@example.org"
+    values: dict[str, Any] = {
+        "row_key": str(i), "position": i, "sender": SENDER, "to": (address,),
+        "raw": raw(i, address),
+    }
+    values.update(kw)
+    return Message(**values)
+
+
+def smtp(sandbox: Sandbox, **target: Any) -> SmtpTransport:
+    transport = make_transport("smtp", smtp_target_for(sandbox, **target), workers=4)
+    assert isinstance(transport, SmtpTransport)
+    return transport
+
+
+def test_accepted_messages_land_once_with_the_full_envelope(sandbox: Sandbox) -> None:
+    batch = [message(i, cc=("cc@example.org",), bcc=("bcc@example.org",)) for i in range(5)]
+    with smtp(sandbox) as transport:
+        replies = [transport.send([m])[0] for m in batch]
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] * 5
+    frame = sandbox.mailbox.messages("smtp", content=True)
+    assert sorted(frame["message_id"]) == sorted(r.message_id for r in replies)
+    assert frame["message_id"].is_unique
+    first = frame.set_index("message_id").loc[replies[0].message_id]
+    assert list(first["recipients"]) == ["user0@example.org", "cc@example.org", "bcc@example.org"]
+    assert first["content"].endswith(b"\r\n.leading dot\r\n..two\r\n")  # dots un-stuffed
+
+
+def test_tls_is_verified_against_the_sandbox_certificate(sandbox: Sandbox) -> None:
+    target = smtp_target_for(sandbox)
+    assert target.ca_pem and target.verify  # pinned: checked like any public certificate
+    other = SelfSignedCertificate.generate().cert_pem.decode()
+    with pytest.raises(ProviderConfigurationError) as info:
+        SmtpTransport(dataclasses.replace(target, ca_pem=other)).open()
+    assert info.value.code == "CertificateVerifyFailed"
+    # loopback without a pinned certificate: verification is off, so this still works
+    unpinned = dataclasses.replace(target, host="localhost", ca_pem=None)
+    with SmtpTransport(unpinned) as transport:
+        assert transport.send([message(0)])[0].verdict is Verdict.ACCEPTED
+
+
+def test_simulator_and_rejections(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox(sandbox_account=True)
+    with smtp(sandbox) as transport:
+        replies = transport.send([
+            message(0, to="bounce@simulator.amazonses.com"),
+            message(1, to="stranger@example.net"),
+            message(2, to="success@simulator.amazonses.com"),
+        ])
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED, Verdict.REJECTED, Verdict.ACCEPTED]
+    assert replies[1].code == "SMTP554"
+    assert "bounce" in set(sandbox.mailbox.events(replies[0].message_id)["event"])
+
+
+def test_some_recipients_refused_is_accepted_with_a_note(sandbox: Sandbox) -> None:
+    bcc = tuple(f"b{k}@example.org" for k in range(50))  # the 51st recipient is refused
+    with smtp(sandbox) as transport:
+        reply = transport.send([message(0, bcc=bcc)])[0]
+    assert reply.verdict is Verdict.ACCEPTED and reply.code == PARTIAL_REFUSAL_CODE
+    assert "b49@example.org" in (reply.message or "")
+    assert sandbox.mailbox.message(reply.message_id)["n_recipients"] == 50
+
+
+def test_throttling_and_daily_quota(make_sandbox: Callable[..., Sandbox]) -> None:
+    with smtp(make_sandbox(rate=1)) as transport:
+        replies = transport.send([message(i) for i in range(4)])
+    assert replies[0].verdict is Verdict.ACCEPTED
+    assert {r.code for r in replies[1:] if r.verdict is Verdict.THROTTLED} == {"SMTP454"}
+    with smtp(make_sandbox(daily_quota=1)) as transport:
+        replies = transport.send([message(0), message(1), message(2)])
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] + [Verdict.THROTTLED] * 2
+    assert replies[1].code == "DailyQuotaExceeded"
+    with smtp(make_sandbox(throttle_rate=1.0, seed=1)) as transport:
+        assert transport.send([message(0)])[0].verdict is Verdict.THROTTLED
+
+
+def test_injected_451_is_transient(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox(error_rate=1.0, seed=1)
+    with smtp(sandbox) as transport:
+        replies = transport.send([message(0), message(1)])
+    assert [(r.verdict, r.code) for r in replies] == [(Verdict.TRANSIENT, "SMTP451")] * 2
+    assert sandbox.mailbox.count() == 0
+
+
+def test_dropped_connection_after_data_is_unknown_and_the_pool_recovers(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox(drop_rate=0.5, seed=11)
+    with smtp(sandbox) as transport:
+        replies = transport.send([message(i) for i in range(20)])
+    verdicts = [r.verdict for r in replies]
+    assert set(verdicts) == {Verdict.ACCEPTED, Verdict.UNKNOWN}
+    accepted = {r.message_id for r in replies if r.verdict is Verdict.ACCEPTED}
+    assert set(sandbox.mailbox.messages("smtp")["message_id"]) == accepted
+
+
+def test_bad_password_raises_on_open(sandbox: Sandbox) -> None:
+    transport = smtp(sandbox, password="not-the-password")
+    with pytest.raises(ProviderConfigurationError) as info:
+        transport.open()
+    assert info.value.code == "SMTP535"
+    assert "not-the-password" not in str(info.value)
+    with pytest.raises(ProviderConfigurationError):
+        transport.send([message(0)])
+
+
+def test_unreachable_server() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    transport = SmtpTransport(SmtpTarget("127.0.0.1", port, timeout=2))
+    with pytest.raises(ProviderConfigurationError):
+        transport.open()
+    reply = transport.send([message(0)])[0]  # never left: safe to retry
+    assert reply.verdict is Verdict.TRANSIENT and reply.code == "ConnectionRefusedError"
+
+
+def test_worker_threads_each_get_a_connection_and_reconnect(sandbox: Sandbox) -> None:
+    transport = smtp(sandbox, reconnect_after_messages=7)
+    replies: list[Any] = []
+    lock = threading.Lock()
+
+    def work(start: int) -> None:
+        for i in range(start, start + 25):
+            reply = transport.send([message(i)])[0]
+            with lock:
+                replies.append(reply)
+
+    with transport:
+        threads = [threading.Thread(target=work, args=(k * 25,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(transport._idle) <= 4  # one connection per concurrent sender at most
+    assert len(replies) == 100 and {r.verdict for r in replies} == {Verdict.ACCEPTED}
+    assert len({r.message_id for r in replies}) == 100
+    assert sandbox.mailbox.count("smtp") == 100

@@ -1,0 +1,43 @@
+"""Project-wide checks: ruff is clean, and the public API changes only on purpose."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import toolkit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_is_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (it comes with the [test] extra)")
+    done = subprocess.run(
+        [ruff, "check", "toolkit", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(toolkit.__all__) == [
+        "AwsTarget",
+        "ComposeSpec",
+        "Outcome",
+        "Sandbox",
+        "SendHandle",
+        "SmtpTarget",
+        "Status",
+        "send",
+        "send_in_background",
+    ]
+
+
+@pytest.mark.parametrize("name", toolkit.__all__)
+def test_every_public_name_imports(name: str) -> None:
+    assert getattr(toolkit, name) is not None

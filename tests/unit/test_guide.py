@@ -1,0 +1,701 @@
+"""Every rule of the decision guide, its date boundaries, and the cost and time arithmetic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit import facts
+from toolkit.errors import ConfigurationError
+from toolkit.facts import Fact
+from toolkit.guide import (
+    Interface,
+    PinpointPhase,
+    Profile,
+    Throughput,
+    estimate_time,
+    feature_table,
+    feature_table_records,
+    format_duration,
+    guide_cli,
+    pinpoint_phase,
+    recommend,
+    seconds_to_send,
+)
+from toolkit.pricing import CostInputs, estimate_cost, tiered_cost
+
+TODAY = dt.date(2026, 11, 26)
+BEFORE_CLOSE = dt.date(2025, 5, 19)
+CLOSE = dt.date(2025, 5, 20)
+BEFORE_EOS = dt.date(2026, 10, 29)
+EOS = dt.date(2026, 10, 30)
+MID = dt.date(2026, 3, 1)  # existing-only phase, before the 2026 plans
+
+
+def rec(today: dt.date = TODAY, **kw):
+    return recommend(Profile(**kw), today=today)
+
+
+def reason(r, rule: str):
+    matches = [x for x in r.reasons if x.rule == rule]
+    assert matches, f"{rule} not in {r.rules}"
+    return matches[0]
+
+
+def warning(r, rule: str):
+    matches = [x for x in r.warnings if x.rule == rule]
+    assert matches, f"{rule} not in {r.warning_rules}"
+    return matches[0]
+
+
+# --- phases and date boundaries -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "phase"),
+    [(BEFORE_CLOSE, PinpointPhase.OPEN), (CLOSE, PinpointPhase.EXISTING_ONLY),
+     (BEFORE_EOS, PinpointPhase.EXISTING_ONLY), (EOS, PinpointPhase.ENDED),
+     (TODAY, PinpointPhase.ENDED)],
+)
+def test_pinpoint_phase_boundaries(day, phase):
+    assert pinpoint_phase(day) is phase
+
+
+def test_boundary_dates_come_from_facts():
+    assert facts.PINPOINT_NO_NEW_CUSTOMERS.value == CLOSE
+    assert facts.PINPOINT_END_OF_SUPPORT.value == EOS
+
+
+MULTI = {"channels": {"email", "sms"}}
+
+
+def test_new_customer_day_before_close_may_still_choose_pinpoint():
+    r = rec(BEFORE_CLOSE, **MULTI)
+    assert r.primary.interface is Interface.PINPOINT
+    assert "pinpoint-one-syntax" in r.rules
+    assert {"pinpoint-closing", "pinpoint-migrate"} <= set(r.warning_rules)
+
+
+def test_new_customer_on_close_day_gets_ses():
+    r = rec(CLOSE, **MULTI)
+    assert r.primary.interface is Interface.SES_API
+    assert r.rules[0] == "pinpoint-closed"
+    assert reason(r, "pinpoint-closed").fact is facts.PINPOINT_NO_NEW_CUSTOMERS
+
+
+def test_existing_account_day_before_eos_gets_legacy_pinpoint_with_warning():
+    r = rec(BEFORE_EOS, existing_pinpoint=True, **MULTI)
+    assert r.primary.interface is Interface.PINPOINT
+    assert r.primary.legacy
+    assert r.primary.channels == ("email", "sms")
+    assert r.summary == "Pinpoint SendMessages (legacy) for email + SMS"
+    assert "pinpoint-existing-account" in r.rules
+    w = warning(r, "pinpoint-migrate")
+    assert "1 days after 2026-10-29" in w.text
+    assert w.fact is facts.PINPOINT_END_OF_SUPPORT
+    assert [c.interface for c in r.alternative] == [Interface.SES_API, Interface.EUM]
+
+
+def test_existing_account_on_eos_day_never_gets_pinpoint_for_email():
+    r = rec(EOS, existing_pinpoint=True, **MULTI)
+    assert r.primary.interface is Interface.SES_API
+    assert r.rules[:2] == ("pinpoint-ended", "email-not-in-eum")
+    assert "pinpoint-email-gone" in r.warning_rules
+    assert r.summary == "SES API v2 for email + AWS End User Messaging for SMS"
+
+
+def test_today_defaults_to_the_clock():
+    assert recommend(Profile()).today == dt.date.today()
+
+
+# --- the Pinpoint rules -------------------------------------------------------------------------
+
+
+def test_email_only_without_pinpoint_signal_is_ses_even_when_pinpoint_usable():
+    r = rec(MID, existing_pinpoint=True)
+    assert r.primary.interface is Interface.SES_API
+    assert "pinpoint-migrate" in r.warning_rules  # the account should still move its email
+
+
+def test_endpoint_ids_keep_existing_account_on_pinpoint_before_eos():
+    r = rec(MID, existing_pinpoint=True, endpoint_ids=True)
+    assert r.primary.interface is Interface.PINPOINT
+    assert r.primary.channels == ("email",)
+    assert reason(r, "pinpoint-endpoints").fact is facts.PINPOINT_ENDPOINT_AND_USER_IDS
+    assert [c.interface for c in r.alternative] == [Interface.SES_API]
+
+
+def test_pinpoint_templates_and_attachments():
+    r = rec(MID, existing_pinpoint=True, templates=True, attachments=True, **MULTI)
+    assert reason(r, "pinpoint-templates").fact is facts.PINPOINT_TEMPLATES
+    assert warning(r, "pinpoint-attachments").fact is facts.PINPOINT_EMAIL_MAX_MESSAGE_BYTES
+
+
+def test_pinpoint_cost_reason_mentions_historical_price():
+    r = rec(MID, existing_pinpoint=True, monthly_volume=10_000, **MULTI)
+    assert "Pinpoint (historical price): about $1.00/month" in reason(r, "cost").text
+
+
+@pytest.mark.parametrize(
+    ("need", "fragment"),
+    [("receive", "receiving email"), ("config_sets", "configuration sets"),
+     ("sending_authorization", "sending authorization"), ("tenants", "tenant isolation"),
+     ("dedicated_ips", "dedicated IP pools")],
+)
+def test_ses_only_needs_beat_pinpoint_before_eos(need, fragment):
+    r = rec(MID, existing_pinpoint=True, **MULTI, **{need: True})
+    assert r.primary.interface is Interface.SES_API
+    assert fragment in reason(r, "ses-over-pinpoint").text
+
+
+def test_third_party_beats_pinpoint_before_eos():
+    r = rec(MID, existing_pinpoint=True, third_party=True, **MULTI)
+    assert r.primary.interface is Interface.SES_SMTP
+    assert "needs SMTP" in reason(r, "ses-over-pinpoint").text
+
+
+def test_large_volume_beats_pinpoint_before_eos():
+    big = facts.LARGE_VOLUME_PER_MONTH.value
+    r = rec(MID, existing_pinpoint=True, monthly_volume=big, **MULTI)
+    assert r.primary.interface is Interface.SES_API
+    assert "volume is large" in reason(r, "ses-over-pinpoint").text
+    assert reason(r, "ses-transactional").weight == 65
+    small = rec(MID, existing_pinpoint=True, monthly_volume=big - 1, **MULTI)
+    assert small.primary.interface is Interface.PINPOINT
+
+
+# --- the SES rules ------------------------------------------------------------------------------
+
+
+def test_default_today_is_ses_api_for_email():
+    r = rec()
+    assert r.summary == "SES API v2 for email"
+    assert r.primary.service == "Amazon SES"
+    assert r.secondary == ()
+    assert {"pinpoint-ended", "email-not-in-eum", "ses-transactional", "api-sdk"} <= set(r.rules)
+    assert reason(r, "ses-transactional").weight == 30
+
+
+def test_third_party_means_smtp():
+    r = rec(third_party=True)
+    assert r.primary.interface is Interface.SES_SMTP
+    assert reason(r, "smtp-third-party").fact is facts.SES_SMTP_INTERFACE
+    assert warning(r, "smtp-retries").fact is facts.SES_SMTP_NO_SDK_RETRIES
+    assert "api-sdk" not in r.rules
+
+
+@pytest.mark.parametrize(
+    ("need", "rule", "fact"),
+    [("receive", "receive", facts.SES_RECEIVING),
+     ("config_sets", "config-sets", facts.SES_CONFIGURATION_SETS),
+     ("sending_authorization", "sending-authorization", facts.SES_SENDING_AUTHORIZATION),
+     ("tenants", "tenants", facts.SES_TENANTS),
+     ("dedicated_ips", "dedicated-ips", facts.SES_DEDICATED_IPS),
+     ("templates", "templates", facts.SES_TEMPLATES),
+     ("attachments", "attachments", facts.SES_MAX_MESSAGE_BYTES)],
+)
+def test_each_need_adds_its_reason_with_its_fact(need, rule, fact):
+    without = rec()
+    assert rule not in without.rules
+    r = rec(**{need: True})
+    assert reason(r, rule).fact is fact
+
+
+def test_config_sets_and_sending_authorization_name_the_smtp_headers():
+    r = rec(third_party=True, config_sets=True, sending_authorization=True)
+    assert "X-SES-CONFIGURATION-SET" in reason(r, "config-sets").text
+    assert "X-SES-SOURCE-ARN" in reason(r, "sending-authorization").text
+    api = rec(config_sets=True, sending_authorization=True)
+    assert "ConfigurationSetName" in reason(api, "config-sets").text
+    assert "IdentityArn" in reason(api, "sending-authorization").text
+
+
+def test_tenants_over_smtp_warns():
+    assert "tenants-api" in rec(third_party=True, tenants=True).warning_rules
+    assert "tenants-api" not in rec(tenants=True).warning_rules
+
+
+def test_dedicated_ips_warn_below_large_volume():
+    assert "dedicated-ips-volume" in rec(dedicated_ips=True, monthly_volume=1000).warning_rules
+    big = facts.LARGE_VOLUME_PER_MONTH.value
+    assert "dedicated-ips-volume" not in rec(dedicated_ips=True, monthly_volume=big).warning_rules
+
+
+def test_templates_over_smtp_is_a_warning_not_a_reason():
+    r = rec(third_party=True, templates=True)
+    assert "templates" not in r.rules
+    assert warning(r, "templates-smtp").fact is facts.SES_TEMPLATES
+
+
+def test_attachments_warn_about_bulk_only_on_the_api():
+    assert "bulk-no-attachments" in rec(attachments=True).warning_rules
+    assert "bulk-no-attachments" not in rec(attachments=True, third_party=True).warning_rules
+
+
+def test_multichannel_after_eos_splits_email_and_eum():
+    r = rec(channels={"email", "sms", "push", "voice"})
+    assert [c.interface for c in r.choices] == [Interface.SES_API, Interface.EUM]
+    assert r.secondary[0].channels == ("sms", "push", "voice")
+    assert r.summary == "SES API v2 for email + AWS End User Messaging for SMS + push + voice"
+    assert reason(r, "channels-split").fact is facts.PINPOINT_CHANNELS_RENAMED_EUM
+    assert warning(r, "one-syntax-gone").fact is facts.AWS_ENGAGEMENT_DESTINATIONS
+
+
+def test_endpoint_ids_with_ses_warn_there_is_no_equivalent():
+    r = rec(endpoint_ids=True)
+    assert r.primary.interface is Interface.SES_API
+    assert warning(r, "endpoint-ids").fact is facts.PINPOINT_ENDPOINT_AND_USER_IDS
+
+
+def test_existing_account_after_close_without_signal_warns_to_migrate():
+    r = rec(MID, existing_pinpoint=True, receive=True)
+    assert "pinpoint-closed" not in r.rules
+    assert warning(r, "pinpoint-migrate").weight == 90
+
+
+# --- no email -----------------------------------------------------------------------------------
+
+
+def test_sms_only_goes_to_end_user_messaging():
+    r = rec(channels={"sms"})
+    assert r.summary == "AWS End User Messaging for SMS"
+    assert r.rules[0] == "eum-channels"
+    assert r.cost.inputs.monthly_volume == 0
+    assert "cost" not in r.rules
+
+
+def test_sms_only_existing_account_keeps_v1_calls():
+    r = rec(channels={"push", "sms"}, existing_pinpoint=True)
+    assert reason(r, "pinpoint-v1-sms-push").fact is facts.PINPOINT_V1_SMS_PUSH_SUPPORTED
+
+
+def test_sms_only_endpoints_after_eos_warn():
+    assert "endpoints-ended" in rec(channels={"sms"}, endpoint_ids=True).warning_rules
+    assert "endpoints-ended" not in rec(MID, channels={"sms"}, endpoint_ids=True).warning_rules
+
+
+def test_email_needs_without_email_are_reported_as_ignored():
+    r = rec(channels={"voice"}, receive=True)
+    assert "receive" in warning(r, "email-needs-ignored").text
+
+
+# --- quota and rate rules -----------------------------------------------------------------------
+
+
+def test_unknown_quota_warns_and_assumes_sandbox():
+    r = rec(monthly_volume=100)
+    assert "quota-unknown" in r.warning_rules
+    assert r.time.quota_assumed and r.time.max_send_rate == 1.0
+    assert r.time.max_24_hour_send == 200
+
+
+def test_peak_over_quota_with_headroom():
+    # 14/s with 0.7 headroom allows 9.8/s
+    assert "peak-over-quota" in rec(max_send_rate=14, peak_rate=10).warning_rules
+    assert "peak-over-quota" not in rec(max_send_rate=14, peak_rate=9.8).warning_rules
+    assert "quota-unknown" not in rec(max_send_rate=14).warning_rules
+
+
+def test_volume_over_daily_quota():
+    r = rec(max_send_rate=14, max_24_hour_send=50_000, monthly_volume=1_500_001)
+    assert "volume-over-daily-quota" in r.warning_rules
+    ok = rec(max_send_rate=14, max_24_hour_send=50_000, monthly_volume=1_500_000)
+    assert "volume-over-daily-quota" not in ok.warning_rules
+    unlimited = rec(max_send_rate=14, max_24_hour_send=-1, monthly_volume=10**9)
+    assert "volume-over-daily-quota" not in unlimited.warning_rules
+
+
+# --- invariants over many profiles --------------------------------------------------------------
+
+profiles = st.builds(
+    Profile,
+    channels=st.sets(st.sampled_from(["email", "sms", "push", "voice"]), min_size=1),
+    third_party=st.booleans(), monthly_volume=st.integers(0, 10**9),
+    peak_rate=st.floats(0, 1e4), receive=st.booleans(), config_sets=st.booleans(),
+    sending_authorization=st.booleans(), dedicated_ips=st.booleans(), tenants=st.booleans(),
+    templates=st.booleans(), attachments=st.booleans(), endpoint_ids=st.booleans(),
+    existing_pinpoint=st.booleans(),
+)
+days = st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(profiles, days)
+def test_every_answer_says_why_with_dated_sources(profile, day):
+    r = recommend(profile, today=day)
+    assert r.reasons, "an answer without reasons"
+    for item in (*r.reasons, *r.warnings):
+        assert isinstance(item.fact, Fact)
+        assert item.fact.source.startswith("http")
+        assert item.fact.checked <= TODAY
+        assert item.text
+    assert [x.weight for x in r.reasons] == sorted((x.weight for x in r.reasons), reverse=True)
+    if day >= EOS or (day >= CLOSE and not profile.existing_pinpoint):
+        assert all(c.interface is not Interface.PINPOINT for c in r.choices)
+    if "email" in profile.channels:
+        assert r.primary.interface in {Interface.SES_API, Interface.SES_SMTP, Interface.PINPOINT}
+        if profile.third_party:
+            assert r.primary.interface is Interface.SES_SMTP
+    else:
+        assert r.primary.interface is Interface.EUM
+    json.dumps(r.to_dict())  # always serialisable
+
+
+# --- Profile validation -------------------------------------------------------------------------
+
+
+def test_profile_normalises_channels():
+    assert Profile(channels=["Email ", "SMS"]).channels == frozenset({"email", "sms"})
+    assert Profile(channels="email").channels == frozenset({"email"})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"channels": {"fax"}}, {"channels": set()}, {"monthly_volume": -1}, {"peak_rate": -1.0},
+     {"messages": -5}, {"max_send_rate": 0}],
+)
+def test_profile_rejects_bad_input(kwargs):
+    with pytest.raises(ConfigurationError):
+        Profile(**kwargs)
+
+
+def test_with_quota():
+    from toolkit.transports.base import Quota
+
+    p = Profile().with_quota(Quota(max_send_rate=14, max_24_hour_send=50_000))
+    assert (p.max_send_rate, p.max_24_hour_send) == (14, 50_000)
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def test_tiered_cost_is_graduated():
+    tiers = facts.SES_PLAN_ESSENTIALS.value.tiers
+    assert tiered_cost(0, tiers) == 0
+    assert tiered_cost(1_000_000, tiers) == pytest.approx(160.0)
+    assert tiered_cost(10_000_000, tiers) == pytest.approx(1600.0)
+    # 10M at 0.00016 + 90M at 0.00014 + 50M at 0.00011
+    assert tiered_cost(150_000_000, tiers) == pytest.approx(1600 + 12_600 + 5_500)
+
+
+def test_cost_per_plan_for_one_million():
+    est = estimate_cost(CostInputs(monthly_volume=1_000_000), today=TODAY)
+    totals = {p.plan: p.monthly_usd for p in est.plans}
+    assert totals == {"À la carte": 100.0, "Essentials": 160.0, "Pro": 325.0,
+                      "Enterprise": 730.0, "Pinpoint (historical)": 100.0}
+    assert est.cheapest.plan == "À la carte"
+    assert est.to_frame().loc["À la carte", "cheapest"]
+
+
+def test_cost_addons_and_what_plans_include():
+    est = estimate_cost(CostInputs(monthly_volume=0, attachments_gb=10, dedicated_ips=2,
+                                   tenants=1200), today=TODAY)
+    by = {p.plan: p for p in est.plans}
+    # à la carte: 10 GB × 0.12 + 2 × 24.95 + 1200 × 0.005
+    assert by["À la carte"].monthly_usd == pytest.approx(1.2 + 49.9 + 6.0)
+    # Pro includes managed dedicated IPs: no IP line
+    assert by["Pro"].monthly_usd == pytest.approx(105 + 1.2 + 6.0)
+    # Enterprise includes 1,000 tenants: 200 billable
+    assert by["Enterprise"].monthly_usd == pytest.approx(500 + 1.2 + 49.9 + 1.0)
+    assert by["Pinpoint (historical)"].monthly_usd == pytest.approx(49.9)
+
+
+def test_pro_is_cheapest_when_many_dedicated_ips():
+    est = estimate_cost(CostInputs(monthly_volume=100_000, dedicated_ips=6), today=TODAY)
+    assert est.cheapest.plan == "Pro"  # 105 + 22 < 10 + 149.7
+
+
+def test_plans_unavailable_before_introduction():
+    before = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 20))
+    assert [p.available for p in before.plans[:4]] == [True, False, False, False]
+    on = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 21))
+    assert all(p.available for p in on.plans[:4])
+
+
+def test_pinpoint_price_is_historical_and_unavailable_after_eos():
+    est = estimate_cost(CostInputs(monthly_volume=10, endpoints=6000), today=EOS)
+    pp = est.plans[-1]
+    assert pp.historical and not pp.available
+    assert sum(ln.usd for ln in pp.lines) == pytest.approx(10 * 0.0001 + 1000 * 0.0012)
+    assert est.cheapest.plan != pp.plan
+    assert estimate_cost(CostInputs(), today=BEFORE_EOS).plans[-1].available
+
+
+def test_cost_to_dict_cites_sources():
+    d = estimate_cost(CostInputs(monthly_volume=1), today=TODAY).to_dict()
+    assert all(line["source"].startswith("http") for p in d["plans"] for line in p["lines"])
+
+
+def test_recommendation_costs_only_what_is_needed():
+    r = rec(monthly_volume=1000, attachments_gb=5, dedicated_ip_count=3, tenant_count=7)
+    assert r.cost.inputs == CostInputs(monthly_volume=1000)
+    r = rec(monthly_volume=1000, attachments=True, attachments_gb=5, dedicated_ips=True,
+            dedicated_ip_count=3, tenants=True, tenant_count=7)
+    assert r.cost.inputs == CostInputs(1000, 5, 3, 7)
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def test_seconds_to_send_at_rate():
+    assert seconds_to_send(0, 1) == 0
+    assert seconds_to_send(1400, 14) == pytest.approx(100)
+    assert seconds_to_send(1400, 14, -1) == pytest.approx(100)
+    assert seconds_to_send(1400, 14, 1400) == pytest.approx(100)
+
+
+def test_seconds_to_send_under_daily_quota():
+    # sandbox: 1/s, 200 per 24 h; 500 messages = 200 (day 1) + 200 (day 2) + 100 at 1/s
+    assert seconds_to_send(500, 1, 200) == pytest.approx(2 * 86_400 + 100)
+    assert seconds_to_send(400, 1, 200) == pytest.approx(86_400 + 200)
+    assert math.isinf(seconds_to_send(1, 1, 0))
+    with pytest.raises(ConfigurationError):
+        seconds_to_send(1, 0)
+
+
+def test_seconds_to_send_never_faster_than_rate():
+    # a daily quota larger than the rate can deliver in a day: the rate binds
+    assert seconds_to_send(200_000, 1, 100_000) == pytest.approx(200_000)
+
+
+def test_estimate_time_at_quota_headroom_and_measured():
+    p = Profile(messages=14_000, max_send_rate=14, max_24_hour_send=-1)
+    t = estimate_time(p, Throughput.from_mapping({"ses": 70.0, "smtp": 35.0}, "bench"))
+    assert t.at_quota_s == pytest.approx(1000)
+    assert t.at_headroom_s == pytest.approx(14_000 / (14 * 0.7))
+    assert t.measured == (("ses", 70.0, 200.0), ("smtp", 35.0, 400.0))
+    assert t.limited_by == "rate" and not t.quota_assumed
+    assert t.to_dict()["measured"][0]["seconds"] == 200.0
+
+
+def test_estimate_time_defaults_to_monthly_volume_and_daily_limit():
+    t = estimate_time(Profile(monthly_volume=300, max_send_rate=10, max_24_hour_send=100))
+    assert t.messages == 300 and t.limited_by == "daily quota"
+    assert t.at_quota_s == pytest.approx(2 * 86_400 + 10)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3.21, "3.2 s"), (750, "12 min 30 s"), (4 * 3600 + 300, "4 h 05 min"),
+     (2 * 86_400 + 3 * 3600, "2 d 3 h"), (math.inf, "never (daily quota is 0)")],
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+# --- throughput inputs --------------------------------------------------------------------------
+
+
+def test_throughput_from_results_frame():
+    frame = pd.DataFrame({
+        "transport": ["ses", "ses", "ses", "smtp", "smtp"],
+        "status": ["sent", "sent", "invalid", "sent", "sent"],
+        "started_at": [100.0, 100.5, None, 200.0, 201.0],
+        "finished_at": [101.0, 102.0, None, 202.0, 204.0],
+    })
+    t = Throughput.from_results(frame)
+    assert t.as_dict == {"ses": pytest.approx(1.0), "smtp": pytest.approx(0.5)}
+
+
+def test_throughput_from_results_without_transport_and_timestamps():
+    start = pd.Timestamp("2026-11-26T10:00:00Z")
+    frame = pd.DataFrame({"started_at": [start, start],
+                          "finished_at": [start + pd.Timedelta(seconds=1),
+                                          start + pd.Timedelta(seconds=4)]})
+    assert Throughput.from_results(frame).as_dict == {"run": pytest.approx(0.5)}
+    with pytest.raises(ConfigurationError):
+        Throughput.from_results(pd.DataFrame({"x": [1]}))
+
+
+def test_throughput_from_benchmark_file_and_dicts(tmp_path):
+    data = {"scenarios": [
+        {"scenario": "ses-send-email", "transport": "ses", "messages_per_s": 120.5},
+        {"scenario": "ses-bulk", "transport": "ses-bulk", "messages_per_s": 900.0},
+        {"scenario": "smtp-4", "transport": "smtp", "messages_per_s": 80.0},
+        {"scenario": "smtp-8", "transport": "smtp", "messages_per_s": 95.0},
+    ], "machine": {"cpus": 2}}
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(data))
+    t = Throughput.from_benchmarks(path)
+    assert t.as_dict == {"ses": 120.5, "ses-bulk": 900.0, "smtp": 95.0}
+    assert t.source == str(path)
+    keyed = Throughput.from_benchmarks({"pinpoint": {"messages_per_s": 40}})
+    assert keyed.as_dict == {"pinpoint": 40.0}
+    flat = Throughput.from_benchmarks({"ses": 10, "smtp": 0})
+    assert flat.as_dict == {"ses": 10.0}
+
+
+def test_throughput_from_bad_benchmarks(tmp_path):
+    with pytest.raises(ConfigurationError):
+        Throughput.from_benchmarks(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ConfigurationError):
+        Throughput.from_benchmarks(bad)
+
+
+def test_recommend_uses_measured_throughput():
+    r = recommend(Profile(messages=1000, max_send_rate=100),
+                  today=TODAY, measured=Throughput.from_mapping({"ses": 50}))
+    assert r.time.measured == (("ses", 50.0, 20.0),)
+    assert "measured ses: 50.0 msg/s" in r.to_text()
+
+
+# --- feature table ------------------------------------------------------------------------------
+
+
+def test_feature_table_shape_and_facts():
+    table = feature_table(TODAY)
+    assert list(table.columns) == ["SES API v2", "SES SMTP", "Pinpoint SendMessages"]
+    assert "receive email" in table.index
+    for _, row in table.iterrows():
+        for cell in row:
+            assert cell.fact.source.startswith("http")
+            assert str(cell) == cell.text
+    assert str(table.loc["receive email", "Pinpoint SendMessages"]) == "✘"
+    assert str(table.loc["templates", "SES SMTP"]).startswith("✘")
+
+
+@pytest.mark.parametrize(
+    ("day", "fragment"),
+    [(BEFORE_CLOSE, "✔ until 2026-10-30"), (MID, "◐ existing accounts"), (EOS, "✘ ended")],
+)
+def test_feature_table_follows_the_calendar(day, fragment):
+    cell = feature_table(day).loc["sends email today", "Pinpoint SendMessages"]
+    assert fragment in cell.text
+
+
+def test_feature_table_records_are_json():
+    records = feature_table_records(TODAY)
+    assert records[0]["feature"] == "open to new customers"
+    json.dumps(records)
+
+
+# --- text, JSON, CLI ----------------------------------------------------------------------------
+
+
+def test_to_text_lists_reasons_sources_cost_and_time():
+    text = rec(monthly_volume=1_000_000, max_send_rate=14).to_text()
+    assert text.startswith("Recommendation (2026-11-26): SES API v2 for email")
+    assert "source: https://docs.aws.amazon.com/pinpoint/latest/userguide/migrate.html" in text
+    assert "À la carte" in text and "$      100.00" in text
+    assert "Time for 1,000,000 messages at the quota (14/s)" in text
+
+
+def test_cli_text(capsys):
+    code = guide_cli(["--channels", "email,sms", "--monthly-volume", "2000000",
+                      "--date", "2026-11-26", "--features"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "SES API v2 for email + AWS End User Messaging for SMS" in out
+    assert "Features:" in out and "receive email" in out
+
+
+def test_cli_json_all_flags(capsys, tmp_path):
+    bench = tmp_path / "latest.json"
+    bench.write_text(json.dumps({"ses": {"messages_per_s": 100}}))
+    results = tmp_path / "results.csv"
+    pd.DataFrame({"transport": ["smtp", "smtp"], "status": ["sent", "sent"],
+                  "started_at": [0.0, 0.0], "finished_at": [1.0, 2.0]}).to_csv(results)
+    argv = ["--channels", "email", "--third-party", "--monthly-volume", "500", "--peak-rate",
+            "3", "--receive", "--config-sets", "--sending-authorization", "--dedicated-ips",
+            "--tenants", "--templates", "--attachments", "--endpoint-ids",
+            "--existing-pinpoint", "--date", "2026-03-01", "--benchmarks", str(bench),
+            "--results", str(results), "--messages", "200", "--max-send-rate", "2",
+            "--max-24h-send", "-1", "--attachments-gb", "1.5", "--dedicated-ip-count", "2",
+            "--tenant-count", "4", "--features", "--json"]
+    assert guide_cli(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"] == "SES SMTP for email"
+    assert data["pinpoint_phase"] == "existing-only"
+    assert data["reasons"][0]["rank"] == 1 and data["reasons"][0]["source"].startswith("http")
+    assert {m["label"] for m in data["time"]["measured"]} == {"ses", "smtp"}
+    assert data["time"]["at_quota_s"] == 100.0
+    assert data["cost"]["inputs"] == {"monthly_volume": 500, "attachments_gb": 1.5,
+                                      "dedicated_ips": 2, "tenants": 4}
+    assert data["features"][0]["SES SMTP"]["source"].startswith("http")
+
+
+def test_cli_errors(capsys):
+    assert guide_cli(["--channels", "fax"]) == 2
+    assert "unknown channel" in capsys.readouterr().err
+    assert guide_cli(["--date", "26/11/2026"]) == 2
+    assert guide_cli(["--help"]) == 0
+
+
+# --- the ipywidgets UI --------------------------------------------------------------------------
+
+
+def test_ui_updates_on_every_change():
+    from toolkit.guide_ui import build
+
+    ui = build(channels={"email", "sms"}, monthly_volume=1000, today=TODAY)
+    assert "toolkit-guide-recommendation" in ui.out_recommendation.value
+    assert "SES API v2 for email + AWS End User Messaging for SMS" in ui.out_recommendation.value
+    ui.needs["third_party"].value = True
+    assert "SES SMTP for email" in ui.out_recommendation.value
+    ui.needs["third_party"].value = False
+    ui.needs["existing_pinpoint"].value = True
+    ui.date.value = MID
+    assert "Pinpoint SendMessages (legacy)" in ui.out_recommendation.value
+    assert "Migrate to" in ui.out_recommendation.value
+    assert 'href="https://' in ui.out_reasons.value and "⚠" in ui.out_warnings.value
+    ui.numbers["max_send_rate"].value = 10
+    ui.numbers["messages"].value = 100
+    assert "<b>10.0 s</b>" in ui.out_time.value
+    assert "<table>" in ui.out_cost.value and "<sup>src</sup>" in ui.out_features.value
+    for box in ui.channels.values():
+        box.value = False
+    assert "toolkit-guide-error" in ui.out_recommendation.value and ui.recommendation is None
+
+
+def test_ui_dom_hooks_and_show():
+    from toolkit.guide import show
+
+    box = show(today=TODAY, measured={"ses": 50.0})
+    ui = box.guide
+    assert "toolkit-guide" in box._dom_classes
+    assert "toolkit-guide-channels" in ui.channel_box._dom_classes
+    assert "toolkit-guide-channel-sms" in ui.channels["sms"]._dom_classes
+    assert "toolkit-guide-third-party" in ui.needs["third_party"]._dom_classes
+    assert "toolkit-guide-date" in ui.date._dom_classes
+    assert "toolkit-guide-existing-pinpoint" in ui.needs["existing_pinpoint"]._dom_classes
+    assert "toolkit-guide-monthly-volume" in ui.numbers["monthly_volume"]._dom_classes
+    assert "measured ses" in ui.out_time.value
+
+
+def test_ui_benchmark_path_and_bad_options(tmp_path):
+    from toolkit.guide_ui import build
+
+    bench = tmp_path / "b.json"
+    bench.write_text(json.dumps({"smtp": {"messages_per_s": 5}}))
+    ui = build(today=TODAY)
+    ui.benchmarks.value = str(bench)
+    assert "measured smtp" in ui.out_time.value
+    ui.benchmarks.value = str(tmp_path / "nope.json")
+    assert "toolkit-guide-error" in ui.out_recommendation.value
+    with pytest.raises(ConfigurationError):
+        build(colour="blue")
+
+
+def test_recommend_accepts_raw_throughput_inputs(tmp_path):
+    r = recommend(Profile(messages=10, max_send_rate=1), today=TODAY, measured={"ses": 5.0})
+    assert r.time.measured == (("ses", 5.0, 2.0),)
+    frame = pd.DataFrame({"started_at": [0.0], "finished_at": [2.0]})
+    assert recommend(Profile(messages=10), today=TODAY, measured=frame).time.measured[0][0] == "run"
+    with pytest.raises(ConfigurationError):
+        recommend(Profile(), today=TODAY, measured=42)
+
+
+def test_every_fact_is_dated_and_sourced():
+    found = [v for v in vars(facts).values() if isinstance(v, Fact)]
+    assert len(found) > 40
+    for fact in found:
+        assert fact.source.startswith("http"), fact
+        assert dt.date(2026, 1, 1) <= fact.checked <= TODAY, fact

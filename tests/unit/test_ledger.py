@@ -1,0 +1,96 @@
+"""The SQLite ledger: records, recovery, and journal-before-send surviving SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from toolkit.ledger import InFlight, Ledger, Pending
+from toolkit.results import Outcome, Status
+
+
+def sent(key: str, **kw: object) -> Outcome:
+    return Outcome(key, Status.SENT, "memory", recipient=f"{key}@example.org",
+                   message_id=f"id-{key}", attempts=1, started_at=1.0, finished_at=2.0,
+                   batch_id="b1", **kw)  # type: ignore[arg-type]
+
+
+def test_in_flight_then_final(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.start_run("memory")
+        ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1),
+                               InFlight("b", "h1", "b@example.org", 1)], "b1", 1.0, "memory")
+        assert ledger.counts() == {"in_flight": 2}
+        ledger.record([("h1", sent("a"))],
+                      [Pending("b", "h1", 1, "TooManyRequestsException", "slow down")])
+        assert ledger.counts() == {"sent": 1, "pending": 1}
+        records = ledger.lookup([("a", "h1"), ("b", "h1"), ("c", "h1")])
+        assert set(records) == {("a", "h1"), ("b", "h1")}
+        a = records[("a", "h1")]
+        assert a.final and a.to_outcome() == sent("a")
+        assert not records[("b", "h1")].final
+        ledger.finish_run()
+
+
+def test_lookup_matches_on_content_hash(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.record([("h1", sent("a"))])
+        assert ledger.lookup([("a", "h2")]) == {}
+        assert ("a", "h1") in ledger.lookup([("a", "h1")])
+
+
+def test_lookup_in_chunks(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.record([("h", sent(f"k{i}")) for i in range(1200)])
+        found = ledger.lookup([(f"k{i}", "h") for i in range(0, 1300)])
+        assert len(found) == 1200
+        assert len(ledger.frame()) == 1200
+
+
+def test_reopen_turns_in_flight_into_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+        ledger.record([("h", sent("b"))])
+    with Ledger(path) as ledger:
+        assert ledger.recovered == 1
+        record = ledger.lookup([("a", "h")])[("a", "h")]
+        assert record.status == "unknown" and record.error_code == "InterruptedInFlight"
+        assert record.final
+
+
+def test_release_puts_rows_back_to_pending(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+        ledger.release([("a", "h")])
+        assert ledger.counts() == {"pending": 1}
+
+
+_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from toolkit.ledger import InFlight, Ledger
+    ledger = Ledger(sys.argv[1])
+    ledger.mark_in_flight([InFlight(f"k{i}", "h", "x@example.org", 1) for i in range(50)],
+                          "b1", 1.0)
+    # the request would leave here; the process dies before any answer is recorded
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_in_flight_mark_survives_sigkill(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    child = subprocess.run([sys.executable, "-c", _CHILD, str(path)], timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert os.path.exists(path)
+    with Ledger(path) as ledger:
+        assert ledger.recovered == 50
+        assert ledger.counts() == {"unknown": 50}

@@ -1,0 +1,217 @@
+"""Summary math on synthetic results with fixed timestamps, and figures rendered with Agg."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from toolkit.report import (
+    busiest_window,
+    failure_table,
+    plot_failures,
+    plot_latency,
+    plot_throughput,
+    report_cli,
+    save_figures,
+    summarize,
+    timeline,
+)
+from toolkit.results import OUTCOME_COLUMNS, Outcome, Status, outcomes_to_frame
+
+matplotlib.use("Agg")
+
+T0 = 1_800_000_000.0
+
+
+def _row(i: int, status: str = "sent", **kw: object) -> dict[str, object]:
+    start = kw.pop("start", T0 + i * 0.1)
+    latency = kw.pop("latency", 0.010)
+    row: dict[str, object] = {
+        "row_key": str(i),
+        "status": status,
+        "transport": "ses",
+        "recipient": f"r{i}@example.org",
+        "message_id": f"m{i}" if status == "sent" else None,
+        "error_code": None,
+        "error_message": None,
+        "attempts": 1,
+        "started_at": start,
+        "finished_at": None if start is None else start + latency,
+        "batch_id": None,
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """20 rows over 2 s: 16 sent (4 of them retried), 2 throttled-failed, 1 rejected, 1 invalid."""
+    rows = [_row(i) for i in range(16)]
+    for i in range(12, 16):
+        rows[i]["attempts"] = 2
+        rows[i]["latency"] = 0.03
+        rows[i]["finished_at"] = rows[i]["started_at"] + 0.030
+    rows.append(
+        _row(16, "failed", error_code="TooManyRequestsException", error_message="slow", attempts=3)
+    )
+    rows.append(
+        _row(
+            17,
+            "failed",
+            error_code="Throttling",
+            error_message="Maximum sending rate exceeded.",
+            attempts=3,
+        )
+    )
+    rows.append(
+        _row(
+            18,
+            "rejected",
+            error_code="MessageRejected",
+            error_message="Email address is not verified.",
+        )
+    )
+    rows.append(
+        _row(
+            19, "invalid", start=None, error_code="InvalidAddress", error_message="no @", attempts=0
+        )
+    )
+    return pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
+
+
+def test_counts_shares_and_rate(frame: pd.DataFrame) -> None:
+    s = summarize(frame, configured_rate=10)
+    assert s.total == 20
+    assert s.counts["sent"] == 16 and s.counts["failed"] == 2
+    assert s.counts["rejected"] == 1 and s.counts["invalid"] == 1 and s.counts["unknown"] == 0
+    assert s.shares["sent"] == pytest.approx(0.8)
+    # first start T0, last finish: row 18 at T0 + 1.8 + 0.01
+    assert s.duration_s == pytest.approx(1.81)
+    assert s.messages_per_s == pytest.approx(16 / 1.81)
+    assert s.rate_ratio == pytest.approx(16 / 1.81 / 10)
+    assert s.attempts_total == 12 + 4 * 2 + 3 + 3 + 1 + 0
+    assert s.retried_rows == 6
+    assert s.throttled_rows == 2
+    # sent rows start every 0.1 s: [T0, T0+1) holds rows 0..9
+    assert s.busiest_second == 10
+
+
+def test_latency_percentiles_per_transport_and_attempts(frame: pd.DataFrame) -> None:
+    s = summarize(frame)
+    ses = s.latency.loc["ses"]
+    assert ses["count"] == 19  # the invalid row has no timestamps
+    assert ses["p50"] == pytest.approx(10.0)
+    assert ses["max"] == pytest.approx(30.0)
+    by_attempts = s.latency_by_attempts
+    assert by_attempts.loc[2, "p50"] == pytest.approx(30.0)
+    assert by_attempts.loc[1, "count"] == 13
+
+
+def test_failure_table_groups_by_code(frame: pd.DataFrame) -> None:
+    table = failure_table(frame)
+    assert list(table.columns) == ["status", "error_code", "count", "share", "example"]
+    assert set(table["error_code"]) == {
+        "TooManyRequestsException",
+        "Throttling",
+        "MessageRejected",
+        "InvalidAddress",
+    }
+    assert table["count"].sum() == 4
+    assert table.loc[table["error_code"] == "Throttling", "example"].item().startswith("Maximum")
+
+
+def test_timeline_counts_per_second(frame: pd.DataFrame) -> None:
+    series = timeline(frame)
+    assert list(series.index) == [0, 1]
+    assert series.loc[0, "sent"] == 10
+    assert series.loc[1, "sent"] == 6
+    assert series.loc[1, "throttled"] == 2
+    assert series["retried"].sum() == 6
+    assert series["sent"].sum() + series["failed"].sum() + series["rejected"].sum() == 19
+
+
+def test_busiest_window_is_exact() -> None:
+    assert busiest_window([]) == 0
+    assert busiest_window([0.0, 0.5, 0.999, 1.0, 1.5]) == 3
+    # a sliding window finds the burst that straddles a second boundary
+    assert busiest_window([0.9, 0.95, 1.0, 1.05, 2.5]) == 4
+
+
+def test_works_from_outcomes_and_empty_frames() -> None:
+    outcomes = [
+        Outcome(
+            row_key="a",
+            status=Status.SENT,
+            transport="smtp",
+            message_id="x",
+            attempts=1,
+            started_at=T0,
+            finished_at=T0 + 0.002,
+        ),
+        Outcome(row_key="b", status=Status.SKIPPED, transport="smtp"),
+    ]
+    s = summarize(outcomes_to_frame(outcomes))
+    assert s.counts["sent"] == 1 and s.counts["skipped"] == 1
+    assert s.failures.empty
+    empty = summarize(pd.DataFrame(columns=list(OUTCOME_COLUMNS)))
+    assert empty.total == 0 and empty.messages_per_s == 0 and empty.busiest_second == 0
+    assert "rows: 0" in empty.to_text()
+
+
+def test_text_html_and_json(frame: pd.DataFrame) -> None:
+    s = summarize(frame, configured_rate=10)
+    text = str(s)
+    assert "sent" in text and "Throttling" in text and "configured rate: 10/s" in text
+    html = s._repr_html_()
+    assert "<table" in html and "16" in html
+    data = json.loads(json.dumps(s.to_dict()))
+    assert data["counts"]["sent"] == 16
+    assert data["latency_ms"][0]["transport"] == "ses"
+
+
+def test_missing_columns_raise_key_error() -> None:
+    with pytest.raises(KeyError, match="started_at"):
+        summarize(pd.DataFrame({"status": ["sent"]}))
+
+
+def _is_png(path) -> bool:  # type: ignore[no-untyped-def]
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_render_to_png(frame: pd.DataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for name, fig in (
+        ("t", plot_throughput(frame, configured_rate=10)),
+        ("l", plot_latency(frame)),
+        ("f", plot_failures(frame)),
+        ("e", plot_failures(frame[frame.status == "sent"])),
+        ("n", plot_latency(frame.iloc[0:0])),
+    ):
+        path = tmp_path / f"{name}.png"
+        fig.savefig(path)
+        assert _is_png(path)
+    paths = save_figures(frame, tmp_path / "figs", configured_rate=10)
+    assert [p.name for p in paths] == ["throughput.png", "latency.png", "failures.png"]
+    assert all(_is_png(p) for p in paths)
+
+
+def test_throughput_figure_draws_configured_rate(frame: pd.DataFrame) -> None:
+    fig = plot_throughput(frame, configured_rate=10)
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("configured")]
+    assert lines and np.allclose(lines[0].get_ydata(), 10)
+
+
+def test_report_cli_prints_and_writes_pngs(frame: pd.DataFrame, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    csv = tmp_path / "results.csv"
+    frame.to_csv(csv, index_label="input_index")
+    assert report_cli([str(csv), "--rate", "10", "--png", str(tmp_path / "png")]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 20" in out and "throughput.png" in out
+    assert _is_png(tmp_path / "png" / "latency.png")
+    assert report_cli([str(csv), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["failed"] == 2
+    assert report_cli([str(tmp_path / "missing.csv")]) == 2

@@ -1,0 +1,747 @@
+"""The send loop: render in chunks, batch, pace, dispatch to worker threads, retry, journal.
+
+Data flow (one run)::
+
+    plan.sendable ──▶ producer (caller's thread)                      workers (N threads)
+                      skip rows final in the ledger                   acquire tokens (recipients)
+                      render a chunk ──▶ batches ──▶ bounded queue ──▶ ledger: IN_FLIGHT (commit)
+                      re-batch due retries ────────────────▲          transport.send(batch)
+                                                           └───────── retryable members
+                                                                      ledger: final/pending
+
+Promises (shared/DESIGN.md, "The engine's promises"):
+
+* every position of the plan ends with exactly one :class:`~toolkit.results.Outcome`;
+* pacing counts recipients and never admits more than the rate in any one-second window
+  (:class:`~toolkit.pacing.TokenBucket`), seeded from ``transport.quota()``; with no known
+  rate it adapts to throttling (:class:`~toolkit.pacing.AdaptiveRate`);
+* only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
+  full-jitter backoff, re-batched with other due retries; a daily-quota throttle stops the run;
+* journal before send: a batch is committed ``in_flight`` before its request leaves;
+* a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
+  ``failed`` with its code; cancel (or Ctrl-C) stops taking batches, lets requests in flight
+  finish, and reports rows never sent as ``skipped``/``Cancelled`` while the ledger keeps them
+  pending for a resume.
+
+Usage::
+
+    engine = SendEngine(plan, transport, EngineConfig(workers=8), ledger=ledger)
+    outcomes = engine.run()          # list[Outcome], one per plan position
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from toolkit.errors import ProviderConfigurationError
+from toolkit.ledger import InFlight, Ledger, Pending
+from toolkit.message import Message
+from toolkit.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
+from toolkit.results import Outcome, Status
+from toolkit.retry import DAILY_QUOTA_CODE, AttemptContext, RetryPolicy, is_daily_quota
+from toolkit.transports.base import Reply, Transport, Verdict
+
+log = logging.getLogger(__name__)
+
+CANCELLED_CODE = "Cancelled"
+LIMIT_CODE = "Limit"
+NO_ANSWER_CODE = "NoAnswer"
+ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
+
+
+class SendPlan(Protocol):
+    """What the engine needs from ``toolkit.compose.plan(...)``."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def row_keys(self) -> Sequence[str]: ...
+
+    @property
+    def content_hashes(self) -> Sequence[str]: ...
+
+    @property
+    def preflight(self) -> Mapping[int, Outcome]: ...
+
+    @property
+    def sendable(self) -> Sequence[int]: ...
+
+    def render(self, positions: Sequence[int]) -> list[Message | Outcome]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How a run sends. Rates count recipients (To + Cc + Bcc), as SES quotas do.
+
+    Attributes:
+        workers: threads sending at once; cover the provider's latency (rate × latency).
+        max_attempts: requests per message at most, the first included.
+        retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
+        rate: recipients per second; None = the transport's quota (``MaxSendRate``).
+        headroom: fraction of the quota's rate to use (1.0 = exactly the quota). Ignored
+            when ``rate`` is given.
+        adaptive: AIMD on throttling; None = only when no rate is known. With a known rate
+            it never goes above it.
+        limit: send at most this many rows; the rest are ``skipped`` with code ``Limit``.
+        chunk_size: rows rendered at a time (bounds memory for large frames).
+        queue_batches: batches waiting for a worker at most (default ``2 × workers``).
+        drain_timeout: seconds to wait for requests in flight when stopping.
+        progress_interval: seconds between progress snapshots sent to observers.
+    """
+
+    workers: int = 8
+    max_attempts: int = 5
+    retry_unknown: bool = False
+    rate: float | None = None
+    headroom: float = 1.0
+    window_margin: float = 0.0
+    adaptive: bool | None = None
+    limit: int | None = None
+    chunk_size: int = 1000
+    queue_batches: int | None = None
+    drain_timeout: float = 30.0
+    progress_interval: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be positive")
+        if not 0 < self.headroom <= 1:
+            raise ValueError("headroom must be in (0, 1]")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError("limit must be >= 0")
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A plain snapshot of a run for observers (progress bar, widgets, handles)."""
+
+    total: int
+    counts: Mapping[str, int]  # per Status value, plus "pending"
+    elapsed: float
+    rate: float  # rows finished by the engine per second since the start
+    send_rate: float | None  # the pacing rate in force (recipients/s), None when unpaced
+    finished: bool = False
+
+    @property
+    def done(self) -> int:
+        return self.total - self.counts.get("pending", 0)
+
+
+Observer = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class _Item:
+    """One message travelling through the engine (mutable: attempts grow)."""
+
+    position: int
+    message: Message
+    content_hash: str
+    recipients: int
+    attempts: int = 0
+    last: Reply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    status: Status
+    code: str
+    message: str
+
+
+_SENTINEL: list[_Item] = []
+
+
+@dataclass(order=True)
+class _Retry:
+    due: float
+    seq: int
+    item: _Item = field(compare=False)
+
+
+class SendEngine:
+    """Runs one send of a plan through a transport; see the module docstring.
+
+    The transport must be open; the engine does not open or close it. ``run`` may be called
+    once. ``cancel``, ``snapshot`` and ``outcomes`` may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        plan: SendPlan,
+        transport: Transport,
+        config: EngineConfig | None = None,
+        *,
+        ledger: Ledger | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.config = config or EngineConfig()
+        self._plan = plan
+        self._transport = transport
+        self._ledger = ledger
+        self._clock = clock or MonotonicClock()
+        self._retry = retry or RetryPolicy.standard(
+            self.config.max_attempts, retry_unknown=self.config.retry_unknown
+        )
+        self._observers = tuple(observers)
+        self._total = plan.size
+        self._outcomes: list[Outcome | None] = [None] * plan.size
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._counts: dict[str, int] = {s.value: 0 for s in Status}
+        self._engine_done = 0
+        self._outstanding = 0  # items handed to the queue and not final yet
+        self._producer_done = False
+        self._halt = threading.Event()
+        self._stop: _Stop | None = None
+        self._retries: list[_Retry] = []
+        self._retry_seq = itertools.count()
+        self._unsent: list[_Item] = []
+        self._inflight: dict[str, list[_Item]] = {}
+        self._batch_ids = itertools.count(1)
+        self._run_id = ledger.run_id if ledger is not None else uuid.uuid4().hex[:12]
+        self._queue: queue.Queue[list[_Item]] = queue.Queue(
+            self.config.queue_batches or 2 * self.config.workers
+        )
+        self._pacer: TokenBucket | None = None
+        self._adaptive: AdaptiveRate | None = None
+        self._daily_left: float | None = None
+        self._t0 = self._clock.now()
+        self._last_notify = 0.0
+        self._notify_lock = threading.Lock()
+        self._crash: BaseException | None = None
+        self._started = False
+        self._closed = False
+        self.finished = threading.Event()
+
+    # -- public, thread-safe ---------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    def cancel(self) -> None:
+        """Stop taking new batches; requests in flight finish; ``run`` returns soon after."""
+        self._halt_with(
+            _Stop(Status.SKIPPED, CANCELLED_CODE, "the run was cancelled before this row was sent")
+        )
+
+    def snapshot(self) -> Progress:
+        """Counts per status so far (rows not final yet are "pending")."""
+        with self._lock:
+            counts = dict(self._counts)
+            done = sum(counts.values())
+            engine_done = self._engine_done
+        counts["pending"] = self._total - done
+        elapsed = max(self._clock.now() - self._t0, 0.0)
+        rate = engine_done / elapsed if elapsed > 0 else 0.0
+        send_rate = self._pacer.rate if self._pacer is not None else None
+        return Progress(self._total, counts, elapsed, rate, send_rate, self.finished.is_set())
+
+    def outcomes(self) -> list[Outcome | None]:
+        """A copy of the outcomes so far, by position (None = not final yet)."""
+        with self._lock:
+            return list(self._outcomes)
+
+    @property
+    def stop_reason(self) -> tuple[str, str] | None:
+        """(code, message) of what stopped the run early, or None."""
+        stop = self._stop
+        return (stop.code, stop.message) if stop is not None else None
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> list[Outcome]:
+        """Send every sendable row; returns one outcome per plan position.
+
+        Raises KeyboardInterrupt (after stopping cleanly, with the finished outcomes in its
+        ``outcomes`` attribute) when interrupted from the keyboard.
+        """
+        if self._started:
+            raise RuntimeError("a SendEngine runs once")
+        self._started = True
+        self._t0 = self._clock.now()
+        for position, outcome in self._plan.preflight.items():
+            self._finish(position, outcome, engine=False)
+        interrupted: KeyboardInterrupt | None = None
+        workers: list[threading.Thread] = []
+        try:
+            self._setup_pacing()
+            if self._ledger is not None:
+                self._ledger.start_run(self._transport.name)
+            workers = [
+                threading.Thread(target=self._worker, name=f"toolkit-send-{i}", daemon=True)
+                for i in range(self.config.workers)
+            ]
+            for t in workers:
+                t.start()
+            self._produce()
+            self._drive()
+            self._shutdown(workers)
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            self.cancel()
+            self._shutdown(workers)
+        finally:
+            self._finalize()
+            self.finished.set()
+            self._notify(force=True)
+        if self._crash is not None:
+            raise self._crash
+        outcomes = [o for o in self._outcomes if o is not None]
+        if interrupted is not None:
+            interrupted.outcomes = outcomes  # type: ignore[attr-defined]
+            raise interrupted
+        return outcomes
+
+    def _setup_pacing(self) -> None:
+        cfg = self.config
+        try:
+            quota = self._transport.quota()
+        except ProviderConfigurationError as exc:
+            self._halt_with(_Stop(Status.FAILED, exc.code, exc.message))
+            return
+        except Exception as exc:  # a quota lookup problem must not stop a send
+            log.warning("could not read the sending quota (%s); adapting to throttling", exc)
+            quota = None
+        rate = cfg.rate
+        if rate is None and quota is not None and quota.max_send_rate > 0:
+            rate = quota.max_send_rate * cfg.headroom
+        if quota is not None:
+            self._daily_left = quota.remaining_24_hours
+        adaptive = cfg.adaptive if cfg.adaptive is not None else rate is None
+        if rate is None and not adaptive:
+            return
+        bucket = TokenBucket(rate or ADAPTIVE_START_RATE, clock=self._clock,
+                             margin=cfg.window_margin)
+        self._pacer = bucket
+        if adaptive:
+            ceiling = rate if rate is not None else 10_000.0
+            self._adaptive = AdaptiveRate(bucket, floor=min(1.0, ceiling), ceiling=ceiling)
+            if rate is not None:  # known ceiling: no slow start past it
+                self._adaptive.slow_start = False
+
+    # -- producer --------------------------------------------------------------------------
+
+    def _batch_capacity(self) -> float:
+        if self._pacer is None:
+            return math.inf
+        return max(1.0, math.floor(self._pacer.capacity))
+
+    def _produce(self) -> None:
+        plan, cfg = self._plan, self.config
+        row_keys, hashes = plan.row_keys, plan.content_hashes
+        sendable = plan.sendable
+        max_batch = max(1, self._transport.max_batch)
+        limit_left = cfg.limit
+        batch: list[_Item] = []
+        batch_recipients = 0
+        for start in range(0, len(sendable), cfg.chunk_size):
+            if self._halt.is_set():
+                break
+            positions = sendable[start : start + cfg.chunk_size]
+            records = {}
+            if self._ledger is not None:
+                records = self._ledger.lookup([(row_keys[p], hashes[p]) for p in positions])
+            fresh: list[int] = []
+            for p in positions:
+                record = records.get((row_keys[p], hashes[p])) if records else None
+                if record is not None and record.final and not (
+                    record.status == Status.UNKNOWN.value and cfg.retry_unknown
+                ):
+                    self._finish(p, record.to_outcome(), engine=False)
+                    continue
+                if limit_left is not None:
+                    if limit_left <= 0:
+                        self._finish(p, self._plain(p, Status.SKIPPED, LIMIT_CODE,
+                                                    f"beyond limit={cfg.limit}"), engine=False)
+                        continue
+                    limit_left -= 1
+                fresh.append(p)
+            if not fresh:
+                continue
+            for p, rendered in zip(fresh, plan.render(fresh), strict=True):
+                if isinstance(rendered, Outcome):
+                    self._finish(p, rendered, engine=False)
+                    continue
+                n = max(1, len(rendered.recipients))
+                if self._daily_left is not None:
+                    if n > self._daily_left:
+                        self._finish(p, self._plain(
+                            p, Status.FAILED, DAILY_QUOTA_CODE,
+                            "beyond the remaining 24-hour sending quota (Max24HourSend)",
+                            recipient=", ".join(rendered.to)), engine=False)
+                        continue
+                    self._daily_left -= n
+                item = _Item(p, rendered, hashes[p], n)
+                if batch and (len(batch) >= max_batch
+                              or batch_recipients + n > self._batch_capacity()):
+                    self._put(batch)
+                    batch, batch_recipients = [], 0
+                batch.append(item)
+                batch_recipients += n
+            self._put_due_retries()
+            if self._halt.is_set():
+                break
+        if batch:
+            self._put(batch)
+        with self._lock:
+            self._producer_done = True
+            self._cond.notify_all()
+
+    def _put(self, batch: list[_Item]) -> None:
+        """Hand a batch to the workers (blocks while the queue is full)."""
+        with self._lock:
+            self._outstanding += len(batch)
+        while True:
+            if self._halt.is_set():
+                with self._lock:
+                    self._unsent.extend(batch)
+                return
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                self._notify()
+
+    def _pop_due_retries(self) -> list[list[_Item]]:
+        """Due retries, re-batched (members of different original batches may share one)."""
+        now = self._clock.now()
+        max_batch = max(1, self._transport.max_batch)
+        capacity = self._batch_capacity()
+        batches: list[list[_Item]] = []
+        batch: list[_Item] = []
+        recipients = 0
+        with self._lock:
+            while self._retries and self._retries[0].due <= now:
+                item = heapq.heappop(self._retries).item
+                if batch and (len(batch) >= max_batch or recipients + item.recipients > capacity):
+                    batches.append(batch)
+                    batch, recipients = [], 0
+                batch.append(item)
+                recipients += item.recipients
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def _put_due_retries(self) -> None:
+        for batch in self._pop_due_retries():
+            self._requeue(batch)
+
+    def _requeue(self, batch: list[_Item]) -> None:
+        # Items of a retry are already counted in _outstanding.
+        while True:
+            if self._halt.is_set():
+                with self._lock:
+                    self._unsent.extend(batch)
+                return
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                self._notify()
+
+    def _drive(self) -> None:
+        """After production: feed due retries until every item is final (or the run stops)."""
+        while not self._halt.is_set():
+            with self._lock:
+                if self._outstanding == 0:
+                    return
+                next_due = self._retries[0].due if self._retries else None
+            if next_due is None:
+                with self._lock:
+                    if self._outstanding and not self._retries:
+                        self._cond.wait(timeout=0.1)
+                self._notify()
+                continue
+            wait = next_due - self._clock.now()
+            if wait > 0:
+                self._clock.sleep(min(wait, 0.05))
+            self._put_due_retries()
+            self._notify()
+
+    def _shutdown(self, workers: list[threading.Thread]) -> None:
+        deadline = time.monotonic() + self.config.drain_timeout
+        alive = [t for t in workers if t.is_alive()]
+        sentinels = len(alive)
+        while sentinels and time.monotonic() < deadline:
+            try:
+                self._queue.put(_SENTINEL, timeout=0.1)
+                sentinels -= 1
+            except queue.Full:
+                if self._halt.is_set():
+                    self._drain_queue()
+        for t in alive:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._drain_queue()
+
+    def _drain_queue(self) -> None:
+        while True:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if batch is not _SENTINEL:
+                with self._lock:
+                    self._unsent.extend(batch)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _worker(self) -> None:
+        try:
+            while True:
+                try:
+                    batch = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    if self._halt.is_set():
+                        return
+                    continue
+                if batch is _SENTINEL:
+                    return
+                if self._halt.is_set():
+                    with self._lock:
+                        self._unsent.extend(batch)
+                    continue
+                self._send_batch(batch)
+        except BaseException as exc:  # a bug or a broken ledger: stop the run loudly
+            log.exception("send worker crashed")
+            self._crash = exc
+            self._halt_with(_Stop(Status.FAILED, "EngineError", repr(exc)))
+
+    def _send_batch(self, batch: list[_Item]) -> None:
+        transport, ledger = self._transport, self._ledger
+        recipients = sum(item.recipients for item in batch)
+        if self._pacer is not None and not self._pacer.acquire(recipients, abort=self._halt):
+            with self._lock:
+                self._unsent.extend(batch)
+            return
+        batch_id = f"{self._run_id}-{next(self._batch_ids)}"
+        for item in batch:
+            item.attempts += 1
+        started = time.time()
+        if ledger is not None:  # journal before send: committed before the request leaves
+            ledger.mark_in_flight(
+                [InFlight(self._plan.row_keys[i.position], i.content_hash,
+                          ", ".join(i.message.to), i.attempts) for i in batch],
+                batch_id, started, transport.name,
+            )
+        with self._lock:
+            self._inflight[batch_id] = batch
+        fatal: ProviderConfigurationError | None = None
+        try:
+            replies = transport.send([item.message for item in batch])
+            if len(replies) != len(batch):
+                replies = self._unknown_replies(
+                    batch, started, "ReplyCountMismatch",
+                    f"transport returned {len(replies)} replies for {len(batch)} messages")
+        except ProviderConfigurationError as exc:
+            fatal = exc
+            replies = [Reply(Verdict.REJECTED, started, time.time(), code=exc.code,
+                             message=exc.message)] * len(batch)
+        except Exception as exc:  # the transport broke its contract: we cannot tell
+            log.warning("transport %s raised %r; marking its batch unknown", transport.name, exc)
+            replies = self._unknown_replies(batch, started, type(exc).__name__, str(exc))
+        self._settle(batch, batch_id, replies, fatal)
+
+    @staticmethod
+    def _unknown_replies(batch: list[_Item], started: float, code: str, msg: str) -> list[Reply]:
+        return [Reply(Verdict.UNKNOWN, started, time.time(), code=code, message=msg)] * len(batch)
+
+    def _settle(
+        self,
+        batch: list[_Item],
+        batch_id: str,
+        replies: Sequence[Reply],
+        fatal: ProviderConfigurationError | None,
+    ) -> None:
+        """Classify each member's reply: final outcome, or back to the retry heap."""
+        finals: list[tuple[_Item, Outcome]] = []
+        retries: list[tuple[_Item, float]] = []
+        stop: _Stop | None = None
+        throttled = accepted = False
+        delays: dict[tuple[Verdict, int, float | None], float] = {}
+        name = self._transport.name
+        row_keys = self._plan.row_keys
+        for item, reply in zip(batch, replies, strict=True):
+            item.last = reply
+            verdict = reply.verdict
+            status: Status | None = None
+            code = reply.code
+            if fatal is not None:
+                status = Status.FAILED
+                stop = _Stop(Status.FAILED, fatal.code, fatal.message)
+            elif verdict is Verdict.ACCEPTED:
+                status, accepted = Status.SENT, True
+            elif verdict is Verdict.REJECTED:
+                status = Status.REJECTED
+            else:
+                if verdict is Verdict.THROTTLED:
+                    throttled = True
+                    if is_daily_quota(reply.code, reply.message):
+                        status, code = Status.FAILED, DAILY_QUOTA_CODE
+                        stop = _Stop(Status.FAILED, DAILY_QUOTA_CODE,
+                                     reply.message or "Daily message quota exceeded.")
+                if status is None:
+                    context = AttemptContext(item.attempts, verdict, reply.code, reply.message,
+                                             reply.retry_after)
+                    if self._retry.should_retry(context):
+                        # One jittered delay per group of the batch, so that the failed
+                        # members go back together (and re-batch) instead of one by one.
+                        group = (verdict, item.attempts, reply.retry_after)
+                        if group not in delays:
+                            delays[group] = self._retry.delay(context)
+                        retries.append((item, delays[group]))
+                        continue
+                    status = Status.UNKNOWN if verdict is Verdict.UNKNOWN else Status.FAILED
+            finals.append((item, Outcome(
+                row_key=row_keys[item.position],
+                status=status,
+                transport=name,
+                recipient=", ".join(item.message.to),
+                message_id=reply.message_id if status is Status.SENT else None,
+                error_code=None if status is Status.SENT else code,
+                error_message=None if status is Status.SENT else reply.message,
+                attempts=item.attempts,
+                started_at=reply.started_at,
+                finished_at=reply.finished_at,
+                batch_id=batch_id,
+            )))
+        if self._adaptive is not None:
+            if throttled:
+                self._adaptive.on_throttle()
+            elif accepted:
+                self._adaptive.on_success()
+        if self._ledger is not None:
+            self._ledger.record(
+                [(item.content_hash, outcome) for item, outcome in finals],
+                [Pending(row_keys[i.position], i.content_hash, i.attempts, i.last.code if i.last
+                         else None, i.last.message if i.last else None) for i, _ in retries],
+            )
+        now = self._clock.now()
+        with self._lock:
+            if self._closed:  # answered after the run gave up waiting: ledger has it
+                return
+            self._inflight.pop(batch_id, None)
+            for item, delay in retries:
+                heapq.heappush(self._retries, _Retry(now + delay, next(self._retry_seq), item))
+            for item, outcome in finals:
+                self._set(item.position, outcome, engine=True)
+            self._outstanding -= len(finals)
+            self._cond.notify_all()
+        if stop is not None:
+            self._halt_with(stop)
+        self._notify()
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _halt_with(self, stop: _Stop) -> None:
+        with self._lock:
+            if self._stop is None:
+                self._stop = stop
+                if stop.code != CANCELLED_CODE:
+                    log.error("stopping the send: %s: %s", stop.code, stop.message)
+            self._halt.set()
+            self._cond.notify_all()
+
+    def _plain(self, position: int, status: Status, code: str, message: str, *,
+               recipient: str = "", attempts: int = 0, last: Reply | None = None) -> Outcome:
+        return Outcome(
+            row_key=self._plan.row_keys[position],
+            status=status,
+            transport=self._transport.name,
+            recipient=recipient,
+            error_code=code,
+            error_message=message,
+            attempts=attempts,
+            started_at=last.started_at if last is not None else None,
+            finished_at=last.finished_at if last is not None else None,
+        )
+
+    def _set(self, position: int, outcome: Outcome, *, engine: bool) -> None:
+        # caller holds the lock
+        if self._outcomes[position] is not None:  # pragma: no cover - guarded by design
+            raise RuntimeError(f"row at position {position} finished twice")
+        self._outcomes[position] = outcome
+        self._counts[outcome.status.value] += 1
+        if engine:
+            self._engine_done += 1
+
+    def _finish(self, position: int, outcome: Outcome, *, engine: bool) -> None:
+        with self._lock:
+            self._set(position, outcome, engine=engine)
+
+    def _finalize(self) -> None:
+        """Give every row still open an outcome that says why it was not sent."""
+        stop = self._stop or _Stop(Status.FAILED, "NotProcessed",
+                                   "the run ended before this row was processed")
+        with self._lock:
+            leftovers = list(self._unsent)
+            self._unsent.clear()
+            leftovers.extend(r.item for r in self._retries)
+            self._retries.clear()
+            inflight = [i for b in self._inflight.values() for i in b]
+            self._inflight.clear()
+            for item in inflight:
+                if self._outcomes[item.position] is None:
+                    self._set(item.position, self._plain(
+                        item.position, Status.UNKNOWN, NO_ANSWER_CODE,
+                        "the request was still in flight when the run stopped",
+                        recipient=", ".join(item.message.to), attempts=item.attempts,
+                        last=item.last), engine=True)
+            for item in leftovers:
+                if self._outcomes[item.position] is None:
+                    message = stop.message
+                    if item.last is not None and item.last.message:
+                        message = f"{stop.message} (last answer: {item.last.message})"
+                    self._set(item.position, self._plain(
+                        item.position, stop.status, stop.code, message,
+                        recipient=", ".join(item.message.to), attempts=item.attempts,
+                        last=item.last), engine=True)
+            for position, outcome in enumerate(self._outcomes):
+                if outcome is None:
+                    self._set(position, self._plain(position, stop.status, stop.code,
+                                                    stop.message), engine=False)
+            self._closed = True
+        if self._ledger is not None:
+            try:
+                self._ledger.finish_run()
+            except Exception:  # pragma: no cover - closing bookkeeping only
+                log.exception("could not record the end of the run in the ledger")
+
+    def _notify(self, force: bool = False) -> None:
+        if not self._observers:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_notify < self.config.progress_interval:
+            return
+        if not self._notify_lock.acquire(blocking=force):
+            return
+        try:
+            self._last_notify = now
+            snapshot = self.snapshot()
+            for observer in self._observers:
+                try:
+                    observer(snapshot)
+                except Exception:  # an observer must never break a send
+                    log.exception("progress observer failed")
+        finally:
+            self._notify_lock.release()

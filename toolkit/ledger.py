@@ -1,0 +1,350 @@
+"""Durable per-row send state in SQLite, so a run can resume without sending anything twice.
+
+One row per message, keyed by ``(row_key, content_hash)``: the same key with a different
+content hash is a *different* message (the data changed since the last run), so it is sent.
+
+Row states:
+
+==============  =============================================================================
+``in_flight``   the request carrying it is about to leave or has left (journal before send)
+``pending``     known not sent yet (a throttled/transient attempt, waiting to be retried)
+``sent``        final – never sent again
+``rejected``    final – never sent again
+``unknown``     final – may or may not have gone; resent only with ``retry_unknown=True``
+``failed``      transient errors outlasted the budget; a later run sends it again
+==============  =============================================================================
+
+Rows absent from the ledger have never been attempted. When a ledger is opened, rows left
+``in_flight`` by a crashed run become ``unknown`` (code ``InterruptedInFlight``).
+
+Durability: WAL mode. With ``durable=False`` (default, ``synchronous=NORMAL``) a commit is a
+``write()`` into the WAL file – it survives the *process* being killed (SIGKILL, kernel OOM,
+a crashed kernel in Jupyter), which is what journal-before-send needs, but not a power loss
+of the machine. ``durable=True`` (``synchronous=FULL``) fsyncs every commit for that case.
+
+Writes are grouped: one transaction per batch for the in-flight mark and one for its answers.
+
+Usage::
+
+    with Ledger("run.sqlite") as ledger:
+        records = ledger.lookup([("42", "9f2c…")])
+        ledger.mark_in_flight([InFlight("42", "9f2c…", "ana@example.org", 1)], "b-1", 1.0e9)
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from toolkit.results import Outcome, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+IN_FLIGHT = "in_flight"
+PENDING = "pending"
+INTERRUPTED_CODE = "InterruptedInFlight"
+FINAL_STATES = frozenset({"sent", "rejected", "unknown"})  # never resent (unknown: unless asked)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    row_key TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    recipient TEXT,
+    transport TEXT,
+    message_id TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at REAL,
+    finished_at REAL,
+    batch_id TEXT,
+    run_id TEXT,
+    updated_at REAL,
+    PRIMARY KEY (row_key, content_hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rows_status ON rows(status);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    started_at REAL,
+    finished_at REAL,
+    transport TEXT,
+    pid INTEGER,
+    note TEXT
+);
+"""
+
+_COLUMNS = (
+    "row_key, content_hash, status, recipient, transport, message_id, error_code, "
+    "error_message, attempts, started_at, finished_at, batch_id, run_id, updated_at"
+)
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """What the ledger remembers about one message."""
+
+    row_key: str
+    content_hash: str
+    status: str
+    recipient: str | None
+    transport: str | None
+    message_id: str | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    started_at: float | None
+    finished_at: float | None
+    batch_id: str | None
+    run_id: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATES
+
+    def to_outcome(self) -> Outcome:
+        """The recorded outcome (for a row a resumed run does not send again)."""
+        return Outcome(
+            row_key=self.row_key,
+            status=Status(self.status),
+            transport=self.transport or "",
+            recipient=self.recipient or "",
+            message_id=self.message_id,
+            error_code=self.error_code,
+            error_message=self.error_message,
+            attempts=self.attempts,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            batch_id=self.batch_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """One message about to be sent."""
+
+    row_key: str
+    content_hash: str
+    recipient: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One message whose attempt failed retryably: known not sent, waiting for a retry."""
+
+    row_key: str
+    content_hash: str
+    attempts: int
+    error_code: str | None
+    error_message: str | None
+
+
+class Ledger:
+    """The SQLite journal of one send (or of several resumed runs of the same send).
+
+    One connection shared by the engine's worker threads, guarded by a lock: SQLite has a
+    single writer anyway, and each batch costs two short transactions.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+        self.path = Path(path)
+        self.run_id = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._conn.executescript(_SCHEMA)
+        self.recovered = self._recover()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _recover(self) -> int:
+        """Rows a previous run left in flight become ``unknown``: they may have gone."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE rows SET status='unknown', error_code=?, error_message=?, updated_at=? "
+                "WHERE status=?",
+                (
+                    INTERRUPTED_CODE,
+                    "the run stopped while this message's request was in flight",
+                    time.time(),
+                    IN_FLIGHT,
+                ),
+            )
+            return cur.rowcount
+
+    def start_run(self, transport: str, note: str = "") -> str:
+        """Record that a run starts; returns its id."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO runs(run_id, started_at, transport, pid, note) VALUES (?,?,?,?,?)",
+                (self.run_id, time.time(), transport, os.getpid(), note),
+            )
+        return self.run_id
+
+    def finish_run(self) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE runs SET finished_at=? WHERE run_id=?", (time.time(), self.run_id)
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def lookup(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], LedgerRecord]:
+        """The records of these ``(row_key, content_hash)`` keys that the ledger knows."""
+        found: dict[tuple[str, str], LedgerRecord] = {}
+        wanted = set(keys)
+        row_keys = list(dict.fromkeys(k for k, _ in keys))
+        with self._lock:
+            for start in range(0, len(row_keys), _LOOKUP_CHUNK):
+                chunk = row_keys[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM rows WHERE row_key IN ({marks})", chunk
+                ):
+                    key = (row[0], row[1])
+                    if key in wanted:
+                        found[key] = LedgerRecord(*row[:13])
+        return found
+
+    def records(self) -> list[LedgerRecord]:
+        """Every record (for tests and small ledgers)."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM rows").fetchall()
+        return [LedgerRecord(*row[:13]) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per ledger state."""
+        with self._lock:
+            rows = self._conn.execute("SELECT status, COUNT(*) FROM rows GROUP BY status")
+            return {status: count for status, count in rows}
+
+    def frame(self) -> pd.DataFrame:
+        """The whole ledger as a DataFrame."""
+        import pandas as pd
+
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM rows").fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.strip() for c in _COLUMNS.split(",")])
+
+    # -- writes (one transaction each) -----------------------------------------------------
+
+    def mark_in_flight(
+        self, entries: Iterable[InFlight], batch_id: str, started_at: float, transport: str = ""
+    ) -> None:
+        """Journal a batch *before* its request leaves; committed when this returns."""
+        now = time.time()
+        params = [
+            (e.row_key, e.content_hash, IN_FLIGHT, e.recipient, transport, e.attempts,
+             started_at, batch_id, self.run_id, now)
+            for e in entries
+        ]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT INTO rows(row_key, content_hash, status, recipient, transport, "
+                    "attempts, started_at, batch_id, run_id, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(row_key, content_hash) DO UPDATE SET status=excluded.status, "
+                    "recipient=excluded.recipient, transport=excluded.transport, "
+                    "attempts=excluded.attempts, started_at=excluded.started_at, "
+                    "finished_at=NULL, batch_id=excluded.batch_id, run_id=excluded.run_id, "
+                    "updated_at=excluded.updated_at",
+                    params,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def record(
+        self,
+        finals: Iterable[tuple[str, Outcome]],
+        pending: Iterable[Pending] = (),
+    ) -> None:
+        """Store the answers of one batch: final outcomes (with their content hash) and
+        members put back to ``pending`` for a retry, in one transaction."""
+        now = time.time()
+        final_params = [
+            (content_hash, o.row_key, o.status.value, o.recipient, o.transport, o.message_id,
+             o.error_code, o.error_message, o.attempts, o.started_at, o.finished_at,
+             o.batch_id, self.run_id, now)
+            for content_hash, o in finals
+        ]
+        pending_params = [
+            (PENDING, p.attempts, p.error_code, p.error_message, now, p.row_key, p.content_hash)
+            for p in pending
+        ]
+        if not final_params and not pending_params:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if final_params:
+                    self._conn.executemany(
+                        "INSERT INTO rows(content_hash, row_key, status, recipient, transport, "
+                        "message_id, error_code, error_message, attempts, started_at, "
+                        "finished_at, batch_id, run_id, updated_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT(row_key, content_hash) DO UPDATE SET "
+                        "status=excluded.status, recipient=excluded.recipient, "
+                        "transport=excluded.transport, message_id=excluded.message_id, "
+                        "error_code=excluded.error_code, error_message=excluded.error_message, "
+                        "attempts=excluded.attempts, started_at=excluded.started_at, "
+                        "finished_at=excluded.finished_at, batch_id=excluded.batch_id, "
+                        "run_id=excluded.run_id, updated_at=excluded.updated_at",
+                        final_params,
+                    )
+                if pending_params:
+                    self._conn.executemany(
+                        "UPDATE rows SET status=?, attempts=?, error_code=?, error_message=?, "
+                        "updated_at=? WHERE row_key=? AND content_hash=?",
+                        pending_params,
+                    )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def release(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Put in-flight rows back to ``pending`` (their request never left)."""
+        params = [(PENDING, time.time(), k, h) for k, h in keys]
+        if not params:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "UPDATE rows SET status=?, updated_at=? WHERE row_key=? AND content_hash=? "
+                "AND status='in_flight'",
+                params,
+            )
+            self._conn.execute("COMMIT")

@@ -1,0 +1,285 @@
+"""Pacing: admit recipients at a send rate, exactly, and adapt when the rate is unknown.
+
+* :class:`Clock` – the time seam (``now()``/``sleep()``); :class:`MonotonicClock` for real
+  runs, :class:`FakeClock` for tests (``sleep`` advances it, nothing waits).
+* :class:`TokenBucket` – a sliding-window log: never more than ``rate`` recipients are admitted
+  in *any* one-second window (``(t - 1, t]``), which is how SES counts ``MaxSendRate`` and how
+  the sandbox polices it. A classic token bucket with ``burst == rate`` can admit up to ``2R``
+  in a window that straddles a refill; the log cannot.
+* :class:`AdaptiveRate` – AIMD on top of a bucket for when no quota is known: slow start
+  (double after each quiet period) until the first throttle, then multiplicative decrease on
+  throttling and additive increase after quiet periods, between a floor and a ceiling.
+
+Usage::
+
+    bucket = TokenBucket(rate=14)
+    bucket.acquire(1)        # blocks until one more recipient fits in the window
+
+    adaptive = AdaptiveRate(TokenBucket(rate=10), floor=1, ceiling=500)
+    adaptive.on_throttle()   # after a THROTTLED reply
+    adaptive.on_success()    # after an accepted request
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Time as the pacing and retry code sees it (injectable, after botocore's ``Clock``)."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class MonotonicClock:
+    """The real clock: ``time.monotonic`` and ``time.sleep``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FakeClock:
+    """A clock for tests: ``sleep`` advances time instantly; thread-safe.
+
+    ``sleeps`` records every requested sleep so tests can assert on backoff delays.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            if seconds > 0:
+                self._now += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward without recording a sleep."""
+        with self._lock:
+            self._now += seconds
+
+
+# How long one waiting thread sleeps at most before looking at ``abort`` again.
+_ABORT_POLL = 0.1
+
+
+class TokenBucket:
+    """Admit at most ``rate`` recipients in any ``window``-second window; thread-safe.
+
+    Implementation note: this is a sliding-window *log* (one entry per admission, merged when
+    admissions share a clock tick), not a refilling counter, because the guarantee must hold
+    for every window, including those that straddle a refill. The log holds at most ``rate``
+    entries, so memory and time per call stay small.
+
+    ``burst`` (default ``rate``) caps what one window may hold; a lower burst smooths traffic.
+    ``margin`` (seconds) stretches the window to ``1 + margin`` s: the provider counts when
+    requests *arrive*, and arrival times jitter by the request latency, so a margin of a few
+    tens of milliseconds keeps a client that paces exactly from being throttled at the
+    window's edges (at a cost of ``margin / (1 + margin)`` of the rate).
+    Only one thread waits for capacity at a time (a turnstile), so waiters are served roughly
+    in order and are not woken as a herd.
+
+    A single request larger than the burst (say 50 recipients at 14/s) cannot be split: it is
+    admitted alone once the window is empty. Callers should size batches to fit the burst
+    (the engine does).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Clock | None = None,
+        margin: float = 0.0,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if margin < 0:
+            raise ValueError("margin must be >= 0")
+        self._clock = clock if clock is not None else MonotonicClock()
+        self._window = 1.0 + float(margin)
+        self._lock = threading.Lock()
+        self._turnstile = threading.Lock()
+        self._log: deque[list[float]] = deque()  # [time, count], time non-decreasing
+        self._in_window = 0.0
+        self._rate = float(rate)
+        self._burst_setting = burst
+        self._capacity = self._compute_capacity()
+        self.admitted = 0  # total recipients admitted (for tests and reports)
+
+    def _compute_capacity(self) -> float:
+        cap = self._rate
+        if self._burst_setting is not None:
+            cap = min(cap, float(self._burst_setting))
+        return max(cap, 1.0)
+
+    @property
+    def rate(self) -> float:
+        """Recipients per second currently allowed."""
+        return self._rate
+
+    @property
+    def capacity(self) -> float:
+        """Recipients one window may hold (the largest request that fits without waiting)."""
+        return self._capacity
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate (used by :class:`AdaptiveRate`); applies to the next admission."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        with self._lock:
+            self._rate = float(rate)
+            self._capacity = self._compute_capacity()
+
+    def _expire(self, now: float) -> None:
+        cutoff = now - self._window
+        log = self._log
+        while log and log[0][0] <= cutoff:
+            self._in_window -= log.popleft()[1]
+        if not log:
+            self._in_window = 0.0
+
+    def _try_admit(self, n: float) -> float:
+        """Admit ``n`` now and return 0, or return how long to wait before trying again."""
+        with self._lock:
+            now = self._clock.now()
+            self._expire(now)
+            need = min(n, self._capacity)  # an oversize request waits for an empty window
+            if self._in_window + need <= self._capacity + 1e-9:
+                log = self._log
+                if log and log[-1][0] == now:
+                    log[-1][1] += n
+                else:
+                    log.append([now, float(n)])
+                self._in_window += n
+                self.admitted += int(n)
+                return 0.0
+            # Earliest time enough old entries leave the window.
+            excess = self._in_window + need - self._capacity
+            freed = 0.0
+            for stamp, count in self._log:
+                freed += count
+                if freed >= excess - 1e-9:
+                    return max(stamp + self._window - now, 1e-6)
+            return self._window  # pragma: no cover - unreachable (log covers the excess)
+
+    def acquire(self, n: float = 1, abort: threading.Event | None = None) -> bool:
+        """Block until ``n`` recipients may go; True when admitted, False when ``abort`` was set.
+
+        Waiting goes through ``clock.sleep`` (so a :class:`FakeClock` never really sleeps).
+        """
+        if n <= 0:
+            return True
+        # Fast path: no waiting needed and nobody is queued.
+        if self._turnstile.acquire(blocking=False):
+            try:
+                return self._wait_and_admit(n, abort)
+            finally:
+                self._turnstile.release()
+        while not self._turnstile.acquire(timeout=_ABORT_POLL):
+            if abort is not None and abort.is_set():
+                return False
+        try:
+            return self._wait_and_admit(n, abort)
+        finally:
+            self._turnstile.release()
+
+    def _wait_and_admit(self, n: float, abort: threading.Event | None) -> bool:
+        while True:
+            if abort is not None and abort.is_set():
+                return False
+            wait = self._try_admit(n)
+            if wait <= 0:
+                return True
+            if abort is not None:
+                wait = min(wait, _ABORT_POLL)
+            self._clock.sleep(wait)
+
+
+class AdaptiveRate:
+    """AIMD control of a :class:`TokenBucket` when the provider's rate is not known.
+
+    * Slow start: until the first throttle, the rate doubles after each quiet ``period``.
+    * On throttling: ``rate *= decrease`` (at most once per ``period``, so a burst of
+      throttled replies from one wave of requests counts once), never below ``floor``.
+    * After a quiet ``period`` with successes: ``rate += increase``, never above ``ceiling``.
+    """
+
+    def __init__(
+        self,
+        bucket: TokenBucket,
+        *,
+        floor: float = 1.0,
+        ceiling: float = 10_000.0,
+        decrease: float = 0.5,
+        increase: float | None = None,
+        period: float = 1.0,
+    ) -> None:
+        if not 0 < decrease < 1:
+            raise ValueError("decrease must be between 0 and 1")
+        if floor <= 0 or ceiling < floor:
+            raise ValueError("need 0 < floor <= ceiling")
+        self.bucket = bucket
+        self.floor = float(floor)
+        self.ceiling = float(ceiling)
+        self.decrease = decrease
+        self.increase = float(increase) if increase is not None else max(1.0, floor)
+        self.period = period
+        self.slow_start = True
+        self._lock = threading.Lock()
+        clock = bucket.clock
+        self._clock = clock
+        self._last_change = clock.now()
+        self._last_throttle: float | None = None
+        bucket.set_rate(min(max(bucket.rate, self.floor), self.ceiling))
+
+    @property
+    def rate(self) -> float:
+        return self.bucket.rate
+
+    def acquire(self, n: float = 1, abort: threading.Event | None = None) -> bool:
+        """Same as :meth:`TokenBucket.acquire`."""
+        return self.bucket.acquire(n, abort)
+
+    def on_throttle(self) -> None:
+        """A throttling answer arrived: back off multiplicatively (once per period)."""
+        with self._lock:
+            now = self._clock.now()
+            self.slow_start = False
+            if self._last_throttle is not None and now - self._last_throttle < self.period:
+                return
+            self._last_throttle = now
+            self._last_change = now
+            self.bucket.set_rate(max(self.floor, self.bucket.rate * self.decrease))
+
+    def on_success(self) -> None:
+        """An accepted request: probe upward once a quiet period has passed."""
+        with self._lock:
+            now = self._clock.now()
+            if now - self._last_change < self.period:
+                return
+            if self._last_throttle is not None and now - self._last_throttle < self.period:
+                return
+            self._last_change = now
+            rate = self.bucket.rate
+            new = rate * 2 if self.slow_start else rate + self.increase
+            self.bucket.set_rate(min(self.ceiling, new))

@@ -1,0 +1,50 @@
+"""Progress display: a tqdm.auto bar that renders the engine's :class:`~toolkit.engine.Progress`.
+
+The engine emits plain snapshots to observers (callables); this bar is one of them, so a
+notebook widget or a logger can be another. ``tqdm.auto`` picks the Jupyter widget front end
+when ipywidgets is available and the console bar otherwise.
+
+Usage::
+
+    bar = ProgressBar(total=len(df), desc="ses")
+    engine = SendEngine(plan, transport, observers=[bar])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolkit.engine import Progress
+
+_SHOWN = ("sent", "rejected", "failed", "unknown", "invalid", "skipped")
+
+
+class ProgressBar:
+    """A tqdm bar counting finished rows (unit "msg", with rate and ETA)."""
+
+    def __init__(self, total: int, desc: str = "send", **tqdm_options: Any) -> None:
+        from tqdm.auto import tqdm
+
+        options: dict[str, Any] = {"unit": "msg", "dynamic_ncols": True, "leave": True}
+        options.update(tqdm_options)
+        self._bar = tqdm(total=total, desc=desc, **options)
+        self._closed = False
+
+    def __call__(self, snapshot: Progress) -> None:
+        if self._closed:
+            return
+        bar = self._bar
+        done = snapshot.done
+        if done > bar.n:
+            bar.update(done - bar.n)
+        counts = snapshot.counts
+        bar.set_postfix(
+            {k: counts.get(k, 0) for k in _SHOWN if counts.get(k, 0)}, refresh=False
+        )
+        if snapshot.finished:
+            self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._bar.close()

@@ -1,0 +1,509 @@
+"""What a send run did: counts, throughput, latency, failures and retries, plus figures.
+
+Reads the results DataFrame (``toolkit.results`` columns; one row per input row) and needs
+nothing else, so it works as well on a CSV saved last week as on a frame just returned by
+``toolkit.api.send``. Figures are plain :class:`matplotlib.figure.Figure` objects (no
+pyplot state), so they render under Agg, in a notebook, or to PNG files.
+
+Why "rate" is measured on ``started_at``: pacing controls when requests *leave*, so the
+busiest one-second window of request starts is what a provider's rate limit sees.
+
+Caveat: a results row keeps only its *last* attempt. Retries show up as ``attempts > 1``;
+a throttling error that was later retried away leaves no error code behind, so
+``throttled_rows`` counts rows whose final answer was throttling, and ``retried_rows`` the
+rows that needed more than one attempt.
+
+Usage::
+
+    from toolkit.report import summarize, plot_throughput
+    summary = summarize(results, configured_rate=14)
+    summary            # rich HTML in a notebook; print(summary) in a terminal
+    plot_throughput(results, configured_rate=14).savefig("throughput.png")
+
+    python -m toolkit report results.csv --rate 14 --png figures/
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from toolkit.results import OUTCOME_COLUMNS, Status
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Error codes that mean "slow down" across SES, Pinpoint and SMTP (454 is SES SMTP throttling).
+THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
+STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in Status)
+_PERCENTILES = (50, 95, 99)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Numbers that describe one run; build it with :func:`summarize`.
+
+    Times are seconds, latencies milliseconds, rates per second. ``timeline`` is indexed by
+    whole seconds since ``t0`` (the first request start).
+    """
+
+    total: int
+    counts: dict[str, int]
+    shares: dict[str, float]
+    duration_s: float
+    messages_per_s: float
+    attempts_total: int
+    retried_rows: int
+    throttled_rows: int
+    busiest_second: int
+    configured_rate: float | None
+    t0: float | None
+    failures: pd.DataFrame = field(repr=False)
+    timeline: pd.DataFrame = field(repr=False)
+    latency: pd.DataFrame = field(repr=False)
+    latency_by_attempts: pd.DataFrame = field(repr=False)
+
+    @property
+    def sent(self) -> int:
+        """Rows the provider accepted."""
+        return self.counts.get(Status.SENT.value, 0)
+
+    @property
+    def rate_ratio(self) -> float | None:
+        """Effective over configured rate (1.0 = the run kept the pace it was asked for)."""
+        if not self.configured_rate:
+            return None
+        return self.messages_per_s / self.configured_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready numbers (tables as lists of records)."""
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            out = frame.reset_index().to_dict(orient="records")
+            return [{str(k): _jsonable(v) for k, v in row.items()} for row in out]
+
+        return {
+            "total": self.total,
+            "counts": dict(self.counts),
+            "shares": {k: round(v, 6) for k, v in self.shares.items()},
+            "duration_s": round(self.duration_s, 6),
+            "messages_per_s": round(self.messages_per_s, 3),
+            "configured_rate": self.configured_rate,
+            "rate_ratio": None if self.rate_ratio is None else round(self.rate_ratio, 4),
+            "busiest_second": self.busiest_second,
+            "attempts_total": self.attempts_total,
+            "retried_rows": self.retried_rows,
+            "throttled_rows": self.throttled_rows,
+            "latency_ms": records(self.latency),
+            "latency_ms_by_attempts": records(self.latency_by_attempts),
+            "failures": records(self.failures),
+        }
+
+    def to_text(self) -> str:
+        """A plain-text report for terminals and logs."""
+        lines = [f"rows: {self.total}"]
+        for status in STATUS_ORDER:
+            n = self.counts.get(status, 0)
+            if n:
+                lines.append(f"  {status:<9}{n:>10}  {self.shares[status]:7.2%}")
+        lines.append(
+            f"duration: {self.duration_s:.3f} s   sent/s: {self.messages_per_s:,.1f}"
+            f"   busiest 1 s window: {self.busiest_second}"
+        )
+        if self.configured_rate:
+            lines.append(
+                f"configured rate: {self.configured_rate:g}/s   effective/configured: "
+                f"{self.rate_ratio:.1%}"
+            )
+        lines.append(
+            f"attempts: {self.attempts_total}   rows retried: {self.retried_rows}"
+            f"   rows ending throttled: {self.throttled_rows}"
+        )
+        if not self.latency.empty:
+            lines.append("latency (ms):")
+            lines.append(_indent(self.latency.round(2).to_string()))
+        if not self.failures.empty:
+            lines.append("failures:")
+            lines.append(_indent(self.failures.head(20).to_string(index=False)))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter: headline numbers, then the latency and failure tables."""
+        rows = "".join(
+            f"<tr><td>{html.escape(s)}</td><td style='text-align:right'>{self.counts[s]:,}</td>"
+            f"<td style='text-align:right'>{self.shares[s]:.2%}</td></tr>"
+            for s in STATUS_ORDER
+            if self.counts.get(s)
+        )
+        rate = ""
+        if self.configured_rate:
+            rate = (
+                f" &middot; configured {self.configured_rate:g}/s ({self.rate_ratio:.1%} achieved)"
+            )
+        parts = [
+            "<div class='toolkit-summary'>",
+            f"<b>{self.total:,} rows</b> in {self.duration_s:.2f} s &middot; "
+            f"<b>{self.messages_per_s:,.1f} sent/s</b> &middot; busiest second "
+            f"{self.busiest_second:,}{rate}<br>"
+            f"attempts {self.attempts_total:,} &middot; retried rows {self.retried_rows:,}"
+            f" &middot; ending throttled {self.throttled_rows:,}",
+            f"<table><tr><th>status</th><th>rows</th><th>share</th></tr>{rows}</table>",
+        ]
+        if not self.latency.empty:
+            parts.append("<b>Latency (ms)</b>" + self.latency.round(2).to_html())
+        if not self.failures.empty:
+            parts.append("<b>Failures</b>" + self.failures.head(20).to_html(index=False))
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Summary:
+    """Summarize a results frame (see module docstring for what each number means)."""
+    frame = _normalized(results)
+    total = len(frame)
+    status = frame["status"]
+    counts = {s: int((status == s).sum()) for s in STATUS_ORDER}
+    for extra in sorted(set(status.dropna().unique()) - set(STATUS_ORDER)):
+        counts[str(extra)] = int((status == extra).sum())
+    shares = {k: (v / total if total else 0.0) for k, v in counts.items()}
+
+    started = frame["started_at"].to_numpy(dtype=float)
+    finished = frame["finished_at"].to_numpy(dtype=float)
+    timed = ~np.isnan(started) & ~np.isnan(finished)
+    t0 = float(np.nanmin(started)) if timed.any() else None
+    duration = float(np.nanmax(finished[timed]) - t0) if t0 is not None else 0.0
+    sent_mask = (status == Status.SENT.value).to_numpy()
+    n_sent = counts[Status.SENT.value]
+    rate = n_sent / duration if duration > 0 else 0.0
+
+    throttled = _throttled_mask(frame)
+    attempts = frame["attempts"].fillna(0).astype(int)
+    return Summary(
+        total=total,
+        counts=counts,
+        shares=shares,
+        duration_s=duration,
+        messages_per_s=rate,
+        attempts_total=int(attempts.sum()),
+        retried_rows=int((attempts > 1).sum()),
+        throttled_rows=int(throttled.sum()),
+        busiest_second=busiest_window(started[sent_mask & timed]),
+        configured_rate=configured_rate,
+        t0=t0,
+        failures=failure_table(frame),
+        timeline=timeline(frame, t0=t0),
+        latency=_latency_table(frame, "transport"),
+        latency_by_attempts=_latency_table(frame, "attempts"),
+    )
+
+
+def busiest_window(times: Sequence[float] | np.ndarray, window: float = 1.0) -> int:
+    """The most events in any half-open window ``[t, t + window)`` (exact, O(n log n))."""
+    values = np.sort(np.asarray(times, dtype=float))
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return 0
+    ends = np.searchsorted(values, values + window, side="left")
+    return int((ends - np.arange(values.size)).max())
+
+
+def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
+    """Per-second counts by request finish time: one column per status, plus
+    ``retried`` (rows with attempts > 1), ``throttled`` and ``attempts``.
+
+    Indexed by whole seconds since ``t0`` (default: the first request start); seconds with
+    nothing finishing are present as zeros, so the frame plots as a continuous line.
+    """
+    frame = _normalized(results)
+    finished = frame["finished_at"].astype(float)
+    timed = finished.notna()
+    columns = [*STATUS_ORDER, "retried", "throttled", "attempts"]
+    if not timed.any():
+        return pd.DataFrame(columns=columns, dtype="int64").rename_axis("second")
+    if t0 is None:
+        t0 = float(frame["started_at"].astype(float).min())
+    second = np.floor(finished[timed] - t0).astype(int).clip(lower=0)
+    sub = frame.loc[timed]
+    data = pd.DataFrame(
+        {s: (sub["status"] == s).astype(int) for s in STATUS_ORDER}
+        | {
+            "retried": (sub["attempts"].fillna(0) > 1).astype(int),
+            "throttled": _throttled_mask(sub).astype(int),
+            "attempts": sub["attempts"].fillna(0).astype(int),
+        }
+    )
+    out = data.groupby(second.to_numpy()).sum()
+    out = out.reindex(range(int(second.max()) + 1), fill_value=0)
+    out.index.name = "second"
+    return out[columns]
+
+
+def failure_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows that were not sent or skipped, grouped by status and provider code.
+
+    Columns: status, error_code, count, share (of all rows), example (one error message).
+    """
+    frame = _normalized(results)
+    bad = frame[~frame["status"].isin([Status.SENT.value, Status.SKIPPED.value])]
+    columns = ["status", "error_code", "count", "share", "example"]
+    if bad.empty:
+        return pd.DataFrame(columns=columns)
+    keyed = bad.assign(
+        error_code=bad["error_code"].fillna("").astype(str).replace("", "(none)"),
+        error_message=bad["error_message"].fillna("").astype(str),
+    )
+    grouped = keyed.groupby(["status", "error_code"], sort=False).agg(
+        count=("row_key", "size"), example=("error_message", "first")
+    )
+    grouped = grouped.reset_index().sort_values("count", ascending=False, kind="stable")
+    grouped["share"] = grouped["count"] / len(frame)
+    return grouped[columns].reset_index(drop=True)
+
+
+def latencies_ms(results: pd.DataFrame) -> pd.Series:
+    """Per-row request latency in milliseconds (NaN where no request was made)."""
+    frame = _normalized(results)
+    return (frame["finished_at"].astype(float) - frame["started_at"].astype(float)) * 1000.0
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_throughput(
+    results: pd.DataFrame,
+    configured_rate: float | None = None,
+    *,
+    figsize: tuple[float, float] = (8.0, 3.5),
+) -> Figure:
+    """Sent, failed and throttled rows per second, with the configured rate as a line."""
+    series = timeline(results)
+    fig, ax = _figure(figsize)
+    if series.empty:
+        ax.text(0.5, 0.5, "no timed rows", ha="center", va="center", transform=ax.transAxes)
+    else:
+        x = series.index.to_numpy()
+        not_sent = series[["rejected", "failed", "unknown"]].sum(axis=1)
+        ax.step(x, series["sent"], where="post", label="sent/s", color="tab:blue")
+        if not_sent.any():
+            ax.step(x, not_sent, where="post", label="not sent/s", color="tab:red")
+        if series["throttled"].any():
+            ax.step(x, series["throttled"], where="post", label="throttled/s", color="tab:orange")
+        if series["retried"].any():
+            ax.step(
+                x, series["retried"], where="post", label="retried/s", color="tab:purple", lw=0.8
+            )
+    if configured_rate:
+        ax.axhline(
+            configured_rate, color="black", ls="--", lw=1, label=f"configured {configured_rate:g}/s"
+        )
+    ax.set_xlabel("seconds since first request")
+    ax.set_ylabel("rows per second")
+    ax.set_title("Throughput")
+    ax.set_ylim(bottom=0)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def plot_latency(results: pd.DataFrame, *, figsize: tuple[float, float] = (8.0, 3.5)) -> Figure:
+    """Latency histogram (log-spaced bins) and CDF, one line per transport."""
+    frame = _normalized(results)
+    frame = frame.assign(latency_ms=latencies_ms(frame)).dropna(subset=["latency_ms"])
+    fig, (hist, cdf) = _figure(figsize, ncols=2)
+    if frame.empty:
+        hist.text(0.5, 0.5, "no timed rows", ha="center", va="center", transform=hist.transAxes)
+    else:
+        values = frame["latency_ms"].clip(lower=1e-3)
+        low, high = float(values.min()), float(values.max())
+        if high / low < 10:  # a narrow spread would leave a single bar and cramped ticks
+            middle = math.sqrt(low * high)
+            low, high = middle / 4, middle * 4
+        bins = np.logspace(math.log10(low), math.log10(high), 40)
+        for name, group in frame.groupby("transport", sort=True):
+            data = group["latency_ms"].clip(lower=1e-3).to_numpy()
+            hist.hist(data, bins=bins, histtype="step", label=str(name))
+            ordered = np.sort(data)
+            cdf.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, label=str(name))
+        for ax in (hist, cdf):
+            ax.set_xscale("log")
+            ax.set_xlabel("latency (ms)")
+        hist.set_ylabel("requests")
+        cdf.set_ylabel("share of rows ≤ x")
+        cdf.set_ylim(0, 1.01)
+        cdf.legend(loc="lower right", fontsize="small")
+    hist.set_title("Latency")
+    cdf.set_title("Latency CDF")
+    fig.tight_layout()
+    return fig
+
+
+def plot_failures(
+    results: pd.DataFrame, *, top: int = 12, figsize: tuple[float, float] = (8.0, 3.5)
+) -> Figure:
+    """Horizontal bars: rows per status and error code, most frequent first."""
+    table = failure_table(results).head(top)
+    fig, ax = _figure(figsize)
+    if table.empty:
+        ax.text(0.5, 0.5, "no failures", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        labels = [f"{s}: {c}" for s, c in zip(table["status"], table["error_code"], strict=True)]
+        colors = [_STATUS_COLORS.get(s, "tab:gray") for s in table["status"]]
+        ax.barh(labels[::-1], table["count"].to_numpy()[::-1], color=colors[::-1])
+        ax.set_xlabel("rows")
+    ax.set_title("Failures by status and provider code")
+    fig.tight_layout()
+    return fig
+
+
+def save_figures(
+    results: pd.DataFrame, directory: str | Path, configured_rate: float | None = None
+) -> list[Path]:
+    """Write throughput.png, latency.png and failures.png into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in (
+        ("throughput", plot_throughput(results, configured_rate)),
+        ("latency", plot_latency(results)),
+        ("failures", plot_failures(results)),
+    ):
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Read a results file written by the toolkit (.csv, .parquet, .json or .jsonl)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(p)
+    if suffix in (".json", ".jsonl"):
+        return pd.read_json(p, lines=suffix == ".jsonl")
+    return pd.read_csv(p, dtype={"row_key": str, "message_id": str, "error_code": str})
+
+
+def report_cli(argv: Sequence[str] | None = None) -> int:
+    """``python -m toolkit report RESULTS [--rate R] [--png DIR] [--json]``.
+
+    Prints the summary (or its JSON with ``--json``) and, with ``--png``, writes the three
+    figures. Returns 0 on success, 2 when the file cannot be read or lacks columns.
+    """
+    parser = argparse.ArgumentParser(
+        prog="toolkit report", description="Summarize a results file from a send run."
+    )
+    parser.add_argument("results", help="results file (.csv, .parquet, .json, .jsonl)")
+    parser.add_argument("--rate", type=float, default=None, help="configured send rate (/s)")
+    parser.add_argument("--png", metavar="DIR", default=None, help="write figures here")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    try:
+        frame = load_results(args.results)
+        summary = summarize(frame, configured_rate=args.rate)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"toolkit report: cannot read {args.results}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.to_text())
+    if args.png:
+        for path in save_figures(frame, args.png, configured_rate=args.rate):
+            print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+_STATUS_COLORS = {
+    "rejected": "tab:red",
+    "failed": "tab:orange",
+    "unknown": "tab:purple",
+    "invalid": "tab:brown",
+}
+
+
+def _normalized(results: pd.DataFrame) -> pd.DataFrame:
+    """The results columns with usable dtypes; raises KeyError naming missing columns."""
+    missing = [c for c in ("status", "started_at", "finished_at") if c not in results.columns]
+    if missing:
+        raise KeyError(f"results frame lacks columns: {', '.join(missing)}")
+    frame = results.copy()
+    for column in OUTCOME_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["status"] = frame["status"].map(lambda s: getattr(s, "value", s)).astype(object)
+    frame["transport"] = frame["transport"].fillna("").astype(str)
+    for column in ("started_at", "finished_at"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["attempts"] = pd.to_numeric(frame["attempts"], errors="coerce")
+    if frame["row_key"].isna().all():
+        frame["row_key"] = np.arange(len(frame)).astype(str)
+    return frame
+
+
+def _throttled_mask(frame: pd.DataFrame) -> pd.Series:
+    codes = frame["error_code"].fillna("").astype(str)
+    return codes.str.contains(THROTTLE_PATTERN, regex=True)
+
+
+def _latency_table(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    latency = latencies_ms(frame)
+    data = frame.assign(latency_ms=latency).dropna(subset=["latency_ms"])
+    columns = ["count", "mean", *(f"p{p}" for p in _PERCENTILES), "max"]
+    if data.empty:
+        return pd.DataFrame(columns=columns).rename_axis(by)
+    if by == "attempts":
+        data = data.assign(attempts=data["attempts"].fillna(0).astype(int))
+    rows = {}
+    for key, group in data.groupby(by, sort=True):
+        values = group["latency_ms"].to_numpy()
+        pcts = np.percentile(values, _PERCENTILES)
+        rows[key] = [values.size, values.mean(), *pcts, values.max()]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    table["count"] = table["count"].astype(int)
+    table.index.name = by
+    return table
+
+
+def _figure(figsize: tuple[float, float], ncols: int = 1) -> tuple[Figure, Any]:
+    # Figure() instead of pyplot: no global figure registry, works under any backend.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        value = float(value)
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 4)
+    return value

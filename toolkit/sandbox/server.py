@@ -1,0 +1,314 @@
+"""The embedded sandbox: SES v2 + Pinpoint HTTP API and SES-like SMTP, one policy, one mailbox.
+
+:class:`Sandbox` starts everything on loopback (ephemeral ports by default), each server on its
+own background thread, so it works in scripts, tests and inside Jupyter. A plain boto3 client
+pointed at ``endpoint_url`` with the sandbox's keys works unchanged::
+
+    with Sandbox(rate=50, seed=7, throttle_rate=0.05) as sandbox:
+        ses = sandbox.client("sesv2")
+        ses.send_email(FromEmailAddress="sender@example.com",
+                       Destination={"ToAddresses": ["success@simulator.amazonses.com"]},
+                       Content={"Simple": {"Subject": {"Data": "Hi"},
+                                           "Body": {"Text": {"Data": "Hello"}}}})
+        sandbox.mailbox.messages()          # what was accepted, as a DataFrame
+
+With ``state_dir`` the mailbox, identities, templates and Pinpoint apps survive a restart, and
+another process can read the mailbox with ``Mailbox.open(state_dir)``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import botocore.session
+
+from toolkit.errors import SandboxError
+from toolkit.sandbox.faults import Faults
+from toolkit.sandbox.http_api import HttpApiServer, Router
+from toolkit.sandbox.mailbox import Mailbox
+from toolkit.sandbox.pinpoint_api import PinpointApi
+from toolkit.sandbox.policy import Policy
+from toolkit.sandbox.ses_api import SesV2Api
+from toolkit.sandbox.state import SandboxState
+
+DEFAULT_SENDER = "sender@example.com"
+DEFAULT_APP_ID = "5a9d1b0c0ffee0000000000000000001"
+DEFAULT_APP_NAME = "toolkit-sandbox"
+_KEYS_STATE = "credentials"
+
+
+@dataclass(repr=False)
+class _Credentials:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+class Sandbox:
+    """A local SES-like provider: HTTP API (SES v2, Pinpoint) and SMTP, sharing one policy.
+
+    Args:
+        api_port, smtp_port: loopback ports (0 = ephemeral; read the attributes after start).
+        rate: MaxSendRate in recipients per second.
+        daily_quota: Max24HourSend (-1 = unlimited).
+        state_dir: keep the mailbox (and identities, templates, apps, keys) here.
+        latency_ms, throttle_rate, error_rate, drop_rate, partial_failure_rate, seed: faults
+            (see :class:`~toolkit.sandbox.faults.Faults`).
+        sandbox_account: behave like an SES account still in the SES sandbox (verified
+            recipients and the mailbox simulator only).
+        region: the Region the endpoint pretends to be.
+        smtp: also start the SMTP server.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_port: int = 0,
+        smtp_port: int = 0,
+        rate: float = 1000.0,
+        daily_quota: float = -1,
+        state_dir: str | Path | None = None,
+        latency_ms: float = 0.0,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        partial_failure_rate: float = 0.0,
+        seed: int | None = None,
+        sandbox_account: bool = False,
+        region: str = "us-east-1",
+        smtp: bool = True,
+    ) -> None:
+        self.region = region
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._api_port = api_port
+        self._smtp_port = smtp_port
+        self._want_smtp = smtp
+        self.policy = Policy(
+            max_send_rate=rate,
+            max_24_hour_send=daily_quota,
+            sandbox_account=sandbox_account,
+            region=region,
+        )
+        self.faults = Faults(
+            latency_ms=latency_ms,
+            throttle_rate=throttle_rate,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            partial_failure_rate=partial_failure_rate,
+            seed=seed,
+        )
+        self._mailbox: Mailbox | None = None
+        self._http: HttpApiServer | None = None
+        self._smtp: Any = None
+        self._credentials = _Credentials(
+            "AKIASANDBOX" + secrets.token_hex(5).upper(), secrets.token_urlsafe(30)
+        )
+        self.pinpoint_app_id = DEFAULT_APP_ID
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._http is not None
+
+    def start(self) -> Sandbox:
+        """Open the mailbox, start the HTTP API and (unless ``smtp=False``) the SMTP server."""
+        if self._http is not None:
+            return self
+        mailbox = Mailbox.in_dir(self.state_dir) if self.state_dir else Mailbox()
+        self._mailbox = mailbox
+        try:
+            state = SandboxState(self.policy, mailbox, self.faults, region=self.region)
+            if self.state_dir is not None:
+                self._restore(state)
+            pinpoint = PinpointApi(state)
+            if DEFAULT_APP_ID not in state.pinpoint_apps:
+                pinpoint.create_application(DEFAULT_APP_NAME, DEFAULT_APP_ID)
+                pinpoint.set_email_channel(
+                    DEFAULT_APP_ID,
+                    {
+                        "FromAddress": DEFAULT_SENDER,
+                        "Identity": state.arn("ses", "identity/example.com"),
+                        "Enabled": True,
+                    },
+                )
+            session = botocore.session.get_session()
+            router = Router()
+            router.add_service(
+                session.get_service_model("sesv2"), SesV2Api(state).handlers(), style="ses"
+            )
+            router.add_service(
+                session.get_service_model("pinpoint"), pinpoint.handlers(), style="pinpoint"
+            )
+            http = HttpApiServer(router, port=self._api_port, latency_s=self.faults.latency_s)
+            http.start()
+            self._http = http
+            if self._want_smtp:
+                self._smtp = self._start_smtp(mailbox)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _restore(self, state: SandboxState) -> None:
+        """Reload persisted resources and keep the same keys across restarts."""
+        state.load()
+        stored = state.mailbox.get_state(_KEYS_STATE)
+        if stored:
+            self._credentials = _Credentials(stored["access_key_id"], stored["secret_access_key"])
+        else:
+            state.mailbox.put_state(
+                _KEYS_STATE,
+                {
+                    "access_key_id": self._credentials.access_key_id,
+                    "secret_access_key": self._credentials.secret_access_key,
+                },
+            )
+
+    def _start_smtp(self, mailbox: Mailbox) -> Any:
+        try:
+            from toolkit.sandbox.smtp import SmtpServer
+        except ImportError as exc:  # pragma: no cover - the SMTP module ships with the package
+            raise SandboxError(f"the sandbox SMTP server is unavailable: {exc}") from exc
+        certificate = None
+        if self.state_dir is not None:
+            from toolkit.sandbox.tls import SelfSignedCertificate
+
+            certificate = SelfSignedCertificate.load_or_create(self.state_dir)
+        server = SmtpServer(
+            self.policy,
+            mailbox,
+            host="127.0.0.1",
+            port=self._smtp_port,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            region=self.region,
+            faults=self.faults,
+            certificate=certificate,
+        )
+        server.start()
+        return server
+
+    def stop(self) -> None:
+        """Stop both servers and close the mailbox (flushing it); idempotent."""
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        if self._mailbox is not None:
+            self._mailbox.seal()  # still readable; closed when the sandbox is collected
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where and how to connect -----------------------------------------------------------
+
+    def _require_running(self) -> HttpApiServer:
+        if self._http is None:
+            raise SandboxError("the sandbox is not running: call start() or use `with`")
+        return self._http
+
+    @property
+    def mailbox(self) -> Mailbox:
+        """The mailbox of accepted messages (still readable after :meth:`stop`)."""
+        if self._mailbox is None:
+            raise SandboxError("the sandbox has not been started")
+        return self._mailbox
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:PORT`` for boto3's ``endpoint_url``."""
+        return self._require_running().url
+
+    @property
+    def api_port(self) -> int:
+        """The HTTP API's bound port."""
+        return self._require_running().port
+
+    @property
+    def access_key_id(self) -> str:
+        """The access key id clients should sign with (any non-empty signature is accepted)."""
+        return self._credentials.access_key_id
+
+    @property
+    def secret_access_key(self) -> str:
+        """The matching secret key (kept out of reprs and logs)."""
+        return self._credentials.secret_access_key
+
+    @property
+    def smtp_host(self) -> str:
+        """Where the SMTP server listens."""
+        return "127.0.0.1"
+
+    @property
+    def smtp_port(self) -> int | None:
+        """The SMTP (STARTTLS) port, or None without SMTP."""
+        return None if self._smtp is None else self._smtp.port
+
+    @property
+    def smtp_username(self) -> str:
+        """SES-style SMTP username: the access key id."""
+        return self._credentials.access_key_id
+
+    @property
+    def smtp_password(self) -> str:
+        """SES-style SMTP password derived from the secret key (version 4, per Region)."""
+        from toolkit.smtp_credentials import derive_ses_smtp_password
+
+        return derive_ses_smtp_password(self._credentials.secret_access_key, self.region)
+
+    @property
+    def certificate(self) -> Any:
+        """The SMTP server's TLS certificate (``cert_pem``), or None without SMTP."""
+        return None if self._smtp is None else self._smtp.certificate
+
+    def client(self, service: str = "sesv2", **kwargs: Any) -> Any:
+        """A boto3 client for ``service`` ("sesv2", "pinpoint", ...) aimed at this sandbox."""
+        import boto3
+
+        options: dict[str, Any] = {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+        }
+        options.update(kwargs)
+        return boto3.client(service, **options)
+
+    def info(self) -> dict[str, Any]:
+        """Everything a client needs, as one JSON-serialisable dict (the CLI prints it)."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+            "smtp_host": self.smtp_host,
+            "smtp_port": self.smtp_port,
+            "smtp_username": self.smtp_username,
+            "smtp_password": self.smtp_password if self._smtp is not None else None,
+            "pinpoint_app_id": self.pinpoint_app_id,
+            "sender": DEFAULT_SENDER,
+            "state_dir": str(self.state_dir) if self.state_dir else None,
+        }
+
+    def __repr__(self) -> str:
+        if self._http is None:
+            return f"Sandbox(region={self.region!r}, stopped)"
+        return (
+            f"Sandbox(endpoint_url={self.endpoint_url!r}, smtp_port={self.smtp_port}, "
+            f"region={self.region!r}, faults={self.faults!r})"
+        )

@@ -1,0 +1,272 @@
+"""Where to send: an AWS account/Region (SES v2, Pinpoint) or an SMTP server.
+
+A *target* says where the transports connect and with which credentials; it holds no open
+connections itself. :class:`AwsTarget` makes the boto3 (or fast) clients the API transports
+share across worker threads; :class:`SmtpTarget` describes one SMTP endpoint the SMTP
+transport opens a pool of connections to.
+
+Credentials come from boto3's normal chain (environment, profile, instance role) unless given
+explicitly. Secrets never appear in a repr.
+
+Usage::
+
+    target = AwsTarget(region="eu-west-1")                     # real SES, default credentials
+    target = aws_target_for(sandbox)                           # the embedded sandbox
+    smtp = SmtpTarget("email-smtp.eu-west-1.amazonaws.com", username=..., password=...)
+    smtp = SmtpTarget.from_aws_credentials("eu-west-1", key_id, secret)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import ipaddress
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from toolkit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import boto3
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+    "AwsTarget",
+    "SmtpTarget",
+    "TlsMode",
+    "aws_target_for",
+    "is_loopback_host",
+    "smtp_target_for",
+]
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+
+TlsMode = Literal["starttls", "implicit", "none"]
+
+
+@dataclass(frozen=True, eq=False)
+class AwsTarget:
+    """An AWS account and Region (or an SES-compatible endpoint such as the sandbox).
+
+    Args:
+        region: AWS Region; when None, the session's default Region (``AWS_REGION`` etc.).
+        profile: a named profile of the shared AWS config files.
+        endpoint_url: another endpoint than AWS's (the sandbox, a VPC endpoint).
+        access_key_id / secret_access_key / session_token: explicit credentials; when None,
+            boto3's credential chain decides.
+        session: a ready ``boto3.Session`` (then ``profile`` and the keys are not used).
+        client: a ready, boto3-compatible client used as is for every service a transport
+            asks for (e.g. the fast client, or a client with a Stubber). Its retry settings
+            are the caller's business.
+        pinpoint_app_id: the Pinpoint application (project) id SendMessages posts to.
+        fast: use ``toolkit.transports.fastaws.make_client`` when that module exists.
+        connect_timeout / read_timeout: seconds, per request.
+
+    Clients made here never retry on their own (``total_max_attempts=1``): the engine owns
+    retries, pacing and the ``unknown`` status, and a silent SDK retry after a read timeout
+    could send a message twice.
+    """
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    session: boto3.Session | None = field(default=None, repr=False)
+    client: Any = field(default=None, repr=False)
+    pinpoint_app_id: str | None = None
+    fast: bool = False
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+
+    def boto3_session(self) -> boto3.Session:
+        """The session credentials and the default Region come from."""
+        if self.session is not None:
+            return self.session
+        import boto3
+
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+            region_name=self.region,
+            profile_name=self.profile,
+        )
+
+    def make_client(self, service: str, *, workers: int = 1) -> Any:
+        """A client for ``service`` ('sesv2' or 'pinpoint') shared by ``workers`` threads.
+
+        Returns ``self.client`` when one was given. Raises ConfigurationError when no Region
+        can be found.
+        """
+        if self.client is not None:
+            return self.client
+        session = self.boto3_session()
+        region = self.region or session.region_name
+        if not region:
+            raise ConfigurationError(
+                "no AWS Region: pass region=... or set AWS_REGION / a profile's region"
+            )
+        if self.fast and importlib.util.find_spec("toolkit.transports.fastaws") is not None:
+            fastaws = importlib.import_module("toolkit.transports.fastaws")
+            return fastaws.make_client(
+                service,
+                region=region,
+                endpoint_url=self.endpoint_url,
+                credentials=session.get_credentials(),
+                session=session,
+                max_connections=max(1, workers) + 2,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+            )
+        from botocore.config import Config
+
+        config = Config(
+            region_name=region,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=max(1, workers) + 2,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            tcp_keepalive=True,
+        )
+        return session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (where a self-signed cert is normal)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """One SMTP endpoint and how to log in to it.
+
+    Args:
+        host / port: the server (SES: ``email-smtp.<region>.amazonaws.com``, 587 or 465).
+        username / password: SMTP AUTH credentials (SES: the access key id and the derived
+            password, see :meth:`from_aws_credentials`); no AUTH when username is None.
+        tls: ``"starttls"`` (EHLO, STARTTLS, EHLO), ``"implicit"`` (TLS from the first byte,
+            ports 465/2465) or ``"none"`` (plain text; only sensible on loopback).
+        verify: check the server certificate and host name. Turned off only when asked, or
+            for a loopback host when no ``ca_pem`` is given (a self-signed local server).
+        ca_pem: PEM certificate(s) to trust instead of the system store (pin a test server).
+        timeout: seconds for connect and for each reply.
+        reconnect_after_messages / reconnect_after_seconds: open a fresh connection after
+            this many messages or this age, as SES advises (its fleet recycles instances).
+        local_hostname: the name sent in EHLO (default: the machine's FQDN, as smtplib does).
+    """
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsMode = "starttls"
+    verify: bool = True
+    ca_pem: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    reconnect_after_messages: int = 1000
+    reconnect_after_seconds: float = 300.0
+    local_hostname: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.tls not in ("starttls", "implicit", "none"):
+            raise ConfigurationError(f"tls must be starttls, implicit or none, not {self.tls!r}")
+        if self.reconnect_after_messages < 1 or self.reconnect_after_seconds <= 0:
+            raise ConfigurationError("reconnect_after_messages/seconds must be positive")
+        if self.timeout <= 0:
+            raise ConfigurationError("timeout must be positive")
+        if (self.username is None) != (self.password is None):
+            raise ConfigurationError("give both username and password, or neither")
+
+    @classmethod
+    def from_aws_credentials(
+        cls,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        *,
+        port: int = 587,
+        tls: TlsMode = "starttls",
+        host: str | None = None,
+        **options: Any,
+    ) -> SmtpTarget:
+        """SES's SMTP endpoint for ``region``, logging in with an IAM key pair.
+
+        The password is derived from the secret key (SES SMTP credentials are per Region;
+        temporary STS keys do not work).
+        """
+        from toolkit.smtp_credentials import derive_ses_smtp_password
+
+        return cls(
+            host=host or f"email-smtp.{region}.amazonaws.com",
+            port=port,
+            username=access_key_id,
+            password=derive_ses_smtp_password(secret_access_key, region),
+            tls=tls,
+            **options,
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context, or None for ``tls="none"``."""
+        if self.tls == "none":
+            return None
+        if self.ca_pem is not None:
+            context = ssl.create_default_context(cadata=self.ca_pem)
+        else:
+            context = ssl.create_default_context()
+        if not self.verify or (self.ca_pem is None and is_loopback_host(self.host)):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+def aws_target_for(sandbox: Any, **overrides: Any) -> AwsTarget:
+    """An :class:`AwsTarget` pointing at a running sandbox (its endpoint, keys and app id)."""
+    info = sandbox.info() if hasattr(sandbox, "info") else {}
+    values: dict[str, Any] = {
+        "region": sandbox.region,
+        "endpoint_url": sandbox.endpoint_url,
+        "access_key_id": sandbox.access_key_id,
+        "secret_access_key": sandbox.secret_access_key,
+        "pinpoint_app_id": info.get("pinpoint_app_id"),
+    }
+    values.update(overrides)
+    return AwsTarget(**values)
+
+
+def smtp_target_for(sandbox: Any, **overrides: Any) -> SmtpTarget:
+    """An :class:`SmtpTarget` for a running sandbox's SMTP server (STARTTLS + AUTH).
+
+    Trusts exactly the sandbox's certificate when the sandbox exposes it (``cert_pem`` or
+    ``certificate.cert_pem``); otherwise verification is off, which only loopback allows.
+    """
+    ca_pem = _sandbox_cert_pem(sandbox)
+    values: dict[str, Any] = {
+        "host": sandbox.smtp_host,
+        "port": sandbox.smtp_port,
+        "username": sandbox.smtp_username,
+        "password": sandbox.smtp_password,
+        "tls": "starttls",
+        "ca_pem": ca_pem,
+    }
+    values.update(overrides)
+    return SmtpTarget(**values)
+
+
+def _sandbox_cert_pem(sandbox: Any) -> str | None:
+    for holder in (sandbox, getattr(sandbox, "certificate", None), getattr(sandbox, "tls", None)):
+        pem = getattr(holder, "cert_pem", None) if holder is not None else None
+        if isinstance(pem, bytes):
+            return pem.decode("ascii")
+        if isinstance(pem, str):
+            return pem
+    return None

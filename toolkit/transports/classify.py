@@ -1,0 +1,328 @@
+"""Provider answers -> :class:`~toolkit.transports.base.Verdict`: one table per provider.
+
+Sources: shared/FACTS.md §2 (Pinpoint statuses and errors), §3 (SES v2 errors, bulk entry
+statuses, throttling messages), §4 (SES SMTP replies) and botocore's service models.
+
+Every function returns a :class:`Classified`; ``verdict is None`` means a *whole-batch*
+configuration fault (bad credentials, suspended account, missing template or application) that
+the transport raises as :class:`~toolkit.errors.ProviderConfigurationError`.
+
+"Never left" vs "may have been delivered" (the difference between ``TRANSIENT`` and ``UNKNOWN``):
+
+* ``TRANSIENT``: the provider answered with a temporary failure, or the request provably never
+  reached it (connection refused, DNS failure, connect timeout, TLS handshake failure). Safe to
+  resend.
+* ``UNKNOWN``: the request was written and no usable answer came back (read timeout, connection
+  reset or closed while waiting, an SMTP disconnect after the message body was sent). The
+  provider may have accepted it; the engine never resends these automatically.
+
+Throttling by the *daily quota* gets the code :data:`DAILY_QUOTA_CODE` whatever the provider
+called it, so the engine can stop instead of spinning until the 24 h window moves.
+
+Usage::
+
+    c = classify_aws_error("sesv2", "TooManyRequestsException", "Daily message quota exceeded.")
+    c.verdict, c.code   # (Verdict.THROTTLED, "DailyQuotaExceeded")
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Final
+
+from botocore import exceptions as boto_exc
+
+from toolkit.transports.base import Verdict
+
+__all__ = [
+    "CONFIGURATION",
+    "DAILY_QUOTA_CODE",
+    "PINPOINT_DELIVERY_STATUS",
+    "PINPOINT_ERRORS",
+    "SES_BULK_STATUS",
+    "SES_ERRORS",
+    "Classified",
+    "classify_aws_error",
+    "classify_aws_exception",
+    "classify_network_exception",
+    "classify_pinpoint_status",
+    "classify_ses_bulk_status",
+    "classify_smtp_reply",
+]
+
+CONFIGURATION: Final = None
+"""Table value for a whole-batch configuration fault (raise, do not reply)."""
+
+DAILY_QUOTA_CODE: Final = "DailyQuotaExceeded"
+_DAILY_TEXT = "daily message quota exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """A verdict (None = configuration fault) with the provider's code and message."""
+
+    verdict: Verdict | None
+    code: str
+    message: str
+
+    @property
+    def is_configuration(self) -> bool:
+        """True when the whole batch (and every later one) would fail the same way."""
+        return self.verdict is None
+
+
+# -- AWS API errors (botocore ClientError codes) ---------------------------------------------
+
+# Credentials/permission errors any AWS API may return (SigV4 front end, IAM).
+_AUTH_ERRORS: dict[str, Verdict | None] = {
+    code: CONFIGURATION
+    for code in (
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidSignatureException",
+        "MissingAuthenticationToken",
+        "MissingAuthenticationTokenException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthFailure",
+        "OptInRequired",
+    )
+}
+
+_SERVER_ERRORS: dict[str, Verdict | None] = {
+    code: Verdict.TRANSIENT
+    for code in (
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "InternalServerErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceUnavailableError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "BadGateway",
+        "GatewayTimeout",
+    )
+}
+
+_THROTTLING: dict[str, Verdict | None] = {
+    code: Verdict.THROTTLED
+    for code in (
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    )
+}
+
+SES_ERRORS: dict[str, Verdict | None] = {
+    **_AUTH_ERRORS,
+    **_SERVER_ERRORS,
+    **_THROTTLING,
+    # "Too many instances of the specified resource type": botocore's standard retry mode
+    # treats it as throttling; for a send call it is a limit that clears with time.
+    "LimitExceededException": Verdict.THROTTLED,
+    "MessageRejected": Verdict.REJECTED,
+    "MailFromDomainNotVerifiedException": Verdict.REJECTED,
+    "BadRequestException": Verdict.REJECTED,
+    "ValidationException": Verdict.REJECTED,
+    "InvalidParameterValue": Verdict.REJECTED,
+    # Whole-account/whole-run faults:
+    "AccountSuspendedException": CONFIGURATION,
+    "SendingPausedException": CONFIGURATION,
+    "NotFoundException": CONFIGURATION,  # template or configuration set does not exist
+    "ConfigurationSetDoesNotExist": CONFIGURATION,
+    "TemplateDoesNotExist": CONFIGURATION,
+    "UnknownOperationException": CONFIGURATION,
+}
+
+PINPOINT_ERRORS: dict[str, Verdict | None] = {
+    **_AUTH_ERRORS,
+    **_SERVER_ERRORS,
+    **_THROTTLING,
+    "BadRequestException": Verdict.REJECTED,
+    "PayloadTooLargeException": Verdict.REJECTED,
+    # FACTS.md §1: after Pinpoint's end of support a failure is a configuration state.
+    "NotFoundException": CONFIGURATION,
+    "ForbiddenException": CONFIGURATION,
+    "MethodNotAllowedException": CONFIGURATION,
+    "UnknownOperationException": CONFIGURATION,
+}
+
+_TABLES: dict[str, dict[str, Verdict | None]] = {
+    "sesv2": SES_ERRORS,
+    "ses": SES_ERRORS,
+    "pinpoint": PINPOINT_ERRORS,
+}
+
+
+def classify_aws_error(service: str, code: str, message: str, http_status: int = 0) -> Classified:
+    """Classify one AWS API error response (``ClientError``'s code, message and HTTP status).
+
+    Order: the daily-quota text (whatever the code), the provider's table, then the HTTP
+    status (429 throttled, 5xx transient, 401/403 configuration, other 4xx rejected).
+    """
+    if _DAILY_TEXT in message.lower():
+        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, message)
+    table = _TABLES.get(service, SES_ERRORS)
+    if code in table:
+        return Classified(table[code], code, message)
+    if "maximum sending rate exceeded" in message.lower():
+        return Classified(Verdict.THROTTLED, code or "Throttling", message)
+    if http_status == 429:
+        verdict: Verdict | None = Verdict.THROTTLED
+    elif http_status >= 500:
+        verdict = Verdict.TRANSIENT
+    elif http_status in (401, 403) or (service == "pinpoint" and http_status == 404):
+        verdict = CONFIGURATION
+    elif 400 <= http_status < 500:
+        verdict = Verdict.REJECTED
+    else:
+        # No status and an unknown code: an answer did come, but one we cannot read.
+        verdict = Verdict.TRANSIENT
+    return Classified(verdict, code or f"HTTP{http_status}", message)
+
+
+# -- network faults ----------------------------------------------------------------------
+
+# botocore's ConnectionError family is raised before the request is written: connect refused
+# or timed out (EndpointConnectionError, ConnectTimeoutError), TLS handshake (SSLError), proxy.
+_NEVER_LEFT_BOTO = (boto_exc.ConnectionError,)
+# Credentials missing or unusable locally: nothing left, and nothing will until fixed.
+_LOCAL_CONFIG_BOTO = (
+    boto_exc.NoCredentialsError,
+    boto_exc.PartialCredentialsError,
+    boto_exc.NoRegionError,
+)
+# Everything else in HTTPClientError (ReadTimeoutError, ConnectionClosedError, a reset while
+# reading) happens after the request was written: it may have been processed.
+
+
+def classify_network_exception(exc: BaseException) -> Classified:
+    """Classify an exception that is not a provider answer (socket, TLS, botocore network).
+
+    ``ConnectionClosedError`` on a reused keep-alive connection is also counted as UNKNOWN:
+    urllib3 cannot tell whether the server read the request before closing.
+    """
+    name = type(exc).__name__
+    text = str(exc) or name
+    if isinstance(exc, _LOCAL_CONFIG_BOTO):
+        return Classified(CONFIGURATION, name, text)
+    if isinstance(exc, boto_exc.ParamValidationError):
+        # botocore refused this message's parameters locally: nothing left.
+        return Classified(Verdict.REJECTED, name, text)
+    if isinstance(exc, _NEVER_LEFT_BOTO):
+        return Classified(Verdict.TRANSIENT, name, text)
+    if isinstance(exc, boto_exc.HTTPClientError):
+        return Classified(Verdict.UNKNOWN, name, text)
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror | ssl.SSLError):
+        return Classified(Verdict.TRANSIENT, name, text)
+    # Timeouts, resets, broken pipes, anything else: the request may have been read.
+    return Classified(Verdict.UNKNOWN, name, text)
+
+
+def classify_aws_exception(service: str, exc: BaseException) -> Classified:
+    """Classify whatever a boto3-compatible client raised for one call."""
+    if isinstance(exc, boto_exc.ClientError):
+        response = exc.response or {}
+        error = response.get("Error", {}) or {}
+        code = str(error.get("Code", "") or "")
+        message = str(error.get("Message", "") or "")
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        return classify_aws_error(service, code, message, int(status))
+    return classify_network_exception(exc)
+
+
+# -- per-entry statuses inside a 200 answer ----------------------------------------------
+
+SES_BULK_STATUS: dict[str, Verdict | None] = {
+    "SUCCESS": Verdict.ACCEPTED,
+    "MESSAGE_REJECTED": Verdict.REJECTED,
+    "MAIL_FROM_DOMAIN_NOT_VERIFIED": Verdict.REJECTED,
+    "INVALID_PARAMETER": Verdict.REJECTED,
+    "ACCOUNT_THROTTLED": Verdict.THROTTLED,
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED": Verdict.THROTTLED,
+    "TRANSIENT_FAILURE": Verdict.TRANSIENT,
+    # "Unable to process your request": a failure SES reported, not a refusal of the
+    # recipient; retry within the engine's budget (ends as failed, not rejected).
+    "FAILED": Verdict.TRANSIENT,
+    # Whole-account faults (FACTS.md spells some *_DOES_NOT_EXIST; botocore *_NOT_FOUND).
+    "CONFIGURATION_SET_DOES_NOT_EXIST": CONFIGURATION,
+    "CONFIGURATION_SET_NOT_FOUND": CONFIGURATION,
+    "TEMPLATE_DOES_NOT_EXIST": CONFIGURATION,
+    "TEMPLATE_NOT_FOUND": CONFIGURATION,
+    "ACCOUNT_SUSPENDED": CONFIGURATION,
+    "INVALID_SENDING_POOL_NAME": CONFIGURATION,
+    "ACCOUNT_SENDING_PAUSED": CONFIGURATION,
+    "CONFIGURATION_SET_SENDING_PAUSED": CONFIGURATION,
+}
+
+
+def classify_ses_bulk_status(status: str, error: str = "") -> Classified:
+    """Classify one ``BulkEmailEntryResult`` (Status, Error)."""
+    if status == "ACCOUNT_DAILY_QUOTA_EXCEEDED" or _DAILY_TEXT in error.lower():
+        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, error or status)
+    verdict = SES_BULK_STATUS.get(status, Verdict.TRANSIENT)
+    return Classified(verdict, status, error)
+
+
+PINPOINT_DELIVERY_STATUS: dict[str, Verdict | None] = {
+    "SUCCESSFUL": Verdict.ACCEPTED,
+    "THROTTLED": Verdict.THROTTLED,
+    # Pinpoint says it will not retry these itself; the engine does (FACTS.md §2).
+    "TEMPORARY_FAILURE": Verdict.TRANSIENT,
+    "TIMEOUT": Verdict.TRANSIENT,  # "couldn't be sent within the timeout period"
+    "UNKNOWN_FAILURE": Verdict.TRANSIENT,  # a failure Pinpoint reported, so not sent
+    "PERMANENT_FAILURE": Verdict.REJECTED,
+    "OPT_OUT": Verdict.REJECTED,
+    "DUPLICATE": Verdict.REJECTED,
+}
+
+
+def classify_pinpoint_status(delivery_status: str, status_message: str = "") -> Classified:
+    """Classify one Pinpoint ``MessageResult`` (DeliveryStatus, StatusMessage)."""
+    if _DAILY_TEXT in status_message.lower():
+        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, status_message)
+    verdict = PINPOINT_DELIVERY_STATUS.get(delivery_status, Verdict.TRANSIENT)
+    return Classified(verdict, delivery_status, status_message)
+
+
+# -- SMTP replies ------------------------------------------------------------------------
+
+# 530/535 (authentication) and 554 "Access denied ... not authorized" are account-wide.
+_SMTP_CONFIG_CODES = frozenset({530, 534, 535, 538})
+
+
+def classify_smtp_reply(code: int, text: str) -> Classified:
+    """Classify a final SMTP reply (from MAIL, RCPT or the end of DATA).
+
+    250/251 accepted; 421 (service closing, too many connections) and 451 transient;
+    454 throttled when it says throttling/quota, else transient; other 4xx transient;
+    530/535 configuration; 554 "Access denied" configuration; other 5xx rejected.
+    """
+    lowered = text.lower()
+    name = f"SMTP{code}"
+    if code in (250, 251):
+        return Classified(Verdict.ACCEPTED, name, text)
+    if 400 <= code < 500:
+        if _DAILY_TEXT in lowered:
+            return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, text)
+        if code == 454 and ("throttl" in lowered or "rate exceeded" in lowered):
+            return Classified(Verdict.THROTTLED, name, text)
+        return Classified(Verdict.TRANSIENT, name, text)
+    if code in _SMTP_CONFIG_CODES or (code == 554 and "access denied" in lowered):
+        return Classified(CONFIGURATION, name, text)
+    if 500 <= code < 600:
+        return Classified(Verdict.REJECTED, name, text)
+    # A reply outside the protocol (e.g. -1 from smtplib on a garbled line).
+    return Classified(Verdict.TRANSIENT, name, text)

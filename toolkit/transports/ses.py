@@ -1,0 +1,212 @@
+"""Amazon SES API v2 ``SendEmail``: one message per call.
+
+Content: ``Simple`` (SES assembles the MIME message from subject, text, html and headers), or
+``Raw`` when the message has attachments (compose then fills ``Message.raw`` with the complete
+MIME message). Per-message errors become :class:`Reply` objects; account-wide faults raise
+:class:`~toolkit.errors.ProviderConfigurationError` (see :mod:`toolkit.transports.classify`).
+
+Also home of :class:`AwsApiTransport`, the small base the SES bulk and Pinpoint transports share
+(one client for all worker threads, error mapping, ``GetAccount`` quota).
+
+Usage::
+
+    transport = SesTransport(AwsTarget(region="eu-west-1").make_client("sesv2", workers=8))
+    replies = transport.send([message])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from toolkit.errors import ProviderConfigurationError
+from toolkit.facts import SES_MAX_MESSAGE_BYTES
+from toolkit.message import ContentMode, Message
+from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
+from toolkit.transports.classify import Classified, classify_aws_exception
+
+__all__ = [
+    "AWS_CALL_ERRORS",
+    "AwsApiTransport",
+    "SesTransport",
+    "build_destination",
+    "build_send_email_params",
+]
+
+_log = logging.getLogger(__name__)
+
+# What a boto3(-compatible) call can raise for reasons outside our own code.
+AWS_CALL_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)
+
+_UTF8 = "UTF-8"
+
+
+def build_destination(msg: Message) -> dict[str, list[str]]:
+    """SES ``Destination`` with the full envelope (To, Cc and Bcc)."""
+    destination = {"ToAddresses": list(msg.to)}
+    if msg.cc:
+        destination["CcAddresses"] = list(msg.cc)
+    if msg.bcc:
+        destination["BccAddresses"] = list(msg.bcc)
+    return destination
+
+
+def _headers(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in pairs]
+
+
+def _tags(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"Name": name, "Value": value} for name, value in pairs]
+
+
+def build_send_email_params(
+    msg: Message, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The keyword arguments of ``sesv2.send_email`` for one message (no I/O).
+
+    ``Raw`` when ``msg.raw`` is set and the message has attachments (or no text/html parts);
+    otherwise ``Simple``. ``extra`` adds or overrides top-level parameters (an escape hatch,
+    e.g. ``ListManagementOptions``).
+    """
+    params: dict[str, Any] = {
+        "FromEmailAddress": msg.sender,
+        "Destination": build_destination(msg),
+    }
+    if msg.raw is not None and (msg.attachments or (msg.text is None and msg.html is None)):
+        params["Content"] = {"Raw": {"Data": msg.raw}}
+    else:
+        body: dict[str, Any] = {}
+        if msg.text is not None:
+            body["Text"] = {"Data": msg.text, "Charset": _UTF8}
+        if msg.html is not None:
+            body["Html"] = {"Data": msg.html, "Charset": _UTF8}
+        simple: dict[str, Any] = {"Subject": {"Data": msg.subject, "Charset": _UTF8}, "Body": body}
+        if msg.headers:
+            simple["Headers"] = _headers(msg.headers)
+        if msg.attachments:
+            # Only when compose did not fill raw: SES v2 Simple content takes attachments too.
+            simple["Attachments"] = [
+                {"RawContent": a.content, "FileName": a.filename, "ContentType": a.content_type}
+                for a in msg.attachments
+            ]
+        params["Content"] = {"Simple": simple}
+    if msg.reply_to:
+        params["ReplyToAddresses"] = list(msg.reply_to)
+    if msg.configuration_set:
+        params["ConfigurationSetName"] = msg.configuration_set
+    if msg.tags:
+        params["EmailTags"] = _tags(msg.tags)
+    if extra:
+        params.update(extra)
+    return params
+
+
+class AwsApiTransport(BaseTransport):
+    """Shared by the AWS API transports: one thread-safe client, error mapping, quota.
+
+    Args:
+        client: a boto3 client (or a compatible one) for ``service``, made without SDK retries
+            (:meth:`toolkit.targets.AwsTarget.make_client`); shared by every worker thread.
+        extra_params: top-level API parameters added to every send call.
+    """
+
+    service: ClassVar[str] = "sesv2"
+
+    def __init__(self, client: Any, *, extra_params: Mapping[str, Any] | None = None) -> None:
+        self._client = client
+        self._extra = dict(extra_params or {})
+
+    @property
+    def client(self) -> Any:
+        """The client every worker thread shares."""
+        return self._client
+
+    def _classify(self, exc: BaseException) -> Classified:
+        """Classify a call's exception; raise for whole-batch configuration faults."""
+        classified = classify_aws_exception(self.service, exc)
+        if classified.is_configuration:
+            raise ProviderConfigurationError(
+                classified.code, classified.message, self.name
+            ) from exc
+        return classified
+
+    @staticmethod
+    def _fail(
+        count: int, classified: Classified, started: float, finished: float
+    ) -> list[Reply]:
+        reply = Reply(
+            classified.verdict or Verdict.TRANSIENT,
+            started,
+            finished,
+            code=classified.code,
+            message=classified.message,
+        )
+        return [reply] * count
+
+    @staticmethod
+    def _mismatch(count: int, got: int, started: float, finished: float) -> list[Reply]:
+        """The provider answered with the wrong number of results: we cannot tell which
+        messages went, so every message of the call is UNKNOWN (never silently resent)."""
+        text = f"expected {count} results, the provider returned {got}"
+        return [Reply(Verdict.UNKNOWN, started, finished, code="ResponseMismatch", message=text)
+                ] * count
+
+    def _ses_quota(self) -> Quota | None:
+        """SES v2 ``GetAccount.SendQuota``; None when it cannot be read.
+
+        Never raises for provider errors: many IAM policies allow sending but not
+        ``ses:GetAccount``, and the engine can pace adaptively without a quota.
+        """
+        try:
+            account = self._client.get_account()
+        except AWS_CALL_ERRORS as exc:
+            classified = classify_aws_exception("sesv2", exc)
+            _log.warning("GetAccount failed (%s); pacing without a known quota", classified.code)
+            return None
+        quota = account.get("SendQuota") or {}
+        if "MaxSendRate" not in quota:
+            return None
+        return Quota(
+            max_send_rate=float(quota["MaxSendRate"]),
+            max_24_hour_send=float(quota.get("Max24HourSend", -1)),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+        )
+
+
+class SesTransport(AwsApiTransport):
+    """SES v2 ``SendEmail``: one call per message (AWS advises one recipient set per call)."""
+
+    name = "ses"
+    max_batch = 1
+    content_mode = ContentMode.FIELDS
+    max_message_bytes = SES_MAX_MESSAGE_BYTES.value
+    service = "sesv2"
+
+    def send(self, batch: Sequence[Message]) -> list[Reply]:
+        """One ``SendEmail`` per message, in order; see the module docstring for errors."""
+        return [self._send_one(msg) for msg in batch]
+
+    def _send_one(self, msg: Message) -> Reply:
+        params = build_send_email_params(msg, self._extra)
+        started = time.time()
+        try:
+            response = self._client.send_email(**params)
+        except AWS_CALL_ERRORS as exc:
+            finished = time.time()
+            classified = self._classify(exc)
+            return Reply(
+                classified.verdict or Verdict.TRANSIENT,
+                started,
+                finished,
+                code=classified.code,
+                message=classified.message,
+            )
+        return Reply(Verdict.ACCEPTED, started, time.time(), message_id=response.get("MessageId"))
+
+    def quota(self) -> Quota | None:
+        """The account's ``GetAccount.SendQuota`` (None when it cannot be read)."""
+        return self._ses_quota()

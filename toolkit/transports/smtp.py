@@ -1,0 +1,389 @@
+"""SMTP: pre-rendered MIME bytes over a pool of persistent, authenticated TLS connections.
+
+Each worker thread checks a connection out of the pool for one message and puts it back, so
+there are at most as many connections as threads sending at once, and none is shared. A
+connection is opened with STARTTLS (or implicit TLS) and AUTH, reused for many messages, and
+replaced after ``reconnect_after_messages`` messages or ``reconnect_after_seconds`` seconds (SES
+recycles the instances behind its SMTP endpoint), after a 421 reply, and after any disconnect.
+
+One message is one SMTP transaction with the *full* envelope (To, Cc and Bcc; AWS's own smtplib
+sample forgets Cc/Bcc): ``MAIL FROM``, one ``RCPT TO`` per recipient, ``DATA``, the bytes of
+``Message.raw``, and the final reply, whose ``250 Ok <id>`` gives the message id (smtplib's
+``sendmail`` discards that reply, so the transaction is driven with its low-level calls).
+
+What a failure means for the message:
+
+* refused at ``MAIL``/``RCPT``/``DATA`` (before the body): the server's reply, classified;
+  a disconnect or timeout here is ``TRANSIENT`` (nothing was committed) and the connection is
+  replaced;
+* some recipients refused, the rest accepted: ``ACCEPTED`` with code ``PartialRefusal``
+  (resending would duplicate it for the accepted ones); all refused: the refusal's verdict;
+* a disconnect or timeout once the body is being written: ``UNKNOWN`` — the server may have
+  queued it before the connection broke;
+* 530/535 (authentication): :class:`~toolkit.errors.ProviderConfigurationError`.
+
+Usage::
+
+    target = SmtpTarget("email-smtp.eu-west-1.amazonaws.com", username=..., password=...)
+    with SmtpTransport(target) as transport:
+        replies = transport.send(messages)   # messages[i].raw is set by compose (RAW mode)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+
+from toolkit.errors import ProviderConfigurationError
+from toolkit.facts import SES_MAX_MESSAGE_BYTES
+from toolkit.message import ContentMode, Message
+from toolkit.targets import SmtpTarget
+from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
+from toolkit.transports.classify import Classified, classify_smtp_reply
+
+__all__ = ["PARTIAL_REFUSAL_CODE", "SmtpTransport", "dot_stuff", "parse_message_id"]
+
+PARTIAL_REFUSAL_CODE = "PartialRefusal"
+
+_DOT_LINE = re.compile(rb"(?m)^\.")
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
+_CRLF = b"\r\n"
+_END = b".\r\n"
+
+
+def dot_stuff(raw: bytes) -> bytes:
+    """``raw`` as DATA content: CRLF line ends, leading dots doubled, ending in ``CRLF.CRLF``."""
+    if raw.count(b"\n") != raw.count(_CRLF) or raw.count(b"\r") != raw.count(_CRLF):
+        raw = _BARE_EOL.sub(_CRLF, raw)
+    if raw.startswith(b".") or b"\n." in raw:
+        raw = _DOT_LINE.sub(b"..", raw)
+    if not raw.endswith(_CRLF):
+        raw += _CRLF
+    return raw + _END
+
+
+def parse_message_id(reply: str) -> str:
+    """The id in SES's ``250 Ok <id>`` (``Ok`` dropped, brackets stripped), else the text."""
+    parts = reply.split()
+    if len(parts) >= 2 and parts[0].lower() == "ok":
+        return parts[1].strip("<>")
+    return reply.strip()
+
+
+def _render(msg: Message) -> bytes:
+    """Fallback when compose did not fill ``raw`` (it should for ContentMode.RAW)."""
+    email = EmailMessage(policy=SMTP_POLICY)
+    email["From"] = msg.sender
+    if msg.to:
+        email["To"] = ", ".join(msg.to)
+    if msg.cc:
+        email["Cc"] = ", ".join(msg.cc)
+    if msg.reply_to:
+        email["Reply-To"] = ", ".join(msg.reply_to)
+    email["Subject"] = msg.subject
+    for name, value in msg.headers:
+        email[name] = value
+    email.set_content(msg.text or "")
+    if msg.html is not None:
+        email.add_alternative(msg.html, subtype="html")
+    for attachment in msg.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
+    return email.as_bytes()
+
+
+class _ConnectFailed(Exception):
+    """Opening a connection failed before any message was written."""
+
+    def __init__(self, classified: Classified) -> None:
+        super().__init__(classified.message)
+        self.classified = classified
+
+
+class _Connection:
+    __slots__ = ("opened_at", "sent", "smtp")
+
+    def __init__(self, smtp: smtplib.SMTP) -> None:
+        self.smtp = smtp
+        self.opened_at = time.monotonic()
+        self.sent = 0
+
+
+class SmtpTransport(BaseTransport):
+    """A pool of persistent SMTP connections, one per concurrently sending thread.
+
+    Args:
+        target: where to connect and how to log in.
+        quota: the account's limits when the caller knows them (SMTP cannot ask).
+    """
+
+    name = "smtp"
+    max_batch = 1
+    content_mode = ContentMode.RAW
+    max_message_bytes = SES_MAX_MESSAGE_BYTES.value
+
+    def __init__(self, target: SmtpTarget, *, quota: Quota | None = None) -> None:
+        self.target = target
+        self._quota = quota
+        self._context = target.ssl_context()
+        # EHLO name: resolved once (smtplib's default, getfqdn, may wait on DNS per connect).
+        self._local_hostname = target.local_hostname or socket.gethostname() or "localhost"
+        self._lock = threading.Lock()
+        self._idle: list[_Connection] = []
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect and log in once, so a wrong host or password stops the run up front.
+
+        Raises ProviderConfigurationError when the server cannot be reached or refuses the login.
+        """
+        self._closed = False
+        try:
+            conn = self._connect()
+        except _ConnectFailed as failed:
+            c = failed.classified
+            raise ProviderConfigurationError(
+                c.code,
+                f"cannot connect to {self.target.host}:{self.target.port}: {c.message}",
+                self.name,
+            ) from failed
+        self._checkin(conn)
+
+    def close(self) -> None:
+        """Say QUIT on every idle connection; busy ones are closed when they come back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            self._quit(conn)
+
+    def quota(self) -> Quota | None:
+        """The quota given at construction (SMTP has no way to ask)."""
+        return self._quota
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, batch: Sequence[Message]) -> list[Reply]:
+        """One SMTP transaction per message, in order; see the module docstring for errors."""
+        return [self._send_one(msg) for msg in batch]
+
+    def _send_one(self, msg: Message) -> Reply:
+        started = time.time()
+        try:
+            conn = self._checkout()
+        except _ConnectFailed as failed:
+            c = failed.classified
+            return Reply(c.verdict or Verdict.TRANSIENT, started, time.time(), code=c.code,
+                         message=c.message)
+        reply, reusable = self._transaction(conn, msg, started)
+        if reusable:
+            conn.sent += 1
+            self._checkin(conn)
+        else:
+            self._drop(conn)
+        return reply
+
+    def _transaction(self, conn: _Connection, msg: Message, started: float) -> tuple[Reply, bool]:
+        """Run one transaction; returns the reply and whether the connection is still good."""
+        smtp = conn.smtp
+        sender = msg.envelope_sender
+        recipients = msg.recipients
+        raw = msg.raw if msg.raw is not None else _render(msg)
+        utf8 = not (sender.isascii() and all(r.isascii() for r in recipients))
+        if utf8 and not smtp.has_extn("smtputf8"):
+            now = time.time()
+            return Reply(Verdict.REJECTED, started, now, code="SMTPUTF8Unsupported",
+                         message="the server cannot take non-ASCII addresses"), True
+        body_started = False
+        try:
+            smtp.command_encoding = "utf-8" if utf8 else "ascii"
+            code, text = self._command(
+                smtp, f"MAIL FROM:<{sender}> SMTPUTF8" if utf8 else f"MAIL FROM:<{sender}>"
+            )
+            if code != 250:
+                return self._refused(smtp, code, text, started)
+            refused: list[tuple[str, int, str]] = []
+            for recipient in recipients:
+                code, text = self._command(smtp, f"RCPT TO:<{recipient}>")
+                if code != 250 and code != 251:
+                    refused.append((recipient, code, text))
+            if refused and len(refused) == len(recipients):
+                # Prefer a temporary refusal: the message may then be retried as a whole.
+                recipient, code, text = next((r for r in refused if 400 <= r[1] < 500), refused[0])
+                return self._refused(smtp, code, text, started)
+            code, text = self._command(smtp, "DATA")
+            if code != 354:
+                return self._refused(smtp, code, text, started)
+            body_started = True
+            smtp.send(dot_stuff(raw))
+            code, reply_bytes = smtp.getreply()
+            text = reply_bytes.decode("utf-8", "replace")
+        except (smtplib.SMTPException, OSError) as exc:
+            finished = time.time()
+            name = type(exc).__name__
+            if body_started:
+                return Reply(Verdict.UNKNOWN, started, finished, code=name,
+                             message=f"connection lost after the message was sent: {exc}"), False
+            return Reply(Verdict.TRANSIENT, started, finished, code=name,
+                         message=f"connection lost before the message was sent: {exc}"), False
+        finished = time.time()
+        if code == 250:
+            if refused:
+                detail = "; ".join(f"{r}: {c} {t}" for r, c, t in refused)
+                return Reply(Verdict.ACCEPTED, started, finished,
+                             message_id=parse_message_id(text), code=PARTIAL_REFUSAL_CODE,
+                             message=f"accepted for some recipients; refused: {detail}"), True
+            return Reply(Verdict.ACCEPTED, started, finished,
+                         message_id=parse_message_id(text)), True
+        if code < 200:
+            # smtplib's -1: a garbled final line; the body was sent, so it may have been queued.
+            return Reply(Verdict.UNKNOWN, started, finished, code=f"SMTP{code}",
+                         message=text), False
+        classified = classify_smtp_reply(code, text)
+        self._raise_if_configuration(classified)
+        return Reply(classified.verdict or Verdict.TRANSIENT, started, finished,
+                     code=classified.code, message=text), code != 421
+
+    @staticmethod
+    def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, str]:
+        smtp.send(f"{line}\r\n".encode(smtp.command_encoding))
+        code, text = smtp.getreply()
+        return code, text.decode("utf-8", "replace")
+
+    def _refused(
+        self, smtp: smtplib.SMTP, code: int, text: str, started: float
+    ) -> tuple[Reply, bool]:
+        """A refusal before the body: classify it and reset the transaction."""
+        finished = time.time()
+        classified = classify_smtp_reply(code, text)
+        self._raise_if_configuration(classified)
+        reusable = code != 421
+        if reusable:
+            try:
+                smtp.rset()
+            except (smtplib.SMTPException, OSError):
+                reusable = False
+        return Reply(classified.verdict or Verdict.TRANSIENT, started, finished,
+                     code=classified.code, message=text), reusable
+
+    def _raise_if_configuration(self, classified: Classified) -> None:
+        if classified.is_configuration:
+            raise ProviderConfigurationError(classified.code, classified.message, self.name)
+
+    # -- the pool ----------------------------------------------------------------------------
+
+    def _checkout(self) -> _Connection:
+        target = self.target
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self._connect()
+            if (
+                conn.sent < target.reconnect_after_messages
+                and time.monotonic() - conn.opened_at < target.reconnect_after_seconds
+            ):
+                return conn
+            self._quit(conn)
+
+    def _checkin(self, conn: _Connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(conn)
+                return
+        self._quit(conn)
+
+    def _drop(self, conn: _Connection) -> None:
+        with contextlib.suppress(OSError):
+            conn.smtp.close()
+
+    def _quit(self, conn: _Connection) -> None:
+        try:
+            conn.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self._drop(conn)
+
+    def _connect(self) -> _Connection:
+        """Connect, greet, STARTTLS, log in. Raises _ConnectFailed or, for a refused login
+        or a server that cannot do TLS, ProviderConfigurationError."""
+        target = self.target
+        smtp: smtplib.SMTP | None = None
+        try:
+            if target.tls == "implicit":
+                smtp = smtplib.SMTP_SSL(
+                    target.host, target.port, local_hostname=self._local_hostname,
+                    timeout=target.timeout, context=self._context,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    target.host, target.port, local_hostname=self._local_hostname,
+                    timeout=target.timeout,
+                )
+            smtp.ehlo()
+            if target.tls == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise ProviderConfigurationError(
+                        "STARTTLSUnsupported",
+                        f"{target.host}:{target.port} does not offer STARTTLS; refusing to "
+                        "send credentials and mail in plain text (tls='none' to allow it)",
+                        self.name,
+                    )
+                smtp.starttls(context=self._context)
+                smtp.ehlo()
+            if target.username is not None and target.password is not None:
+                smtp.login(target.username, target.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            _close_quietly(smtp)
+            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
+                exc.smtp_error, bytes) else str(exc.smtp_error)
+            raise ProviderConfigurationError(f"SMTP{exc.smtp_code}", text, self.name) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            _close_quietly(smtp)
+            raise ProviderConfigurationError("SMTPNotSupported", str(exc), self.name) from exc
+        except smtplib.SMTPResponseException as exc:
+            # e.g. "421 Too many concurrent SMTP connections" in the greeting.
+            _close_quietly(smtp)
+            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
+                exc.smtp_error, bytes) else str(exc.smtp_error)
+            classified = classify_smtp_reply(exc.smtp_code, text)
+            self._raise_if_configuration(classified)
+            raise _ConnectFailed(Classified(Verdict.TRANSIENT, classified.code, text)) from exc
+        except ssl.SSLCertVerificationError as exc:
+            _close_quietly(smtp)
+            raise ProviderConfigurationError(
+                "CertificateVerifyFailed",
+                f"{target.host}: {exc.verify_message or exc} (pass ca_pem=..., or verify=False "
+                "for a test server)",
+                self.name,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # Refused, unreachable, timed out or TLS failed: no message was written.
+            _close_quietly(smtp)
+            raise _ConnectFailed(
+                Classified(Verdict.TRANSIENT, type(exc).__name__, str(exc) or type(exc).__name__)
+            ) from exc
+        return _Connection(smtp)
+
+    def __repr__(self) -> str:
+        return f"SmtpTransport({self.target!r})"
+
+
+def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(OSError):
+            smtp.close()
