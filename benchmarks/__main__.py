@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.harness import calibrate, machine_info
-from benchmarks.report import render_markdown, save_figures
+from benchmarks.report import render_markdown, save_figures, update_readme
 from benchmarks.scenarios import FULL, GROUPS, QUICK, Context, evaluate_goals, run_all
 
 DEFAULT_FULL_OUT = Path(__file__).resolve().parent / "results"
@@ -88,7 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "figures": figures,
     }
     (out / "latest.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    (out / "latest.md").write_text(render_markdown(document), encoding="utf-8")
+    markdown = render_markdown(document)
+    (out / "latest.md").write_text(markdown, encoding="utf-8")
+    if full and out.resolve() == DEFAULT_FULL_OUT and not args.only:
+        readme = DEFAULT_FULL_OUT.parent / "README.md"
+        if update_readme(readme, markdown):
+            print(f"updated {readme}", flush=True)
     print(
         f"wrote {out / 'latest.json'} and {out / 'latest.md'} ({document['duration_s']} s)",
         flush=True,

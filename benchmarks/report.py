@@ -128,3 +128,33 @@ def save_figures(records: Sequence[ScenarioResult], extra: dict[str, Any], out: 
         fig.savefig(out / f"{name}.png", dpi=100)
         written.append(f"{name}.png")
     return written
+
+
+RESULTS_START = "<!-- results:start (written by python -m benchmarks --full) -->"
+RESULTS_END = "<!-- results:end -->"
+
+
+def update_readme(readme: Path, markdown: str, results_dir: str = "results") -> bool:
+    """Put ``markdown`` (latest.md) between the README's results markers; False if absent.
+
+    Headings move down two levels and figure links gain ``results_dir/`` so they resolve
+    from the README's folder.
+    """
+    if not readme.exists():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    if RESULTS_START not in text or RESULTS_END not in text:
+        return False
+    body = []
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            line = "##" + line
+        line = line.replace("](", f"]({results_dir}/") if line.startswith("![") else line
+        body.append(line)
+    head, rest = text.split(RESULTS_START, 1)
+    _, tail = rest.split(RESULTS_END, 1)
+    readme.write_text(
+        head + RESULTS_START + "\n" + "\n".join(body).strip() + "\n" + RESULTS_END + tail,
+        encoding="utf-8",
+    )
+    return True

@@ -154,8 +154,26 @@ class MotoChild:
 # -- clients --------------------------------------------------------------------------------
 
 
-def _raw_worker(port: int, count: int, start: Any, out: Any) -> None:
-    """One keep-alive connection, ``count`` sequential SendEmail requests."""
+def _raw_worker(port: int, count: int, start: Any, out: Any, conns: int = 1) -> None:
+    """``conns`` keep-alive connections (one thread each), ``count`` requests in all."""
+    if conns > 1:
+        import queue
+        import threading
+
+        inner: queue.Queue[tuple[int, float, float]] = queue.Queue()
+        threads = [
+            threading.Thread(target=_raw_worker, args=(port, count // conns, start, inner))
+            for _ in range(conns)
+        ]
+        for thread in threads:
+            thread.start()
+        results = [inner.get() for _ in threads]
+        for thread in threads:
+            thread.join()
+        out.put(
+            (sum(r[0] for r in results), min(r[1] for r in results), max(r[2] for r in results))
+        )
+        return
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {
         "Content-Type": "application/json",
@@ -189,13 +207,17 @@ def _cpu_seconds(pid: int | None) -> float:
     return float(times.user + times.system)
 
 
-def raw_load(port: int, total: int, procs: int, server_pid: int | None = None) -> dict[str, Any]:
-    """``procs`` processes × one keep-alive connection; requests/s over the whole run."""
+def raw_load(
+    port: int, total: int, procs: int, server_pid: int | None = None, conns: int = 1
+) -> dict[str, Any]:
+    """``procs`` processes × ``conns`` keep-alive connections; requests/s over the run."""
     ctx = mp.get_context("spawn")
     start = ctx.Event()
     out = ctx.Queue()
-    per = total // procs
-    workers = [ctx.Process(target=_raw_worker, args=(port, per, start, out)) for _ in range(procs)]
+    per = total // procs // conns * conns
+    workers = [
+        ctx.Process(target=_raw_worker, args=(port, per, start, out, conns)) for _ in range(procs)
+    ]
     for worker in workers:
         worker.start()
     time.sleep(1.0)  # let every child import and connect before the clock starts
@@ -249,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-n", type=int, default=2_000, help="raw requests to moto")
     parser.add_argument("--boto3-n", type=int, default=2_000, help="boto3 requests per server")
     parser.add_argument("--procs", type=int, default=2, help="client processes for raw load")
+    parser.add_argument("--conns", type=int, default=1, help="connections per client process")
     parser.add_argument("--no-moto", action="store_true", help="skip moto_server")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -260,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, Any]] = {}
     sandbox = SandboxChild()
     try:
-        rows["sandbox.raw"] = raw_load(sandbox.port, args.n, args.procs, sandbox.proc.pid)
+        rows["sandbox.raw"] = raw_load(
+            sandbox.port, args.n, args.procs, sandbox.proc.pid, args.conns
+        )
         rows["sandbox.boto3"] = boto3_load(sandbox.info["endpoint_url"], args.boto3_n)
         stored = sandbox.count()
     finally:
@@ -269,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_moto:
         moto = MotoChild()
         try:
-            rows["moto.raw"] = raw_load(moto.port, args.moto_n, args.procs, moto.proc.pid)
+            rows["moto.raw"] = raw_load(
+                moto.port, args.moto_n, args.procs, moto.proc.pid, args.conns
+            )
             rows["moto.boto3"] = boto3_load(f"http://127.0.0.1:{moto.port}", args.boto3_n // 4)
         finally:
             moto.close()
@@ -287,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "procs": args.procs,
+        "conns_per_proc": args.conns,
         "rows": rows,
         "stored": stored,
         "expected_stored": expected,

@@ -42,6 +42,9 @@ from benchmarks.sandbox_proc import SandboxProcess
 
 SENDER = baselines.SENDER
 SUBJECT = "Your order {{order}} has shipped"
+#: The sandbox's MaxSendRate in throughput runs, and the rate the toolkit is told there (as a
+#: user would pass their quota): without it, transports that cannot read a quota (SMTP,
+#: Pinpoint) start adaptive pacing from a low rate, which is what the adaptive group measures.
 UNLIMITED_RATE = 1_000_000.0
 THROTTLE_CODES = ("throttl", "toomanyrequests", "454")
 
@@ -72,25 +75,25 @@ class Sizes:
 
 
 QUICK = Sizes(
-    ses_n=400,
-    ses_base_n=200,
-    bulk_n=3_000,
-    pin_base_n=200,
+    ses_n=300,
+    ses_base_n=150,
+    bulk_n=2_000,
+    pin_base_n=150,
     smtp_n=300,
-    smtp_base_n=100,
-    sink_n=2_000,
-    sink_base_n=300,
-    source_n=5_000,
-    workers=(1, 8),
+    smtp_base_n=60,
+    sink_n=1_000,
+    sink_base_n=200,
+    source_n=3_000,
+    workers=(4,),
     sink_workers=(1, 16),
     pacing_rates=(14, 100, 1000),
-    pacing_seconds=3.0,
+    pacing_seconds=2.0,
     adaptive_limit=200,
-    adaptive_seconds=4.0,
-    scale_rows=50_000,
-    fault_n=300,
-    fault_rates=(0.05, 0.20),
-    warmup=30,
+    adaptive_seconds=3.0,
+    scale_rows=20_000,
+    fault_n=200,
+    fault_rates=(0.20,),
+    warmup=20,
 )
 FULL = Sizes(
     ses_n=5_000,
@@ -304,6 +307,7 @@ def measure_toolkit(
 
 def warm_toolkit(ctx: Context, via: str, target: Any, **options: Any) -> None:
     """A short untimed run first: imports, client creation, first connections."""
+    options.setdefault("rate", UNLIMITED_RATE)
     toolkit_send(
         recipients_frame(ctx.sizes.warmup, start=9_000_000), via, target, workers=2, **options
     )
@@ -401,6 +405,7 @@ def run_api_groups(ctx: Context) -> list[ScenarioResult]:
                             via,
                             client_target,
                             workers=workers,
+                            rate=UNLIMITED_RATE,
                             server=sb,
                         )
                         return record
@@ -479,6 +484,7 @@ def run_smtp_sandbox(ctx: Context) -> list[ScenarioResult]:
                     "smtp",
                     target,
                     workers=workers,
+                    rate=UNLIMITED_RATE,
                     server=sb,
                 )
                 return record
@@ -574,7 +580,14 @@ def run_smtp_sink(ctx: Context) -> list[ScenarioResult]:
                     options["ledger"] = ctx.workdir / f"{name}.sqlite3"
                 frame = recipients_frame(s.sink_n, domain="example.org")
                 record, _ = measure_toolkit(
-                    name, group, frame, "smtp", target, workers=workers, **options
+                    name,
+                    group,
+                    frame,
+                    "smtp",
+                    target,
+                    workers=workers,
+                    rate=UNLIMITED_RATE,
+                    **options,
                 )
                 record.params["ledger"] = "ledger" in options
                 record.params["includes"] = "compose + send + ledger"
@@ -673,12 +686,12 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
 
     def run() -> ScenarioResult:
         adaptive = api_supports("adaptive")
-        # Not told the limit: adaptive=True when the API has it; otherwise SMTP, which has no
-        # quota call, with rate=None.
-        via = "ses" if adaptive else "smtp"
+        # Not told the limit: SMTP has no quota call (the API transports would read
+        # GetAccount's MaxSendRate), and rate=None, so the engine must find the limit.
+        via = "smtp"
         n = int(limit * s.adaptive_seconds)
         with sandbox(ctx, rate=float(limit)) as sb:
-            target = sb.aws_target() if via == "ses" else sb.smtp_target()
+            target = sb.smtp_target()
             options = {"adaptive": True} if adaptive else {}
             record, results = measure_toolkit(
                 name, "adaptive", recipients_frame(n), via, target, workers=8, rate=None, **options
@@ -713,6 +726,21 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
 # --------------------------------------------------------------------------- scale
 
 
+def offline_target(via: str) -> Any:
+    """A target nothing connects to (a dry run never opens the transport), so no embedded
+    sandbox is started and its memory does not count against the frame."""
+    from toolkit.targets import AwsTarget, SmtpTarget
+
+    if via == "smtp":
+        return SmtpTarget(host="127.0.0.1", port=9, tls="none")
+    return AwsTarget(
+        region="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        access_key_id="offline",
+        secret_access_key="offline",
+    )
+
+
 def run_scale(ctx: Context) -> list[ScenarioResult]:
     out: list[ScenarioResult] = []
     if not ctx.group_selected("scale"):
@@ -730,7 +758,7 @@ def run_scale(ctx: Context) -> list[ScenarioResult]:
             frame = recipients_frame(rows, domain="example.org")
             gc.collect()
             with Measure() as m:
-                results = toolkit_send(frame, via, None, dry_run=True, workers=1)
+                results = toolkit_send(frame, via, offline_target(via), dry_run=True, workers=1)
             record = m.record(
                 name,
                 group="scale",
@@ -786,7 +814,7 @@ def run_faults(ctx: Context) -> list[ScenarioResult]:
                 record.extra.update(loss_report(frame, results, stored))
                 return record
 
-            guarded(ctx, out, name, "faults", "toolkit", run, kind=kind, share=share)
+            guarded(ctx, out, name, "faults", "toolkit", run, fault=kind, share=share)
     return out
 
 
@@ -839,6 +867,10 @@ def _find(records: Sequence[ScenarioResult], prefix: str) -> list[ScenarioResult
     return [r for r in records if r.name.startswith(prefix) and r.status == "ok" and r.msgs_per_s]
 
 
+def _best_note(record: ScenarioResult | None) -> str:
+    return f"best: {record.name}" if record is not None else ""
+
+
 def _best(records: Sequence[ScenarioResult], prefix: str) -> ScenarioResult | None:
     found = _find(records, prefix)
     return max(found, key=lambda r: r.msgs_per_s or 0) if found else None
@@ -880,7 +912,7 @@ def evaluate_goals(records: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
         return None if value is None else value >= threshold
 
     # SMTP against smtp-sink and the sandbox
-    tk16 = first("smtp-sink.toolkit.w16") or _best(records, "smtp-sink.toolkit.")
+    tk16 = first("smtp-sink.toolkit.w16") or _best(records, "smtp-sink.toolkit")
     src16 = first("smtp-sink.reference.smtp-source.s16", reuse_connection=True)
     src16_new = first("smtp-sink.reference.smtp-source.s16-newconn")
     note = ""
@@ -895,28 +927,39 @@ def evaluate_goals(records: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
         at_least(value, 0.3),
         note,
     )
-    value = ratio(_best(records, "smtp-sink.toolkit."), first("smtp-sink.baseline."))
+    best = _best(records, "smtp-sink.toolkit")
+    value = ratio(best, first("smtp-sink.baseline."))
     goal(
         "smtp-sink",
         "smtp-sink: toolkit best / smtplib connection per message (sample shape)",
         value,
         ">= 5",
         at_least(value, 5),
+        _best_note(best),
     )
-    value = ratio(_best(records, "smtp.toolkit."), first("smtp.baseline."))
+    best = _best(records, "smtp.toolkit")
+    value = ratio(best, first("smtp.baseline."))
     goal(
         "smtp",
         "smtp (sandbox, STARTTLS+AUTH): toolkit best / AWS SMTP sample shape",
         value,
         ">= 5",
         at_least(value, 5),
+        _best_note(best),
     )
 
     # API transports
-    ses_best = _best(records, "ses.toolkit.")
+    ses_best = _best(records, "ses.toolkit")
     ses_base = first("ses.baseline.")
     rate = ses_best.msgs_per_s if ses_best else None
-    goal("ses", "ses: toolkit best msg/s", rate, ">= 1000", at_least(rate, 1000))
+    goal(
+        "ses",
+        "ses: toolkit best msg/s",
+        rate,
+        ">= 1000",
+        at_least(rate, 1000),
+        _best_note(ses_best),
+    )
     goal(
         "ses",
         "ses: toolkit best / boto3 SendEmail sequential",
@@ -925,9 +968,16 @@ def evaluate_goals(records: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
         None,
     )
     for label, base in (("ses-bulk", ses_base), ("pinpoint", first("pinpoint.baseline."))):
-        best = _best(records, f"{label}.toolkit.")
+        best = _best(records, f"{label}.toolkit")
         rate = best.msgs_per_s if best else None
-        goal(label, f"{label}: toolkit best recipients/s", rate, ">= 10000", at_least(rate, 10_000))
+        goal(
+            label,
+            f"{label}: toolkit best recipients/s",
+            rate,
+            ">= 10000",
+            at_least(rate, 10_000),
+            _best_note(best),
+        )
         value = ratio(best, base)
         goal(
             label,

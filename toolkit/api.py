@@ -41,7 +41,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +173,11 @@ class _Job:
         try:
             transport = _make_transport(req.via, req.target, sandbox, req.config.workers)
             self.transport_name = transport.name
+            if sandbox is not None and req.via == "pinpoint" and req.config.rate is None:
+                # Pinpoint cannot tell its quota; the sandbox's policy can.
+                req = replace(req, config=replace(req.config,
+                                                  rate=sandbox.policy.max_send_rate))
+                self.request = req
             p = plan(req.df, spec, mode=transport.content_mode,
                      max_message_bytes=transport.max_message_bytes, transport=transport.name)
             self.plan = p

@@ -235,7 +235,9 @@ def _target_from_args(ns: argparse.Namespace) -> Any:
             pinpoint_app_id=ns.pinpoint_app_id,
         )
     if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
-        raise ConfigurationError("--via smtp needs --smtp-host (and --smtp-user/--smtp-password-env)")
+        raise ConfigurationError(
+            "--via smtp needs --smtp-host (and --smtp-user/--smtp-password-env)"
+        )
     return None
 
 

@@ -62,6 +62,7 @@ from toolkit.errors import ConfigurationError, MissingColumnError
 from toolkit.message import Attachment, ContentMode, Message, Template
 from toolkit.mime import (
     CRLF,
+    MAX_DISPLAY_NAME,
     MimeLayout,
     address_line,
     format_mailbox,
@@ -315,6 +316,8 @@ class _Planner:
             normalized = self.validator.normalize(address)
             if isinstance(normalized, AddressProblem):
                 raise ConfigurationError(f"the sender is not usable: {normalized.message}")
+            if len(name) > MAX_DISPLAY_NAME:
+                raise ConfigurationError(f"the sender's name is over {MAX_DISPLAY_NAME} characters")
             self.sender_name, self.sender_address = normalize_display_name(name), normalized
         for name, value in spec.headers:
             if not is_valid_field_name(name) or name.lower() in _RESERVED_HEADERS:
@@ -420,7 +423,9 @@ class _Planner:
                 continue
             name, address = parse_mailbox(cell)
             normalized = self.validator.normalize(address)
-            if isinstance(normalized, AddressProblem):
+            if len(name) > MAX_DISPLAY_NAME:
+                parsed.append((INVALID_VALUE, "", "the sender's display name is too long"))
+            elif isinstance(normalized, AddressProblem):
                 parsed.append((normalized.code, "", f"sender address {normalized.message}"))
             else:
                 parsed.append((normalize_display_name(name), normalized))
@@ -542,6 +547,9 @@ class _Planner:
             self._header_values(list(subject.fields), "Subject")
         if spec.name_column is not None:
             self._header_values([spec.name_column], "To")
+            lengths = self._text(spec.name_column).str.len().fillna(0).to_numpy()
+            message = f"the display name is longer than {MAX_DISPLAY_NAME} characters"
+            self._flag(np.flatnonzero(lengths > MAX_DISPLAY_NAME), INVALID_VALUE, message)
         total = np.zeros(self.n, dtype=np.int64)
         for role, addresses in address_columns:
             if role != "Reply-To" and addresses.counts is not None:

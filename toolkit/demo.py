@@ -79,13 +79,16 @@ def run_demo(
     lines = []
     with Sandbox(rate=rate) as sandbox:
         print(f"sandbox: API {sandbox.endpoint_url}, SMTP {sandbox.smtp_host}:{sandbox.smtp_port}")
-        print(f"sending {len(frame)} rows from {data_dir / 'recipients.csv'} through {', '.join(vias)}")
+        source = data_dir / "recipients.csv"
+        print(f"sending {len(frame)} rows from {source} through {', '.join(vias)}")
         for via in vias:
             before = sandbox.mailbox.count()
             started = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                results = send(frame, via=via, target=sandbox, sender=SENDER, progress=False, **templates)
+                results = send(
+                    frame, via=via, target=sandbox, sender=SENDER, progress=False, **templates
+                )
             elapsed = time.perf_counter() - started
             for warning in {str(w.message) for w in caught}:
                 print(f"note ({via}): {warning}")

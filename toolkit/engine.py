@@ -529,11 +529,22 @@ class SendEngine:
 
     def _send_batch(self, batch: list[_Item]) -> None:
         transport, ledger = self._transport, self._ledger
-        recipients = sum(item.recipients for item in batch)
-        if self._pacer is not None and not self._pacer.acquire(recipients, abort=self._halt):
-            with self._lock:
-                self._unsent.extend(batch)
-            return
+        reservation = None
+        if self._pacer is not None:
+            recipients = sum(item.recipients for item in batch)
+            reservation = self._pacer.reserve(recipients, abort=self._halt)
+            if reservation is None:
+                with self._lock:
+                    self._unsent.extend(batch)
+                return
+        try:
+            self._send_reserved(batch)
+        finally:
+            if reservation is not None:
+                reservation.done()
+
+    def _send_reserved(self, batch: list[_Item]) -> None:
+        transport, ledger = self._transport, self._ledger
         batch_id = f"{self._run_id}-{next(self._batch_ids)}"
         for item in batch:
             item.attempts += 1

@@ -120,8 +120,13 @@ class Profile:
         if not channels:
             raise ConfigurationError("choose at least one channel")
         object.__setattr__(self, "channels", channels)
-        for name in ("monthly_volume", "peak_rate", "attachments_gb", "dedicated_ip_count",
-                     "tenant_count"):
+        for name in (
+            "monthly_volume",
+            "peak_rate",
+            "attachments_gb",
+            "dedicated_ip_count",
+            "tenant_count",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"{name} must not be negative")
         if self.messages is not None and self.messages < 0:
@@ -131,8 +136,9 @@ class Profile:
 
     def with_quota(self, quota: Quota) -> Profile:
         """A copy with the account's quota (e.g. from a transport's ``quota()``)."""
-        return replace(self, max_send_rate=quota.max_send_rate,
-                       max_24_hour_send=quota.max_24_hour_send)
+        return replace(
+            self, max_send_rate=quota.max_send_rate, max_24_hour_send=quota.max_24_hour_send
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +181,7 @@ class Choice:
     @property
     def label(self) -> str:
         """E.g. 'SES API v2 for email'."""
-        return f"{self.interface.value} for " + " + ".join(
-            _CHANNEL_LABEL[c] for c in self.channels)
+        return f"{self.interface.value} for " + " + ".join(_CHANNEL_LABEL[c] for c in self.channels)
 
 
 # --- Throughput and time -------------------------------------------------------------------------
@@ -208,8 +213,9 @@ class Throughput:
     @classmethod
     def from_mapping(cls, rates: Mapping[str, float], source: str = "dict") -> Throughput:
         """From ``{transport: msgs_per_s}``; non-positive rates are dropped."""
-        clean = tuple((str(k), float(v)) for k, v in rates.items()
-                      if isinstance(v, (int, float)) and v > 0)
+        clean = tuple(
+            (str(k), float(v)) for k, v in rates.items() if isinstance(v, (int, float)) and v > 0
+        )
         return cls(clean, source)
 
     @classmethod
@@ -266,8 +272,9 @@ class Throughput:
             if isinstance(node, Mapping):
                 rate = node.get("messages_per_s")
                 if isinstance(rate, (int, float)) and rate > 0:
-                    label = str(node.get("transport") or node.get("scenario")
-                                or node.get("name") or key)
+                    label = str(
+                        node.get("transport") or node.get("scenario") or node.get("name") or key
+                    )
                     rates[label] = max(rates.get(label, 0.0), float(rate))
                 for k, v in node.items():
                     visit(v, str(k))
@@ -281,8 +288,9 @@ class Throughput:
         return cls.from_mapping(rates, source)
 
 
-def seconds_to_send(messages: int, max_send_rate: float,
-                    max_24_hour_send: float | None = None) -> float:
+def seconds_to_send(
+    messages: int, max_send_rate: float, max_24_hour_send: float | None = None
+) -> float:
     """Seconds to send ``messages`` recipients at ``max_send_rate`` under a rolling daily quota.
 
     With a daily quota Q < messages, a full window of Q is sent per 24 h and the last partial
@@ -350,8 +358,9 @@ class TimeEstimate:
             "limited_by": self.limited_by,
             "at_quota_s": None if math.isinf(self.at_quota_s) else self.at_quota_s,
             "at_headroom_s": None if math.isinf(self.at_headroom_s) else self.at_headroom_s,
-            "measured": [{"label": k, "messages_per_s": r, "seconds": s}
-                         for k, r, s in self.measured],
+            "measured": [
+                {"label": k, "messages_per_s": r, "seconds": s} for k, r, s in self.measured
+            ],
             "measured_source": self.measured_source,
             "source": self.quota_fact.source,
         }
@@ -428,13 +437,16 @@ class Recommendation:
             "pinpoint_phase": self.phase.value,
             "summary": self.summary,
             "choices": [
-                {"service": c.service, "interface": c.interface.value,
-                 "channels": list(c.channels), "legacy": c.legacy}
+                {
+                    "service": c.service,
+                    "interface": c.interface.value,
+                    "channels": list(c.channels),
+                    "legacy": c.legacy,
+                }
                 for c in self.choices
             ],
             "alternative": [
-                {"service": c.service, "interface": c.interface.value,
-                 "channels": list(c.channels)}
+                {"service": c.service, "interface": c.interface.value, "channels": list(c.channels)}
                 for c in self.alternative
             ],
             "reasons": [dict(r.to_dict(), rank=i) for i, r in enumerate(self.reasons, 1)],
@@ -458,24 +470,32 @@ class Recommendation:
                 lines.append(f" ! {w.text}")
                 lines.append(f"    source: {w.fact.source} (checked {w.fact.checked.isoformat()})")
         volume = self.cost.inputs.monthly_volume
-        lines.append(f"Monthly cost for {volume:,} emails (cheapest available: "
-                     f"{self.cost.cheapest.plan}):")
+        lines.append(
+            f"Monthly cost for {volume:,} emails (cheapest available: {self.cost.cheapest.plan}):"
+        )
         for p in self.cost.plans:
             flag = "" if p.available else " (not available)"
-            lines.append(f"   {p.plan:<22} ${p.monthly_usd:>12,.2f}{flag}"
-                         + (f"  {p.note}" if p.note else ""))
+            lines.append(
+                f"   {p.plan:<22} ${p.monthly_usd:>12,.2f}{flag}"
+                + (f"  {p.note}" if p.note else "")
+            )
         for note in self.cost.notes:
             lines.append(f"   note: {note}")
         t = self.time
         quota = f"{t.max_send_rate:g}/s" + (
-            f", {t.max_24_hour_send:,.0f}/24 h" if t.max_24_hour_send not in (None, -1) else "")
+            f", {t.max_24_hour_send:,.0f}/24 h" if t.max_24_hour_send not in (None, -1) else ""
+        )
         assumed = " (sandbox quota assumed; read GetAccount)" if t.quota_assumed else ""
-        lines.append(f"Time for {t.messages:,} messages at the quota ({quota}){assumed}: "
-                     f"{format_duration(t.at_quota_s)}; with headroom: "
-                     f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by})")
+        lines.append(
+            f"Time for {t.messages:,} messages at the quota ({quota}){assumed}: "
+            f"{format_duration(t.at_quota_s)}; with headroom: "
+            f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by})"
+        )
         for label, rate, seconds in t.measured:
-            lines.append(f"   measured {label}: {rate:,.1f} msg/s → {format_duration(seconds)}"
-                         f" ({t.measured_source})")
+            lines.append(
+                f"   measured {label}: {rate:,.1f} msg/s → {format_duration(seconds)}"
+                f" ({t.measured_source})"
+            )
         return "\n".join(lines)
 
 
@@ -499,9 +519,13 @@ def _d(fact: Fact[dt.date]) -> str:
 
 def _ses_needs(p: Profile) -> list[str]:
     """Needs that Pinpoint SendMessages never met (they decide for SES whatever the date)."""
-    needs = [("receive", "receiving email"), ("config_sets", "configuration sets"),
-             ("sending_authorization", "sending authorization"), ("tenants", "tenant isolation"),
-             ("dedicated_ips", "dedicated IP pools")]
+    needs = [
+        ("receive", "receiving email"),
+        ("config_sets", "configuration sets"),
+        ("sending_authorization", "sending authorization"),
+        ("tenants", "tenant isolation"),
+        ("dedicated_ips", "dedicated IP pools"),
+    ]
     return [label for name, label in needs if getattr(p, name)]
 
 
@@ -530,7 +554,8 @@ def recommend(
     others = tuple(ch for ch in CHANNELS if ch in p.channels and ch != "email")
     large = p.monthly_volume >= facts.LARGE_VOLUME_PER_MONTH.value
     pinpoint_usable = phase is PinpointPhase.OPEN or (
-        phase is PinpointPhase.EXISTING_ONLY and p.existing_pinpoint)
+        phase is PinpointPhase.EXISTING_ONLY and p.existing_pinpoint
+    )
     pinpoint_signal = bool(others) or p.endpoint_ids
     ses_needs = _ses_needs(p)
     alternative: tuple[Choice, ...] = ()
@@ -539,8 +564,7 @@ def recommend(
     if not email:
         primary = Choice(Interface.EUM, others)
         _rules_no_email(c, p, phase, others)
-    elif pinpoint_usable and pinpoint_signal and not ses_needs and not p.third_party \
-            and not large:
+    elif pinpoint_usable and pinpoint_signal and not ses_needs and not p.third_party and not large:
         primary = Choice(Interface.PINPOINT, ("email", *others))
         ses = Choice(Interface.SES_API, ("email",))
         alternative = (ses, Choice(Interface.EUM, others)) if others else (ses,)
@@ -565,104 +589,180 @@ def recommend(
         _rules_cost_and_rate(c, p, cost, time, legacy=primary.legacy)
     reasons = tuple(sorted(c.reasons, key=lambda r: -r.weight))
     warnings = tuple(sorted(c.warnings, key=lambda r: -r.weight))
-    return Recommendation(primary, secondary, reasons, warnings, cost, time, today, phase, p,
-                          alternative)
+    return Recommendation(
+        primary, secondary, reasons, warnings, cost, time, today, phase, p, alternative
+    )
 
 
-def _rules_no_email(c: _Collector, p: Profile, phase: PinpointPhase,
-                    others: tuple[str, ...]) -> None:
+def _rules_no_email(
+    c: _Collector, p: Profile, phase: PinpointPhase, others: tuple[str, ...]
+) -> None:
     names = ", ".join(_CHANNEL_LABEL[ch] for ch in others)
-    c.why("eum-channels",
-          f"No email: send {names} through AWS End User Messaging, the new name of "
-          "Pinpoint's SMS, push and voice channels, which continue to be served.",
-          facts.PINPOINT_CHANNELS_RENAMED_EUM, 100)
+    c.why(
+        "eum-channels",
+        f"No email: send {names} through AWS End User Messaging, the new name of "
+        "Pinpoint's SMS, push and voice channels, which continue to be served.",
+        facts.PINPOINT_CHANNELS_RENAMED_EUM,
+        100,
+    )
     if p.existing_pinpoint:
-        c.why("pinpoint-v1-sms-push",
-              "Existing Pinpoint v1 SendMessages calls for SMS and push keep working; moving SMS "
-              "to the SMS/Voice v2 SendTextMessage API is optional.",
-              facts.PINPOINT_V1_SMS_PUSH_SUPPORTED, 90)
+        c.why(
+            "pinpoint-v1-sms-push",
+            "Existing Pinpoint v1 SendMessages calls for SMS and push keep working; moving SMS "
+            "to the SMS/Voice v2 SendTextMessage API is optional.",
+            facts.PINPOINT_V1_SMS_PUSH_SUPPORTED,
+            90,
+        )
     if p.endpoint_ids and phase is PinpointPhase.ENDED:
-        c.warn("endpoints-ended",
-               "Pinpoint endpoints, segments and user IDs are no longer accessible after "
-               f"{_d(facts.PINPOINT_END_OF_SUPPORT)}; AWS points to Amazon Connect Customer "
-               "Profiles and outbound campaigns.", facts.AWS_ENGAGEMENT_DESTINATIONS, 80)
-    email_only = [n for n in ("receive", "config_sets", "sending_authorization", "dedicated_ips",
-                              "tenants", "templates", "attachments", "third_party")
-                  if getattr(p, n)]
+        c.warn(
+            "endpoints-ended",
+            "Pinpoint endpoints, segments and user IDs are no longer accessible after "
+            f"{_d(facts.PINPOINT_END_OF_SUPPORT)}; AWS points to Amazon Connect Customer "
+            "Profiles and outbound campaigns.",
+            facts.AWS_ENGAGEMENT_DESTINATIONS,
+            80,
+        )
+    email_only = [
+        n
+        for n in (
+            "receive",
+            "config_sets",
+            "sending_authorization",
+            "dedicated_ips",
+            "tenants",
+            "templates",
+            "attachments",
+            "third_party",
+        )
+        if getattr(p, n)
+    ]
     if email_only:
-        c.warn("email-needs-ignored",
-               f"Email needs ({', '.join(email_only)}) were ignored: email is not among the "
-               "channels.", facts.PINPOINT_EMAIL_NOT_CONTINUED, 10)
+        c.warn(
+            "email-needs-ignored",
+            f"Email needs ({', '.join(email_only)}) were ignored: email is not among the channels.",
+            facts.PINPOINT_EMAIL_NOT_CONTINUED,
+            10,
+        )
 
 
-def _rules_pinpoint(c: _Collector, p: Profile, phase: PinpointPhase, today: dt.date,
-                    others: tuple[str, ...]) -> None:
+def _rules_pinpoint(
+    c: _Collector, p: Profile, phase: PinpointPhase, today: dt.date, others: tuple[str, ...]
+) -> None:
     eos = facts.PINPOINT_END_OF_SUPPORT.value
     if others:
-        c.why("pinpoint-one-syntax",
-              "AWS's advice: Pinpoint SendMessages sends email, "
-              + ", ".join(_CHANNEL_LABEL[ch] for ch in others)
-              + " with one request syntax; no other AWS API did.",
-              facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS, 90)
+        c.why(
+            "pinpoint-one-syntax",
+            "AWS's advice: Pinpoint SendMessages sends email, "
+            + ", ".join(_CHANNEL_LABEL[ch] for ch in others)
+            + " with one request syntax; no other AWS API did.",
+            facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS,
+            90,
+        )
     if p.endpoint_ids:
-        c.why("pinpoint-endpoints",
-              "Only Pinpoint addresses email to endpoint IDs or user IDs (SendUsersMessages); "
-              "SES needs email addresses.", facts.PINPOINT_ENDPOINT_AND_USER_IDS, 85)
+        c.why(
+            "pinpoint-endpoints",
+            "Only Pinpoint addresses email to endpoint IDs or user IDs (SendUsersMessages); "
+            "SES needs email addresses.",
+            facts.PINPOINT_ENDPOINT_AND_USER_IDS,
+            85,
+        )
     if phase is PinpointPhase.EXISTING_ONLY:
-        c.why("pinpoint-existing-account",
-              "Your Pinpoint account predates "
-              f"{_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}, so it may still use Pinpoint until "
-              f"{eos.isoformat()}.", facts.PINPOINT_NO_NEW_CUSTOMERS, 80)
+        c.why(
+            "pinpoint-existing-account",
+            "Your Pinpoint account predates "
+            f"{_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}, so it may still use Pinpoint until "
+            f"{eos.isoformat()}.",
+            facts.PINPOINT_NO_NEW_CUSTOMERS,
+            80,
+        )
     else:
-        c.warn("pinpoint-closing",
-               f"Pinpoint stops accepting new customers on {_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}"
-               f" and ends on {eos.isoformat()} (as known on "
-               f"{facts.PINPOINT_END_OF_SUPPORT.checked.isoformat()}): build on SES for email "
-               "if you can.", facts.PINPOINT_NO_NEW_CUSTOMERS, 90)
+        c.warn(
+            "pinpoint-closing",
+            f"Pinpoint stops accepting new customers on {_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}"
+            f" and ends on {eos.isoformat()} (as known on "
+            f"{facts.PINPOINT_END_OF_SUPPORT.checked.isoformat()}): build on SES for email "
+            "if you can.",
+            facts.PINPOINT_NO_NEW_CUSTOMERS,
+            90,
+        )
     days = (eos - today).days
-    c.warn("pinpoint-migrate",
-           f"Legacy: Pinpoint email ends on {eos.isoformat()} ({days} days after "
-           f"{today.isoformat()}). Plan the move of email to SES API v2 (toolkit.migrate "
-           "converts SendMessages requests) and of SMS/push/voice to End User Messaging.",
-           facts.PINPOINT_END_OF_SUPPORT, 100)
+    c.warn(
+        "pinpoint-migrate",
+        f"Legacy: Pinpoint email ends on {eos.isoformat()} ({days} days after "
+        f"{today.isoformat()}). Plan the move of email to SES API v2 (toolkit.migrate "
+        "converts SendMessages requests) and of SMS/push/voice to End User Messaging.",
+        facts.PINPOINT_END_OF_SUPPORT,
+        100,
+    )
     if p.templates:
-        c.why("pinpoint-templates",
-              "Pinpoint SendMessages uses stored, versioned email templates "
-              "(TemplateConfiguration); SES templates are their migration target.",
-              facts.PINPOINT_TEMPLATES, 40)
+        c.why(
+            "pinpoint-templates",
+            "Pinpoint SendMessages uses stored, versioned email templates "
+            "(TemplateConfiguration); SES templates are their migration target.",
+            facts.PINPOINT_TEMPLATES,
+            40,
+        )
     if p.attachments:
-        c.warn("pinpoint-attachments",
-               "SendMessages carries attachments only inside RawEmail (raw MIME), at most 10 MB "
-               "per message (SES API v2: 40 MB).", facts.PINPOINT_EMAIL_MAX_MESSAGE_BYTES, 40)
+        c.warn(
+            "pinpoint-attachments",
+            "SendMessages carries attachments only inside RawEmail (raw MIME), at most 10 MB "
+            "per message (SES API v2: 40 MB).",
+            facts.PINPOINT_EMAIL_MAX_MESSAGE_BYTES,
+            40,
+        )
 
 
-def _rules_ses(c: _Collector, p: Profile, phase: PinpointPhase, others: tuple[str, ...],
-               ses_needs: Sequence[str], large: bool, pinpoint_usable: bool,
-               pinpoint_signal: bool) -> None:
+def _rules_ses(
+    c: _Collector,
+    p: Profile,
+    phase: PinpointPhase,
+    others: tuple[str, ...],
+    ses_needs: Sequence[str],
+    large: bool,
+    pinpoint_usable: bool,
+    pinpoint_signal: bool,
+) -> None:
     eos = _d(facts.PINPOINT_END_OF_SUPPORT)
     if phase is PinpointPhase.ENDED:
-        c.why("pinpoint-ended",
-              f"Amazon Pinpoint reached end of support on {eos}: email through Pinpoint is no "
-              "longer available, so email means Amazon SES.", facts.PINPOINT_END_OF_SUPPORT, 100)
-        c.why("email-not-in-eum",
-              "Email is not among the Pinpoint APIs that AWS End User Messaging continues "
-              "(SMS, voice, push, OTP, phone number validate).",
-              facts.PINPOINT_EMAIL_NOT_CONTINUED, 95)
+        c.why(
+            "pinpoint-ended",
+            f"Amazon Pinpoint reached end of support on {eos}: email through Pinpoint is no "
+            "longer available, so email means Amazon SES.",
+            facts.PINPOINT_END_OF_SUPPORT,
+            100,
+        )
+        c.why(
+            "email-not-in-eum",
+            "Email is not among the Pinpoint APIs that AWS End User Messaging continues "
+            "(SMS, voice, push, OTP, phone number validate).",
+            facts.PINPOINT_EMAIL_NOT_CONTINUED,
+            95,
+        )
         if p.existing_pinpoint:
-            c.warn("pinpoint-email-gone",
-                   f"Your Pinpoint email sending stopped working on {eos}: convert SendMessages "
-                   "requests with toolkit.migrate.migrate_send_messages.",
-                   facts.PINPOINT_END_OF_SUPPORT, 100)
+            c.warn(
+                "pinpoint-email-gone",
+                f"Your Pinpoint email sending stopped working on {eos}: convert SendMessages "
+                "requests with toolkit.migrate.migrate_send_messages.",
+                facts.PINPOINT_END_OF_SUPPORT,
+                100,
+            )
     elif phase is PinpointPhase.EXISTING_ONLY and not p.existing_pinpoint:
-        c.why("pinpoint-closed",
-              f"Pinpoint stopped accepting new customers on "
-              f"{_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}: a newer account can send email only "
-              "with Amazon SES.", facts.PINPOINT_NO_NEW_CUSTOMERS, 100)
+        c.why(
+            "pinpoint-closed",
+            f"Pinpoint stopped accepting new customers on "
+            f"{_d(facts.PINPOINT_NO_NEW_CUSTOMERS)}: a newer account can send email only "
+            "with Amazon SES.",
+            facts.PINPOINT_NO_NEW_CUSTOMERS,
+            100,
+        )
     elif phase is PinpointPhase.EXISTING_ONLY:
-        c.warn("pinpoint-migrate",
-               f"Your Pinpoint account still sends until {eos}; move any Pinpoint email to SES "
-               "before then (toolkit.migrate converts SendMessages requests).",
-               facts.PINPOINT_END_OF_SUPPORT, 90)
+        c.warn(
+            "pinpoint-migrate",
+            f"Your Pinpoint account still sends until {eos}; move any Pinpoint email to SES "
+            "before then (toolkit.migrate converts SendMessages requests).",
+            facts.PINPOINT_END_OF_SUPPORT,
+            90,
+        )
     if pinpoint_usable and pinpoint_signal:
         if p.third_party:
             why = "your application needs SMTP"
@@ -670,125 +770,214 @@ def _rules_ses(c: _Collector, p: Profile, phase: PinpointPhase, others: tuple[st
             why = "you need " + ", ".join(ses_needs) + ", which SendMessages lacks"
         else:
             why = "the volume is large"
-        c.why("ses-over-pinpoint",
-              f"Pinpoint SendMessages could still serve here, but {why}.",
-              facts.PINPOINT_SENDMESSAGES_LACKS, 88)
-    c.why("ses-transactional",
-          "Amazon SES is AWS's service for transactional email"
-          + (f" and suits large volumes ({p.monthly_volume:,}/month)" if large else "")
-          + "; even the Pinpoint guide advised SES for it.",
-          facts.PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL, 65 if large else 30)
+        c.why(
+            "ses-over-pinpoint",
+            f"Pinpoint SendMessages could still serve here, but {why}.",
+            facts.PINPOINT_SENDMESSAGES_LACKS,
+            88,
+        )
+    c.why(
+        "ses-transactional",
+        "Amazon SES is AWS's service for transactional email"
+        + (f" and suits large volumes ({p.monthly_volume:,}/month)" if large else "")
+        + "; even the Pinpoint guide advised SES for it.",
+        facts.PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL,
+        65 if large else 30,
+    )
     if p.third_party:
-        c.why("smtp-third-party",
-              "A third-party application or a language without an AWS SDK speaks SMTP: use the "
-              "SES SMTP interface (TLS, ports 587/465, SMTP credentials per Region).",
-              facts.SES_SMTP_INTERFACE, 92)
-        c.warn("smtp-retries",
-               "SDK retries do not apply to SMTP: the application must retry 4xx replies "
-               "itself (5 s, 10 s, 30 s, then 20 min).", facts.SES_SMTP_NO_SDK_RETRIES, 40)
+        c.why(
+            "smtp-third-party",
+            "A third-party application or a language without an AWS SDK speaks SMTP: use the "
+            "SES SMTP interface (TLS, ports 587/465, SMTP credentials per Region).",
+            facts.SES_SMTP_INTERFACE,
+            92,
+        )
+        c.warn(
+            "smtp-retries",
+            "SDK retries do not apply to SMTP: the application must retry 4xx replies "
+            "itself (5 s, 10 s, 30 s, then 20 min).",
+            facts.SES_SMTP_NO_SDK_RETRIES,
+            40,
+        )
     else:
-        c.why("api-sdk",
-              "With an AWS SDK, SES API v2 gives SendEmail and SendBulkEmail (50 destinations "
-              "per call), stored templates and the SDK's automatic retries.",
-              facts.SES_BULK_MAX_ENTRIES, 35)
+        c.why(
+            "api-sdk",
+            "With an AWS SDK, SES API v2 gives SendEmail and SendBulkEmail (50 destinations "
+            "per call), stored templates and the SDK's automatic retries.",
+            facts.SES_BULK_MAX_ENTRIES,
+            35,
+        )
     if p.receive:
-        c.why("receive",
-              "Receiving email: only SES receives inbound mail (receipt rules to S3, SNS or "
-              "Lambda).", facts.SES_RECEIVING, 85)
+        c.why(
+            "receive",
+            "Receiving email: only SES receives inbound mail (receipt rules to S3, SNS or Lambda).",
+            facts.SES_RECEIVING,
+            85,
+        )
     if p.config_sets:
-        c.why("config-sets",
-              "Configuration sets and event publishing are SES features ("
-              + ("X-SES-CONFIGURATION-SET header over SMTP" if p.third_party
-                 else "ConfigurationSetName on each send")
-              + "); Pinpoint SendMessages never had them.", facts.SES_CONFIGURATION_SETS, 80)
+        c.why(
+            "config-sets",
+            "Configuration sets and event publishing are SES features ("
+            + (
+                "X-SES-CONFIGURATION-SET header over SMTP"
+                if p.third_party
+                else "ConfigurationSetName on each send"
+            )
+            + "); Pinpoint SendMessages never had them.",
+            facts.SES_CONFIGURATION_SETS,
+            80,
+        )
     if p.sending_authorization:
-        c.why("sending-authorization",
-              "Sending authorization (sending for another account's identity) is an SES "
-              "feature: " + ("X-SES-SOURCE-ARN / X-SES-FROM-ARN headers over SMTP."
-                             if p.third_party else "the *IdentityArn parameters of SendEmail."),
-              facts.SES_SENDING_AUTHORIZATION, 80)
+        c.why(
+            "sending-authorization",
+            "Sending authorization (sending for another account's identity) is an SES "
+            "feature: "
+            + (
+                "X-SES-SOURCE-ARN / X-SES-FROM-ARN headers over SMTP."
+                if p.third_party
+                else "the *IdentityArn parameters of SendEmail."
+            ),
+            facts.SES_SENDING_AUTHORIZATION,
+            80,
+        )
     if p.tenants:
-        c.why("tenants",
-              "Tenant isolation (own identities, configuration sets and reputation per tenant) "
-              "is an SES feature.", facts.SES_TENANTS, 75)
+        c.why(
+            "tenants",
+            "Tenant isolation (own identities, configuration sets and reputation per tenant) "
+            "is an SES feature.",
+            facts.SES_TENANTS,
+            75,
+        )
         if p.third_party:
-            c.warn("tenants-api",
-                   "Sends name their tenant with the TenantName API parameter; check that your "
-                   "SMTP path can set the tenant, or send through the API.", facts.SES_TENANTS, 60)
+            c.warn(
+                "tenants-api",
+                "Sends name their tenant with the TenantName API parameter; check that your "
+                "SMTP path can set the tenant, or send through the API.",
+                facts.SES_TENANTS,
+                60,
+            )
     if p.dedicated_ips:
-        c.why("dedicated-ips",
-              "SES offers standard and managed dedicated IPs, selected per configuration set.",
-              facts.SES_DEDICATED_IPS, 60)
+        c.why(
+            "dedicated-ips",
+            "SES offers standard and managed dedicated IPs, selected per configuration set.",
+            facts.SES_DEDICATED_IPS,
+            60,
+        )
         if not large:
-            c.warn("dedicated-ips-volume",
-                   "AWS recommends shared IPs unless your volume is large and predictable; "
-                   f"{p.monthly_volume:,}/month is below the guide's 'large' mark "
-                   f"({facts.LARGE_VOLUME_PER_MONTH.value:,}).", facts.SES_DEDICATED_IPS, 55)
+            c.warn(
+                "dedicated-ips-volume",
+                "AWS recommends shared IPs unless your volume is large and predictable; "
+                f"{p.monthly_volume:,}/month is below the guide's 'large' mark "
+                f"({facts.LARGE_VOLUME_PER_MONTH.value:,}).",
+                facts.SES_DEDICATED_IPS,
+                55,
+            )
     if p.templates:
         if p.third_party:
-            c.warn("templates-smtp",
-                   "SES templates are used through the API (SendEmail/SendBulkEmail); over SMTP "
-                   "the application renders each message itself.", facts.SES_TEMPLATES, 60)
+            c.warn(
+                "templates-smtp",
+                "SES templates are used through the API (SendEmail/SendBulkEmail); over SMTP "
+                "the application renders each message itself.",
+                facts.SES_TEMPLATES,
+                60,
+            )
         else:
-            c.why("templates",
-                  "SES stored or inline templates work with SendEmail and SendBulkEmail.",
-                  facts.SES_TEMPLATES, 45)
+            c.why(
+                "templates",
+                "SES stored or inline templates work with SendEmail and SendBulkEmail.",
+                facts.SES_TEMPLATES,
+                45,
+            )
     if p.attachments:
-        c.why("attachments",
-              "Attachments: SES API v2 Simple content takes Attachments (or Raw MIME), SMTP "
-              "sends MIME; up to 40 MB per message.", facts.SES_MAX_MESSAGE_BYTES, 40)
+        c.why(
+            "attachments",
+            "Attachments: SES API v2 Simple content takes Attachments (or Raw MIME), SMTP "
+            "sends MIME; up to 40 MB per message.",
+            facts.SES_MAX_MESSAGE_BYTES,
+            40,
+        )
         if not p.third_party:
-            c.warn("bulk-no-attachments",
-                   "SendBulkEmail entries cannot carry their own attachments: per-recipient "
-                   "attachments go one SendEmail per recipient.",
-                   facts.SES_BULK_NEEDS_TEMPLATE, 45)
+            c.warn(
+                "bulk-no-attachments",
+                "SendBulkEmail entries cannot carry their own attachments: per-recipient "
+                "attachments go one SendEmail per recipient.",
+                facts.SES_BULK_NEEDS_TEMPLATE,
+                45,
+            )
     if others:
         names = ", ".join(_CHANNEL_LABEL[ch] for ch in others)
-        c.why("channels-split",
-              f"SES sends only email; send {names} through AWS End User Messaging "
-              "(Pinpoint's renamed SMS, push and voice channels).",
-              facts.PINPOINT_CHANNELS_RENAMED_EUM, 70)
+        c.why(
+            "channels-split",
+            f"SES sends only email; send {names} through AWS End User Messaging "
+            "(Pinpoint's renamed SMS, push and voice channels).",
+            facts.PINPOINT_CHANNELS_RENAMED_EUM,
+            70,
+        )
         if not pinpoint_usable:
-            c.warn("one-syntax-gone",
-                   "One request syntax across email and other channels (Pinpoint SendMessages) "
-                   "is not available; for multi-channel orchestration AWS points to Amazon "
-                   "Connect outbound campaigns.", facts.AWS_ENGAGEMENT_DESTINATIONS, 50)
+            c.warn(
+                "one-syntax-gone",
+                "One request syntax across email and other channels (Pinpoint SendMessages) "
+                "is not available; for multi-channel orchestration AWS points to Amazon "
+                "Connect outbound campaigns.",
+                facts.AWS_ENGAGEMENT_DESTINATIONS,
+                50,
+            )
     if p.endpoint_ids:
-        c.warn("endpoint-ids",
-               "SES has no endpoint or user IDs: resolve them to email addresses yourself "
-               "(e.g. a DataFrame column). Pinpoint endpoints end with Pinpoint; AWS points to "
-               "Amazon Connect Customer Profiles.", facts.PINPOINT_ENDPOINT_AND_USER_IDS, 70)
+        c.warn(
+            "endpoint-ids",
+            "SES has no endpoint or user IDs: resolve them to email addresses yourself "
+            "(e.g. a DataFrame column). Pinpoint endpoints end with Pinpoint; AWS points to "
+            "Amazon Connect Customer Profiles.",
+            facts.PINPOINT_ENDPOINT_AND_USER_IDS,
+            70,
+        )
 
 
-def _rules_cost_and_rate(c: _Collector, p: Profile, cost: CostEstimate,
-                         time: TimeEstimate, *, legacy: bool) -> None:
+def _rules_cost_and_rate(
+    c: _Collector, p: Profile, cost: CostEstimate, time: TimeEstimate, *, legacy: bool
+) -> None:
     cheapest = cost.cheapest
     if p.monthly_volume:
-        plan_fact = next((ln.fact for ln in cheapest.lines if ln.item.endswith("emails")),
-                         facts.SES_PRICE_OUTBOUND_PER_1000)
-        text = (f"Cheapest SES plan for {p.monthly_volume:,} emails/month: {cheapest.plan}, "
-                f"about ${cheapest.monthly_usd:,.2f}/month.")
+        plan_fact = next(
+            (ln.fact for ln in cheapest.lines if ln.item.endswith("emails")),
+            facts.SES_PRICE_OUTBOUND_PER_1000,
+        )
+        text = (
+            f"Cheapest SES plan for {p.monthly_volume:,} emails/month: {cheapest.plan}, "
+            f"about ${cheapest.monthly_usd:,.2f}/month."
+        )
         if legacy:
             pinpoint = next(pl for pl in cost.plans if pl.historical)
             text += f" Pinpoint (historical price): about ${pinpoint.monthly_usd:,.2f}/month."
         c.why("cost", text, plan_fact, 20)
     if time.quota_assumed:
-        c.warn("quota-unknown",
-               "Account quota not given: estimates assume the SES sandbox (1/s, 200 per 24 h). "
-               "Read GetAccount.SendQuota (production quotas vary per account).",
-               facts.SES_SANDBOX_MAX_SEND_RATE, 30)
+        c.warn(
+            "quota-unknown",
+            "Account quota not given: estimates assume the SES sandbox (1/s, 200 per 24 h). "
+            "Read GetAccount.SendQuota (production quotas vary per account).",
+            facts.SES_SANDBOX_MAX_SEND_RATE,
+            30,
+        )
     else:
         limit = round(time.max_send_rate * facts.SES_RATE_HEADROOM.value, 9)
         if p.peak_rate > limit:
-            c.warn("peak-over-quota",
-                   f"Peak {p.peak_rate:g}/s is above {limit:g}/s (max send rate "
-                   f"{time.max_send_rate:g}/s with headroom): request a quota increase or "
-                   "queue the peak.", facts.SES_RATE_HEADROOM, 70)
+            c.warn(
+                "peak-over-quota",
+                f"Peak {p.peak_rate:g}/s is above {limit:g}/s (max send rate "
+                f"{time.max_send_rate:g}/s with headroom): request a quota increase or "
+                "queue the peak.",
+                facts.SES_RATE_HEADROOM,
+                70,
+            )
         daily = p.max_24_hour_send
         if daily is not None and daily >= 0 and p.monthly_volume > 30 * daily:
-            c.warn("volume-over-daily-quota",
-                   f"{p.monthly_volume:,}/month exceeds 30 × the 24-hour quota ({daily:,.0f}): "
-                   "request an increase.", facts.SES_QUOTA_COUNTS_RECIPIENTS, 65)
+            c.warn(
+                "volume-over-daily-quota",
+                f"{p.monthly_volume:,}/month exceeds 30 × the 24-hour quota ({daily:,.0f}): "
+                "request an increase.",
+                facts.SES_QUOTA_COUNTS_RECIPIENTS,
+                65,
+            )
 
 
 # --- Feature table -------------------------------------------------------------------------------
@@ -813,83 +1002,110 @@ def feature_table(today: dt.date | None = None) -> pd.DataFrame:
     phase = pinpoint_phase(today)
     F = FeatureCell  # a short alias for the table below
     eos, closed = _d(facts.PINPOINT_END_OF_SUPPORT), _d(facts.PINPOINT_NO_NEW_CUSTOMERS)
-    pp_new = {PinpointPhase.OPEN: f"✔ until {closed}",
-              PinpointPhase.EXISTING_ONLY: f"✘ since {closed}",
-              PinpointPhase.ENDED: "✘ ended"}[phase]
-    pp_email = {PinpointPhase.OPEN: f"✔ until {eos}",
-                PinpointPhase.EXISTING_ONLY: f"◐ existing accounts until {eos}",
-                PinpointPhase.ENDED: f"✘ ended {eos}"}[phase]
+    pp_new = {
+        PinpointPhase.OPEN: f"✔ until {closed}",
+        PinpointPhase.EXISTING_ONLY: f"✘ since {closed}",
+        PinpointPhase.ENDED: "✘ ended",
+    }[phase]
+    pp_email = {
+        PinpointPhase.OPEN: f"✔ until {eos}",
+        PinpointPhase.EXISTING_ONLY: f"◐ existing accounts until {eos}",
+        PinpointPhase.ENDED: f"✘ ended {eos}",
+    }[phase]
     rows: dict[str, tuple[FeatureCell, FeatureCell, FeatureCell]] = {
         "open to new customers": (
             F("✔", facts.PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL),
             F("✔", facts.SES_SMTP_INTERFACE),
-            F(pp_new, facts.PINPOINT_NO_NEW_CUSTOMERS)),
+            F(pp_new, facts.PINPOINT_NO_NEW_CUSTOMERS),
+        ),
         "sends email today": (
             F("✔", facts.PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL),
             F("✔", facts.SES_SMTP_INTERFACE),
-            F(pp_email, facts.PINPOINT_END_OF_SUPPORT)),
+            F(pp_email, facts.PINPOINT_END_OF_SUPPORT),
+        ),
         "needs an AWS SDK": (
             F("yes (HTTPS API)", facts.SES_SEND_EMAIL_CONTENT),
             F("no: any SMTP client", facts.SES_SMTP_INTERFACE),
-            F("yes (HTTPS API)", facts.PINPOINT_MAX_ADDRESSES_PER_CALL)),
+            F("yes (HTTPS API)", facts.PINPOINT_MAX_ADDRESSES_PER_CALL),
+        ),
         "recipients per call": (
             F("1 message (50 recipients); SendBulkEmail 50 entries", facts.SES_BULK_MAX_ENTRIES),
             F("50 recipients per message", facts.SES_MAX_RECIPIENTS_PER_MESSAGE),
-            F("100 addresses", facts.PINPOINT_MAX_ADDRESSES_PER_CALL)),
+            F("100 addresses", facts.PINPOINT_MAX_ADDRESSES_PER_CALL),
+        ),
         "max message size": (
             F("40 MB", facts.SES_MAX_MESSAGE_BYTES),
             F("40 MB", facts.SES_MAX_MESSAGE_BYTES),
-            F("10 MB", facts.PINPOINT_EMAIL_MAX_MESSAGE_BYTES)),
+            F("10 MB", facts.PINPOINT_EMAIL_MAX_MESSAGE_BYTES),
+        ),
         "receive email": (
             F("✔ (account feature)", facts.SES_RECEIVING),
             F("✔ (account feature)", facts.SES_RECEIVING),
-            F("✘", facts.SES_RECEIVING)),
+            F("✘", facts.SES_RECEIVING),
+        ),
         "configuration sets / events": (
             F("✔ ConfigurationSetName", facts.SES_CONFIGURATION_SETS),
             F("✔ X-SES-CONFIGURATION-SET", facts.SES_CONFIGURATION_SETS),
-            F("✘", facts.PINPOINT_SENDMESSAGES_LACKS)),
+            F("✘", facts.PINPOINT_SENDMESSAGES_LACKS),
+        ),
         "sending authorization": (
             F("✔ *IdentityArn", facts.SES_SENDING_AUTHORIZATION),
             F("✔ X-SES-*-ARN headers", facts.SES_SENDING_AUTHORIZATION),
-            F("✘ (no such field)", facts.PINPOINT_EMAIL_MESSAGE_FIELDS)),
+            F("✘ (no such field)", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
         "dedicated IPs": (
             F("✔ standard/managed, pools", facts.SES_DEDICATED_IPS),
             F("✔ via configuration set", facts.SES_DEDICATED_IPS),
-            F("◐ shared with SES, no pool choice", facts.PINPOINT_SENDMESSAGES_LACKS)),
+            F("◐ shared with SES, no pool choice", facts.PINPOINT_SENDMESSAGES_LACKS),
+        ),
         "tenant isolation": (
             F("✔ TenantName", facts.SES_TENANTS),
             F("? not verified", facts.SES_TENANTS),
-            F("✘", facts.PINPOINT_EMAIL_MESSAGE_FIELDS)),
+            F("✘", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
         "templates": (
             F("✔ stored or inline", facts.SES_TEMPLATES),
             F("✘ render in the app", facts.SES_TEMPLATES),
-            F("✔ stored, versioned", facts.PINPOINT_TEMPLATES)),
+            F("✔ stored, versioned", facts.PINPOINT_TEMPLATES),
+        ),
         "attachments": (
             F("✔ Simple Attachments or Raw", facts.SES_SEND_EMAIL_CONTENT),
             F("✔ MIME", facts.SES_SMTP_INTERFACE),
-            F("◐ RawEmail only", facts.PINPOINT_EMAIL_MESSAGE_FIELDS)),
+            F("◐ RawEmail only", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
         "endpoint / user IDs as recipients": (
             F("✘", facts.PINPOINT_ENDPOINT_AND_USER_IDS),
             F("✘", facts.PINPOINT_ENDPOINT_AND_USER_IDS),
-            F("✔" if phase is not PinpointPhase.ENDED else "✘ ended",
-              facts.PINPOINT_ENDPOINT_AND_USER_IDS)),
+            F(
+                "✔" if phase is not PinpointPhase.ENDED else "✘ ended",
+                facts.PINPOINT_ENDPOINT_AND_USER_IDS,
+            ),
+        ),
         "one syntax for email, SMS, push, voice": (
             F("✘ email only", facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS),
             F("✘ email only", facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS),
-            F("✔" if phase is not PinpointPhase.ENDED else "✘ email ended; SMS/push via EUM",
-              facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS)),
+            F(
+                "✔" if phase is not PinpointPhase.ENDED else "✘ email ended; SMS/push via EUM",
+                facts.PINPOINT_ONE_SYNTAX_ACROSS_CHANNELS,
+            ),
+        ),
         "automatic retries": (
             F("✔ SDK retries", facts.SES_SMTP_NO_SDK_RETRIES),
             F("✘ app retries 4xx", facts.SES_SMTP_NO_SDK_RETRIES),
-            F("◐ SDK retries the call, not per-address failures",
-              facts.PINPOINT_MAX_ADDRESSES_PER_CALL)),
+            F(
+                "◐ SDK retries the call, not per-address failures",
+                facts.PINPOINT_MAX_ADDRESSES_PER_CALL,
+            ),
+        ),
         "price per 1,000 emails": (
             F("$0.10 à la carte (plans: see cost)", facts.SES_PRICE_OUTBOUND_PER_1000),
             F("$0.10 à la carte (plans: see cost)", facts.SES_PRICE_OUTBOUND_PER_1000),
-            F("$0.10 (historical)", facts.PINPOINT_PRICE_EMAIL)),
+            F("$0.10 (historical)", facts.PINPOINT_PRICE_EMAIL),
+        ),
     }
-    frame = pd.DataFrame.from_dict(rows, orient="index",
-                                   columns=["SES API v2", "SES SMTP", "Pinpoint SendMessages"])
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["SES API v2", "SES SMTP", "Pinpoint SendMessages"]
+    )
     frame.index.name = "feature"
     return frame
 
@@ -898,9 +1114,17 @@ def feature_table_records(today: dt.date | None = None) -> list[dict[str, Any]]:
     """The feature table as JSON-ready records (text + source per cell)."""
     table = feature_table(today)
     return [
-        {"feature": feature, **{col: {"text": cell.text, "source": cell.fact.source,
-                                      "checked": cell.fact.checked.isoformat()}
-                                for col, cell in row.items()}}
+        {
+            "feature": feature,
+            **{
+                col: {
+                    "text": cell.text,
+                    "source": cell.fact.source,
+                    "checked": cell.fact.checked.isoformat(),
+                }
+                for col, cell in row.items()
+            },
+        }
         for feature, row in table.iterrows()
     ]
 
@@ -924,10 +1148,13 @@ def _date(text: str) -> dt.date:
 
 def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentParser:
     """The ``guide`` argument parser (flags mirror :class:`Profile`)."""
-    ap = argparse.ArgumentParser(prog=prog, description="Which AWS service/interface to send "
-                                 "with, and why (dated facts with sources).")
-    ap.add_argument("--channels", default="email",
-                    help="comma-separated: email,sms,push,voice (default: email)")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description="Which AWS service/interface to send with, and why (dated facts with sources).",
+    )
+    ap.add_argument(
+        "--channels", default="email", help="comma-separated: email,sms,push,voice (default: email)"
+    )
     flags = {
         "--third-party": "a third-party application or a language without an AWS SDK (SMTP)",
         "--receive": "you must receive email",
@@ -944,20 +1171,35 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
         ap.add_argument(flag, action="store_true", help=text)
     ap.add_argument("--monthly-volume", type=int, default=0, help="recipients per month")
     ap.add_argument("--peak-rate", type=float, default=0.0, help="recipients per second at peak")
-    ap.add_argument("--messages", type=int, default=None,
-                    help="size of one send to time (default: the monthly volume)")
-    ap.add_argument("--max-send-rate", type=float, default=None,
-                    help="account MaxSendRate (default: sandbox 1/s)")
-    ap.add_argument("--max-24h-send", type=float, default=None,
-                    help="account Max24HourSend (-1 = unlimited)")
+    ap.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="size of one send to time (default: the monthly volume)",
+    )
+    ap.add_argument(
+        "--max-send-rate",
+        type=float,
+        default=None,
+        help="account MaxSendRate (default: sandbox 1/s)",
+    )
+    ap.add_argument(
+        "--max-24h-send", type=float, default=None, help="account Max24HourSend (-1 = unlimited)"
+    )
     ap.add_argument("--attachments-gb", type=float, default=0.0, help="GB of attachments/month")
     ap.add_argument("--dedicated-ip-count", type=int, default=1)
     ap.add_argument("--tenant-count", type=int, default=0)
     ap.add_argument("--date", type=_date, default=None, help="answer as of YYYY-MM-DD")
-    ap.add_argument("--benchmarks", default=None,
-                    help="benchmark results JSON (e.g. benchmarks/results/latest.json)")
-    ap.add_argument("--results", default=None,
-                    help="a results file (.csv or .parquet) of your last run, for throughput")
+    ap.add_argument(
+        "--benchmarks",
+        default=None,
+        help="benchmark results JSON (e.g. benchmarks/results/latest.json)",
+    )
+    ap.add_argument(
+        "--results",
+        default=None,
+        help="a results file (.csv or .parquet) of your last run, for throughput",
+    )
     ap.add_argument("--features", action="store_true", help="also print the feature table")
     ap.add_argument("--json", action="store_true", help="print JSON")
     return ap
@@ -984,22 +1226,35 @@ def guide_cli(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
     try:
         profile = Profile(
             channels=frozenset(args.channels.split(",")),
-            third_party=args.third_party, monthly_volume=args.monthly_volume,
-            peak_rate=args.peak_rate, receive=args.receive, config_sets=args.config_sets,
-            sending_authorization=args.sending_authorization, dedicated_ips=args.dedicated_ips,
-            tenants=args.tenants, templates=args.templates, attachments=args.attachments,
-            endpoint_ids=args.endpoint_ids, existing_pinpoint=args.existing_pinpoint,
-            messages=args.messages, max_send_rate=args.max_send_rate,
-            max_24_hour_send=args.max_24h_send, attachments_gb=args.attachments_gb,
-            dedicated_ip_count=args.dedicated_ip_count, tenant_count=args.tenant_count,
+            third_party=args.third_party,
+            monthly_volume=args.monthly_volume,
+            peak_rate=args.peak_rate,
+            receive=args.receive,
+            config_sets=args.config_sets,
+            sending_authorization=args.sending_authorization,
+            dedicated_ips=args.dedicated_ips,
+            tenants=args.tenants,
+            templates=args.templates,
+            attachments=args.attachments,
+            endpoint_ids=args.endpoint_ids,
+            existing_pinpoint=args.existing_pinpoint,
+            messages=args.messages,
+            max_send_rate=args.max_send_rate,
+            max_24_hour_send=args.max_24h_send,
+            attachments_gb=args.attachments_gb,
+            dedicated_ip_count=args.dedicated_ip_count,
+            tenant_count=args.tenant_count,
         )
         measured: Throughput | None = None
         if args.benchmarks:
             measured = Throughput.from_benchmarks(args.benchmarks)
         if args.results:
             run = Throughput.from_results(_read_results(args.results), source=args.results)
-            measured = run if measured is None else Throughput(
-                measured.rates + run.rates, f"{measured.source}; {run.source}")
+            measured = (
+                run
+                if measured is None
+                else Throughput(measured.rates + run.rates, f"{measured.source}; {run.source}")
+            )
         rec = recommend(profile, today=args.date, measured=measured)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)

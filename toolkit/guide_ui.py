@@ -64,15 +64,18 @@ def _css(name: str) -> str:
 
 
 def _link(url: str, checked: dt.date) -> str:
-    return (f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">source</a>'
-            f" <small>(checked {checked.isoformat()})</small>")
+    return (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">source</a>'
+        f" <small>(checked {checked.isoformat()})</small>"
+    )
 
 
 class GuideUI:
     """The widgets, their wiring, and the latest :class:`Recommendation`."""
 
-    def __init__(self, *, today: dt.date | None = None, measured: Any = None,
-                 **initial: Any) -> None:
+    def __init__(
+        self, *, today: dt.date | None = None, measured: Any = None, **initial: Any
+    ) -> None:
         known = {f.name for f in fields(Profile)}
         unknown = set(initial) - known
         if unknown:
@@ -83,34 +86,54 @@ class GuideUI:
         self.error: str | None = None
 
         self.channels = {
-            ch: w.Checkbox(value=ch in base.channels, description=ch, indent=False,
-                           layout=w.Layout(width="auto")).add_class(_css(f"channel-{ch}"))
+            ch: w.Checkbox(
+                value=ch in base.channels,
+                description=ch,
+                indent=False,
+                layout=w.Layout(width="auto"),
+            ).add_class(_css(f"channel-{ch}"))
             for ch in CHANNELS
         }
         self.channel_box = w.HBox([w.Label("Channels:"), *self.channels.values()]).add_class(
-            _css("channels"))
+            _css("channels")
+        )
         self.needs: dict[str, w.ValueWidget] = {
-            name: w.Checkbox(value=bool(getattr(base, name)), description=label, indent=False,
-                             layout=w.Layout(width="auto")).add_class(_css(name))
-            for name, label in _NEEDS if name != "existing_pinpoint"
+            name: w.Checkbox(
+                value=bool(getattr(base, name)),
+                description=label,
+                indent=False,
+                layout=w.Layout(width="auto"),
+            ).add_class(_css(name))
+            for name, label in _NEEDS
+            if name != "existing_pinpoint"
         }
         # A dropdown, because the question is about a date, not a feature.
         self.needs["existing_pinpoint"] = w.Dropdown(
-            options=[("No Pinpoint account, or created on/after 2025-05-20", False),
-                     ("Pinpoint account created before 2025-05-20", True)],
-            value=base.existing_pinpoint, description="Pinpoint account", style=_STYLE,
+            options=[
+                ("No Pinpoint account, or created on/after 2025-05-20", False),
+                ("Pinpoint account created before 2025-05-20", True),
+            ],
+            value=base.existing_pinpoint,
+            description="Pinpoint account",
+            style=_STYLE,
         ).add_class(_css("existing_pinpoint"))
         self.numbers: dict[str, w.ValueWidget] = {}
         for name, label, kind in _NUMBERS:
             value = getattr(base, name)
             widget_cls = w.IntText if kind is int else w.FloatText
-            self.numbers[name] = widget_cls(value=value or 0, description=label,
-                                            style=_STYLE).add_class(_css(name))
-        self.date = w.DatePicker(value=today or dt.date.today(), description="As of",
-                                 style=_STYLE).add_class(_css("date"))
-        self.benchmarks = w.Text(value="", placeholder="benchmarks/results/latest.json",
-                                 description="Benchmark JSON", style=_STYLE,
-                                 continuous_update=False).add_class(_css("benchmarks"))
+            self.numbers[name] = widget_cls(
+                value=value or 0, description=label, style=_STYLE
+            ).add_class(_css(name))
+        self.date = w.DatePicker(
+            value=today or dt.date.today(), description="As of", style=_STYLE
+        ).add_class(_css("date"))
+        self.benchmarks = w.Text(
+            value="",
+            placeholder="benchmarks/results/latest.json",
+            description="Benchmark JSON",
+            style=_STYLE,
+            continuous_update=False,
+        ).add_class(_css("benchmarks"))
 
         self.out_recommendation = w.HTML().add_class(_css("recommendation-box"))
         self.out_reasons = w.HTML().add_class(_css("reasons"))
@@ -119,23 +142,41 @@ class GuideUI:
         self.out_time = w.HTML().add_class(_css("time"))
         self.out_features = w.HTML().add_class(_css("features"))
 
-        inputs: list[w.Widget] = [*self.channels.values(), *self.needs.values(),
-                                  *self.numbers.values(), self.date, self.benchmarks]
+        inputs: list[w.Widget] = [
+            *self.channels.values(),
+            *self.needs.values(),
+            *self.numbers.values(),
+            self.date,
+            self.benchmarks,
+        ]
         for widget in inputs:
             widget.observe(self._on_change, names="value")
 
-        needs_grid = w.GridBox(list(self.needs.values()), layout=w.Layout(
-            grid_template_columns="repeat(2, minmax(18em, 1fr))"))
-        numbers_grid = w.GridBox(list(self.numbers.values()), layout=w.Layout(
-            grid_template_columns="repeat(2, minmax(18em, 1fr))"))
-        self.widget = w.VBox([
-            w.HTML("<h3>Pinpoint or SES? Which interface?</h3>"),
-            self.channel_box, needs_grid, numbers_grid, w.HBox([self.date, self.benchmarks]),
-            self.out_recommendation, self.out_reasons, self.out_warnings,
-            w.HTML("<h4>Cost per month</h4>"), self.out_cost,
-            w.HTML("<h4>Time</h4>"), self.out_time,
-            w.Accordion(children=[self.out_features], titles=("Feature table",)),
-        ]).add_class("toolkit-guide")
+        needs_grid = w.GridBox(
+            list(self.needs.values()),
+            layout=w.Layout(grid_template_columns="repeat(2, minmax(18em, 1fr))"),
+        )
+        numbers_grid = w.GridBox(
+            list(self.numbers.values()),
+            layout=w.Layout(grid_template_columns="repeat(2, minmax(18em, 1fr))"),
+        )
+        self.widget = w.VBox(
+            [
+                w.HTML("<h3>Pinpoint or SES? Which interface?</h3>"),
+                self.channel_box,
+                needs_grid,
+                numbers_grid,
+                w.HBox([self.date, self.benchmarks]),
+                self.out_recommendation,
+                self.out_reasons,
+                self.out_warnings,
+                w.HTML("<h4>Cost per month</h4>"),
+                self.out_cost,
+                w.HTML("<h4>Time</h4>"),
+                self.out_time,
+                w.Accordion(children=[self.out_features], titles=("Feature table",)),
+            ]
+        ).add_class("toolkit-guide")
         self.update()
 
     # -- state -------------------------------------------------------------------------------
@@ -167,7 +208,8 @@ class GuideUI:
             self.recommendation = None
             self.out_recommendation.value = (
                 '<div class="toolkit-guide-recommendation toolkit-guide-error">'
-                f"<b>Cannot answer:</b> {html.escape(str(exc))}</div>")
+                f"<b>Cannot answer:</b> {html.escape(str(exc))}</div>"
+            )
             return
         self.error = None
         self.recommendation = rec
@@ -186,16 +228,23 @@ def render_recommendation(rec: Recommendation) -> str:
     """The answer line (the browser-test hook)."""
     alt = ""
     if rec.alternative:
-        alt = ("<br><small>Migrate to: "
-               + html.escape(" + ".join(c.label for c in rec.alternative)) + "</small>")
-    return (f'<div class="toolkit-guide-recommendation"><b>Recommendation '
-            f"({rec.today.isoformat()}):</b> {html.escape(rec.summary)}{alt}</div>")
+        alt = (
+            "<br><small>Migrate to: "
+            + html.escape(" + ".join(c.label for c in rec.alternative))
+            + "</small>"
+        )
+    return (
+        f'<div class="toolkit-guide-recommendation"><b>Recommendation '
+        f"({rec.today.isoformat()}):</b> {html.escape(rec.summary)}{alt}</div>"
+    )
 
 
 def render_reasons(rec: Recommendation) -> str:
     """Ranked reasons, each with its source link."""
-    items = "".join(f"<li>{html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
-                    for r in rec.reasons)
+    items = "".join(
+        f"<li>{html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
+        for r in rec.reasons
+    )
     return f'<div class="toolkit-guide-reasons-list"><b>Why</b><ol>{items}</ol></div>'
 
 
@@ -203,8 +252,10 @@ def render_warnings(rec: Recommendation) -> str:
     """Warnings, each with its source link."""
     if not rec.warnings:
         return ""
-    items = "".join(f"<li>⚠ {html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
-                    for r in rec.warnings)
+    items = "".join(
+        f"<li>⚠ {html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
+        for r in rec.warnings
+    )
     return f'<div class="toolkit-guide-warnings-list"><b>Warnings</b><ul>{items}</ul></div>'
 
 
@@ -217,25 +268,34 @@ def render_cost(rec: Recommendation) -> str:
         breakdown = "; ".join(f"{html.escape(ln.item)} ${ln.usd:,.2f}" for ln in p.lines)
         style = ' style="font-weight:bold"' if p is cheapest else ""
         avail = "" if p.available else " (not available)"
-        rows.append(f"<tr{style}><td>{html.escape(p.plan)}{avail}</td>"
-                    f"<td>${p.monthly_usd:,.2f}</td><td>{breakdown}<br><small>"
-                    f"{html.escape(p.note)}</small></td><td>{sources}</td></tr>")
+        rows.append(
+            f"<tr{style}><td>{html.escape(p.plan)}{avail}</td>"
+            f"<td>${p.monthly_usd:,.2f}</td><td>{breakdown}<br><small>"
+            f"{html.escape(p.note)}</small></td><td>{sources}</td></tr>"
+        )
     notes = "".join(f"<li><small>{html.escape(n)}</small></li>" for n in rec.cost.notes)
-    return ("<table><tr><th>plan</th><th>USD/month</th><th>breakdown</th><th></th></tr>"
-            + "".join(rows) + f"</table><ul>{notes}</ul>")
+    return (
+        "<table><tr><th>plan</th><th>USD/month</th><th>breakdown</th><th></th></tr>"
+        + "".join(rows)
+        + f"</table><ul>{notes}</ul>"
+    )
 
 
 def render_time(rec: Recommendation) -> str:
     """Time at the quota, with headroom, and at measured rates."""
     t = rec.time
     assumed = " <i>(sandbox quota assumed; read GetAccount)</i>" if t.quota_assumed else ""
-    lines = [f"{t.messages:,} messages at {t.max_send_rate:g}/s{assumed}: "
-             f"<b>{format_duration(t.at_quota_s)}</b>; with headroom "
-             f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by}) "
-             f"{_link(t.quota_fact.source, t.quota_fact.checked)}"]
-    lines += [f"measured {html.escape(label)}: {rate:,.1f} msg/s → "
-              f"<b>{format_duration(sec)}</b> <small>({html.escape(t.measured_source)})</small>"
-              for label, rate, sec in t.measured]
+    lines = [
+        f"{t.messages:,} messages at {t.max_send_rate:g}/s{assumed}: "
+        f"<b>{format_duration(t.at_quota_s)}</b>; with headroom "
+        f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by}) "
+        f"{_link(t.quota_fact.source, t.quota_fact.checked)}"
+    ]
+    lines += [
+        f"measured {html.escape(label)}: {rate:,.1f} msg/s → "
+        f"<b>{format_duration(sec)}</b> <small>({html.escape(t.measured_source)})</small>"
+        for label, rate, sec in t.measured
+    ]
     return '<div class="toolkit-guide-time-list">' + "<br>".join(lines) + "</div>"
 
 
@@ -247,7 +307,9 @@ def render_features(rec: Recommendation) -> str:
     for feature, row in table.iterrows():
         cells = "".join(
             f'<td>{html.escape(cell.text)} <a href="{html.escape(cell.fact.source, quote=True)}"'
-            f' target="_blank" rel="noopener"><sup>src</sup></a></td>' for cell in row)
+            f' target="_blank" rel="noopener"><sup>src</sup></a></td>'
+            for cell in row
+        )
         body.append(f"<tr><td>{html.escape(str(feature))}</td>{cells}</tr>")
     return f"<table><tr><th>feature</th>{head}</tr>{''.join(body)}</table>"
 

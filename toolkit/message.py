@@ -19,8 +19,8 @@ Usage::
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 
 class ContentMode(enum.Enum):

@@ -119,8 +119,10 @@ def _substitutions(raw: Any, where: str, notes: list[str]) -> dict[str, Any]:
                 out[key] = value[0]
             else:
                 out[key] = list(value)
-                notes.append(f"{where} substitution {key!r} has {len(value)} values; it is "
-                             "passed to SES as a JSON list (iterate it with {{#each}}).")
+                notes.append(
+                    f"{where} substitution {key!r} has {len(value)} values; it is "
+                    "passed to SES as a JSON list (iterate it with {{#each}})."
+                )
         else:
             out[key] = value
     return out
@@ -143,7 +145,7 @@ def _ses_content(part: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def migrate_send_messages(
@@ -179,19 +181,26 @@ def migrate_send_messages(
         addresses.append((address, cfg))
         for key in ("BodyOverride", "TitleOverride", "Context", "RawContent"):
             if cfg.get(key):
-                notes.append(f"Addresses[{address!r}].{key} has no SES equivalent here and was "
-                             "not migrated.")
+                notes.append(
+                    f"Addresses[{address!r}].{key} has no SES equivalent here and was not migrated."
+                )
     if skipped:
-        notes.append(f"{len(skipped)} non-EMAIL address(es) skipped: SMS, push and voice go "
-                     f"through {facts.PINPOINT_CHANNELS_RENAMED_EUM.value} "
-                     f"({facts.PINPOINT_CHANNELS_RENAMED_EUM.source}).")
+        notes.append(
+            f"{len(skipped)} non-EMAIL address(es) skipped: SMS, push and voice go "
+            f"through {facts.PINPOINT_CHANNELS_RENAMED_EUM.value} "
+            f"({facts.PINPOINT_CHANNELS_RENAMED_EUM.source})."
+        )
     if mr.get("Endpoints"):
-        notes.append("Endpoints (Pinpoint endpoint IDs) have no SES equivalent: resolve each "
-                     "endpoint to its email address and add it to Addresses "
-                     f"({facts.PINPOINT_ENDPOINT_AND_USER_IDS.source}).")
+        notes.append(
+            "Endpoints (Pinpoint endpoint IDs) have no SES equivalent: resolve each "
+            "endpoint to its email address and add it to Addresses "
+            f"({facts.PINPOINT_ENDPOINT_AND_USER_IDS.source})."
+        )
     if mr.get("Context"):
-        notes.append("MessageRequest.Context has no SES equivalent; EmailTags "
-                     "(Name/Value) are the closest, for event publishing.")
+        notes.append(
+            "MessageRequest.Context has no SES equivalent; EmailTags "
+            "(Name/Value) are the closest, for event publishing."
+        )
     if mr.get("TraceId"):
         notes.append("TraceId has no SES equivalent.")
 
@@ -219,15 +228,19 @@ def migrate_send_messages(
         common["ConfigurationSetName"] = configuration_set
 
     defaults = _substitutions(em.get("Substitutions"), "EmailMessage", notes)
-    per_address = [(a, _substitutions(cfg.get("Substitutions"), f"Addresses[{a!r}]", notes))
-                   for a, cfg in addresses]
+    per_address = [
+        (a, _substitutions(cfg.get("Substitutions"), f"Addresses[{a!r}]", notes))
+        for a, cfg in addresses
+    ]
     has_subs = bool(defaults) or any(s for _, s in per_address)
     raw = em.get("RawEmail")
     simple = em.get("SimpleEmail")
     if simple is None and em.get("Body") and not raw:
         simple = {"Subject": {"Data": ""}, "TextPart": {"Data": em["Body"]}}
-        notes.append("EmailMessage.Body became the text part, with an empty subject "
-                     "(Pinpoint's Body has none); set a Subject before sending.")
+        notes.append(
+            "EmailMessage.Body became the text part, with an empty subject "
+            "(Pinpoint's Body has none); set a Subject before sending."
+        )
 
     if not addresses:
         notes.append("No EMAIL addresses: nothing to send.")
@@ -235,23 +248,30 @@ def migrate_send_messages(
     if not sender and not raw:
         raise ConfigurationError(
             "the request has no EmailMessage.FromAddress (Pinpoint used the email channel's "
-            "default); pass from_address=")
+            "default); pass from_address="
+        )
 
     calls: list[SesCall] = []
     if stored:
         name = stored.get("Name")
         if not name:
             raise ConfigurationError("TemplateConfiguration.EmailTemplate has no Name")
-        prereq.append(f"create an SES email template named {name!r} with the content of the "
-                      "Pinpoint template (CreateEmailTemplate); Pinpoint endpoint variables "
-                      "such as {{Attributes.X}} or {{User.UserAttributes.X}} must become plain "
-                      "{{X}} filled from Substitutions.")
+        prereq.append(
+            f"create an SES email template named {name!r} with the content of the "
+            "Pinpoint template (CreateEmailTemplate); Pinpoint endpoint variables "
+            "such as {{Attributes.X}} or {{User.UserAttributes.X}} must become plain "
+            "{{X}} filled from Substitutions."
+        )
         if stored.get("Version"):
-            notes.append(f"Template version {stored['Version']!r}: SES templates are not "
-                         "versioned; the SES template holds one content.")
+            notes.append(
+                f"Template version {stored['Version']!r}: SES templates are not "
+                "versioned; the SES template holds one content."
+            )
         if simple or raw:
-            notes.append("The request had both a template and inline content; Pinpoint used the "
-                         "template, so the inline content was dropped.")
+            notes.append(
+                "The request had both a template and inline content; Pinpoint used the "
+                "template, so the inline content was dropped."
+            )
         calls += _bulk_calls(name, common, defaults, per_address)
     elif raw:
         if has_subs:
@@ -260,13 +280,21 @@ def migrate_send_messages(
         if not data:
             raise ConfigurationError("RawEmail has no Data")
         for address, _ in per_address:
-            calls.append(SesCall("send_email", {
-                **common,
-                "Destination": {"ToAddresses": [address]},
-                "Content": {"Raw": {"Data": data}},
-            }, (address,)))
-        notes.append("RawEmail → SendEmail Raw per address; the MIME headers (To, Subject) are "
-                     "sent unchanged, as Pinpoint did.")
+            calls.append(
+                SesCall(
+                    "send_email",
+                    {
+                        **common,
+                        "Destination": {"ToAddresses": [address]},
+                        "Content": {"Raw": {"Data": data}},
+                    },
+                    (address,),
+                )
+            )
+        notes.append(
+            "RawEmail → SendEmail Raw per address; the MIME headers (To, Subject) are "
+            "sent unchanged, as Pinpoint did."
+        )
     elif simple:
         subject = _part(simple, "Subject")
         text, html = _part(simple, "TextPart"), _part(simple, "HtmlPart")
@@ -279,14 +307,21 @@ def migrate_send_messages(
                 content["Html"] = html["Data"]
             charsets = {p.get("Charset") for p in (subject, text, html) if p and p.get("Charset")}
             if charsets - {"UTF-8", "utf-8"}:
-                notes.append(f"Charset {sorted(c for c in charsets if c)} dropped: SES templates "
-                             "are UTF-8.")
-            name = template_name or "pinpoint-migrated-" + hashlib.sha256(
-                json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
-            calls.append(SesCall("create_email_template",
-                                 {"TemplateName": name, "TemplateContent": content}))
-            notes.append(f"Inline SimpleEmail with substitutions → SES template {name!r} "
-                         "(CreateEmailTemplate first) + SendBulkEmail.")
+                notes.append(
+                    f"Charset {sorted(c for c in charsets if c)} dropped: SES templates are UTF-8."
+                )
+            name = (
+                template_name
+                or "pinpoint-migrated-"
+                + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
+            )
+            calls.append(
+                SesCall("create_email_template", {"TemplateName": name, "TemplateContent": content})
+            )
+            notes.append(
+                f"Inline SimpleEmail with substitutions → SES template {name!r} "
+                "(CreateEmailTemplate first) + SendBulkEmail."
+            )
             calls += _bulk_calls(name, common, defaults, per_address, headers)
         else:
             if not subject or not (text or html):
@@ -300,23 +335,36 @@ def migrate_send_messages(
             if headers:
                 message["Headers"] = headers
             if any(_PLACEHOLDER.search(str(p["Data"])) for p in (subject, text, html) if p):
-                notes.append("The content has {{placeholders}} but no substitutions; they are "
-                             "sent as they are.")
+                notes.append(
+                    "The content has {{placeholders}} but no substitutions; they are "
+                    "sent as they are."
+                )
             for address, _ in per_address:
-                calls.append(SesCall("send_email", {
-                    **common,
-                    "Destination": {"ToAddresses": [address]},
-                    "Content": {"Simple": message},
-                }, (address,)))
+                calls.append(
+                    SesCall(
+                        "send_email",
+                        {
+                            **common,
+                            "Destination": {"ToAddresses": [address]},
+                            "Content": {"Simple": message},
+                        },
+                        (address,),
+                    )
+                )
     else:
         raise ConfigurationError(
-            "EmailMessage has no SimpleEmail, RawEmail or Body, and there is no EmailTemplate")
+            "EmailMessage has no SimpleEmail, RawEmail or Body, and there is no EmailTemplate"
+        )
     return Migration(tuple(calls), tuple(notes), tuple(prereq), tuple(skipped))
 
 
-def _bulk_calls(name: str, common: Mapping[str, Any], defaults: Mapping[str, Any],
-                per_address: Sequence[tuple[str, Mapping[str, Any]]],
-                headers: Sequence[Any] = ()) -> list[SesCall]:
+def _bulk_calls(
+    name: str,
+    common: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    per_address: Sequence[tuple[str, Mapping[str, Any]]],
+    headers: Sequence[Any] = (),
+) -> list[SesCall]:
     """SendBulkEmail calls of at most 50 entries; each entry carries its merged data."""
     template: dict[str, Any] = {"TemplateName": name, "TemplateData": json.dumps(dict(defaults))}
     if headers:
@@ -326,14 +374,23 @@ def _bulk_calls(name: str, common: Mapping[str, Any], defaults: Mapping[str, Any
         entries = [
             {
                 "Destination": {"ToAddresses": [address]},
-                "ReplacementEmailContent": {"ReplacementTemplate": {
-                    "ReplacementTemplateData": json.dumps({**defaults, **subs})}},
+                "ReplacementEmailContent": {
+                    "ReplacementTemplate": {
+                        "ReplacementTemplateData": json.dumps({**defaults, **subs})
+                    }
+                },
             }
             for address, subs in chunk
         ]
-        calls.append(SesCall("send_bulk_email", {
-            **common,
-            "DefaultContent": {"Template": dict(template)},
-            "BulkEmailEntries": entries,
-        }, tuple(a for a, _ in chunk)))
+        calls.append(
+            SesCall(
+                "send_bulk_email",
+                {
+                    **common,
+                    "DefaultContent": {"Template": dict(template)},
+                    "BulkEmailEntries": entries,
+                },
+                tuple(a for a, _ in chunk),
+            )
+        )
     return calls

@@ -61,6 +61,8 @@ _BODY_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _MAX_PLAIN_WORD = 900
+_MAX_NAME_BYTES = 600  # longer display names: compose refuses them (MAX_DISPLAY_NAME)
+MAX_DISPLAY_NAME = 150  # characters; display names are short, and this keeps them exact
 _FILENAME_DROP = re.compile(r'["<>/\\]')
 _SAFE_PARAM = re.compile(r"[A-Za-z0-9._+()-]+(?: [A-Za-z0-9._+()-]+)*")
 
@@ -162,8 +164,10 @@ def _phrase_tokens(name: str) -> list[str]:
 
 
 def _one_word(value: str) -> str:
-    data = binascii.b2a_base64(value.encode("utf-8"), newline=False).decode("ascii")
-    return "=?utf-8?b?" + data + "?="
+    data = value.encode("utf-8")
+    if len(data) > _MAX_NAME_BYTES:  # keep lines ≤ 998: RFC-sized words (see above)
+        return " ".join(encoded_words(value))
+    return "=?utf-8?b?" + binascii.b2a_base64(data, newline=False).decode("ascii") + "?="
 
 
 def format_mailbox(address: str, name: str = "") -> str:

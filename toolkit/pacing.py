@@ -77,6 +77,8 @@ class FakeClock:
 
 # How long one waiting thread sleeps at most before looking at ``abort`` again.
 _ABORT_POLL = 0.1
+# How often a waiter looks again while the oldest admission's request is still in flight.
+_OPEN_POLL = 0.002
 
 
 class TokenBucket:
@@ -115,7 +117,7 @@ class TokenBucket:
         self._window = 1.0 + float(margin)
         self._lock = threading.Lock()
         self._turnstile = threading.Lock()
-        self._log: deque[list[float]] = deque()  # [time, count], time non-decreasing
+        self._log: deque[_Entry] = deque()  # in admission order
         self._in_window = 0.0
         self._rate = float(rate)
         self._burst_setting = burst
@@ -153,66 +155,125 @@ class TokenBucket:
     def _expire(self, now: float) -> None:
         cutoff = now - self._window
         log = self._log
-        while log and log[0][0] <= cutoff:
-            self._in_window -= log.popleft()[1]
+        # An entry still in flight stays (its request may not have arrived yet); entries
+        # behind it stay too, which only errs on the safe side.
+        while log and not log[0].open and log[0].time <= cutoff:
+            self._in_window -= log.popleft().count
         if not log:
             self._in_window = 0.0
 
-    def _try_admit(self, n: float) -> float:
-        """Admit ``n`` now and return 0, or return how long to wait before trying again."""
+    def _try_admit(self, n: float, hold: bool) -> float | _Entry:
+        """Admit ``n`` now and return its entry, or return how long to wait first."""
         with self._lock:
             now = self._clock.now()
             self._expire(now)
             need = min(n, self._capacity)  # an oversize request waits for an empty window
             if self._in_window + need <= self._capacity + 1e-9:
                 log = self._log
-                if log and log[-1][0] == now:
-                    log[-1][1] += n
+                last = log[-1] if log else None
+                if not hold and last is not None and not last.open and last.time == now:
+                    last.count += n
+                    entry = last
                 else:
-                    log.append([now, float(n)])
+                    entry = _Entry(now, float(n), hold)
+                    log.append(entry)
                 self._in_window += n
                 self.admitted += int(n)
-                return 0.0
+                return entry
             # Earliest time enough old entries leave the window.
             excess = self._in_window + need - self._capacity
             freed = 0.0
-            for stamp, count in self._log:
-                freed += count
+            latest = now - self._window
+            for entry in self._log:
+                if entry.open:  # wait for its request to finish, then look again
+                    return _OPEN_POLL
+                latest = max(latest, entry.time)
+                freed += entry.count
                 if freed >= excess - 1e-9:
-                    return max(stamp + self._window - now, 1e-6)
-            return self._window  # pragma: no cover - unreachable (log covers the excess)
+                    return max(latest + self._window - now, 1e-6)
+            return _OPEN_POLL  # pragma: no cover - the log always covers the excess
 
-    def acquire(self, n: float = 1, abort: threading.Event | None = None) -> bool:
+    def _finish(self, entry: _Entry) -> None:
+        with self._lock:
+            if entry.open:
+                entry.open = False
+                entry.time = max(entry.time, self._clock.now())
+
+    def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
         """Block until ``n`` recipients may go; True when admitted, False when ``abort`` was set.
 
         Waiting goes through ``clock.sleep`` (so a :class:`FakeClock` never really sleeps).
         """
+        return self._acquire(n, abort, hold=False) is not None
+
+    def reserve(self, n: float = 1, abort: _Abort | None = None) -> Reservation | None:
+        """Like :meth:`acquire`, but the admission counts until :meth:`Reservation.done`.
+
+        Use it around a request: the provider counts a request when it *arrives*, somewhere
+        between ``reserve`` and the answer, so the admission is re-stamped with the time of
+        ``done()`` (an upper bound of the arrival). Then no provider-side one-second window
+        can hold more than the rate, whatever the latency jitter. None when aborted.
+        """
+        entry = self._acquire(n, abort, hold=True)
+        return Reservation(self, entry) if entry is not None else None
+
+    def _acquire(self, n: float, abort: _Abort | None, hold: bool) -> _Entry | None:
         if n <= 0:
-            return True
-        # Fast path: no waiting needed and nobody is queued.
+            return _Entry(self._clock.now(), 0.0, False)
+        # Fast path: nobody is queued.
         if self._turnstile.acquire(blocking=False):
             try:
-                return self._wait_and_admit(n, abort)
+                return self._wait_and_admit(n, abort, hold)
             finally:
                 self._turnstile.release()
         while not self._turnstile.acquire(timeout=_ABORT_POLL):
             if abort is not None and abort.is_set():
-                return False
+                return None
         try:
-            return self._wait_and_admit(n, abort)
+            return self._wait_and_admit(n, abort, hold)
         finally:
             self._turnstile.release()
 
-    def _wait_and_admit(self, n: float, abort: threading.Event | None) -> bool:
+    def _wait_and_admit(self, n: float, abort: _Abort | None, hold: bool) -> _Entry | None:
         while True:
             if abort is not None and abort.is_set():
-                return False
-            wait = self._try_admit(n)
-            if wait <= 0:
-                return True
+                return None
+            result = self._try_admit(n, hold)
+            if isinstance(result, _Entry):
+                return result
+            wait = result
             if abort is not None:
                 wait = min(wait, _ABORT_POLL)
             self._clock.sleep(wait)
+
+
+class _Abort(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class _Entry:
+    """Recipients admitted at ``time``; ``open`` while their request is in flight."""
+
+    __slots__ = ("count", "open", "time")
+
+    def __init__(self, time: float, count: float, open: bool) -> None:
+        self.time = time
+        self.count = count
+        self.open = open
+
+
+class Reservation:
+    """An admission whose request is in flight; call :meth:`done` when the answer is in."""
+
+    __slots__ = ("_bucket", "_entry")
+
+    def __init__(self, bucket: TokenBucket, entry: _Entry) -> None:
+        self._bucket = bucket
+        self._entry = entry
+
+    def done(self) -> None:
+        """The request finished (or failed): it counts from now on for one window."""
+        self._bucket._finish(self._entry)
 
 
 class AdaptiveRate:
@@ -221,7 +282,8 @@ class AdaptiveRate:
     * Slow start: until the first throttle, the rate doubles after each quiet ``period``.
     * On throttling: ``rate *= decrease`` (at most once per ``period``, so a burst of
       throttled replies from one wave of requests counts once), never below ``floor``.
-    * After a quiet ``period`` with successes: ``rate += increase``, never above ``ceiling``.
+    * After a quiet ``period`` with successes: ``rate += max(increase, 10% of the rate at the
+      last throttle)``, never above ``ceiling`` (so recovery takes ~5 periods at any scale).
     """
 
     def __init__(
@@ -250,15 +312,20 @@ class AdaptiveRate:
         self._clock = clock
         self._last_change = clock.now()
         self._last_throttle: float | None = None
+        self._last_throttle_rate: float | None = None
         bucket.set_rate(min(max(bucket.rate, self.floor), self.ceiling))
 
     @property
     def rate(self) -> float:
         return self.bucket.rate
 
-    def acquire(self, n: float = 1, abort: threading.Event | None = None) -> bool:
+    def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
         """Same as :meth:`TokenBucket.acquire`."""
         return self.bucket.acquire(n, abort)
+
+    def reserve(self, n: float = 1, abort: _Abort | None = None) -> Reservation | None:
+        """Same as :meth:`TokenBucket.reserve`."""
+        return self.bucket.reserve(n, abort)
 
     def on_throttle(self) -> None:
         """A throttling answer arrived: back off multiplicatively (once per period)."""
@@ -268,6 +335,7 @@ class AdaptiveRate:
             if self._last_throttle is not None and now - self._last_throttle < self.period:
                 return
             self._last_throttle = now
+            self._last_throttle_rate = self.bucket.rate
             self._last_change = now
             self.bucket.set_rate(max(self.floor, self.bucket.rate * self.decrease))
 
@@ -281,5 +349,11 @@ class AdaptiveRate:
                 return
             self._last_change = now
             rate = self.bucket.rate
-            new = rate * 2 if self.slow_start else rate + self.increase
+            if self.slow_start:
+                new = rate * 2
+            else:
+                # Additive, with a step that scales with the rate last found too high, so
+                # recovering from a halving takes a handful of periods at any scale.
+                step = max(self.increase, 0.1 * (self._last_throttle_rate or 0.0))
+                new = rate + step
             self.bucket.set_rate(min(self.ceiling, new))

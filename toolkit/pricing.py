@@ -152,48 +152,76 @@ def _ses_plan(
     # Add-ons are priced à la carte; whether the plans bill them the same way is not verified,
     # except for what a plan says it includes.
     if inputs.attachments_gb:
-        lines.append(CostLine(f"{inputs.attachments_gb:g} GB attachments",
-                              inputs.attachments_gb * facts.SES_PRICE_ATTACHMENT_PER_GB.value,
-                              facts.SES_PRICE_ATTACHMENT_PER_GB))
+        lines.append(
+            CostLine(
+                f"{inputs.attachments_gb:g} GB attachments",
+                inputs.attachments_gb * facts.SES_PRICE_ATTACHMENT_PER_GB.value,
+                facts.SES_PRICE_ATTACHMENT_PER_GB,
+            )
+        )
     if inputs.dedicated_ips and "managed dedicated IPs" not in plan.includes:
-        lines.append(CostLine(f"{inputs.dedicated_ips} dedicated IP(s)",
-                              inputs.dedicated_ips * facts.SES_PRICE_DEDICATED_IP_MONTH.value,
-                              facts.SES_PRICE_DEDICATED_IP_MONTH))
+        lines.append(
+            CostLine(
+                f"{inputs.dedicated_ips} dedicated IP(s)",
+                inputs.dedicated_ips * facts.SES_PRICE_DEDICATED_IP_MONTH.value,
+                facts.SES_PRICE_DEDICATED_IP_MONTH,
+            )
+        )
     if inputs.tenants:
-        included = (facts.SES_PLAN_ENTERPRISE_TENANTS.value
-                    if "1,000 tenants" in plan.includes else 0)
+        included = (
+            facts.SES_PLAN_ENTERPRISE_TENANTS.value if "1,000 tenants" in plan.includes else 0
+        )
         billable = max(0, inputs.tenants - included)
         if billable:
-            lines.append(CostLine(f"{billable} tenant(s)",
-                                  billable * facts.SES_PRICE_TENANT_MONTH.value,
-                                  facts.SES_PRICE_TENANT_MONTH))
+            lines.append(
+                CostLine(
+                    f"{billable} tenant(s)",
+                    billable * facts.SES_PRICE_TENANT_MONTH.value,
+                    facts.SES_PRICE_TENANT_MONTH,
+                )
+            )
     available = is_alacarte or plan_era
-    note = "" if available else (
-        f"plans start {facts.SES_PLANS_INTRODUCED.value.isoformat()}")
+    note = "" if available else (f"plans start {facts.SES_PLANS_INTRODUCED.value.isoformat()}")
     if plan.includes:
         note = "; ".join(filter(None, [note, "includes " + ", ".join(plan.includes)]))
     return PlanCost(plan.name, tuple(lines), available=available, note=note)
 
 
 def _pinpoint(inputs: CostInputs, today: dt.date) -> PlanCost:
-    lines = [CostLine(f"{inputs.monthly_volume:,} emails",
-                      inputs.monthly_volume * facts.PINPOINT_PRICE_EMAIL.value,
-                      facts.PINPOINT_PRICE_EMAIL)]
+    lines = [
+        CostLine(
+            f"{inputs.monthly_volume:,} emails",
+            inputs.monthly_volume * facts.PINPOINT_PRICE_EMAIL.value,
+            facts.PINPOINT_PRICE_EMAIL,
+        )
+    ]
     free, per_endpoint = facts.PINPOINT_PRICE_TARGETED_AUDIENCE.value
     if inputs.endpoints > free:
-        lines.append(CostLine(f"{inputs.endpoints - free:,} targeted endpoints",
-                              (inputs.endpoints - free) * per_endpoint,
-                              facts.PINPOINT_PRICE_TARGETED_AUDIENCE))
+        lines.append(
+            CostLine(
+                f"{inputs.endpoints - free:,} targeted endpoints",
+                (inputs.endpoints - free) * per_endpoint,
+                facts.PINPOINT_PRICE_TARGETED_AUDIENCE,
+            )
+        )
     if inputs.dedicated_ips:
-        lines.append(CostLine(f"{inputs.dedicated_ips} dedicated IP(s)",
-                              inputs.dedicated_ips * facts.PINPOINT_PRICE_DEDICATED_IP_MONTH.value,
-                              facts.PINPOINT_PRICE_DEDICATED_IP_MONTH))
+        lines.append(
+            CostLine(
+                f"{inputs.dedicated_ips} dedicated IP(s)",
+                inputs.dedicated_ips * facts.PINPOINT_PRICE_DEDICATED_IP_MONTH.value,
+                facts.PINPOINT_PRICE_DEDICATED_IP_MONTH,
+            )
+        )
     ended = today >= facts.PINPOINT_END_OF_SUPPORT.value
-    note = (f"historical: Pinpoint ended {facts.PINPOINT_END_OF_SUPPORT.value.isoformat()}"
-            if ended else "historical prices; Pinpoint is closed to new customers since "
-            f"{facts.PINPOINT_NO_NEW_CUSTOMERS.value.isoformat()}")
-    return PlanCost("Pinpoint (historical)", tuple(lines), available=not ended, historical=True,
-                    note=note)
+    note = (
+        f"historical: Pinpoint ended {facts.PINPOINT_END_OF_SUPPORT.value.isoformat()}"
+        if ended
+        else "historical prices; Pinpoint is closed to new customers since "
+        f"{facts.PINPOINT_NO_NEW_CUSTOMERS.value.isoformat()}"
+    )
+    return PlanCost(
+        "Pinpoint (historical)", tuple(lines), available=not ended, historical=True, note=note
+    )
 
 
 def estimate_cost(inputs: CostInputs, *, today: dt.date) -> CostEstimate:
@@ -203,10 +231,16 @@ def estimate_cost(inputs: CostInputs, *, today: dt.date) -> CostEstimate:
     a past ``today`` is what one could have chosen then.
     """
     plan_era = today >= facts.SES_PLANS_INTRODUCED.value
-    ses_plans = (facts.SES_PLAN_ALACARTE, facts.SES_PLAN_ESSENTIALS, facts.SES_PLAN_PRO,
-                 facts.SES_PLAN_ENTERPRISE)
-    plans = (*(_ses_plan(f, inputs, today, plan_era=plan_era) for f in ses_plans),
-             _pinpoint(inputs, today))
+    ses_plans = (
+        facts.SES_PLAN_ALACARTE,
+        facts.SES_PLAN_ESSENTIALS,
+        facts.SES_PLAN_PRO,
+        facts.SES_PLAN_ENTERPRISE,
+    )
+    plans = (
+        *(_ses_plan(f, inputs, today, plan_era=plan_era) for f in ses_plans),
+        _pinpoint(inputs, today),
+    )
     notes = (
         "Prices are USD, us-east-1, from the AWS Price List read "
         f"{facts.SES_PLAN_ESSENTIALS.checked.isoformat()}; confirm on "

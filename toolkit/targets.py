@@ -38,6 +38,7 @@ __all__ = [
     "TlsMode",
     "aws_target_for",
     "is_loopback_host",
+    "sandbox_cert_pem",
     "smtp_target_for",
 ]
 
@@ -249,7 +250,7 @@ def smtp_target_for(sandbox: Any, **overrides: Any) -> SmtpTarget:
     Trusts exactly the sandbox's certificate when the sandbox exposes it (``cert_pem`` or
     ``certificate.cert_pem``); otherwise verification is off, which only loopback allows.
     """
-    ca_pem = _sandbox_cert_pem(sandbox)
+    ca_pem = sandbox_cert_pem(sandbox)
     values: dict[str, Any] = {
         "host": sandbox.smtp_host,
         "port": sandbox.smtp_port,
@@ -262,11 +263,18 @@ def smtp_target_for(sandbox: Any, **overrides: Any) -> SmtpTarget:
     return SmtpTarget(**values)
 
 
-def _sandbox_cert_pem(sandbox: Any) -> str | None:
-    for holder in (sandbox, getattr(sandbox, "certificate", None), getattr(sandbox, "tls", None)):
+def sandbox_cert_pem(sandbox: Any) -> str | None:
+    """The PEM certificate a sandbox's SMTP server presents, when it exposes one."""
+    smtp = getattr(sandbox, "smtp", None)
+    holders = (sandbox, getattr(sandbox, "certificate", None), getattr(sandbox, "tls", None),
+               getattr(smtp, "certificate", None) if smtp is not None else None)
+    for holder in holders:
         pem = getattr(holder, "cert_pem", None) if holder is not None else None
         if isinstance(pem, bytes):
             return pem.decode("ascii")
         if isinstance(pem, str):
             return pem
     return None
+
+
+_sandbox_cert_pem = sandbox_cert_pem  # the name benchmarks/sandbox_proc.py imports

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "toolkit", *args],
         capture_output=True,
@@ -58,7 +60,14 @@ def served_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 def test_sandbox_prints_one_json_line_with_connection_details(served_sandbox: dict) -> None:
-    for key in ("endpoint_url", "smtp_host", "smtp_port", "smtp_username", "smtp_password", "region"):
+    for key in (
+        "endpoint_url",
+        "smtp_host",
+        "smtp_port",
+        "smtp_username",
+        "smtp_password",
+        "region",
+    ):
         assert key in served_sandbox
     assert served_sandbox["smtp_host"] == "127.0.0.1"
     assert served_sandbox["endpoint_url"].startswith("http://127.0.0.1:")
@@ -87,7 +96,8 @@ def test_served_sandbox_answers_boto3_and_smtplib(served_sandbox: dict) -> None:
         refused = smtp.sendmail(
             "sender@example.com",
             ["success@simulator.amazonses.com"],
-            b"From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\nSubject: cli\r\n\r\nhi\r\n",
+            b"From: sender@example.com\r\nTo: success@simulator.amazonses.com\r\n"
+            b"Subject: cli\r\n\r\nhi\r\n",
         )
         assert refused == {}
     mailbox = run_cli("mailbox", "--state", served_sandbox["state"], "--format", "json")
@@ -97,10 +107,16 @@ def test_served_sandbox_answers_boto3_and_smtplib(served_sandbox: dict) -> None:
 
 
 @pytest.mark.parametrize("via", ["ses", "ses-bulk", "smtp"])
-def test_send_file_to_a_separately_started_sandbox(served_sandbox: dict, via: str, tmp_path: Path) -> None:
+def test_send_file_to_a_separately_started_sandbox(
+    served_sandbox: dict, via: str, tmp_path: Path
+) -> None:
     frame = pd.DataFrame(
         {
-            "email": ["success+1@simulator.amazonses.com", "not-an-address", "bounce+2@simulator.amazonses.com"],
+            "email": [
+                "success+1@simulator.amazonses.com",
+                "not-an-address",
+                "bounce+2@simulator.amazonses.com",
+            ],
             "first_name": ["Ana", "Bo", "Zoë"],
         }
     )
@@ -108,10 +124,23 @@ def test_send_file_to_a_separately_started_sandbox(served_sandbox: dict, via: st
     frame.to_csv(source, index=False)
     out = tmp_path / "results.csv"
     where = (
-        ["--smtp-host", served_sandbox["smtp_host"], "--smtp-port", str(served_sandbox["smtp_port"]),
-         "--smtp-user", served_sandbox["smtp_username"], "--smtp-password-env", "BOX_PASSWORD"]
+        [
+            "--smtp-host",
+            served_sandbox["smtp_host"],
+            "--smtp-port",
+            str(served_sandbox["smtp_port"]),
+            "--smtp-user",
+            served_sandbox["smtp_username"],
+            "--smtp-password-env",
+            "BOX_PASSWORD",
+        ]
         if via == "smtp"
-        else ["--endpoint-url", served_sandbox["endpoint_url"], "--region", served_sandbox["region"]]
+        else [
+            "--endpoint-url",
+            served_sandbox["endpoint_url"],
+            "--region",
+            served_sandbox["region"],
+        ]
     )
     env = {
         "BOX_PASSWORD": served_sandbox["smtp_password"],
@@ -119,22 +148,65 @@ def test_send_file_to_a_separately_started_sandbox(served_sandbox: dict, via: st
         "AWS_SECRET_ACCESS_KEY": served_sandbox["secret_access_key"],
     }
     done = run_cli(
-        "send", str(source), "--via", via, "--from", "sender@example.com",
-        "--subject", "Hello {{first_name}}", "--no-progress", "--out", str(out), *where, env=env,
+        "send",
+        str(source),
+        "--via",
+        via,
+        "--from",
+        "sender@example.com",
+        "--subject",
+        "Hello {{first_name}}",
+        "--no-progress",
+        "--out",
+        str(out),
+        *where,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     results = pd.read_csv(out)
     assert len(results) == 3
-    assert {"status", "message_id", "error_code", "error_message", "attempts"} <= set(results.columns)
+    assert {"status", "message_id", "error_code", "error_message", "attempts"} <= set(
+        results.columns
+    )
     assert list(results["status"]) == ["sent", "invalid", "sent"]
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["send", "missing.csv", "--via", "ses", "--from", "a@example.com", "--subject", "x", "--out", "o.csv"], "missing.csv"),
-        (["send", str(DATA / "recipients.csv"), "--via", "ses", "--from", "a@example.com", "--subject", "x",
-          "--to-column", "nope", "--dry-run", "--out", "/tmp/o.csv"], "nope"),
+        (
+            [
+                "send",
+                "missing.csv",
+                "--via",
+                "ses",
+                "--from",
+                "a@example.com",
+                "--subject",
+                "x",
+                "--out",
+                "o.csv",
+            ],
+            "missing.csv",
+        ),
+        (
+            [
+                "send",
+                str(DATA / "recipients.csv"),
+                "--via",
+                "ses",
+                "--from",
+                "a@example.com",
+                "--subject",
+                "x",
+                "--to-column",
+                "nope",
+                "--dry-run",
+                "--out",
+                "/tmp/o.csv",
+            ],
+            "nope",
+        ),
     ],
 )
 def test_configuration_errors_exit_2_with_one_line(args: list[str], needle: str) -> None:
@@ -152,8 +224,18 @@ def test_unknown_option_is_a_usage_error() -> None:
 def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     out = tmp_path / "dry.csv"
     done = run_cli(
-        "send", str(DATA / "recipients.csv"), "--via", "ses", "--from", "sender@example.com",
-        "--subject", "Order {{order_id}}", "--dry-run", "--no-progress", "--out", str(out),
+        "send",
+        str(DATA / "recipients.csv"),
+        "--via",
+        "ses",
+        "--from",
+        "sender@example.com",
+        "--subject",
+        "Order {{order_id}}",
+        "--dry-run",
+        "--no-progress",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     results = pd.read_csv(out)

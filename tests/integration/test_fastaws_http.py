@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -474,3 +475,56 @@ def test_sandbox_pinpoint_send_messages(sandbox: Any) -> None:
     result = answer["MessageResponse"]["Result"]["success@simulator.amazonses.com"]
     assert result["DeliveryStatus"] == "SUCCESSFUL"
     fast.close()
+
+
+def test_https_verifies_certificates() -> None:
+    """TLS with certificate checks: a self-signed server fails unless its CA is given."""
+    from botocore.exceptions import SSLError
+
+    from toolkit.sandbox.tls import SelfSignedCertificate
+
+    cert = SelfSignedCertificate.generate("localhost")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server_ctx = cert.server_context()
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with server_ctx.wrap_socket(raw, server_side=True) as conn:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    head, _, rest = data.partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    while len(rest) < length:
+                        rest += conn.recv(65536)
+                    conn.sendall(_render(200, {"Content-Type": "application/json"}, b"{}"))
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = f"https://localhost:{port}"
+        untrusting = make_client("sesv2", region=REGION, endpoint_url=url, credentials=CREDS)
+        with pytest.raises(SSLError):
+            untrusting.get_account()
+        with tempfile.NamedTemporaryFile("wb", suffix=".pem") as ca:
+            ca.write(cert.cert_pem)
+            ca.flush()
+            trusting = make_client(
+                "sesv2", region=REGION, endpoint_url=url, credentials=CREDS, verify=ca.name
+            )
+            assert trusting.get_account()["ResponseMetadata"]["HTTPStatusCode"] == 200
+            trusting.close()
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()

@@ -266,3 +266,33 @@ def test_restart_with_a_state_directory_keeps_everything(
         Content=GOOD["Content"],
     )
     assert second.mailbox.count() == 2
+
+
+def test_mailbox_is_readable_from_another_process(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Any
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    sandbox = make_sandbox(state_dir=tmp_path, smtp=False)
+    assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200
+    time.sleep(0.2)  # the mailbox flushes its buffer every 50 ms
+    script = (
+        "import sys; from toolkit.sandbox.mailbox import Mailbox; "
+        "m = Mailbox.open(sys.argv[1]); print(m.count()); print(m.messages()['subject'][0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "s"]
+
+
+def test_secrets_stay_out_of_reprs(sandbox: Sandbox) -> None:
+    info = sandbox.info()
+    assert info["endpoint_url"] == sandbox.endpoint_url and info["smtp_port"] == sandbox.smtp_port
+    assert info["pinpoint_app_id"] and info["region"] == "us-east-1"
+    for text in (repr(sandbox), repr(sandbox.mailbox), repr(sandbox.faults)):
+        assert sandbox.secret_access_key not in text
+        assert sandbox.smtp_password not in text

@@ -30,8 +30,9 @@ KEY_ID, SECRET, REGION = "AKIAEXAMPLEKEYID", "some+secret+key", "eu-central-1"
 DERIVED_PASSWORD = "BMXhUYlu5Z3gSXVQORxlVa7XPaz91aGWdfHxvkOZdWZ2"
 
 
-def raw_message(subject: str = "Hello", body: str = "Hi there.\r\n", to: str = "a@example.org"
-                ) -> bytes:
+def raw_message(
+    subject: str = "Hello", body: str = "Hi there.\r\n", to: str = "a@example.org"
+) -> bytes:
     return (
         f"From: {SENDER}\r\nTo: {to}\r\nSubject: {subject}\r\n"
         f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}"
@@ -91,8 +92,9 @@ def connected(server: SmtpServer, *, login: bool = True) -> Iterator[smtplib.SMT
             client.close()
 
 
-def send_raw(client: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
-             ) -> tuple[int, bytes]:
+def send_raw(
+    client: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> tuple[int, bytes]:
     """MAIL, RCPT..., DATA by hand, returning the end-of-DATA reply (what SES answers)."""
     code, reply = client.mail(sender)
     assert code == 250, reply
@@ -150,8 +152,9 @@ def test_auth_login(sandbox: Started) -> None:
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
 @pytest.mark.parametrize(("user", "password"), [(USER, "wrong"), ("nobody", PASSWORD)])
-def test_bad_credentials_are_535(sandbox: Started, mechanism: str, user: str, password: str
-                                 ) -> None:
+def test_bad_credentials_are_535(
+    sandbox: Started, mechanism: str, user: str, password: str
+) -> None:
     server, _, _ = sandbox
     with connected(server, login=False) as client:
         client.ehlo()
@@ -189,12 +192,8 @@ def test_mail_before_auth_is_530(sandbox: Started) -> None:
 
 
 def test_ses_derived_password_is_accepted(make_server: Callable[..., Started]) -> None:
-    server, mailbox, _ = make_server(
-        access_key_id=KEY_ID, secret_access_key=SECRET, region=REGION
-    )
-    with connected(server, login=False) as client, pytest.raises(
-        smtplib.SMTPAuthenticationError
-    ):
+    server, mailbox, _ = make_server(access_key_id=KEY_ID, secret_access_key=SECRET, region=REGION)
+    with connected(server, login=False) as client, pytest.raises(smtplib.SMTPAuthenticationError):
         client.login(KEY_ID, SECRET)  # the secret key itself is not the SMTP password
     with connected(server, login=False) as client:
         client.login(KEY_ID, DERIVED_PASSWORD)
@@ -226,8 +225,9 @@ def test_certificate_verifies_for_localhost_and_ip(sandbox: Started) -> None:
             client.starttls(context=server.client_ssl_context())  # verifies name and chain
             client.noop()
     other = SelfSignedCertificate.generate().client_context()
-    with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client, pytest.raises(
-        ssl.SSLCertVerificationError
+    with (
+        smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client,
+        pytest.raises(ssl.SSLCertVerificationError),
     ):
         client.starttls(context=other)
 
@@ -259,7 +259,9 @@ def test_sandbox_account_only_verified_or_simulator_recipients(
         assert code == 554
         assert reply.endswith(b"check in region US-EAST-1: stranger@example.org")
         code, _ = send_raw(
-            client, SENDER, ["friend@example.net", "success@simulator.amazonses.com"],
+            client,
+            SENDER,
+            ["friend@example.net", "success@simulator.amazonses.com"],
             raw_message(),
         )
         assert code == 250
@@ -341,7 +343,8 @@ def test_injected_error_is_451(make_server: Callable[..., Started]) -> None:
     server, mailbox, _ = make_server(faults=Faults(error_rate=1.0, seed=1))
     with connected(server) as client:
         assert send_raw(client, SENDER, ["a@example.org"], raw_message()) == (
-            451, b"Temporary service failure"
+            451,
+            b"Temporary service failure",
         )
     assert mailbox.count() == 0
 
@@ -367,8 +370,12 @@ def test_seeded_fault_mix_is_reproducible(make_server: Callable[..., Started]) -
     seed, rates = 7, {"error_rate": 0.25, "drop_rate": 0.15, "throttle_rate": 0.1}
     server, mailbox, _ = make_server(faults=Faults(seed=seed, **rates))
     reference = Faults(seed=seed, **rates)
-    expected_codes = {FaultAction.NONE: 250, FaultAction.ERROR: 451,
-                      FaultAction.THROTTLE: 454, FaultAction.DROP: None}
+    expected_codes = {
+        FaultAction.NONE: 250,
+        FaultAction.ERROR: 451,
+        FaultAction.THROTTLE: 454,
+        FaultAction.DROP: None,
+    }
     client = tls_client(server)
     accepted = 0
     for i in range(40):
@@ -436,9 +443,10 @@ def test_client_vanishing_mid_data_stores_nothing_and_loses_nothing(sandbox: Sta
 
 def test_stalled_tls_handshake_is_closed(make_server: Callable[..., Started]) -> None:
     server, mailbox, _ = make_server(timeout=0.5, tls_port=0)
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, raw.makefile(
-        "rb"
-    ) as stream:
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        raw.makefile("rb") as stream,
+    ):
         assert stream.readline().startswith(b"220")
         raw.sendall(b"EHLO stalled\r\n")
         while not stream.readline().startswith(b"250 "):
@@ -476,19 +484,24 @@ def test_idle_connection_is_closed(make_server: Callable[..., Started]) -> None:
 
 def test_start_stop_lifecycle(certificate: SelfSignedCertificate) -> None:
     mailbox = Mailbox()
-    server = SmtpServer(Policy(), mailbox, username=USER, password=PASSWORD,
-                        certificate=certificate)
+    server = SmtpServer(
+        Policy(), mailbox, username=USER, password=PASSWORD, certificate=certificate
+    )
     assert not server.running
     with server:
         assert server.running and server.port
         assert PASSWORD not in repr(server)
         taken = server.port
-        clash = SmtpServer(Policy(), mailbox, username=USER, password=PASSWORD, port=taken,
-                           certificate=certificate)
+        clash = SmtpServer(
+            Policy(), mailbox, username=USER, password=PASSWORD, port=taken, certificate=certificate
+        )
         with pytest.raises(SandboxError):
             clash.start()
     assert not server.running
     server.stop()  # idempotent
+    with server, connected(server) as client:  # and it can start again
+        client.sendmail(SENDER, ["a@example.org"], raw_message())
+    assert mailbox.count() == 1
     mailbox.close()
 
 
@@ -529,6 +542,76 @@ def test_mailbox_failure_is_a_retryable_451(make_server: Callable[..., Started])
     mailbox.close()  # every add() now raises
     with connected(server) as client:
         assert send_raw(client, SENDER, ["a@example.org"], raw_message()) == (
-            451, b"Temporary service failure"
+            451,
+            b"Temporary service failure",
         )
-        assert client.noop()[0] == 250  # the connection survives
+        assert client.noop()[0] == 250  # the connection survives, ready for a new MAIL
+        assert client.mail(SENDER)[0] == 250
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n",
+        b"one line\r\n",
+        b".\r\n..\r\n.x\r\n",
+        b"a\r\n\r\n.\r\n\r\nb\r\n",
+        b"no final line end",
+        b"x" * 5000 + b"\r\n" + b"y" * 70_000 + b"\r\n",  # lines beyond the reader's buffer
+    ],
+)
+def test_data_content_round_trips(sandbox: Started, body: bytes) -> None:
+    """smtplib dot-stuffs and terminates the data; the server must store it unchanged."""
+    server, mailbox, _ = sandbox
+    with connected(server) as client:
+        code, reply = send_raw(client, SENDER, ["a@example.org"], body)
+    assert code == 250
+    stored = mailbox.message(reply.decode().split()[1])
+    assert stored is not None
+    expected = body if body.endswith(b"\r\n") else body + b"\r\n"  # smtplib adds CRLF
+    assert stored["content"] == expected
+
+
+@pytest.mark.parametrize("cut", range(1, 8))
+def test_terminator_split_across_reads(sandbox: Started, cut: int) -> None:
+    """The end-of-data mark arriving in two pieces (two TLS records) is still recognised."""
+    server, mailbox, _ = sandbox
+    with connected(server) as client:
+        client.mail(SENDER)
+        client.rcpt("a@example.org")
+        assert client.docmd("DATA")[0] == 354
+        wire = b"Subject: split\r\n\r\nx\r\n.\r\n"
+        point = len(wire) - cut
+        client.send(wire[:point])
+        time.sleep(0.02)
+        client.send(wire[point:])
+        code, _ = client.getreply()
+        assert code == 250
+        assert client.noop()[0] == 250  # nothing after the mark was swallowed
+    assert mailbox.messages()["subject"].tolist() == ["split"]
+
+
+def test_empty_message_terminator_alone(sandbox: Started) -> None:
+    server, mailbox, _ = sandbox
+    with connected(server) as client:
+        client.mail(SENDER)
+        client.rcpt("a@example.org")
+        assert client.docmd("DATA")[0] == 354
+        client.send(b".\r\n")
+        assert client.getreply()[0] == 250
+        assert client.noop()[0] == 250
+    assert mailbox.count() == 1
+
+
+def test_certificate_kept_in_state_dir(tmp_path: Any) -> None:
+    first = SelfSignedCertificate.load_or_create(tmp_path)
+    again = SelfSignedCertificate.load_or_create(tmp_path)
+    assert again == first
+    key_file = next(p for p in tmp_path.iterdir() if "key" in p.name)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE" not in repr(first)
+    key_file.write_bytes(SelfSignedCertificate.generate().key_pem)  # a key of another pair
+    replaced = SelfSignedCertificate.load_or_create(tmp_path)
+    assert replaced != first
+    replaced.server_context()  # loads: the pair matches

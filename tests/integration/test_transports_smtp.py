@@ -32,7 +32,10 @@ def raw(i: int, to: str) -> bytes:
 def message(i: int, to: str | None = None, **kw: Any) -> Message:
     address = to or f"user{i}@example.org"
     values: dict[str, Any] = {
-        "row_key": str(i), "position": i, "sender": SENDER, "to": (address,),
+        "row_key": str(i),
+        "position": i,
+        "sender": SENDER,
+        "to": (address,),
         "raw": raw(i, address),
     }
     values.update(kw)
@@ -74,11 +77,13 @@ def test_tls_is_verified_against_the_sandbox_certificate(sandbox: Sandbox) -> No
 def test_simulator_and_rejections(make_sandbox: Callable[..., Sandbox]) -> None:
     sandbox = make_sandbox(sandbox_account=True)
     with smtp(sandbox) as transport:
-        replies = transport.send([
-            message(0, to="bounce@simulator.amazonses.com"),
-            message(1, to="stranger@example.net"),
-            message(2, to="success@simulator.amazonses.com"),
-        ])
+        replies = transport.send(
+            [
+                message(0, to="bounce@simulator.amazonses.com"),
+                message(1, to="stranger@example.net"),
+                message(2, to="success@simulator.amazonses.com"),
+            ]
+        )
     assert [r.verdict for r in replies] == [Verdict.ACCEPTED, Verdict.REJECTED, Verdict.ACCEPTED]
     assert replies[1].code == "SMTP554"
     assert "bounce" in set(sandbox.mailbox.events(replies[0].message_id)["event"])
@@ -168,3 +173,23 @@ def test_worker_threads_each_get_a_connection_and_reconnect(sandbox: Sandbox) ->
     assert len(replies) == 100 and {r.verdict for r in replies} == {Verdict.ACCEPTED}
     assert len({r.message_id for r in replies}) == 100
     assert sandbox.mailbox.count("smtp") == 100
+
+
+def test_a_pooled_connection_closed_while_idle_is_replaced_without_a_failure(
+    sandbox: Sandbox,
+) -> None:
+    with smtp(sandbox) as transport:
+        assert transport.send([message(0)])[0].verdict is Verdict.ACCEPTED
+        (idle,) = transport._idle
+        idle.smtp.sock.shutdown(socket.SHUT_RDWR)  # as if the server timed it out
+        reply = transport.send([message(1)])[0]
+    assert reply.verdict is Verdict.ACCEPTED
+    assert sandbox.mailbox.count("smtp") == 2
+
+
+def test_envelope_injection_is_refused_without_a_transaction(sandbox: Sandbox) -> None:
+    with smtp(sandbox) as transport:
+        reply = transport.send([message(0, to="a@example.org>\r\nRCPT TO:<b@example.org")])[0]
+        assert reply.verdict is Verdict.REJECTED and reply.code == "InvalidEnvelope"
+        assert transport.send([message(1)])[0].verdict is Verdict.ACCEPTED
+    assert sandbox.mailbox.count() == 1

@@ -212,8 +212,8 @@ def test_sender_column_per_row() -> None:
 
 def test_size_limit_in_preflight_and_render() -> None:
     df = pd.DataFrame(
-        {"email": ["a@example.com", "b@example.com"], "first_name": ["x" * 5000, "é" * 800],
-         "order_id": [1, 2]}
+        {"email": ["a@example.com", "b@example.com"], "first_name": ["A", "B"],
+         "order_id": ["x " * 2500, "é" * 1500]}
     )  # fmt: skip
     p = _plan(df, limit=4000)
     assert p.preflight[0].error_code == "TooLarge"  # the cheap floor already exceeds it
@@ -250,6 +250,11 @@ def test_preview_and_summary() -> None:
     summary = p.summary()
     assert summary["sendable"] == 2 and summary["invalid:MissingValue"] == 2
     assert len(p.problems()) == 6
+
+
+def test_long_display_name_is_invalid() -> None:
+    df = _frame().head(1).assign(first_name="N" * 151)
+    assert _plan(df).preflight[0].error_code == "InvalidValue"
 
 
 def test_empty_frame() -> None:

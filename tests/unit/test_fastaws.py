@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -52,7 +53,9 @@ class _Raw:
         yield self._data
 
 
-def _boto3_request(service: str, method: str, params: dict[str, Any], creds: Credentials) -> Any:
+@functools.cache
+def _capturing_boto3(service: str, creds: Credentials) -> tuple[Any, _Captured]:
+    """One boto3 client per service and credentials (clients are slow to build)."""
     frozen = creds.get_frozen_credentials()
     client = boto3.client(
         service,
@@ -65,6 +68,11 @@ def _boto3_request(service: str, method: str, params: dict[str, Any], creds: Cre
     )
     captured = _Captured()
     client.meta.events.register("before-send", captured)
+    return client, captured
+
+
+def _boto3_request(service: str, method: str, params: dict[str, Any], creds: Credentials) -> Any:
+    client, captured = _capturing_boto3(service, creds)
     getattr(client, method)(**params)
     return captured.request
 
@@ -74,6 +82,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: FROZEN)
 
 
+@functools.cache
 def _fast(service: str, creds: Credentials = STATIC) -> FastClient:
     return make_client(service, region="eu-west-1", endpoint_url=ENDPOINT, credentials=creds)
 
@@ -299,3 +308,130 @@ def test_default_endpoints_and_host_header() -> None:
 def test_query_protocol_service_is_refused() -> None:
     with pytest.raises(ValueError, match="rest-json"):
         make_client("ses", region="eu-west-1", credentials=STATIC)
+
+
+# -- the compiled validator and serializer -----------------------------------------------------
+
+
+def _sample(shape: Any, depth: int = 0) -> Any:
+    """A value botocore's validator accepts for ``shape`` (optional members skipped when deep)."""
+    kind = shape.type_name
+    low = shape.metadata.get("min", 0)
+    if kind == "structure":
+        if shape.is_document_type:
+            return {"doc": [1, "two", {"three": 3.0}]}
+        required = set(shape.metadata.get("required", ()))
+        names = [n for n in shape.members if depth < 4 or n in required]
+        if shape.is_tagged_union:
+            names = names[:1] or list(shape.members)[:1]
+        return {n: _sample(shape.members[n], depth + 1) for n in names}
+    if kind == "list":
+        return [_sample(shape.member, depth + 1) for _ in range(max(low, 1))] if depth < 6 else []
+    if kind == "map":
+        return {"k" * max(shape.key.metadata.get("min", 1), 1): _sample(shape.value, depth + 1)}
+    if kind == "string":
+        enum = shape.enum
+        return enum[0] if enum else "v ü/" + "x" * max(low, 1)
+    if kind in ("integer", "long"):
+        return max(int(low), 7)
+    if kind in ("float", "double"):
+        return 2.5
+    if kind == "boolean":
+        return True
+    if kind == "blob":
+        return b"\x00\xffbytes"
+    if kind == "timestamp":
+        return dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    raise AssertionError(kind)
+
+
+def _mutations(params: dict[str, Any], shape: Any) -> list[dict[str, Any]]:
+    out = [{**params, "NoSuchMember": "x"}]
+    for name in shape.metadata.get("required", ()):
+        out.append({k: v for k, v in params.items() if k != name})
+    for name, value in params.items():
+        wrong: Any = 5 if isinstance(value, str) else "not-a-" + type(value).__name__
+        out.append({**params, name: wrong})
+        out.append({**params, name: None})
+        if isinstance(value, dict) and value:
+            inner = next(iter(value))
+            out.append({**params, name: {**value, inner: object()}})
+    return out
+
+
+@pytest.mark.parametrize("service", ["sesv2", "pinpoint"])
+def test_compiled_path_equals_botocore_for_every_operation(service: str) -> None:
+    """For every operation: the fast check never accepts what botocore rejects, and the
+    compiled request equals botocore's serializer output byte for byte."""
+    from botocore.validate import ParamValidator
+
+    from toolkit.transports._compiled import CompiledRequest, compile_check
+
+    client = _fast(service)
+    model = client.meta.service_model
+    serializer = create_serializer("rest-json", include_validation=False)
+    validator = ParamValidator()
+    memo: dict[str, Any] = {}
+    compared = 0
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        if op.input_shape is None:
+            continue
+        check = compile_check(op.input_shape, memo)
+        compiled = CompiledRequest.compile(op, serializer)
+        params = _sample(op.input_shape)
+        for candidate in [params, *_mutations(params, op.input_shape)]:
+            if validator.validate(candidate, op.input_shape).has_errors():
+                assert not check(candidate), (name, candidate)
+        if validator.validate(params, op.input_shape).has_errors():
+            continue
+        assert check(params), name
+        if compiled is not None:
+            assert compiled.build(params) == serializer.serialize_to_request(params, op), name
+            compared += 1
+    # The rest carry query-string or header members and use botocore's serializer.
+    assert compared >= 0.6 * len(model.operation_names)
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "params"), CASES, ids=[f"{c[0]}.{c[1]}" for c in CASES]
+)
+def test_transport_operations_take_the_compiled_path(
+    service: str, method: str, params: dict[str, Any]
+) -> None:
+    client = _fast(service)
+    op = client._operation(client._method_to_api[method])
+    assert op.check(params)
+    locations = {m.serialization.get("location") for m in op.input_shape.members.values()}
+    if "querystring" in locations:
+        assert op.compiled is None  # botocore's serializer does query strings
+        return
+    assert op.compiled is not None
+    expected = create_serializer("rest-json").serialize_to_request(params, op.model)
+    assert op.compiled.build(params) == expected
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (TimeoutError("timed out"), "ConnectTimeoutError"),
+        (ConnectionRefusedError(111, "refused"), "EndpointConnectionError"),
+        (OSError(-2, "Name or service not known"), "EndpointConnectionError"),
+    ],
+)
+def test_connect_failures_map_to_botocore(
+    monkeypatch: pytest.MonkeyPatch, raised: OSError, expected: str
+) -> None:
+    """Nothing was sent: the classes boto3 raises for a connect failure."""
+    import botocore.exceptions
+
+    from toolkit.transports import _http11
+
+    def fail(*_: Any, **__: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(_http11.socket, "create_connection", fail)
+    client = make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=STATIC)
+    with pytest.raises(getattr(botocore.exceptions, expected)) as error:
+        client.get_account()
+    assert ENDPOINT in str(error.value)

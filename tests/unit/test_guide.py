@@ -59,9 +59,13 @@ def warning(r, rule: str):
 
 @pytest.mark.parametrize(
     ("day", "phase"),
-    [(BEFORE_CLOSE, PinpointPhase.OPEN), (CLOSE, PinpointPhase.EXISTING_ONLY),
-     (BEFORE_EOS, PinpointPhase.EXISTING_ONLY), (EOS, PinpointPhase.ENDED),
-     (TODAY, PinpointPhase.ENDED)],
+    [
+        (BEFORE_CLOSE, PinpointPhase.OPEN),
+        (CLOSE, PinpointPhase.EXISTING_ONLY),
+        (BEFORE_EOS, PinpointPhase.EXISTING_ONLY),
+        (EOS, PinpointPhase.ENDED),
+        (TODAY, PinpointPhase.ENDED),
+    ],
 )
 def test_pinpoint_phase_boundaries(day, phase):
     assert pinpoint_phase(day) is phase
@@ -144,9 +148,13 @@ def test_pinpoint_cost_reason_mentions_historical_price():
 
 @pytest.mark.parametrize(
     ("need", "fragment"),
-    [("receive", "receiving email"), ("config_sets", "configuration sets"),
-     ("sending_authorization", "sending authorization"), ("tenants", "tenant isolation"),
-     ("dedicated_ips", "dedicated IP pools")],
+    [
+        ("receive", "receiving email"),
+        ("config_sets", "configuration sets"),
+        ("sending_authorization", "sending authorization"),
+        ("tenants", "tenant isolation"),
+        ("dedicated_ips", "dedicated IP pools"),
+    ],
 )
 def test_ses_only_needs_beat_pinpoint_before_eos(need, fragment):
     r = rec(MID, existing_pinpoint=True, **MULTI, **{need: True})
@@ -192,13 +200,15 @@ def test_third_party_means_smtp():
 
 @pytest.mark.parametrize(
     ("need", "rule", "fact"),
-    [("receive", "receive", facts.SES_RECEIVING),
-     ("config_sets", "config-sets", facts.SES_CONFIGURATION_SETS),
-     ("sending_authorization", "sending-authorization", facts.SES_SENDING_AUTHORIZATION),
-     ("tenants", "tenants", facts.SES_TENANTS),
-     ("dedicated_ips", "dedicated-ips", facts.SES_DEDICATED_IPS),
-     ("templates", "templates", facts.SES_TEMPLATES),
-     ("attachments", "attachments", facts.SES_MAX_MESSAGE_BYTES)],
+    [
+        ("receive", "receive", facts.SES_RECEIVING),
+        ("config_sets", "config-sets", facts.SES_CONFIGURATION_SETS),
+        ("sending_authorization", "sending-authorization", facts.SES_SENDING_AUTHORIZATION),
+        ("tenants", "tenants", facts.SES_TENANTS),
+        ("dedicated_ips", "dedicated-ips", facts.SES_DEDICATED_IPS),
+        ("templates", "templates", facts.SES_TEMPLATES),
+        ("attachments", "attachments", facts.SES_MAX_MESSAGE_BYTES),
+    ],
 )
 def test_each_need_adds_its_reason_with_its_fact(need, rule, fact):
     without = rec()
@@ -316,10 +326,17 @@ def test_volume_over_daily_quota():
 profiles = st.builds(
     Profile,
     channels=st.sets(st.sampled_from(["email", "sms", "push", "voice"]), min_size=1),
-    third_party=st.booleans(), monthly_volume=st.integers(0, 10**9),
-    peak_rate=st.floats(0, 1e4), receive=st.booleans(), config_sets=st.booleans(),
-    sending_authorization=st.booleans(), dedicated_ips=st.booleans(), tenants=st.booleans(),
-    templates=st.booleans(), attachments=st.booleans(), endpoint_ids=st.booleans(),
+    third_party=st.booleans(),
+    monthly_volume=st.integers(0, 10**9),
+    peak_rate=st.floats(0, 1e4),
+    receive=st.booleans(),
+    config_sets=st.booleans(),
+    sending_authorization=st.booleans(),
+    dedicated_ips=st.booleans(),
+    tenants=st.booleans(),
+    templates=st.booleans(),
+    attachments=st.booleans(),
+    endpoint_ids=st.booleans(),
     existing_pinpoint=st.booleans(),
 )
 days = st.dates(dt.date(2024, 1, 1), dt.date(2028, 12, 31))
@@ -357,8 +374,14 @@ def test_profile_normalises_channels():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"channels": {"fax"}}, {"channels": set()}, {"monthly_volume": -1}, {"peak_rate": -1.0},
-     {"messages": -5}, {"max_send_rate": 0}],
+    [
+        {"channels": {"fax"}},
+        {"channels": set()},
+        {"monthly_volume": -1},
+        {"peak_rate": -1.0},
+        {"messages": -5},
+        {"max_send_rate": 0},
+    ],
 )
 def test_profile_rejects_bad_input(kwargs):
     with pytest.raises(ConfigurationError):
@@ -387,15 +410,21 @@ def test_tiered_cost_is_graduated():
 def test_cost_per_plan_for_one_million():
     est = estimate_cost(CostInputs(monthly_volume=1_000_000), today=TODAY)
     totals = {p.plan: p.monthly_usd for p in est.plans}
-    assert totals == {"À la carte": 100.0, "Essentials": 160.0, "Pro": 325.0,
-                      "Enterprise": 730.0, "Pinpoint (historical)": 100.0}
+    assert totals == {
+        "À la carte": 100.0,
+        "Essentials": 160.0,
+        "Pro": 325.0,
+        "Enterprise": 730.0,
+        "Pinpoint (historical)": 100.0,
+    }
     assert est.cheapest.plan == "À la carte"
     assert est.to_frame().loc["À la carte", "cheapest"]
 
 
 def test_cost_addons_and_what_plans_include():
-    est = estimate_cost(CostInputs(monthly_volume=0, attachments_gb=10, dedicated_ips=2,
-                                   tenants=1200), today=TODAY)
+    est = estimate_cost(
+        CostInputs(monthly_volume=0, attachments_gb=10, dedicated_ips=2, tenants=1200), today=TODAY
+    )
     by = {p.plan: p for p in est.plans}
     # à la carte: 10 GB × 0.12 + 2 × 24.95 + 1200 × 0.005
     assert by["À la carte"].monthly_usd == pytest.approx(1.2 + 49.9 + 6.0)
@@ -435,8 +464,15 @@ def test_cost_to_dict_cites_sources():
 def test_recommendation_costs_only_what_is_needed():
     r = rec(monthly_volume=1000, attachments_gb=5, dedicated_ip_count=3, tenant_count=7)
     assert r.cost.inputs == CostInputs(monthly_volume=1000)
-    r = rec(monthly_volume=1000, attachments=True, attachments_gb=5, dedicated_ips=True,
-            dedicated_ip_count=3, tenants=True, tenant_count=7)
+    r = rec(
+        monthly_volume=1000,
+        attachments=True,
+        attachments_gb=5,
+        dedicated_ips=True,
+        dedicated_ip_count=3,
+        tenants=True,
+        tenant_count=7,
+    )
     assert r.cost.inputs == CostInputs(1000, 5, 3, 7)
 
 
@@ -482,8 +518,13 @@ def test_estimate_time_defaults_to_monthly_volume_and_daily_limit():
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(3.21, "3.2 s"), (750, "12 min 30 s"), (4 * 3600 + 300, "4 h 05 min"),
-     (2 * 86_400 + 3 * 3600, "2 d 3 h"), (math.inf, "never (daily quota is 0)")],
+    [
+        (3.21, "3.2 s"),
+        (750, "12 min 30 s"),
+        (4 * 3600 + 300, "4 h 05 min"),
+        (2 * 86_400 + 3 * 3600, "2 d 3 h"),
+        (math.inf, "never (daily quota is 0)"),
+    ],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
@@ -493,33 +534,41 @@ def test_format_duration(seconds, text):
 
 
 def test_throughput_from_results_frame():
-    frame = pd.DataFrame({
-        "transport": ["ses", "ses", "ses", "smtp", "smtp"],
-        "status": ["sent", "sent", "invalid", "sent", "sent"],
-        "started_at": [100.0, 100.5, None, 200.0, 201.0],
-        "finished_at": [101.0, 102.0, None, 202.0, 204.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "transport": ["ses", "ses", "ses", "smtp", "smtp"],
+            "status": ["sent", "sent", "invalid", "sent", "sent"],
+            "started_at": [100.0, 100.5, None, 200.0, 201.0],
+            "finished_at": [101.0, 102.0, None, 202.0, 204.0],
+        }
+    )
     t = Throughput.from_results(frame)
     assert t.as_dict == {"ses": pytest.approx(1.0), "smtp": pytest.approx(0.5)}
 
 
 def test_throughput_from_results_without_transport_and_timestamps():
     start = pd.Timestamp("2026-11-26T10:00:00Z")
-    frame = pd.DataFrame({"started_at": [start, start],
-                          "finished_at": [start + pd.Timedelta(seconds=1),
-                                          start + pd.Timedelta(seconds=4)]})
+    frame = pd.DataFrame(
+        {
+            "started_at": [start, start],
+            "finished_at": [start + pd.Timedelta(seconds=1), start + pd.Timedelta(seconds=4)],
+        }
+    )
     assert Throughput.from_results(frame).as_dict == {"run": pytest.approx(0.5)}
     with pytest.raises(ConfigurationError):
         Throughput.from_results(pd.DataFrame({"x": [1]}))
 
 
 def test_throughput_from_benchmark_file_and_dicts(tmp_path):
-    data = {"scenarios": [
-        {"scenario": "ses-send-email", "transport": "ses", "messages_per_s": 120.5},
-        {"scenario": "ses-bulk", "transport": "ses-bulk", "messages_per_s": 900.0},
-        {"scenario": "smtp-4", "transport": "smtp", "messages_per_s": 80.0},
-        {"scenario": "smtp-8", "transport": "smtp", "messages_per_s": 95.0},
-    ], "machine": {"cpus": 2}}
+    data = {
+        "scenarios": [
+            {"scenario": "ses-send-email", "transport": "ses", "messages_per_s": 120.5},
+            {"scenario": "ses-bulk", "transport": "ses-bulk", "messages_per_s": 900.0},
+            {"scenario": "smtp-4", "transport": "smtp", "messages_per_s": 80.0},
+            {"scenario": "smtp-8", "transport": "smtp", "messages_per_s": 95.0},
+        ],
+        "machine": {"cpus": 2},
+    }
     path = tmp_path / "latest.json"
     path.write_text(json.dumps(data))
     t = Throughput.from_benchmarks(path)
@@ -541,8 +590,11 @@ def test_throughput_from_bad_benchmarks(tmp_path):
 
 
 def test_recommend_uses_measured_throughput():
-    r = recommend(Profile(messages=1000, max_send_rate=100),
-                  today=TODAY, measured=Throughput.from_mapping({"ses": 50}))
+    r = recommend(
+        Profile(messages=1000, max_send_rate=100),
+        today=TODAY,
+        measured=Throughput.from_mapping({"ses": 50}),
+    )
     assert r.time.measured == (("ses", 50.0, 20.0),)
     assert "measured ses: 50.0 msg/s" in r.to_text()
 
@@ -589,8 +641,17 @@ def test_to_text_lists_reasons_sources_cost_and_time():
 
 
 def test_cli_text(capsys):
-    code = guide_cli(["--channels", "email,sms", "--monthly-volume", "2000000",
-                      "--date", "2026-11-26", "--features"])
+    code = guide_cli(
+        [
+            "--channels",
+            "email,sms",
+            "--monthly-volume",
+            "2000000",
+            "--date",
+            "2026-11-26",
+            "--features",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "SES API v2 for email + AWS End User Messaging for SMS" in out
@@ -601,15 +662,52 @@ def test_cli_json_all_flags(capsys, tmp_path):
     bench = tmp_path / "latest.json"
     bench.write_text(json.dumps({"ses": {"messages_per_s": 100}}))
     results = tmp_path / "results.csv"
-    pd.DataFrame({"transport": ["smtp", "smtp"], "status": ["sent", "sent"],
-                  "started_at": [0.0, 0.0], "finished_at": [1.0, 2.0]}).to_csv(results)
-    argv = ["--channels", "email", "--third-party", "--monthly-volume", "500", "--peak-rate",
-            "3", "--receive", "--config-sets", "--sending-authorization", "--dedicated-ips",
-            "--tenants", "--templates", "--attachments", "--endpoint-ids",
-            "--existing-pinpoint", "--date", "2026-03-01", "--benchmarks", str(bench),
-            "--results", str(results), "--messages", "200", "--max-send-rate", "2",
-            "--max-24h-send", "-1", "--attachments-gb", "1.5", "--dedicated-ip-count", "2",
-            "--tenant-count", "4", "--features", "--json"]
+    pd.DataFrame(
+        {
+            "transport": ["smtp", "smtp"],
+            "status": ["sent", "sent"],
+            "started_at": [0.0, 0.0],
+            "finished_at": [1.0, 2.0],
+        }
+    ).to_csv(results)
+    argv = [
+        "--channels",
+        "email",
+        "--third-party",
+        "--monthly-volume",
+        "500",
+        "--peak-rate",
+        "3",
+        "--receive",
+        "--config-sets",
+        "--sending-authorization",
+        "--dedicated-ips",
+        "--tenants",
+        "--templates",
+        "--attachments",
+        "--endpoint-ids",
+        "--existing-pinpoint",
+        "--date",
+        "2026-03-01",
+        "--benchmarks",
+        str(bench),
+        "--results",
+        str(results),
+        "--messages",
+        "200",
+        "--max-send-rate",
+        "2",
+        "--max-24h-send",
+        "-1",
+        "--attachments-gb",
+        "1.5",
+        "--dedicated-ip-count",
+        "2",
+        "--tenant-count",
+        "4",
+        "--features",
+        "--json",
+    ]
     assert guide_cli(argv) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"] == "SES SMTP for email"
@@ -617,8 +715,12 @@ def test_cli_json_all_flags(capsys, tmp_path):
     assert data["reasons"][0]["rank"] == 1 and data["reasons"][0]["source"].startswith("http")
     assert {m["label"] for m in data["time"]["measured"]} == {"ses", "smtp"}
     assert data["time"]["at_quota_s"] == 100.0
-    assert data["cost"]["inputs"] == {"monthly_volume": 500, "attachments_gb": 1.5,
-                                      "dedicated_ips": 2, "tenants": 4}
+    assert data["cost"]["inputs"] == {
+        "monthly_volume": 500,
+        "attachments_gb": 1.5,
+        "dedicated_ips": 2,
+        "tenants": 4,
+    }
     assert data["features"][0]["SES SMTP"]["source"].startswith("http")
 
 

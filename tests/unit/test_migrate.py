@@ -17,15 +17,22 @@ PINPOINT_MODEL = botocore.session.get_session().get_service_model("pinpoint")
 
 
 def simple(subject="Hi", text="Hello", html="<p>Hello</p>"):
-    return {"Subject": {"Charset": "UTF-8", "Data": subject},
-            "HtmlPart": {"Charset": "UTF-8", "Data": html},
-            "TextPart": {"Charset": "UTF-8", "Data": text}}
+    return {
+        "Subject": {"Charset": "UTF-8", "Data": subject},
+        "HtmlPart": {"Charset": "UTF-8", "Data": html},
+        "TextPart": {"Charset": "UTF-8", "Data": text},
+    }
 
 
 def request(addresses, email=None, **extra):
-    mr = {"Addresses": addresses,
-          "MessageConfiguration": {"EmailMessage": email if email is not None else {
-              "FromAddress": "sender@example.com", "SimpleEmail": simple()}}}
+    mr = {
+        "Addresses": addresses,
+        "MessageConfiguration": {
+            "EmailMessage": email
+            if email is not None
+            else {"FromAddress": "sender@example.com", "SimpleEmail": simple()}
+        },
+    }
     mr.update(extra)
     return {"ApplicationId": APP, "MessageRequest": mr}
 
@@ -57,10 +64,15 @@ def test_simple_without_substitutions_is_one_send_email_per_address():
     assert first == {
         "FromEmailAddress": "sender@example.com",
         "Destination": {"ToAddresses": ["a@example.org"]},
-        "Content": {"Simple": {
-            "Subject": {"Data": "Hi", "Charset": "UTF-8"},
-            "Body": {"Text": {"Data": "Hello", "Charset": "UTF-8"},
-                     "Html": {"Data": "<p>Hello</p>", "Charset": "UTF-8"}}}},
+        "Content": {
+            "Simple": {
+                "Subject": {"Data": "Hi", "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": "Hello", "Charset": "UTF-8"},
+                    "Html": {"Data": "<p>Hello</p>", "Charset": "UTF-8"},
+                },
+            }
+        },
     }
     assert m.recipients == ("a@example.org", "b@example.org")
     for call in m.calls:
@@ -68,11 +80,13 @@ def test_simple_without_substitutions_is_one_send_email_per_address():
 
 
 def test_reply_to_feedback_and_configuration_set():
-    email = {"FromAddress": "sender@example.com", "SimpleEmail": simple(),
-             "ReplyToAddresses": ["help@example.com"],
-             "FeedbackForwardingAddress": "bounces@example.com"}
-    m = migrate_send_messages(request(emails("a@example.org"), email),
-                              configuration_set="events")
+    email = {
+        "FromAddress": "sender@example.com",
+        "SimpleEmail": simple(),
+        "ReplyToAddresses": ["help@example.com"],
+        "FeedbackForwardingAddress": "bounces@example.com",
+    }
+    m = migrate_send_messages(request(emails("a@example.org"), email), configuration_set="events")
     kw = m.calls[0].kwargs
     assert kw["ReplyToAddresses"] == ["help@example.com"]
     assert kw["FeedbackForwardingEmailAddress"] == "bounces@example.com"
@@ -84,21 +98,30 @@ def test_reply_to_feedback_and_configuration_set():
 def test_simple_headers_are_kept():
     s = simple()
     s["Headers"] = [{"Name": "X-Campaign", "Value": "nov"}]
-    m = migrate_send_messages(request(emails("a@example.org"),
-                                      {"FromAddress": "s@example.com", "SimpleEmail": s}))
+    m = migrate_send_messages(
+        request(emails("a@example.org"), {"FromAddress": "s@example.com", "SimpleEmail": s})
+    )
     assert m.calls[0].kwargs["Content"]["Simple"]["Headers"] == [
-        {"Name": "X-Campaign", "Value": "nov"}]
+        {"Name": "X-Campaign", "Value": "nov"}
+    ]
     assert_valid(m.calls[0])
 
 
 def test_inline_substitutions_become_template_and_bulk():
-    email = {"FromAddress": "sender@example.com",
-             "SimpleEmail": simple("Hi {{name}}", "Hello {{name}} from {{team}}",
-                                   "<p>Hello {{name}}</p>"),
-             "Substitutions": {"team": ["Ops"]}}
-    addrs = {"a@example.org": {"ChannelType": "EMAIL", "Substitutions": {"name": ["Ann"]}},
-             "b@example.org": {"ChannelType": "EMAIL", "Substitutions": {"name": ["Bob"],
-                                                                         "team": ["Dev"]}}}
+    email = {
+        "FromAddress": "sender@example.com",
+        "SimpleEmail": simple(
+            "Hi {{name}}", "Hello {{name}} from {{team}}", "<p>Hello {{name}}</p>"
+        ),
+        "Substitutions": {"team": ["Ops"]},
+    }
+    addrs = {
+        "a@example.org": {"ChannelType": "EMAIL", "Substitutions": {"name": ["Ann"]}},
+        "b@example.org": {
+            "ChannelType": "EMAIL",
+            "Substitutions": {"name": ["Bob"], "team": ["Dev"]},
+        },
+    }
     req = request(addrs, email)
     assert_valid_pinpoint(req)
     m = migrate_send_messages(req)
@@ -107,28 +130,42 @@ def test_inline_substitutions_become_template_and_bulk():
     name = create.kwargs["TemplateName"]
     assert name.startswith("pinpoint-migrated-")
     assert create.kwargs["TemplateContent"] == {
-        "Subject": "Hi {{name}}", "Text": "Hello {{name}} from {{team}}",
-        "Html": "<p>Hello {{name}}</p>"}
+        "Subject": "Hi {{name}}",
+        "Text": "Hello {{name}} from {{team}}",
+        "Html": "<p>Hello {{name}}</p>",
+    }
     assert bulk.kwargs["DefaultContent"]["Template"] == {
-        "TemplateName": name, "TemplateData": json.dumps({"team": "Ops"})}
-    data = [json.loads(e["ReplacementEmailContent"]["ReplacementTemplate"]
-                       ["ReplacementTemplateData"]) for e in bulk.kwargs["BulkEmailEntries"]]
+        "TemplateName": name,
+        "TemplateData": json.dumps({"team": "Ops"}),
+    }
+    data = [
+        json.loads(e["ReplacementEmailContent"]["ReplacementTemplate"]["ReplacementTemplateData"])
+        for e in bulk.kwargs["BulkEmailEntries"]
+    ]
     assert data == [{"team": "Ops", "name": "Ann"}, {"team": "Dev", "name": "Bob"}]
     assert [e["Destination"] for e in bulk.kwargs["BulkEmailEntries"]] == [
-        {"ToAddresses": ["a@example.org"]}, {"ToAddresses": ["b@example.org"]}]
+        {"ToAddresses": ["a@example.org"]},
+        {"ToAddresses": ["b@example.org"]},
+    ]
     assert bulk.recipients == ("a@example.org", "b@example.org")
     assert create.recipients == ()
     for call in m.calls:
         assert_valid(call)
     # same content → same template name (so re-running the migration reuses it)
     assert migrate_send_messages(req).calls[0].kwargs["TemplateName"] == name
-    assert migrate_send_messages(req, template_name="welcome").calls[1].kwargs[
-        "DefaultContent"]["Template"]["TemplateName"] == "welcome"
+    assert (
+        migrate_send_messages(req, template_name="welcome")
+        .calls[1]
+        .kwargs["DefaultContent"]["Template"]["TemplateName"]
+        == "welcome"
+    )
 
 
 def test_bulk_is_split_into_calls_of_fifty():
-    addrs = {f"u{i}@example.org": {"ChannelType": "EMAIL", "Substitutions": {"n": [str(i)]}}
-             for i in range(100)}
+    addrs = {
+        f"u{i}@example.org": {"ChannelType": "EMAIL", "Substitutions": {"n": [str(i)]}}
+        for i in range(100)
+    }
     req = request(addrs, {"FromAddress": "s@example.com", "SimpleEmail": simple("{{n}}")})
     m = migrate_send_messages(req)
     sizes = [len(c.kwargs["BulkEmailEntries"]) for c in m.calls[1:]]
@@ -142,12 +179,16 @@ def test_prefer_bulk_without_substitutions():
 
 
 def test_multi_value_substitution_is_a_list_with_a_note():
-    email = {"FromAddress": "s@example.com", "SimpleEmail": simple("{{items}}"),
-             "Substitutions": {"items": ["x", "y"]}}
+    email = {
+        "FromAddress": "s@example.com",
+        "SimpleEmail": simple("{{items}}"),
+        "Substitutions": {"items": ["x", "y"]},
+    }
     m = migrate_send_messages(request(emails("a@example.org"), email))
     entry = m.calls[1].kwargs["BulkEmailEntries"][0]
-    data = json.loads(entry["ReplacementEmailContent"]["ReplacementTemplate"]
-                      ["ReplacementTemplateData"])
+    data = json.loads(
+        entry["ReplacementEmailContent"]["ReplacementTemplate"]["ReplacementTemplateData"]
+    )
     assert data == {"items": ["x", "y"]}
     assert any("2 values" in n for n in m.notes)
 
@@ -163,8 +204,9 @@ def test_charset_other_than_utf8_is_noted_for_templates():
 def test_stored_template_maps_to_same_named_ses_template():
     email = {"FromAddress": "sender@example.com"}
     addrs = {"a@example.org": {"ChannelType": "EMAIL", "Substitutions": {"name": ["Ann"]}}}
-    req = request(addrs, email, TemplateConfiguration={"EmailTemplate": {"Name": "welcome",
-                                                                         "Version": "3"}})
+    req = request(
+        addrs, email, TemplateConfiguration={"EmailTemplate": {"Name": "welcome", "Version": "3"}}
+    )
     assert_valid_pinpoint(req)
     m = migrate_send_messages(req)
     assert [c.operation for c in m.calls] == ["send_bulk_email"]
@@ -175,9 +217,11 @@ def test_stored_template_maps_to_same_named_ses_template():
 
 
 def test_stored_template_wins_over_inline_content():
-    req = request(emails("a@example.org"), {"FromAddress": "s@example.com",
-                                             "SimpleEmail": simple()},
-                  TemplateConfiguration={"EmailTemplate": {"Name": "t"}})
+    req = request(
+        emails("a@example.org"),
+        {"FromAddress": "s@example.com", "SimpleEmail": simple()},
+        TemplateConfiguration={"EmailTemplate": {"Name": "t"}},
+    )
     m = migrate_send_messages(req)
     assert [c.operation for c in m.calls] == ["send_bulk_email"]
     assert any("inline content was dropped" in n for n in m.notes)
@@ -185,8 +229,11 @@ def test_stored_template_wins_over_inline_content():
 
 def test_raw_email_is_send_email_raw_per_address():
     mime = b"From: s@example.com\r\nTo: a@example.org\r\nSubject: Raw\r\n\r\nBody\r\n"
-    email = {"FromAddress": "s@example.com", "RawEmail": {"Data": mime},
-             "Substitutions": {"x": ["1"]}}
+    email = {
+        "FromAddress": "s@example.com",
+        "RawEmail": {"Data": mime},
+        "Substitutions": {"x": ["1"]},
+    }
     req = request(emails("a@example.org", "b@example.org"), email)
     assert_valid_pinpoint(req)
     m = migrate_send_messages(req)
@@ -204,8 +251,9 @@ def test_raw_email_needs_no_from_address():
 
 
 def test_body_only_becomes_text_part_with_empty_subject():
-    m = migrate_send_messages(request(emails("a@example.org"),
-                                      {"FromAddress": "s@example.com", "Body": "plain"}))
+    m = migrate_send_messages(
+        request(emails("a@example.org"), {"FromAddress": "s@example.com", "Body": "plain"})
+    )
     content = m.calls[0].kwargs["Content"]["Simple"]
     assert content == {"Subject": {"Data": ""}, "Body": {"Text": {"Data": "plain"}}}
     assert any("empty subject" in n for n in m.notes)
@@ -222,14 +270,26 @@ def test_non_email_addresses_endpoints_and_other_channels_are_noted():
     assert m.skipped == ("+15550100",)
     assert m.recipients == ("a@example.org",)
     text = " ".join(m.notes)
-    for fragment in ("non-EMAIL", "End User Messaging", "Endpoints", "Context", "TraceId",
-                     "SMSMessage", "SMSTemplate", "TitleOverride"):
+    for fragment in (
+        "non-EMAIL",
+        "End User Messaging",
+        "Endpoints",
+        "Context",
+        "TraceId",
+        "SMSMessage",
+        "SMSTemplate",
+        "TitleOverride",
+    ):
         assert fragment in text
 
 
 def test_placeholders_without_substitutions_are_noted():
-    m = migrate_send_messages(request(emails("a@example.org"), {
-        "FromAddress": "s@example.com", "SimpleEmail": simple("Hi {{name}}")}))
+    m = migrate_send_messages(
+        request(
+            emails("a@example.org"),
+            {"FromAddress": "s@example.com", "SimpleEmail": simple("Hi {{name}}")},
+        )
+    )
     assert m.calls[0].operation == "send_email"
     assert any("placeholders" in n for n in m.notes)
 
@@ -244,17 +304,32 @@ def test_missing_from_address_uses_default_or_fails():
 
 @pytest.mark.parametrize(
     "req",
-    [{"ApplicationId": APP},
-     request(emails("a@example.org"), {"FromAddress": "s@example.com"}),
-     request(emails("a@example.org"), {"FromAddress": "s@example.com",
-                                        "SimpleEmail": {"Subject": {"Data": "x"}}}),
-     request(emails("a@example.org"), {"FromAddress": "s@example.com",
-                                        "SimpleEmail": {"Subject": "not a part"}}),
-     request(emails("a@example.org"), {"FromAddress": "s@example.com", "RawEmail": {}}),
-     request(emails("a@example.org"), {"FromAddress": "s@example.com"},
-             TemplateConfiguration={"EmailTemplate": {}}),
-     request(emails("a@example.org"), {"FromAddress": "s@example.com", "SimpleEmail": simple(),
-                                        "Substitutions": ["not", "a", "map"]})],
+    [
+        {"ApplicationId": APP},
+        request(emails("a@example.org"), {"FromAddress": "s@example.com"}),
+        request(
+            emails("a@example.org"),
+            {"FromAddress": "s@example.com", "SimpleEmail": {"Subject": {"Data": "x"}}},
+        ),
+        request(
+            emails("a@example.org"),
+            {"FromAddress": "s@example.com", "SimpleEmail": {"Subject": "not a part"}},
+        ),
+        request(emails("a@example.org"), {"FromAddress": "s@example.com", "RawEmail": {}}),
+        request(
+            emails("a@example.org"),
+            {"FromAddress": "s@example.com"},
+            TemplateConfiguration={"EmailTemplate": {}},
+        ),
+        request(
+            emails("a@example.org"),
+            {
+                "FromAddress": "s@example.com",
+                "SimpleEmail": simple(),
+                "Substitutions": ["not", "a", "map"],
+            },
+        ),
+    ],
 )
 def test_unmappable_requests_raise_configuration_error(req):
     with pytest.raises(ConfigurationError):
@@ -287,8 +362,11 @@ class RecordingClient:
 
 
 def test_run_issues_calls_in_order_and_tolerates_existing_template():
-    email = {"FromAddress": "s@example.com", "SimpleEmail": simple("{{a}}"),
-             "Substitutions": {"a": ["1"]}}
+    email = {
+        "FromAddress": "s@example.com",
+        "SimpleEmail": simple("{{a}}"),
+        "Substitutions": {"a": ["1"]},
+    }
     m = migrate_send_messages(request(emails("a@example.org"), email))
     client = RecordingClient(exists=True)
     responses = m.run(client)

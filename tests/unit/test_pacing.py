@@ -106,8 +106,9 @@ def test_thread_safe_under_many_workers() -> None:
 def test_admission_times_inside_bucket_respect_window_with_threads() -> None:
     clock = FakeClock()
     bucket = TokenBucket(20, clock=clock)
-    threads = [threading.Thread(target=lambda: [bucket.acquire(1) for _ in range(30)])
-               for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: [bucket.acquire(1) for _ in range(30)]) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -180,7 +181,7 @@ def test_aimd_slow_start_doubles_until_first_throttle() -> None:
     assert adaptive.rate == 40
     clock.advance(1.01)
     adaptive.on_success()
-    assert adaptive.rate == 41
+    assert adaptive.rate == 48  # 40 + 10% of 80, the rate found too high
 
 
 def test_fake_clock_records_sleeps_and_never_waits() -> None:
@@ -188,3 +189,31 @@ def test_fake_clock_records_sleeps_and_never_waits() -> None:
     clock.sleep(2.5)
     assert clock.now() == 7.5
     assert clock.sleeps == [2.5]
+
+
+def test_reservation_counts_until_the_request_finishes() -> None:
+    # The provider counts a request when it arrives, somewhere before the answer: an
+    # admission must keep counting for one window after done(), not after reserve().
+    clock = FakeClock()
+    bucket = TokenBucket(10, clock=clock)
+    reservation = bucket.reserve(10)
+    assert reservation is not None
+    clock.advance(0.3)  # request latency
+    reservation.done()
+    start = clock.now()
+    bucket.acquire(1)
+    assert clock.now() >= start + 1.0
+
+
+def test_reserved_requests_in_flight_block_the_window() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(5, clock=clock)
+    held = bucket.reserve(5)
+    assert held is not None
+    clock.advance(3.0)  # still in flight after 3 s: it may not have arrived yet
+    abort = threading.Event()
+    done_later = threading.Timer(0.05, held.done)
+    done_later.start()
+    assert bucket.acquire(1, abort=abort)
+    done_later.join()
+    assert bucket.admitted == 6

@@ -170,7 +170,9 @@ class SesV2Api:
                 ]
             stored = raw
             content_kind = "mime"
-            size = len(raw)
+            # SES's 40 MB limit counts the base64 form (what arrived); the mailbox keeps the
+            # MIME size.
+            size = len(content["Raw"]["Data"])
         else:
             template = content["Template"]
             body = self._template(template)
@@ -189,6 +191,8 @@ class SesV2Api:
         admission = self.state.policy.admit("ses-api", sender, recipients, size)
         if not admission.ok:
             _raise_for(admission)
+        if content_kind == "mime":
+            size = len(stored)
         message_id = self.state.mailbox.add(
             interface="ses-api",
             sender=bare_address(sender),

@@ -83,18 +83,22 @@ class SelfSignedCertificate:
     def load_or_create(cls, directory: str | os.PathLike[str]) -> SelfSignedCertificate:
         """Reuse the certificate kept in ``directory``, or make and keep a new one.
 
-        A missing, unreadable or nearly expired certificate is replaced. The key file is written
-        with mode 0600.
+        A missing, unreadable, mismatched or nearly expired pair is replaced. The key file is
+        written with mode 0600.
         """
         folder = Path(directory)
         cert_path, key_path = folder / _CERT_FILE, folder / _KEY_FILE
         try:
             cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
-            expires = x509.load_pem_x509_certificate(cert_pem).not_valid_after_utc
-            if expires - dt.datetime.now(dt.UTC) > _RENEW_BEFORE:
+            cert = x509.load_pem_x509_certificate(cert_pem)
+            key = serialization.load_pem_private_key(key_pem, password=None)
+            spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            matches = key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
+            fresh = cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > _RENEW_BEFORE
+            if matches and fresh:
                 return cls(cert_pem=cert_pem, key_pem=key_pem)
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError, TypeError):
+            pass  # missing, unreadable, mismatched: make a new pair below
         made = cls.generate()
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -62,6 +62,7 @@ from botocore.serialize import create_serializer
 from botocore.utils import percent_encode_sequence
 from botocore.validate import ParamValidator
 
+from toolkit.transports._compiled import Check, CompiledRequest, compile_check
 from toolkit.transports._http11 import ConnectionPool, Endpoint
 from toolkit.transports._sigv4 import SigV4Signer, canonical_path, canonical_query
 
@@ -77,6 +78,10 @@ _ENDPOINTS = {
 }
 _SUPPORTED_PROTOCOLS = ("rest-json",)
 _PATH_CACHE_MAX = 1024
+
+
+def _always(value: Any) -> bool:
+    return True
 
 
 def default_endpoint(service: str, region: str) -> str | None:
@@ -95,6 +100,8 @@ class _Operation:
     output_shape: Shape | None
     method: str
     streaming_output: bool
+    check: Check  # "surely valid" fast predicate; botocore's validator decides otherwise
+    compiled: CompiledRequest | None  # None: botocore's serializer builds this request
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,7 @@ class FastClient:
         self._serializer = create_serializer(protocol, include_validation=False)
         self._parser = create_parser(protocol)
         self._operations: dict[str, _Operation] = {}
+        self._checks: dict[str, Check] = {}
         self._canonical_paths: dict[str, str] = {}
         self._user_agent = (
             f"Boto3/{boto3.__version__} md/Botocore#{botocore.__version__} "
@@ -226,6 +234,12 @@ class FastClient:
                 output_shape=model.output_shape,
                 method=model.http.get("method", "POST").upper(),
                 streaming_output=bool(model.has_streaming_output),
+                check=(
+                    compile_check(model.input_shape, self._checks)
+                    if model.input_shape is not None
+                    else _always
+                ),
+                compiled=CompiledRequest.compile(model, self._serializer),
             )
             self._operations[api_name] = op
         return op
@@ -266,11 +280,16 @@ class FastClient:
     def _prepare(
         self, op: _Operation, params: dict[str, Any], amz_date: str | None = None
     ) -> PreparedRequest:
-        if op.input_shape is not None:
-            report = self._validator.validate(params, op.input_shape)
-            if report.has_errors():
-                raise ParamValidationError(report=report.generate_report())
-        request = self._serializer.serialize_to_request(params, op.model)
+        if op.check(params) and op.compiled is not None:
+            request = op.compiled.build(params)
+        else:
+            # Not surely valid (or not compilable): botocore validates and serialises, exactly
+            # as a boto3 client would, including its ParamValidationError report.
+            if op.input_shape is not None:
+                report = self._validator.validate(params, op.input_shape)
+                if report.has_errors():
+                    raise ParamValidationError(report=report.generate_report())
+            request = self._serializer.serialize_to_request(params, op.model)
         body: bytes = request["body"] or b""
         if isinstance(body, str):
             body = body.encode()

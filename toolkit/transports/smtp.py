@@ -113,13 +113,18 @@ class _ConnectFailed(Exception):
         self.classified = classified
 
 
+class _StaleConnection(Exception):
+    """A reused connection was found closed before the server answered MAIL."""
+
+
 class _Connection:
-    __slots__ = ("opened_at", "sent", "smtp")
+    __slots__ = ("opened_at", "pooled", "sent", "smtp")
 
     def __init__(self, smtp: smtplib.SMTP) -> None:
         self.smtp = smtp
         self.opened_at = time.monotonic()
         self.sent = 0
+        self.pooled = False  # True once it has waited in the pool (the server may have closed it)
 
 
 class SmtpTransport(BaseTransport):
@@ -184,19 +189,31 @@ class SmtpTransport(BaseTransport):
 
     def _send_one(self, msg: Message) -> Reply:
         started = time.time()
-        try:
-            conn = self._checkout()
-        except _ConnectFailed as failed:
-            c = failed.classified
-            return Reply(c.verdict or Verdict.TRANSIENT, started, time.time(), code=c.code,
-                         message=c.message)
-        reply, reusable = self._transaction(conn, msg, started)
-        if reusable:
-            conn.sent += 1
-            self._checkin(conn)
-        else:
-            self._drop(conn)
-        return reply
+        for _ in range(3):
+            try:
+                conn = self._checkout()
+            except _ConnectFailed as failed:
+                c = failed.classified
+                return Reply(c.verdict or Verdict.TRANSIENT, started, time.time(), code=c.code,
+                             message=c.message)
+            try:
+                reply, reusable = self._transaction(conn, msg, started)
+            except _StaleConnection:
+                # The server closed this idle pooled connection before it read our MAIL
+                # command: nothing was committed, so try again on a fresh connection.
+                self._drop(conn)
+                continue
+            except BaseException:
+                self._drop(conn)
+                raise
+            if reusable:
+                conn.sent += 1
+                self._checkin(conn)
+            else:
+                self._drop(conn)
+            return reply
+        return Reply(Verdict.TRANSIENT, started, time.time(), code="SMTPServerDisconnected",
+                     message="every pooled connection was closed by the server")
 
     def _transaction(self, conn: _Connection, msg: Message, started: float) -> tuple[Reply, bool]:
         """Run one transaction; returns the reply and whether the connection is still good."""
@@ -204,17 +221,24 @@ class SmtpTransport(BaseTransport):
         sender = msg.envelope_sender
         recipients = msg.recipients
         raw = msg.raw if msg.raw is not None else _render(msg)
-        utf8 = not (sender.isascii() and all(r.isascii() for r in recipients))
+        envelope = sender + "".join(recipients)
+        if "\n" in envelope or "\r" in envelope or ">" in envelope:
+            # Compose validates addresses; this keeps a bad one from injecting SMTP commands.
+            now = time.time()
+            return Reply(Verdict.REJECTED, started, now, code="InvalidEnvelope",
+                         message="an envelope address contains CR, LF or '>'"), True
+        utf8 = not envelope.isascii()
         if utf8 and not smtp.has_extn("smtputf8"):
             now = time.time()
             return Reply(Verdict.REJECTED, started, now, code="SMTPUTF8Unsupported",
                          message="the server cannot take non-ASCII addresses"), True
-        body_started = False
+        mail_answered = body_started = False
         try:
             smtp.command_encoding = "utf-8" if utf8 else "ascii"
             code, text = self._command(
                 smtp, f"MAIL FROM:<{sender}> SMTPUTF8" if utf8 else f"MAIL FROM:<{sender}>"
             )
+            mail_answered = True
             if code != 250:
                 return self._refused(smtp, code, text, started)
             refused: list[tuple[str, int, str]] = []
@@ -234,6 +258,8 @@ class SmtpTransport(BaseTransport):
             code, reply_bytes = smtp.getreply()
             text = reply_bytes.decode("utf-8", "replace")
         except (smtplib.SMTPException, OSError) as exc:
+            if not mail_answered and conn.pooled:
+                raise _StaleConnection from exc
             finished = time.time()
             name = type(exc).__name__
             if body_started:
@@ -302,6 +328,7 @@ class SmtpTransport(BaseTransport):
             self._quit(conn)
 
     def _checkin(self, conn: _Connection) -> None:
+        conn.pooled = True
         with self._lock:
             if not self._closed:
                 self._idle.append(conn)

@@ -1,0 +1,80 @@
+"""``send_in_background``: live counts, snapshot results, cancel, resume with the ledger."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from toolkit.api import send, send_in_background
+from toolkit.errors import MissingColumnError
+from toolkit.sandbox import Sandbox
+
+
+def frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"email": [f"user{i}@example.org" for i in range(n)]})
+
+
+def delivered(sandbox: Sandbox) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for recipients in sandbox.mailbox.messages()["recipients"]:
+        counts.update(recipients)
+    return counts
+
+
+def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
+    df = frame(400)
+    ledger = tmp_path / "run.sqlite"
+    with Sandbox(rate=100) as sandbox:
+        handle = send_in_background(df, "ses", target=sandbox, sender="sender@example.com",
+                                    subject="Hi", text="x", ledger=ledger, workers=4)
+        deadline = time.monotonic() + 20
+        while handle.counts.get("sent", 0) < 60 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        snapshot = handle.results()
+        assert snapshot is not None and len(snapshot) == 400
+        assert snapshot["status"].isna().any()  # still running: rows not final yet
+        handle.cancel()
+        first = handle.wait(timeout=30)
+        assert handle.done
+        counts = first["status"].value_counts().to_dict()
+        assert set(counts) == {"sent", "skipped"}
+        assert counts["skipped"] > 0
+        assert set(first.loc[first["status"] == "skipped", "error_code"]) == {"Cancelled"}
+
+        second = send(df, "ses", target=sandbox, sender="sender@example.com", subject="Hi",
+                      text="x", ledger=ledger, progress=False)
+        assert second["status"].eq("sent").all()
+        # rows sent by the first run come back with the outcome recorded then
+        already = first["status"] == "sent"
+        assert second.loc[already, "message_id"].equals(first.loc[already, "message_id"])
+        assert delivered(sandbox) == Counter(df["email"])
+
+
+def test_background_configuration_error_surfaces_in_wait() -> None:
+    with Sandbox() as sandbox:
+        handle = send_in_background(frame(3), "ses", target=sandbox, to="nope",
+                                    sender="sender@example.com", subject="Hi", text="x")
+        with pytest.raises(MissingColumnError):
+            handle.wait(timeout=30)
+        assert isinstance(handle.error, MissingColumnError)
+
+
+def test_background_rejects_unknown_arguments() -> None:
+    with pytest.raises(TypeError):
+        send_in_background(frame(1), "ses", colour="blue")
+
+
+def test_wait_times_out_while_running() -> None:
+    with Sandbox(rate=20) as sandbox:
+        handle = send_in_background(frame(100), "ses", target=sandbox,
+                                    sender="sender@example.com", subject="Hi", text="x")
+        with pytest.raises(TimeoutError):
+            handle.wait(timeout=0.2)
+        handle.cancel()
+        results = handle.wait(timeout=30)
+    assert len(results) == 100
+    assert results["status"].notna().all()
