@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.time()
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"benchmarks ({'full' if full else 'quick'}) -> {out}", flush=True)
+    load_before = os.getloadavg()
     calibration_before = calibrate()
     try:
         records = run_all(ctx)
@@ -81,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibration_s": {
             "before": round(calibration_before, 4),
             "after": round(calibration_after, 4),
+        },
+        "load_average_1m": {
+            "before": round(load_before[0], 2),
+            "after": round(os.getloadavg()[0], 2),
         },
         "parameters": asdict(sizes) | {"only": list(args.only)},
         "scenarios": [r.to_dict() for r in records],

@@ -63,7 +63,10 @@ def render_markdown(document: dict[str, Any]) -> str:
         f"{machine.get('memory_gb')} GB RAM, {machine['platform']}",
         f"- Python {machine['python']}; {versions}",
         f"- Calibration loop (s, lower is faster): before {document['calibration_s']['before']},"
-        f" after {document['calibration_s']['after']}",
+        f" after {document['calibration_s']['after']}; 1-minute load average before"
+        f" {document.get('load_average_1m', {}).get('before', '?')}, after"
+        f" {document.get('load_average_1m', {}).get('after', '?')} (on {machine['cpu_count']}"
+        " CPUs; above that, other work shared the machine)",
         "",
         "## Scenarios",
         "",

@@ -65,6 +65,7 @@ class Result:
     msgs_per_s: float
     stored: int
     errors: int
+    server_cpu_us_per_msg: float | None
     server: str
     mailbox: str
     message_bytes: int
@@ -111,14 +112,20 @@ def _serve_in_child(
     cert = SelfSignedCertificate(cert_pem=cert_pem, key_pem=key_pem)
     server, mailbox = _new_server(cert, mailbox_dir, reference)
     conn.send(server.port)
+    cpu_start = time.process_time()  # all threads of this process: loop, mailbox flusher
     conn.recv()  # wait for "stop"
+    cpu = time.process_time() - cpu_start
     server.stop()
-    conn.send(mailbox.count())
+    conn.send((mailbox.count(), cpu))
     mailbox.close()
 
 
 def _client(
-    port: int, ctx: ssl.SSLContext, count: int, payload: bytes, errors: list[str],
+    port: int,
+    ctx: ssl.SSLContext,
+    count: int,
+    payload: bytes,
+    errors: list[str],
     start: threading.Barrier,
 ) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
@@ -158,8 +165,10 @@ def run(
         port = parent_conn.recv()
     client_ctx = cert.client_context()
     errors: list[str] = []
-    per_conn = [messages // connections + (1 if i < messages % connections else 0)
-                for i in range(connections)]
+    per_conn = [
+        messages // connections + (1 if i < messages % connections else 0)
+        for i in range(connections)
+    ]
     barrier = threading.Barrier(connections + 1)
     threads = [
         threading.Thread(target=_client, args=(port, client_ctx, n, payload, errors, barrier))
@@ -172,6 +181,7 @@ def run(
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
+    server_cpu = None
     if in_process:
         server.stop()
         stored = mailbox.count()
@@ -179,7 +189,7 @@ def run(
     else:
         assert child is not None
         parent_conn.send("stop")
-        stored = parent_conn.recv()
+        stored, server_cpu = parent_conn.recv()
         child.join(timeout=10)
     return Result(
         messages=messages,
@@ -187,6 +197,7 @@ def run(
         seconds=round(seconds, 3),
         msgs_per_s=round(messages / seconds, 1),
         stored=messages if reference else stored,
+        server_cpu_us_per_msg=None if server_cpu is None else round(server_cpu / messages * 1e6),
         errors=len(errors),
         server=("stock aiosmtpd, " if reference else "sandbox, ")
         + ("in-process" if in_process else "child process"),
@@ -206,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         "--mailbox-dir", help="keep the mailbox in this folder (a SQLite file) instead of memory"
     )
     parser.add_argument(
-        "--compare", action="store_true",
+        "--compare",
+        action="store_true",
         help="also run stock aiosmtpd (same TLS+AUTH, no policy, no mailbox) and print the ratio",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -224,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result.msgs_per_s:,.0f} msgs/s  ({result.messages} messages, "
                 f"{result.connections} connections, STARTTLS+AUTH, server {result.server}, "
                 f"mailbox {result.mailbox}, {result.message_bytes} B/msg, "
-                f"{result.seconds:.2f} s, stored {result.stored}, errors {result.errors})"
+                f"{result.seconds:.2f} s, stored {result.stored}, errors {result.errors}"
+                + (
+                    f", server CPU {result.server_cpu_us_per_msg} µs/msg)"
+                    if result.server_cpu_us_per_msg is not None
+                    else ")"
+                )
             )
     if args.compare and not args.json:
         ratio = results[0].msgs_per_s / results[1].msgs_per_s

@@ -11,7 +11,10 @@ Where it sends (``target``):
   after it (a note says so); nothing leaves the machine;
 * a :class:`~toolkit.sandbox.Sandbox` you started (its mailbox stays readable afterwards);
 * an :class:`~toolkit.targets.AwsTarget` (``via`` ses / ses-bulk / pinpoint) or an
-  :class:`~toolkit.targets.SmtpTarget` (``via="smtp"``).
+  :class:`~toolkit.targets.SmtpTarget` (``via="smtp"``);
+* a transport object (anything with the :class:`~toolkit.transports.base.Transport` shape,
+  e.g. :class:`~toolkit.transports.memory.RecordingTransport`); ``via`` is then ignored and
+  the call opens and closes it.
 
 Resuming (``ledger=PATH``): rows already final in the ledger (sent, rejected, unknown) are not
 sent again; they come back in the results with the outcome recorded when they finished, so
@@ -169,9 +172,11 @@ class _Job:
 
         req = self.request
         spec = ComposeSpec(**req.compose)
-        sandbox, owned = _resolve_sandbox(req.target, req.progress)
+        given = _given_transport(req.target)
+        sandbox, owned = (None, False) if given else _resolve_sandbox(req.target)
         try:
-            transport = _make_transport(req.via, req.target, sandbox, req.config.workers)
+            transport = given or _make_transport(req.via, req.target, sandbox,
+                                                 req.config.workers)
             self.transport_name = transport.name
             if sandbox is not None and req.via == "pinpoint" and req.config.rate is None:
                 # Pinpoint cannot tell its quota; the sandbox's policy can.
@@ -181,6 +186,10 @@ class _Job:
             p = plan(req.df, spec, mode=transport.content_mode,
                      max_message_bytes=transport.max_message_bytes, transport=transport.name)
             self.plan = p
+            if req.target is None:  # said once the configuration is known to be good
+                log.info(_EMBEDDED_NOTE)
+                if req.progress:
+                    print(_EMBEDDED_NOTE, file=sys.stderr)
             if req.dry_run:
                 return _dry_run(p, req.df.index, transport.name)
             return self._send(p, transport, observers)
@@ -246,16 +255,22 @@ class _Job:
         return _frame(outcomes, self.request.df.index, row_keys=p.row_keys)
 
 
-def _resolve_sandbox(target: Any, loud: bool) -> tuple[Any, bool]:
+def _given_transport(target: Any) -> Transport | None:
+    """A ready transport passed as the target (tests, benchmarks, custom providers)."""
+    from toolkit.transports.base import Transport
+
+    return target if isinstance(target, Transport) else None
+
+
+_EMBEDDED_NOTE = ("toolkit: no target given; sending to an embedded local sandbox started for "
+                  "this call (nothing leaves this machine)")
+
+
+def _resolve_sandbox(target: Any) -> tuple[Any, bool]:
     """(the sandbox to talk to or None, whether this call owns it)."""
     if target is None:
         from toolkit.sandbox import Sandbox
 
-        note = ("toolkit: no target given; sending to an embedded local sandbox started for "
-                "this call (nothing leaves this machine)")
-        log.info(note)
-        if loud:
-            print(note, file=sys.stderr)
         return Sandbox().start(), True
     from toolkit.sandbox import Sandbox
 
@@ -346,7 +361,8 @@ _SEND_DOC_ARGS = """
         df: one row per message.
         via: "ses" (SendEmail), "ses-bulk" (SendBulkEmail), "pinpoint" (SendMessages) or
             "smtp".
-        target: None (embedded sandbox), a Sandbox, an AwsTarget or an SmtpTarget.
+        target: None (embedded sandbox), a Sandbox, an AwsTarget, an SmtpTarget or a
+            transport object.
         sender / sender_column: the From address, or a column holding it per row.
         to / cc / bcc / reply_to: columns of addresses (comma-separated for several).
         name_column: a column with the recipient's display name.

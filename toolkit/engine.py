@@ -4,9 +4,10 @@ Data flow (one run)::
 
     plan.sendable ──▶ producer (caller's thread)                      workers (N threads)
                       skip rows final in the ledger                   acquire tokens (recipients)
-                      render a chunk ──▶ batches ──▶ bounded queue ──▶ ledger: IN_FLIGHT (commit)
-                      re-batch due retries ────────────────▲          transport.send(batch)
-                                                           └───────── retryable members
+                      render a chunk ──▶ batches ──▶ bounded queue ──▶ reserve tokens
+                                                                      ledger: IN_FLIGHT (commit)
+                      due retries, re-batched ◀── retry heap ◀──┐     transport.send(batch)
+                      (workers take them first)                 └──── retryable members
                                                                       ledger: final/pending
 
 Promises (shared/DESIGN.md, "The engine's promises"):
@@ -89,8 +90,12 @@ class EngineConfig:
         max_attempts: requests per message at most, the first included.
         retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
         rate: recipients per second; None = the transport's quota (``MaxSendRate``).
-        headroom: fraction of the quota's rate to use (1.0 = exactly the quota). Ignored
-            when ``rate`` is given.
+        headroom: fraction of the quota's rate to use (1.0 = exactly the quota; the
+            sandbox, which counts exactly, never throttles a run paced this way because each
+            admission counts until its answer arrives). Real SES is fuzzier: field reports
+            suggest ~0.7 (``toolkit.facts.SES_RATE_HEADROOM``). Ignored when ``rate`` is given.
+        window_margin: seconds added to the one-second pacing window (extra safety against
+            clock and arrival jitter; 0 by default).
         adaptive: AIMD on throttling; None = only when no rate is known. With a known rate
             it never goes above it.
         limit: send at most this many rows; the rest are ``skipped`` with code ``Limit``.
@@ -423,8 +428,11 @@ class SendEngine:
             except queue.Full:
                 self._notify()
 
-    def _pop_due_retries(self) -> list[list[_Item]]:
-        """Due retries, re-batched (members of different original batches may share one)."""
+    def _pop_due_retries(self, most: int | None = None) -> list[list[_Item]]:
+        """Due retries, re-batched (members of different original batches may share one);
+        at most ``most`` batches."""
+        if not self._retries:  # unlocked peek: a miss is caught on the next look
+            return []
         now = self._clock.now()
         max_batch = max(1, self._transport.max_batch)
         capacity = self._batch_capacity()
@@ -433,10 +441,13 @@ class SendEngine:
         recipients = 0
         with self._lock:
             while self._retries and self._retries[0].due <= now:
-                item = heapq.heappop(self._retries).item
+                item = self._retries[0].item
                 if batch and (len(batch) >= max_batch or recipients + item.recipients > capacity):
                     batches.append(batch)
                     batch, recipients = [], 0
+                    if most is not None and len(batches) >= most:
+                        break
+                heapq.heappop(self._retries)
                 batch.append(item)
                 recipients += item.recipients
         if batch:
@@ -509,6 +520,15 @@ class SendEngine:
     def _worker(self) -> None:
         try:
             while True:
+                # Due retries first: while the producer is blocked on a full queue, they
+                # would otherwise wait for its next chunk.
+                due = self._pop_due_retries(most=1)
+                if due and not self._halt.is_set():
+                    self._send_batch(due[0])
+                    continue
+                if due:
+                    with self._lock:
+                        self._unsent.extend(due[0])
                 try:
                     batch = self._queue.get(timeout=0.1)
                 except queue.Empty:
@@ -528,7 +548,6 @@ class SendEngine:
             self._halt_with(_Stop(Status.FAILED, "EngineError", repr(exc)))
 
     def _send_batch(self, batch: list[_Item]) -> None:
-        transport, ledger = self._transport, self._ledger
         reservation = None
         if self._pacer is not None:
             recipients = sum(item.recipients for item in batch)

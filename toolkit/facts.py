@@ -361,3 +361,18 @@ PINPOINT_PRICE_TARGETED_AUDIENCE: Fact[tuple[int, float]] = Fact(
 PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
     24.95, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ, "Historical: dedicated IP per month.",
 )
+
+# Addresses and raw MIME (toolkit.addresses, toolkit.mime).
+SES_ASCII_LOCAL_PART: Fact[str] = Fact(
+    "SES does not support SMTPUTF8 (RFC 6531): the local part must be 7-bit ASCII; a non-ASCII "
+    "domain must be sent as Punycode; a non-ASCII display name as MIME encoded-words.",
+    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sesv2/aws.sdk.kotlin.services.sesv2.model/-bulk-email-entry/destination.html ; "
+    "https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/latest/ses/model/_AWS1_CL_SESDESTINATION.html",
+    dt.date(2026, 11, 26),
+)
+SES_RAW_MAX_LINE: Fact[int] = Fact(
+    1000,
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_EmailContent.html",
+    dt.date(2026, 11, 26),
+    "Raw content: no text line longer than 1,000 characters (RFC 5322 allows 998 + CRLF).",
+)

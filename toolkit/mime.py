@@ -53,6 +53,7 @@ _WORD_BYTES = 39  # 52 base64 chars: "=?utf-8?b?" + 52 + "?=" = 64 ≤ 75 (RFC 2
 
 _UNSAFE_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _PLAIN_UNSTRUCTURED = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+_SINGLE_SPACED = re.compile(r"[^ ]+(?: [^ ]+)*")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _ATOM = re.compile(rf"{_ATEXT}+")
 _ATOM_PHRASE = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
@@ -126,12 +127,40 @@ def header_line(name: str, value: str) -> str:
             return fold(name, words)
     if not value:
         return name + ": " + CRLF
+    if _SINGLE_SPACED.fullmatch(value):
+        return fold(name, _mixed_tokens(value))
     return fold(name, encoded_words(value))
 
 
+def _mixed_tokens(value: str) -> list[str]:
+    """Plain ASCII words as is, each run of other words as encoded words (readable subjects).
+
+    Runs are separated by plain words, so an encoded word is only ever next to plain text
+    or to its own run's words (whose separating whitespace RFC 2047 readers drop).
+    """
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in value.split(" "):
+        if word.isascii() and "=?" not in word and len(word) <= _MAX_PLAIN_WORD:
+            if run:
+                tokens.extend(encoded_words(" ".join(run)))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens.extend(encoded_words(" ".join(run)))
+    return tokens
+
+
 def normalize_display_name(name: str) -> str:
-    """Strip a display name and collapse runs of ASCII spaces (names are not free text)."""
-    return " ".join(word for word in name.split(" ") if word)
+    """A display name stripped, each run of whitespace made one ASCII space.
+
+    Names are not free text, and Python's parser collapses whitespace in phrases anyway.
+    """
+    if name.isascii() and name[:1] != " " and name[-1:] != " " and "  " not in name:
+        return name
+    return " ".join(name.split())
 
 
 def _phrase_tokens(name: str) -> list[str]:
@@ -229,7 +258,8 @@ def encode_body(text: str, boundary: str, *, single: bool) -> tuple[str, str]:
         return "7bit", body[:-2] if single else body
     data = text.encode("utf-8")
     if controls or (len(data) - len(text)) * 3 > len(text):
-        return "base64", _base64_lines(data)
+        # RFC 2045: text in base64 carries canonical CRLF line breaks.
+        return "base64", _base64_lines(data.replace(b"\n", b"\r\n"))
     body = binascii.b2a_qp(data, istext=True).decode("ascii").replace("\n", CRLF)
     if single:
         body = body[:-2] if body.endswith(CRLF) else body + "="

@@ -5,7 +5,9 @@
 * :class:`TokenBucket` – a sliding-window log: never more than ``rate`` recipients are admitted
   in *any* one-second window (``(t - 1, t]``), which is how SES counts ``MaxSendRate`` and how
   the sandbox polices it. A classic token bucket with ``burst == rate`` can admit up to ``2R``
-  in a window that straddles a refill; the log cannot.
+  in a window that straddles a refill; the log cannot. :meth:`TokenBucket.reserve` keeps an
+  admission counting until its request is answered, so the guarantee also holds for the
+  provider's *arrival* times, whatever the latency jitter.
 * :class:`AdaptiveRate` – AIMD on top of a bucket for when no quota is known: slow start
   (double after each quiet period) until the first throttle, then multiplicative decrease on
   throttling and additive increase after quiet periods, between a floor and a ceiling.
@@ -14,6 +16,12 @@ Usage::
 
     bucket = TokenBucket(rate=14)
     bucket.acquire(1)        # blocks until one more recipient fits in the window
+
+    held = bucket.reserve(50)  # around a request: counts until the answer is in
+    try:
+        transport.send(batch)
+    finally:
+        held.done()
 
     adaptive = AdaptiveRate(TokenBucket(rate=10), floor=1, ceiling=500)
     adaptive.on_throttle()   # after a THROTTLED reply

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _PLACEHOLDER = re.compile(r"\{\{[ \t]*([^{}]*?)[ \t]*\}\}")
+_SPECIAL = re.compile("[&<>\"']").search
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class CompiledTemplate:
     def render(self, values: Sequence[str]) -> str:
         """The template with ``values[i]`` in place of ``fields[i]``."""
         if self.escape_html:
-            values = [html.escape(v, quote=True) for v in values]
+            values = [html.escape(v, quote=True) if _SPECIAL(v) else v for v in values]
         return self.pattern.format(*values)
 
     @property

@@ -50,7 +50,7 @@ STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in Status)
 _PERCENTILES = (50, 95, 99)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds DataFrames: compare the numbers, not the objects
 class Summary:
     """Numbers that describe one run; build it with :func:`summarize`.
 
@@ -252,11 +252,15 @@ def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
     return out[columns]
 
 
-def failure_table(results: pd.DataFrame) -> pd.DataFrame:
+def failure_table(results: pd.DataFrame, by: str = "code") -> pd.DataFrame:
     """Rows that were not sent or skipped, grouped by status and provider code.
 
     Columns: status, error_code, count, share (of all rows), example (one error message).
+    With ``by="message"`` the groups are (status, code, message) and ``example`` is that
+    message; use it when one code covers different causes (``MessageRejected``).
     """
+    if by not in ("code", "message"):
+        raise ValueError(f"by must be 'code' or 'message', not {by!r}")
     frame = _normalized(results)
     bad = frame[~frame["status"].isin([Status.SENT.value, Status.SKIPPED.value])]
     columns = ["status", "error_code", "count", "share", "example"]
@@ -266,9 +270,12 @@ def failure_table(results: pd.DataFrame) -> pd.DataFrame:
         error_code=bad["error_code"].fillna("").astype(str).replace("", "(none)"),
         error_message=bad["error_message"].fillna("").astype(str),
     )
-    grouped = keyed.groupby(["status", "error_code"], sort=False).agg(
+    keys = ["status", "error_code"] + (["error_message"] if by == "message" else [])
+    grouped = keyed.groupby(keys, sort=False).agg(
         count=("row_key", "size"), example=("error_message", "first")
     )
+    if by == "message":
+        grouped = grouped.droplevel("error_message")
     grouped = grouped.reset_index().sort_values("count", ascending=False, kind="stable")
     grouped["share"] = grouped["count"] / len(frame)
     return grouped[columns].reset_index(drop=True)

@@ -41,6 +41,15 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab serving a copy of notebooks/ on 127.0.0.1 (the copy keeps autosave off ours)."""
     work = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", work / "notebooks")
+    settings = work / "settings"
+    for name, value in {
+        # Render every cell (no virtual scrolling), so widgets far down the page exist.
+        "notebook-extension/tracker": '{"windowingMode": "none"}',
+        "apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}',
+    }.items():
+        path = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value)
     port = _free_port()
     log = (work / "lab.log").open("w")
     proc = subprocess.Popen(
@@ -54,6 +63,7 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={work / 'notebooks'}",
             "--ServerApp.open_browser=False",
+            "--allow-root",
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
@@ -62,6 +72,7 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env={
             **os.environ,
             "JUPYTER_CONFIG_DIR": str(work / "config"),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
             "JUPYTERLAB_WORKSPACES_DIR": str(work / "ws"),
         },
     )
@@ -114,27 +125,38 @@ def browser() -> Iterator[object]:
 
 def _open(browser: object, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(120_000)
+    page.set_default_timeout(60_000)
     page.goto(url)
     page.wait_for_selector(".jp-NotebookPanel", state="visible")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
     return page
 
 
-def _run_all(page) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+def _run_all(page, until: str) -> None:
+    """Run > Run All Cells until ``until`` appears; a kernel still connecting drops the request."""
+    page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(state="attached")
+    for _ in range(4):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.locator(until).first.wait_for(state="attached", timeout=30_000)
+            return
+        except Exception:  # playwright's TimeoutError: try again
+            page.wait_for_timeout(2_000)
+    page.screenshot(path=str(SHOTS / "run_all_failed.png"))
+    pytest.fail(f"{until} never appeared after Run All Cells (see run_all_failed.png)")
 
 
 def test_changing_an_answer_changes_the_recommendation(jupyterlab: str, browser: object) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = _open(browser, f"{jupyterlab}/lab/tree/03_pinpoint_vs_ses_guide.ipynb?token={TOKEN}")
-    _run_all(page)
+    _run_all(page, until=".toolkit-guide-recommendation")
     recommendation = page.locator(".toolkit-guide-recommendation").first
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+    recommendation.scroll_into_view_if_needed()
     recommendation.wait_for(state="visible")
     before = recommendation.inner_text()
     assert "SES" in before
-    recommendation.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "guide_before.png"))
 
     page.locator(".toolkit-guide-third-party input[type='checkbox']").first.click()

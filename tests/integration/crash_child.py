@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,7 +17,7 @@ from toolkit.targets import AwsTarget
 
 
 def main() -> None:
-    info = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    info = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     n = int(sys.argv[3])
     target = AwsTarget(region=info["region"], endpoint_url=info["endpoint_url"],
                        access_key_id=info["access_key_id"],

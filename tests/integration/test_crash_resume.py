@@ -24,7 +24,7 @@ from toolkit.api import send
 from toolkit.sandbox import Sandbox
 
 CHILD = Path(__file__).with_name("crash_child.py")
-N = 3000
+N = 1500
 
 
 def ledger_sent(path: Path) -> int:
@@ -35,11 +35,12 @@ def ledger_sent(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     ledger = tmp_path / "run.sqlite"
     info_path = tmp_path / "sandbox.json"
-    with Sandbox(rate=1500, latency_ms=5) as sandbox:
+    with Sandbox(rate=1500, latency_ms=10) as sandbox:
         info_path.write_text(json.dumps(sandbox.info()), encoding="utf-8")
         child = subprocess.Popen([sys.executable, str(CHILD), str(info_path), str(ledger),
                                   str(N)])

@@ -528,3 +528,82 @@ def test_https_verifies_certificates() -> None:
         stop.set()
         thread.join(2)
         listener.close()
+
+
+def test_answer_sent_before_the_body_was_read() -> None:
+    """A server that refuses a large body from its head (413) and closes: the 413 is the answer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    error = json.dumps({"message": "Request too large."}).encode()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(
+                _render(
+                    413, {"x-amzn-ErrorType": "BadRequestException", "Connection": "close"}, error
+                )
+            )
+            conn.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):  # drain a little, then close with data unread
+                conn.settimeout(0.2)
+                conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        _, fast = _clients("sesv2", f"http://127.0.0.1:{port}", read_timeout=5)
+        raw = b"x" * (8 * 1024 * 1024)
+        with pytest.raises(ClientError) as caught:
+            fast.send_email(FromEmailAddress="a@example.com", Content={"Raw": {"Data": raw}})
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+        assert caught.value.response["Error"]["Code"] == "BadRequestException"
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.parametrize("via", ["ses", "ses-bulk", "pinpoint"])
+def test_toolkit_send_same_statuses_with_either_client(sandbox: Any, via: str) -> None:
+    """The whole path (compose → engine → transport → client → sandbox) classifies alike."""
+    import warnings
+
+    import pandas as pd
+
+    import toolkit
+    from toolkit.sandbox.server import DEFAULT_SENDER
+    from toolkit.targets import AwsTarget
+
+    local = ["success", "bounce", "complaint", "suppressionlist", "ooto"]
+    frame = pd.DataFrame(
+        {"email": [f"{local[i % 5]}+{i}@simulator.amazonses.com" for i in range(20)]}
+    )
+    statuses = {}
+    for fast in (False, True):
+        target = AwsTarget(
+            region=sandbox.region,
+            endpoint_url=sandbox.endpoint_url,
+            access_key_id=sandbox.access_key_id,
+            secret_access_key=sandbox.secret_access_key,
+            pinpoint_app_id=sandbox.pinpoint_app_id,
+            fast=fast,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pinpoint's end-of-support notice
+            result = toolkit.send(
+                frame,
+                via=via,
+                target=target,
+                sender=DEFAULT_SENDER,
+                subject="s",
+                text="t",
+                workers=2,
+                progress=False,
+                allow_duplicates=True,
+            )
+        statuses[fast] = result["status"].astype(str).tolist()
+    assert statuses[True] == statuses[False]
+    assert "sent" in statuses[True]

@@ -508,3 +508,19 @@ def test_api_and_smtp_share_one_rate(make_sandbox: Callable[..., Sandbox]) -> No
             smtp.sendmail(SENDER, ["c@example.org"], b"Subject: x\r\n\r\nbody\r\n")
     assert error.value.smtp_code == 454
     assert sandbox.mailbox.count() == 1
+
+
+def test_sandbox_lifecycle() -> None:
+    from toolkit.errors import SandboxError
+
+    sandbox = Sandbox(smtp=False)
+    with pytest.raises(SandboxError):
+        _ = sandbox.endpoint_url
+    with sandbox:
+        assert sandbox.start() is sandbox  # idempotent
+        assert sandbox.endpoint_url.startswith("http://127.0.0.1:")
+        assert sandbox.smtp_port is None and sandbox.certificate is None
+        assert sandbox.info()["smtp_password"] is None
+        assert ses(sandbox).get_account()["SendingEnabled"] is True
+    sandbox.stop()  # idempotent
+    assert not sandbox.running

@@ -296,3 +296,35 @@ def test_secrets_stay_out_of_reprs(sandbox: Sandbox) -> None:
     for text in (repr(sandbox), repr(sandbox.mailbox), repr(sandbox.faults)):
         assert sandbox.secret_access_key not in text
         assert sandbox.smtp_password not in text
+
+
+def test_a_request_arriving_byte_by_byte_is_served(sandbox: Sandbox) -> None:
+    import time
+
+    body = json.dumps(GOOD).encode()
+    data = head("POST", SEND_PATH, body, "Connection: close\r\n")
+    with socket.create_connection(("127.0.0.1", sandbox.api_port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for index in range(0, len(data), 7):
+            sock.sendall(data[index : index + 7])
+            if index % 140 == 0:
+                time.sleep(0.001)  # make the server see many partial reads
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK") and b"MessageId" in answer
+    assert sandbox.mailbox.count() == 1
+
+
+def test_a_client_that_never_reads_does_not_stop_the_server(sandbox: Sandbox) -> None:
+    body = json.dumps({"FromEmailAddress": SENDER}).encode()  # fails validation: small answers
+    flood = head("POST", SEND_PATH, body) * 2000
+    with socket.create_connection(("127.0.0.1", sandbox.api_port), timeout=10) as sock:
+        sock.setblocking(False)
+        sent = 0
+        try:
+            while sent < len(flood):
+                sent += sock.send(flood[sent : sent + 65536])
+        except BlockingIOError:
+            pass  # the server stopped reading: back-pressure works
+        assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200  # others are still served

@@ -615,3 +615,20 @@ def test_certificate_kept_in_state_dir(tmp_path: Any) -> None:
     replaced = SelfSignedCertificate.load_or_create(tmp_path)
     assert replaced != first
     replaced.server_context()  # loads: the pair matches
+
+
+def test_load_benchmark_runs_bounded() -> None:
+    """benchmarks/sandbox_smtp_load.py stays runnable (tiny N; the numbers are not checked)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_smtp_load.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "-n", "200", "-c", "2", "--in-process", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["stored"] == result["messages"] == 200 and result["errors"] == 0

@@ -78,3 +78,16 @@ def test_wait_times_out_while_running() -> None:
         results = handle.wait(timeout=30)
     assert len(results) == 100
     assert results["status"].notna().all()
+
+
+def test_works_inside_a_running_event_loop() -> None:
+    # Jupyter runs cells inside an asyncio loop: send must not call asyncio.run on it.
+    import asyncio
+
+    async def cell() -> pd.DataFrame:
+        with Sandbox() as sandbox:
+            return send(frame(5), "smtp", target=sandbox, sender="sender@example.com",
+                        subject="Hi", text="x", progress=False)
+
+    results = asyncio.run(cell())
+    assert results["status"].eq("sent").all()

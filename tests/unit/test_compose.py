@@ -154,7 +154,7 @@ def test_stored_template_uses_template_columns() -> None:
         ({"subject": "Hi {{ nickname }}"}, MissingColumnError, "nickname"),
         ({"cc": "copy"}, MissingColumnError, "copy"),
         ({"sender": None}, ConfigurationError, "sender"),
-        ({"text": None, "html": None}, ConfigurationError, "content"),
+        ({"text": None, "html": None, "subject": None}, ConfigurationError, "content"),
         ({"sender": "Shop <shop@example.com>\r\nBcc: x@y.z"}, ConfigurationError, "control"),
         ({"sender": "not an address"}, ConfigurationError, "sender"),
         ({"headers": (("Subject", "x"),)}, ConfigurationError, "Subject"),
@@ -252,6 +252,16 @@ def test_preview_and_summary() -> None:
     assert len(p.problems()) == 6
 
 
+def test_subject_only_message_has_an_empty_body() -> None:
+    for mode in (ContentMode.RAW, ContentMode.FIELDS):
+        (message,) = _plan(_frame().head(1), mode, text=None, html=None).render([0])
+        assert isinstance(message, Message) and message.text == ""
+        assert message.subject == "Order 1 for José"
+    assert message.raw is None
+    (raw,) = _plan(_frame().head(1), text=None, html=None).render([0])
+    assert isinstance(raw, Message) and _parse(raw.raw or b"").get_content() == ""
+
+
 def test_long_display_name_is_invalid() -> None:
     df = _frame().head(1).assign(first_name="N" * 151)
     assert _plan(df).preflight[0].error_code == "InvalidValue"
@@ -281,3 +291,39 @@ def test_sample_data_preflight() -> None:
         assert isinstance(message, Message) and message.raw is not None
         parsed = _parse(message.raw)
         assert parsed["Subject"].startswith("Your order A-")
+
+
+def test_configuration_set_and_tags_become_ses_headers_in_raw_mode() -> None:
+    p = _plan(_frame().head(1), configuration_set="cs-1", tags=(("campaign", "nov"),))
+    (message,) = p.render([0])
+    assert isinstance(message, Message) and message.configuration_set == "cs-1"
+    parsed = _parse(message.raw or b"")
+    assert parsed["X-SES-CONFIGURATION-SET"] == "cs-1"
+    assert parsed["X-SES-MESSAGE-TAGS"] == "campaign=nov"
+    assert message.tags == (("campaign", "nov"),)
+
+
+def test_values_that_are_not_valid_unicode_become_invalid_not_exceptions() -> None:
+    df = pd.DataFrame(
+        {"email": ["a@example.com", "\ud800@example.com"], "first_name": ["A\ud800", "B"],
+         "order_id": [1, 2]},
+        dtype=object,
+    )  # fmt: skip
+    p = _plan(df)
+    assert p.preflight[1].error_code in {"InvalidAddress", "NonAsciiLocalPart"}
+    (late,) = p.render([0])
+    assert isinstance(late, Outcome) and late.error_code == "InvalidValue"
+
+
+def test_simple_address_split_without_arrow_matches_arrow() -> None:
+    from toolkit.preflight import _simple_addresses
+
+    cells = ["a@example.com", "b@Example.com", None, "bad", "c@example.com"]
+    arrow = _simple_addresses(pd.Series(cells, dtype="str"))
+    python = _simple_addresses(pd.Series([*cells[:3], 42, cells[4]], dtype=object))
+    assert arrow[0].tolist() == [True, True, False, False, True]
+    assert python[0].tolist() == [True, True, False, False, True]
+    for result in (arrow, python):
+        domains = [result[3][c] if c >= 0 else None for c in result[2]]
+        assert domains == ["example.com", "Example.com", None, None, "example.com"]
+        assert result[4](np.array([0, 4])) == ["a", "c"]

@@ -394,3 +394,55 @@ def test_cancel_before_start_sends_nothing() -> None:
 def test_config_validation(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         EngineConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_quota_lookup_refused_fails_every_row_with_its_code() -> None:
+    class Refusing(RecordingTransport):
+        def quota(self) -> Quota | None:
+            raise ProviderConfigurationError("AccessDenied", "credentials rejected")
+
+    transport = Refusing()
+    outcomes = run(FakePlan(5, invalid=[0]), transport)
+    assert statuses(outcomes) == {"failed": 4, "invalid": 1}
+    assert {o.error_code for o in outcomes[1:]} == {"AccessDenied"}
+    assert transport.outbox == []
+
+
+def test_keyboard_interrupt_stops_cleanly_and_reraises(tmp_path: Path) -> None:
+    class Interrupting(FakePlan):
+        def render(self, positions: Sequence[int]) -> list[Message | Outcome]:
+            if positions and positions[0] >= 100:
+                raise KeyboardInterrupt
+            return super().render(positions)
+
+    transport = RecordingTransport()
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        engine = SendEngine(Interrupting(300), transport, EngineConfig(workers=2, chunk_size=100),
+                            ledger=ledger, clock=FakeClock())
+        with pytest.raises(KeyboardInterrupt) as info:
+            engine.run()
+        outcomes = info.value.outcomes  # type: ignore[attr-defined]
+        assert len(outcomes) == 300
+        counts = statuses(outcomes)
+        assert counts["sent"] == len(transport.outbox) <= 100
+        assert counts["sent"] + counts["skipped"] == 300
+        assert "in_flight" not in ledger.counts()
+
+
+def test_retries_are_not_held_back_by_a_long_chunk() -> None:
+    seen: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def handler(m: Message) -> Verdict | None:
+        with lock:
+            seen[m.position] += 1
+            return Verdict.THROTTLED if m.position == 0 and seen[0] == 1 else None
+
+    transport = RecordingTransport(handler, quota=Quota(max_send_rate=20, max_24_hour_send=-1))
+    outcomes = run(FakePlan(200), transport, workers=2, chunk_size=1000,
+                   retry=RetryPolicy.standard(5, random=lambda: 0.5))
+    assert statuses(outcomes) == {"sent": 200}
+    order = [call[0] for call in transport.calls]
+    assert order.count("r0") == 2
+    # 0.5 s backoff at 20/s: the retry goes out after ~10-40 other requests, not after 199
+    assert order.index("r0", 1) < 60

@@ -435,3 +435,47 @@ def test_connect_failures_map_to_botocore(
     with pytest.raises(getattr(botocore.exceptions, expected)) as error:
         client.get_account()
     assert ENDPOINT in str(error.value)
+
+
+def test_multi_region_endpoint_id_is_refused() -> None:
+    params = {**CASES[0][2], "EndpointId": "abc123.xyz"}
+    with pytest.raises(ValueError, match="EndpointId"):
+        _fast("sesv2").build_request("send_email", params, amz_date=AMZ_DATE)
+
+
+def test_refreshable_credentials_are_reread() -> None:
+    """Temporary credentials that expire are refreshed by botocore, and the next call uses them."""
+    from botocore.credentials import RefreshableCredentials
+
+    issued = []
+
+    def refresh() -> dict[str, str]:
+        issued.append(1)
+        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        return {
+            "access_key": f"ASIAREFRESHED{len(issued)}",
+            "secret_key": "s2",
+            "token": "t2",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)).isoformat()
+    creds = RefreshableCredentials.create_from_metadata(
+        {"access_key": "ASIAOLD", "secret_key": "s1", "token": "t1", "expiry_time": soon},
+        refresh,
+        "test",
+    )
+    client = make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=creds)
+    prepared = client.build_request("get_account", {}, amz_date=AMZ_DATE)
+    assert "Credential=ASIAREFRESHED1/" in prepared.headers["Authorization"]
+    assert prepared.headers["X-Amz-Security-Token"] == "t2"
+
+
+def test_configured_proxy_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(ValueError, match="proxy"):
+        make_client("sesv2", region="eu-west-1", credentials=STATIC)
+    # Loopback endpoints (the sandbox) are never proxied.
+    assert make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=STATIC)

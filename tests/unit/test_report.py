@@ -124,6 +124,21 @@ def test_failure_table_groups_by_code(frame: pd.DataFrame) -> None:
     assert table.loc[table["error_code"] == "Throttling", "example"].item().startswith("Maximum")
 
 
+def test_failure_table_by_message() -> None:
+    rows = [
+        _row(0, "rejected", error_code="MessageRejected", error_message="not verified"),
+        _row(1, "rejected", error_code="MessageRejected", error_message="not verified"),
+        _row(2, "rejected", error_code="MessageRejected", error_message="too large"),
+    ]
+    frame = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
+    assert failure_table(frame)["count"].tolist() == [3]
+    by_message = failure_table(frame, by="message")
+    assert by_message["count"].tolist() == [2, 1]
+    assert by_message["example"].tolist() == ["not verified", "too large"]
+    with pytest.raises(ValueError):
+        failure_table(frame, by="row")
+
+
 def test_timeline_counts_per_second(frame: pd.DataFrame) -> None:
     series = timeline(frame)
     assert list(series.index) == [0, 1]

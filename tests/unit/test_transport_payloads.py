@@ -207,6 +207,23 @@ def test_bulk_stores_inline_template_once_when_asked(ses: tuple[Any, Stubber]) -
     transport.send([_msg(1)])
 
 
+def test_throttled_template_creation_is_retried_not_fatal(ses: tuple[Any, Stubber]) -> None:
+    client, stub = ses
+    stub.add_client_error("create_email_template", "TooManyRequestsException", "slow", 429)
+    stub.add_response("create_email_template", {})
+    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]})
+    transport = SesBulkTransport(client, inline_templates=False)
+    assert transport.send([_msg(0)])[0].verdict is Verdict.THROTTLED
+    assert transport.send([_msg(0)])[0].verdict is Verdict.ACCEPTED
+
+
+def test_refused_template_creation_is_fatal(pinpoint: tuple[Any, Stubber]) -> None:
+    client, stub = pinpoint
+    stub.add_client_error("create_email_template", "ForbiddenException", "no", 403)
+    with pytest.raises(ProviderConfigurationError):
+        _pinpoint(client).send([_msg(0)])
+
+
 def test_bulk_splits_by_sender_and_keeps_order(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     batch = [_msg(0), _msg(1, sender="other@example.com"), _msg(2)]

@@ -279,6 +279,16 @@ class _Connection(asyncio.Protocol):
         self._closing = True
         self._buffer.clear()
 
+    def pause_writing(self) -> None:
+        # The client is not reading its answers (a pipelining flood): stop reading its
+        # requests too, so that neither buffer grows without bound.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._transport.resume_reading()
+
     def close(self) -> None:
         if self._transport is not None and not self._closing:
             self._closing = True

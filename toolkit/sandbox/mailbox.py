@@ -8,6 +8,10 @@ a background thread flushes it with ``executemany`` every ``flush_interval`` sec
 ``flush_threshold`` rows are pending, and every read flushes first, so a read always sees
 everything accepted before it. One SQLite connection is shared by all threads under a lock.
 
+Durability: an accepted message is in the buffer for at most ``flush_interval`` (50 ms)
+before it is committed, so a *process crash* can lose that much; stopping the sandbox, any
+read, and :meth:`Mailbox.close` flush first.
+
 In memory by default; with a path (``Mailbox.in_dir(state_dir)``) the database is a file in
 WAL mode, durable across restarts and readable from another process with
 ``Mailbox.open(state_dir)`` (read-only).
@@ -336,7 +340,10 @@ class Mailbox:
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=columns)
-        frame["recipients"] = [json.loads(r) for r in frame["recipients"]]
+        frame["recipients"] = pd.Series(
+            [json.loads(r) for r in frame["recipients"]], index=frame.index, dtype=object
+        )
+        frame = frame.astype({"n_recipients": "int64", "size": "int64"})
         frame["accepted_at"] = pd.to_datetime(frame["accepted_at"], unit="s", utc=True)
         return frame
 

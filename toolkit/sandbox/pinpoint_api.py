@@ -19,6 +19,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from toolkit.facts import PINPOINT_MAX_ADDRESSES_PER_CALL
 from toolkit.sandbox.faults import FaultAction
 from toolkit.sandbox.http_api import ApiError, DropConnection
 from toolkit.sandbox.mailbox import random_uuid
@@ -26,7 +27,7 @@ from toolkit.sandbox.policy import Reason, bare_address
 from toolkit.sandbox.rendering import render
 from toolkit.sandbox.state import SandboxState
 
-MAX_ADDRESSES = 100
+MAX_ADDRESSES = PINPOINT_MAX_ADDRESSES_PER_CALL.value
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 

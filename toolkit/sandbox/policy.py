@@ -40,9 +40,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 
+from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
+
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
-MAX_RECIPIENTS = 50
-MAX_MESSAGE_BYTES = 40 * 1024 * 1024
+MAX_RECIPIENTS = SES_MAX_RECIPIENTS_PER_MESSAGE.value  # 50, To + Cc + Bcc
+MAX_MESSAGE_BYTES = SES_MAX_MESSAGE_BYTES.value  # 40 MB (SES v2 API and SMTP)
 DEFAULT_IDENTITIES = ("sender@example.com", "example.com")
 _DAY = 86_400.0
 

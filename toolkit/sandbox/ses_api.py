@@ -21,13 +21,14 @@ from email.policy import compat32
 from email.utils import getaddresses
 from typing import Any
 
+from toolkit.facts import SES_BULK_MAX_ENTRIES
 from toolkit.sandbox.faults import FaultAction
 from toolkit.sandbox.http_api import ApiError, DropConnection
 from toolkit.sandbox.policy import Admission, Reason, bare_address
 from toolkit.sandbox.rendering import render
 from toolkit.sandbox.state import SandboxState
 
-BULK_MAX_ENTRIES = 50
+BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 

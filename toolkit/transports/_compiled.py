@@ -266,7 +266,6 @@ class CompiledRequest:
     """``serialize_to_request`` for one REST-JSON operation, without walking the model per call."""
 
     __slots__ = (
-        "_body_members",
         "_body_transform",
         "_empty_body",
         "_method",
@@ -280,7 +279,6 @@ class CompiledRequest:
         self._method = "POST"
         self._uri = ""
         self._uri_members: dict[str, str] = {}  # param name -> template label
-        self._body_members: frozenset[str] = frozenset()
         self._payload: str | None = None
         self._payload_transform: Transform | None = None
         self._body_transform: Transform = _identity
@@ -330,7 +328,6 @@ class CompiledRequest:
             self._payload_transform = transforms.of(member)
             self._empty_body = b"{}"
         else:
-            self._body_members = frozenset(body)
             self._body_transform = transforms.structure(shape)
             self._empty_body = b"{}" if body else b""
         return self

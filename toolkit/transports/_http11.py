@@ -205,7 +205,10 @@ class ConnectionPool:
             conn.close()
             raise ReadTimeoutError(endpoint_url=ep.url, error=exc) from exc
         except OSError as exc:
+            early = _early_answer(conn.sock, method)
             conn.close()
+            if early is not None:
+                return early
             if not conn.reused:
                 raise ConnectionClosedError(endpoint_url=ep.url) from exc
             # Sending on a stale keep-alive socket failed before the whole request left,
@@ -217,7 +220,10 @@ class ConnectionPool:
                 conn.close()
                 raise ReadTimeoutError(endpoint_url=ep.url, error=exc2) from exc2
             except OSError as exc2:
+                early = _early_answer(conn.sock, method)
                 conn.close()
+                if early is not None:
+                    return early
                 raise ConnectionClosedError(endpoint_url=ep.url) from exc2
         try:
             status, headers_out, payload, keep_alive = _read_response(conn.sock, method)
@@ -232,6 +238,21 @@ class ConnectionPool:
         else:
             conn.close()
         return status, headers_out, payload
+
+
+def _early_answer(sock: socket.socket, method: str) -> Response | None:
+    """A complete response the server sent before refusing the rest of our body, if any.
+
+    A server that rejects a request from its head (413 Payload Too Large, 401) may answer and
+    close while we are still sending; the answer is then in the receive buffer and is the
+    truth about the request (it was refused), rather than a "closed before answering".
+    """
+    try:
+        sock.settimeout(0.5)
+        status, headers, payload, _ = _read_response(sock, method)
+    except (OSError, _ProtocolError):
+        return None
+    return status, headers, payload
 
 
 class _ProtocolError(Exception):

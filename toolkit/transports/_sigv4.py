@@ -78,8 +78,8 @@ def canonical_query(encoded_query: str) -> str:
 
 @dataclass(slots=True)
 class _Key:
-    secret_hash: bytes
     datestamp: str
+    secret_hash: bytes = field(repr=False)
     key: bytes = field(repr=False)
 
 
@@ -113,7 +113,7 @@ class SigV4Signer:
         k = hmac.new(k, self._service.encode(), _sha256).digest()
         k = hmac.new(k, b"aws4_request", _sha256).digest()
         # A single attribute store is atomic, so threads never see half a key.
-        self._cached = _Key(secret_hash, datestamp, k)
+        self._cached = _Key(datestamp, secret_hash, k)
         return k
 
     def authorization(

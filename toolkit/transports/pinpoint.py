@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from toolkit.errors import ConfigurationError, ProviderConfigurationError
+from toolkit.errors import ConfigurationError
 from toolkit.facts import (
     PINPOINT_END_OF_SUPPORT,
     PINPOINT_MAX_ADDRESSES_PER_CALL,
@@ -36,7 +36,7 @@ from toolkit.facts import (
 from toolkit.message import ContentMode, Message, Template
 from toolkit.transports.base import Reply, Verdict
 from toolkit.transports.classify import classify_aws_exception, classify_pinpoint_status
-from toolkit.transports.ses import AWS_CALL_ERRORS, AwsApiTransport
+from toolkit.transports.ses import AWS_CALL_ERRORS, AwsApiTransport, SetupFailed
 from toolkit.transports.ses_bulk import message_template, stored_template_name
 
 __all__ = [
@@ -155,7 +155,11 @@ class PinpointTransport(AwsApiTransport):
         call: list[int],
         batch: Sequence[Message],
     ) -> list[Reply]:
-        shared = self._shared(key)
+        try:
+            shared = self._shared(key)
+        except SetupFailed as failed:
+            now = time.time()
+            return self._fail(len(call), failed.classified, now, now)
         addresses = [batch[i].to[0] for i in call]
         request = dict(shared)
         request["Addresses"] = {
@@ -240,9 +244,5 @@ class PinpointTransport(AwsApiTransport):
                 "AlreadyExistsException",
                 "ConflictException",
             ):
-                raise ProviderConfigurationError(
-                    classified.code,
-                    f"cannot create Pinpoint template {name}: {classified.message}",
-                    self.name,
-                ) from exc
+                raise self._setup_error(f"cannot create Pinpoint template {name}", exc) from exc
         return name

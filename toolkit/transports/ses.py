@@ -33,6 +33,7 @@ __all__ = [
     "AWS_CALL_ERRORS",
     "AwsApiTransport",
     "SesTransport",
+    "SetupFailed",
     "build_destination",
     "build_send_email_params",
 ]
@@ -105,6 +106,15 @@ def build_send_email_params(
     return params
 
 
+class SetupFailed(Exception):
+    """A one-time setup call (storing a template) failed for a reason worth retrying later;
+    the messages that needed it get this classification as their reply."""
+
+    def __init__(self, classified: Classified) -> None:
+        super().__init__(classified.message)
+        self.classified = classified
+
+
 class AwsApiTransport(BaseTransport):
     """Shared by the AWS API transports: one thread-safe client, error mapping, quota.
 
@@ -124,6 +134,15 @@ class AwsApiTransport(BaseTransport):
     def client(self) -> Any:
         """The client every worker thread shares."""
         return self._client
+
+    def _setup_error(self, what: str, exc: BaseException) -> Exception:
+        """The exception to raise when a setup call failed: configuration, or retry later."""
+        classified = classify_aws_exception(self.service, exc)
+        if classified.verdict in (Verdict.THROTTLED, Verdict.TRANSIENT, Verdict.UNKNOWN):
+            return SetupFailed(classified)
+        return ProviderConfigurationError(
+            classified.code, f"{what}: {classified.message}", self.name
+        )
 
     def _classify(self, exc: BaseException) -> Classified:
         """Classify a call's exception; raise for whole-batch configuration faults."""

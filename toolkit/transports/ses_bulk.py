@@ -29,10 +29,11 @@ from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_BULK_MAX_ENTRIES, SES_MAX_MESSAGE_BYTES
 from toolkit.message import ContentMode, Message, Template
 from toolkit.transports.base import Quota, Reply, Verdict
-from toolkit.transports.classify import classify_aws_exception, classify_ses_bulk_status
+from toolkit.transports.classify import classify_ses_bulk_status
 from toolkit.transports.ses import (
     AWS_CALL_ERRORS,
     AwsApiTransport,
+    SetupFailed,
     build_destination,
 )
 
@@ -151,9 +152,19 @@ class SesBulkTransport(AwsApiTransport):
         for (sender, reply_to, config_set, template), positions in _group(batch):
             for start in range(0, len(positions), self.max_batch):
                 chunk = positions[start : start + self.max_batch]
+                started = time.time()
+                try:
+                    content = self._default_content(template)
+                except SetupFailed as failed:
+                    for i, reply in zip(
+                        chunk, self._fail(len(chunk), failed.classified, started, time.time()),
+                        strict=True,
+                    ):
+                        replies[i] = reply
+                    continue
                 params: dict[str, Any] = {
                     "FromEmailAddress": sender,
-                    "DefaultContent": self._default_content(template),
+                    "DefaultContent": content,
                     "BulkEmailEntries": [build_bulk_entry(batch[i]) for i in chunk],
                 }
                 if reply_to:
@@ -186,11 +197,15 @@ class SesBulkTransport(AwsApiTransport):
                 )
                 continue
             classified = classify_ses_bulk_status(status, result.get("Error") or "")
-            if classified.is_configuration:
+            if classified.is_configuration and not any(
+                r.get("Status") == "SUCCESS" for r in results
+            ):
                 raise ProviderConfigurationError(classified.code, classified.message, self.name)
             replies.append(
                 Reply(
-                    classified.verdict or Verdict.TRANSIENT,
+                    # An account-wide status next to accepted entries (not seen in practice):
+                    # keep the accepted ones' replies and refuse only this entry.
+                    classified.verdict or Verdict.REJECTED,
                     started,
                     finished,
                     code=classified.code,
@@ -223,11 +238,7 @@ class SesBulkTransport(AwsApiTransport):
         except AWS_CALL_ERRORS as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code != "AlreadyExistsException":
-                classified = classify_aws_exception(self.service, exc)
-                raise ProviderConfigurationError(
-                    classified.code, f"cannot store template {name}: {classified.message}",
-                    self.name,
-                ) from exc
+                raise self._setup_error(f"cannot store template {name}", exc) from exc
         return name
 
     def quota(self) -> Quota | None:

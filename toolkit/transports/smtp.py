@@ -61,7 +61,8 @@ _END = b".\r\n"
 
 def dot_stuff(raw: bytes) -> bytes:
     """``raw`` as DATA content: CRLF line ends, leading dots doubled, ending in ``CRLF.CRLF``."""
-    if raw.count(b"\n") != raw.count(_CRLF) or raw.count(b"\r") != raw.count(_CRLF):
+    crlf = raw.count(_CRLF)
+    if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
         raw = _BARE_EOL.sub(_CRLF, raw)
     if raw.startswith(b".") or b"\n." in raw:
         raw = _DOT_LINE.sub(b"..", raw)

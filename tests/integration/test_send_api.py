@@ -1,0 +1,109 @@
+"""The public ``send`` API with a RecordingTransport as the target (no sandbox needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from toolkit.api import send, send_in_background
+from toolkit.message import Message
+from toolkit.results import OUTCOME_COLUMNS
+from toolkit.transports.base import Quota, Verdict
+from toolkit.transports.memory import RecordingTransport
+
+
+def frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"email": [f"user{i}@example.org" for i in range(n)], "name": [f"N{i}" for i in range(n)]},
+        index=pd.Index([f"id-{i}" for i in range(n)], name="customer"),
+    )
+
+
+FAST = Quota(max_send_rate=10_000, max_24_hour_send=-1)  # else: adaptive from 10/s
+
+
+def test_results_align_with_the_input_index() -> None:
+    df = frame(50)
+    transport = RecordingTransport(lambda m: Verdict.REJECTED if m.position == 7 else None,
+                                   quota=FAST)
+    results = send(df, target=transport, sender="sender@example.com", subject="Hi {{name}}",
+                   text="x", progress=False)
+    assert results.index.equals(df.index)
+    assert list(results.columns) == list(OUTCOME_COLUMNS)
+    assert results.loc["id-7", "status"] == "rejected"
+    assert results.loc["id-8", "recipient"] == "user8@example.org"
+    assert results["row_key"].tolist() == df.index.tolist()
+    assert transport.opened == 1 and transport.closed == 1
+    summary = results.attrs["summary"]
+    assert summary["counts"] == {"sent": 49, "rejected": 1}
+    assert summary["transport"] == "memory"
+
+
+def test_key_column_and_ledger_resume(tmp_path: Path) -> None:
+    df = frame(20).reset_index()
+    ledger = tmp_path / "l.sqlite"
+    first = RecordingTransport(lambda m: Verdict.TRANSIENT if m.position < 5 else None,
+                               quota=FAST)
+    r1 = send(df, target=first, key="customer", sender="sender@example.com", subject="Hi",
+              text="x", ledger=ledger, max_attempts=2, progress=False)
+    assert r1["status"].value_counts().to_dict() == {"sent": 15, "failed": 5}
+    second = RecordingTransport(quota=FAST)
+    r2 = send(df, target=second, key="customer", sender="sender@example.com", subject="Hi",
+              text="x", ledger=ledger, progress=False)
+    assert sorted(m.row_key for m in second.outbox) == [f"id-{i}" for i in range(5)]
+    assert r2["status"].eq("sent").all()
+    # the data changed for one row: a different message, sent again
+    df.loc[19, "email"] = "new@example.org"
+    third = RecordingTransport(quota=FAST)
+    send(df, target=third, key="customer", sender="sender@example.com", subject="Hi",
+         text="x", ledger=ledger, progress=False)
+    assert [m.to for m in third.outbox] == [("new@example.org",)]
+
+
+def test_dry_run_with_a_transport() -> None:
+    transport = RecordingTransport()
+    results = send(frame(12), target=transport, sender="sender@example.com", subject="Hi {{name}}",
+                   text="x", dry_run=True, progress=False)
+    assert transport.calls == []
+    assert results["error_code"].eq("DryRun").all()
+    assert len(results.attrs["preview"]) == 5
+
+
+def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    results = send(frame(30), target=RecordingTransport(quota=FAST), sender="sender@example.com",
+                   subject="Hi", text="x", progress=True)
+    assert results["status"].eq("sent").all()
+    assert "msg" in capsys.readouterr().err
+
+
+def test_handle_counts_results_and_cancel() -> None:
+    gate = threading.Event()
+
+    def slow(m: Message) -> None:
+        if m.position >= 10:
+            gate.wait(5)
+
+    transport = RecordingTransport(slow, quota=Quota(1000, -1))
+    handle = send_in_background(frame(200), target=transport, sender="sender@example.com",
+                                subject="Hi", text="x", workers=2)
+    deadline = time.monotonic() + 10
+    while handle.counts.get("sent", 0) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert handle.counts["sent"] == 10
+    assert handle.counts["pending"] == 190
+    snapshot = handle.results()
+    assert snapshot is not None
+    assert snapshot["status"].isna().sum() == 190
+    assert snapshot["row_key"].notna().all()
+    assert not handle.done
+    handle.cancel()
+    gate.set()
+    results = handle.wait(timeout=10)
+    assert handle.done
+    counts = results["status"].value_counts().to_dict()
+    assert counts["sent"] >= 10 and counts["sent"] + counts["skipped"] == 200
+    assert "done" in repr(handle)
