@@ -41,6 +41,7 @@ def _notes(scenario: dict[str, Any]) -> str:
         "loss",
         "stored_not_claimed",
         "rows_per_s",
+        "server_cpu_s_per_1k",
     ):
         if extra.get(key) is not None:
             parts.append(f"{key}={_fmt(extra[key], 2)}")

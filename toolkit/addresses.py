@@ -10,7 +10,8 @@ error message is email-validator's own.
 
 Normalization: ``local@ascii-domain`` — the domain lowercased and IDNA-encoded (punycode),
 the local part kept as written (local parts are case-sensitive). A non-ASCII local part is
-refused (``NonAsciiLocalPart``): SES does not accept internationalized (SMTPUTF8) mailboxes.
+refused (``NonAsciiLocalPart``): SES does not accept internationalized (SMTPUTF8) mailboxes
+(:data:`toolkit.facts.SES_ASCII_LOCAL_PART`).
 
 A cell may hold several addresses separated by ``,`` or ``;``; ``Name <addr>`` items are
 accepted and reduced to ``addr`` (display names come from a separate column).

@@ -174,6 +174,7 @@ class _Job:
         spec = ComposeSpec(**req.compose)
         given = _given_transport(req.target)
         sandbox, owned = (None, False) if given else _resolve_sandbox(req.target)
+        transport: Transport | None = None
         try:
             transport = given or _make_transport(req.via, req.target, sandbox,
                                                  req.config.workers)
@@ -194,6 +195,8 @@ class _Job:
                 return _dry_run(p, req.df.index, transport.name)
             return self._send(p, transport, observers)
         finally:
+            if transport is not None:
+                transport.close()  # safe when never opened, and more than once
             if owned and sandbox is not None:
                 sandbox.stop()
 
@@ -213,25 +216,22 @@ class _Job:
                 bar = ProgressBar(p.size, desc=transport.name)
                 all_observers.append(bar)
             transport.open()
+            engine = SendEngine(p, transport, req.config, ledger=ledger,
+                                observers=all_observers)
+            self.engine = engine
+            if self.cancelled.is_set():
+                engine.cancel()
             try:
-                engine = SendEngine(p, transport, req.config, ledger=ledger,
-                                    observers=all_observers)
-                self.engine = engine
-                if self.cancelled.is_set():
-                    engine.cancel()
-                try:
-                    outcomes = engine.run()
-                except KeyboardInterrupt as interrupt:
-                    done = getattr(interrupt, "outcomes", None)
-                    if done is not None:
-                        frame = _frame(done, req.df.index)
-                        frame.attrs["summary"] = _summary(engine, frame, transport.name)
-                        interrupt.results = frame  # type: ignore[attr-defined]
-                    log.warning("send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
-                                f"; resume with ledger={str(req.ledger)!r}" if ledger else "")
-                    raise
-            finally:
-                transport.close()
+                outcomes = engine.run()
+            except KeyboardInterrupt as interrupt:
+                done = getattr(interrupt, "outcomes", None)
+                if done is not None:
+                    frame = _frame(done, req.df.index)
+                    frame.attrs["summary"] = _summary(engine, frame, transport.name)
+                    interrupt.results = frame  # type: ignore[attr-defined]
+                log.warning("send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
+                            f"; resume with ledger={str(req.ledger)!r}" if ledger else "")
+                raise
             frame = _frame(outcomes, req.df.index)
             frame.attrs["summary"] = _summary(engine, frame, transport.name)
             return frame

@@ -13,7 +13,8 @@ What pre-flight checks (error_code of the row's outcome):
   (``MissingValue``), at most ``max_recipients`` in To+Cc+Bcc (``TooManyRecipients``);
 * a NaN in a column a template or template data uses (``MissingValue``);
 * control characters (CR, LF, NUL, …) in anything that goes into a header: subject values,
-  display names, the sender (``HeaderInjection``);
+  display names, the sender (``HeaderInjection``); display names over 150 characters
+  (``InvalidValue``; also, at render time, cells that are not valid Unicode);
 * attachment files named in ``attachment_column`` exist (``AttachmentNotFound``);
 * a cheap lower bound on the message size against ``max_message_bytes`` (``TooLarge``;
   the exact size is checked again when a row is rendered);
@@ -27,6 +28,14 @@ Configuration errors (raised, nothing is sent): a mapped column or a ``{{placeho
 naming a column that is not in the frame (:class:`MissingColumnError`), no sender, no
 content, control characters in constant header values, duplicate row keys
 (:class:`ConfigurationError`).
+
+A spec with only a subject sends an empty text body. In RAW mode (and FIELDS mode with
+attachments) ``Message.raw`` holds the complete message: From, To (with the ``name_column``
+display name when the row has one To address), Cc, Reply-To, Subject, Date, MIME-Version,
+``spec.headers`` and, when set, ``X-SES-CONFIGURATION-SET``/``X-SES-MESSAGE-TAGS``; never
+Bcc. ``Message.extra["to_name"]`` carries that display name for transports that build the
+message themselves. Messages are rendered for ``Plan.mode``; render a few hundred positions
+per call.
 
 Values become text like this: strings as is; integers and floats whose non-missing values
 in that column are all whole numbers without a fraction (``42``, not ``42.0`` — pandas stores
@@ -383,7 +392,7 @@ class _Renderer:
                 attachments = (*attachments, _read_attachment(path))
         if self.mode is ContentMode.TEMPLATE:
             columns = self.value_columns
-            data = {c: cells[c][i] for c in columns}
+            data = {str(c): cells[c][i] for c in columns}
             size = len("".join(data.values()).encode("utf-8")) + 8 * len(data)
             if size > self.max_bytes:
                 raise _Late(TOO_LARGE, f"template data is {size:,} bytes; limit {self.max_bytes:,}")

@@ -152,6 +152,11 @@ class Progress:
 Observer = Callable[[Progress], None]
 
 
+def _recipient(message: Message) -> str:
+    to = message.to
+    return to[0] if len(to) == 1 else ", ".join(to)  # no new string in the common case
+
+
 @dataclass(slots=True)
 class _Item:
     """One message travelling through the engine (mutable: attempts grow)."""
@@ -394,7 +399,7 @@ class SendEngine:
                         self._finish(p, self._plain(
                             p, Status.FAILED, DAILY_QUOTA_CODE,
                             "beyond the remaining 24-hour sending quota (Max24HourSend)",
-                            recipient=", ".join(rendered.to)), engine=False)
+                            recipient=_recipient(rendered)), engine=False)
                         continue
                     self._daily_left -= n
                 item = _Item(p, rendered, hashes[p], n)
@@ -571,7 +576,7 @@ class SendEngine:
         if ledger is not None:  # journal before send: committed before the request leaves
             ledger.mark_in_flight(
                 [InFlight(self._plan.row_keys[i.position], i.content_hash,
-                          ", ".join(i.message.to), i.attempts) for i in batch],
+                          _recipient(i.message), i.attempts) for i in batch],
                 batch_id, started, transport.name,
             )
         with self._lock:
@@ -646,7 +651,7 @@ class SendEngine:
                 row_key=row_keys[item.position],
                 status=status,
                 transport=name,
-                recipient=", ".join(item.message.to),
+                recipient=_recipient(item.message),
                 message_id=reply.message_id if status is Status.SENT else None,
                 error_code=None if status is Status.SENT else code,
                 error_message=None if status is Status.SENT else reply.message,
@@ -735,7 +740,7 @@ class SendEngine:
                     self._set(item.position, self._plain(
                         item.position, Status.UNKNOWN, NO_ANSWER_CODE,
                         "the request was still in flight when the run stopped",
-                        recipient=", ".join(item.message.to), attempts=item.attempts,
+                        recipient=_recipient(item.message), attempts=item.attempts,
                         last=item.last), engine=True)
             for item in leftovers:
                 if self._outcomes[item.position] is None:
@@ -744,7 +749,7 @@ class SendEngine:
                         message = f"{stop.message} (last answer: {item.last.message})"
                     self._set(item.position, self._plain(
                         item.position, stop.status, stop.code, message,
-                        recipient=", ".join(item.message.to), attempts=item.attempts,
+                        recipient=_recipient(item.message), attempts=item.attempts,
                         last=item.last), engine=True)
             for position, outcome in enumerate(self._outcomes):
                 if outcome is None:

@@ -366,8 +366,10 @@ PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
 SES_ASCII_LOCAL_PART: Fact[str] = Fact(
     "SES does not support SMTPUTF8 (RFC 6531): the local part must be 7-bit ASCII; a non-ASCII "
     "domain must be sent as Punycode; a non-ASCII display name as MIME encoded-words.",
-    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sesv2/aws.sdk.kotlin.services.sesv2.model/-bulk-email-entry/destination.html ; "
-    "https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/latest/ses/model/_AWS1_CL_SESDESTINATION.html",
+    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sesv2/"
+    "aws.sdk.kotlin.services.sesv2.model/-bulk-email-entry/destination.html ; "
+    "https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/latest/ses/model/"
+    "_AWS1_CL_SESDESTINATION.html",
     dt.date(2026, 11, 26),
 )
 SES_RAW_MAX_LINE: Fact[int] = Fact(

@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome, Status
 
 if TYPE_CHECKING:
@@ -88,6 +89,18 @@ _COLUMNS = (
     "error_message, attempts, started_at, finished_at, batch_id, run_id, updated_at"
 )
 _LOOKUP_CHUNK = 500
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:  # pragma: no cover - e.g. platforms without signal 0
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +180,25 @@ class Ledger:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._conn.executescript(_SCHEMA)
+        try:
+            self._refuse_if_in_use()
+        except BaseException:
+            self._conn.close()
+            raise
         self.recovered = self._recover()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def _refuse_if_in_use(self) -> None:
+        """Another live process running on this ledger would have its in-flight rows turned
+        into ``unknown`` (and could send rows twice): refuse."""
+        rows = self._conn.execute("SELECT DISTINCT pid FROM runs WHERE finished_at IS NULL")
+        for (pid,) in rows.fetchall():
+            if pid and pid != os.getpid() and _alive(pid):
+                raise ConfigurationError(
+                    f"ledger {self.path} is in use by a running send (process {pid}); wait for "
+                    "it to finish or stop it first"
+                )
 
     def _recover(self) -> int:
         """Rows a previous run left in flight become ``unknown``: they may have gone."""

@@ -9,15 +9,18 @@ Correctness rules (every output parses with ``email.message_from_bytes(raw,
 policy=email.policy.default)`` back to the original values; the tests check this with
 hypothesis):
 
-* All output is ASCII with CRLF line endings; no line exceeds 998 octets and header lines
-  aim for ≤ 78.
+* All output is ASCII with CRLF line endings; no line exceeds 998 octets (RFC 5322; SES
+  allows 1,000, :data:`toolkit.facts.SES_RAW_MAX_LINE`) and header lines aim for ≤ 78.
 * Header values with control characters (C0, DEL, C1, U+2028/2029) are refused upstream
   (:func:`has_unsafe_header_chars`); there is no way to inject a header.
 * Unstructured values (Subject) that are plain printable ASCII words separated by single
-  spaces are written as is, folded at spaces; anything else (non-ASCII, ``=?`` look-alikes,
-  runs of spaces, very long words) becomes RFC 2047 ``=?utf-8?b?…?=`` words of ≤ 39 bytes,
-  split on character boundaries, one per folded line.
-* Display names: atoms as is, other printable ASCII as a quoted-string, else encoded words.
+  spaces are written as is, folded at spaces. Otherwise ASCII words stay readable and each
+  run of other words (non-ASCII, ``=?`` look-alikes) becomes RFC 2047 ``=?utf-8?b?…?=``
+  words of ≤ 39 bytes, split on character boundaries; values with runs of spaces or
+  leading/trailing spaces are encoded whole.
+* Display names (stripped, whitespace runs made one space): atoms as is, other printable
+  ASCII as a quoted-string, else ASCII atoms plus one encoded word per run of other words
+  (never two encoded words side by side: Python's parser would add a space between them).
   Addresses are already ASCII (punycode domains; non-ASCII local parts are refused).
 * Bodies: line breaks are CRLF on the wire (a body's ``\\r\\n`` and ``\\n`` both mean one line
   break; a lone ``\\r`` is kept). ``7bit`` only for ASCII text without control characters,

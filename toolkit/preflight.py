@@ -203,7 +203,7 @@ class Preflight:
             if self.spec.template_columns is not None:
                 columns.update(dict.fromkeys(self.spec.template_columns))
             elif self.spec.template_name is not None:
-                columns.update(dict.fromkeys(str(c) for c in self.df.columns))
+                columns.update(dict.fromkeys(self.df.columns))  # labels; data keys are str()
         return list(columns)
 
     # -- per-row checks -------------------------------------------------------------------
@@ -299,6 +299,8 @@ class Preflight:
             missing = np.flatnonzero(self.df[column].isna().to_numpy())
             if len(missing):
                 message = f"column {column!r} is empty (NaN) and the template uses it"
+                if self.spec.template_columns is None and self.spec.template_name is not None:
+                    message += " (template data holds every column unless template_columns is set)"
                 self._flag(missing, MISSING_VALUE, message)
 
     def _header_values(self, columns: list[str], where: str) -> None:

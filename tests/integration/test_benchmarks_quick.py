@@ -159,7 +159,7 @@ def test_goals_and_markdown_from_records() -> None:
         ),
     ]
     goals = {g["goal"]: g for g in evaluate_goals(records)}
-    sink = next(g for k, g in goals.items() if k.startswith("smtp-sink: toolkit (16"))
+    sink = next(g for k, g in goals.items() if k.startswith("smtp-sink: toolkit best (compose"))
     assert sink["value"] == pytest.approx(0.4) and sink["passed"] is True
     assert (
         goals["smtp-sink: toolkit best / smtplib connection per message (sample shape)"]["passed"]

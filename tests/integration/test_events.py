@@ -278,3 +278,32 @@ def test_events_from_sqs_is_bounded(sqs) -> None:  # type: ignore[no-untyped-def
         sqs.send_message(QueueUrl=url, MessageBody=_sns(_delivery(f"m-{i}")))
     events = events_from_sqs(url, client=sqs, max_messages=12, wait_seconds=0)
     assert events["message_id"].nunique() == 12  # stopped after 12 messages, deleted nothing
+
+
+def test_send_then_join_sandbox_events() -> None:
+    """The whole loop: send through the sandbox, read its events, join them onto the results."""
+    from toolkit.api import send
+    from toolkit.sandbox import Sandbox
+
+    frame = pd.DataFrame(
+        {"email": [f"success@{SIM}", f"bounce@{SIM}", f"complaint@{SIM}", "not-an-address"]},
+        index=pd.Index(["r1", "r2", "r3", "r4"], name="customer"),
+    )
+    with Sandbox(rate=100) as sandbox:
+        results = send(
+            frame,
+            via="ses",
+            target=sandbox,
+            sender="sender@example.com",
+            subject="Hello",
+            text="Hi",
+            workers=2,
+            progress=False,
+        )
+        joined = join_events(results, events_from_sandbox(sandbox))
+    assert joined.index.equals(frame.index)
+    assert joined.loc["r1", "event"] == "delivery"
+    assert joined.loc["r2", "event"] == "bounce"
+    assert joined.loc["r2", "bounce_type"] == "Permanent"
+    assert joined.loc["r3", "event"] == "complaint"
+    assert joined.loc["r4", "status"] == "invalid" and joined.loc["r4", "event_count"] == 0

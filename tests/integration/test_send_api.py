@@ -107,3 +107,31 @@ def test_handle_counts_results_and_cancel() -> None:
     counts = results["status"].value_counts().to_dict()
     assert counts["sent"] >= 10 and counts["sent"] + counts["skipped"] == 200
     assert "done" in repr(handle)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
+    import _thread
+
+    fired = threading.Event()
+
+    def handler(m: Message) -> None:
+        if m.position == 20 and not fired.is_set():
+            fired.set()
+            _thread.interrupt_main()  # what Ctrl-C (or Jupyter's interrupt) does
+
+    transport = RecordingTransport(handler, quota=Quota(200, -1))
+    ledger = tmp_path / "l.sqlite"
+    with pytest.raises(KeyboardInterrupt) as info:
+        send(frame(1000), target=transport, sender="sender@example.com", subject="Hi",
+             text="x", ledger=ledger, workers=2, progress=False)
+    results = info.value.results  # type: ignore[attr-defined]
+    assert len(results) == 1000
+    counts = results["status"].value_counts().to_dict()
+    assert counts["sent"] == len(transport.outbox)
+    assert counts["sent"] + counts["skipped"] == 1000
+    assert transport.closed == 1
+    resumed = RecordingTransport(quota=FAST)
+    again = send(frame(1000), target=resumed, sender="sender@example.com", subject="Hi",
+                 text="x", ledger=ledger, progress=False)
+    assert again["status"].eq("sent").all()
+    assert len(transport.outbox) + len(resumed.outbox) == 1000

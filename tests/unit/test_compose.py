@@ -262,6 +262,24 @@ def test_subject_only_message_has_an_empty_body() -> None:
     assert isinstance(raw, Message) and _parse(raw.raw or b"").get_content() == ""
 
 
+def test_stored_template_defaults_to_every_column() -> None:
+    df = pd.DataFrame({"email": ["a@example.com", "b@example.com"], 7: ["x", None]})
+    spec = ComposeSpec(sender=SENDER, template_name="order")
+    p = plan(df, spec, mode=ContentMode.TEMPLATE, max_message_bytes=LIMIT, transport="t")
+    assert "template_columns" in (p.preflight[1].error_message or "")
+    (message,) = p.render([0])
+    assert isinstance(message, Message)
+    assert message.template_data == {"email": "a@example.com", "7": "x"}
+
+
+def test_missing_display_name_means_no_name() -> None:
+    df = _frame().head(1).assign(first_name=[None])
+    p = _plan(df, subject="Hi", text="x\n", html=None)
+    (message,) = p.render([0])
+    assert isinstance(message, Message) and message.extra == {}
+    assert _parse(message.raw or b"")["To"].addresses[0].display_name == ""
+
+
 def test_long_display_name_is_invalid() -> None:
     df = _frame().head(1).assign(first_name="N" * 151)
     assert _plan(df).preflight[0].error_code == "InvalidValue"

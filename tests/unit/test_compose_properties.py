@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 
 import pandas as pd
@@ -15,6 +16,7 @@ from toolkit.message import ContentMode, Message
 from toolkit.mime import normalize_display_name
 from toolkit.results import Outcome, Status
 
+_EXAMPLES = int(os.environ.get("TOOLKIT_HYPOTHESIS_EXAMPLES", "300"))  # more: set the env var
 _TRICKY = st.sampled_from(
     ["\r\n", "\n", "\r", "\x00", "\x85", "\u2028", "Bcc: evil@example.com", "=?utf-8?q?x?=",
      "--=_", "=_", "é", "山田", "😀", "a" * 200, "é" * 400, " ", "\t", "<", "&", '"', "\ud800",
@@ -43,7 +45,7 @@ _SPEC = ComposeSpec(
 _EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "MIME-Version", "Content-Type"}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(_EMAIL, _HEADER_CELL, _HEADER_CELL, _CELL), min_size=1, max_size=4),
        mode=st.sampled_from(list(ContentMode)))  # fmt: skip
 def test_any_cell_renders_cleanly_or_is_invalid(

@@ -152,7 +152,14 @@ def test_every_row_gets_exactly_one_final_status(
 
     plan = FakePlan(n, invalid=[i for i in range(n) if i % 17 == 5])
     transport = RecordingTransport(handler, max_batch=max_batch)
-    outcomes = run(plan, transport, workers=workers, max_attempts=max_attempts)
+    with Ledger(":memory:") as ledger:
+        outcomes = run(plan, transport, workers=workers, max_attempts=max_attempts,
+                       ledger=ledger)
+        journal = {r.row_key: r.status for r in ledger.records()}
+    # the journal agrees with the results, and nothing is left in flight
+    for outcome in outcomes:
+        if outcome.status is not Status.INVALID:
+            assert journal[outcome.row_key] == outcome.status.value
     assert len(outcomes) == n
     assert [o.row_key for o in outcomes] == plan.row_keys
     sent_positions = Counter(m.position for m in transport.outbox)

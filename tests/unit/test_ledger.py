@@ -94,3 +94,21 @@ def test_in_flight_mark_survives_sigkill(tmp_path: Path) -> None:
     with Ledger(path) as ledger:
         assert ledger.recovered == 50
         assert ledger.counts() == {"unknown": 50}
+
+
+def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
+    from toolkit.errors import ConfigurationError
+
+    path = tmp_path / "l.sqlite"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Ledger(path) as ledger:
+            ledger.start_run("memory")
+            ledger._conn.execute("UPDATE runs SET pid=?", (sleeper.pid,))
+        with pytest.raises(ConfigurationError, match="in use"):
+            Ledger(path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with Ledger(path) as ledger:  # the process is gone: the ledger can be resumed
+        assert ledger.counts() == {}

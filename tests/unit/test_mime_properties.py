@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,8 @@ from toolkit.mime import (
     safe_filename,
 )
 
+_EXAMPLES = int(os.environ.get("TOOLKIT_HYPOTHESIS_EXAMPLES", "300"))  # more: set the env var
+
 # Text that stresses encoders: control characters, unicode, encoded-word and boundary
 # look-alikes, long runs without spaces.
 _TRICKY = st.sampled_from(
@@ -28,7 +31,9 @@ _TRICKY = st.sampled_from(
 )  # fmt: skip
 _TEXT = st.lists(st.one_of(st.text(max_size=30), _TRICKY), max_size=12).map("".join)
 _HEADER_TEXT = _TEXT.filter(lambda s: not has_unsafe_header_chars(s))
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(
+    max_examples=_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _parse(raw: bytes) -> email.message.EmailMessage:

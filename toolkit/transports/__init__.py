@@ -57,6 +57,7 @@ def make_transport(via: str, target: Any, *, workers: int = 1, **options: Any) -
         return SmtpTransport(target, **options)
     if not isinstance(target, AwsTarget):
         raise ConfigurationError(f"via={via!r} needs an AwsTarget (region, profile or endpoint)")
+    options.setdefault("owns_client", target.client is None)
     if via == "pinpoint":
         from toolkit.transports.pinpoint import PinpointTransport
 

@@ -114,12 +114,13 @@ class PinpointTransport(AwsApiTransport):
         *,
         application_id: str | None,
         extra_params: Mapping[str, Any] | None = None,
+        owns_client: bool = False,
     ) -> None:
         if not application_id:
             raise ConfigurationError(
                 "Pinpoint needs an application id: AwsTarget(pinpoint_app_id=...)"
             )
-        super().__init__(client, extra_params=extra_params)
+        super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self.application_id = application_id
         self._lock = threading.Lock()
         self._configs: dict[tuple[str, tuple[str, ...], Template], dict[str, Any]] = {}

@@ -122,13 +122,28 @@ class AwsApiTransport(BaseTransport):
         client: a boto3 client (or a compatible one) for ``service``, made without SDK retries
             (:meth:`toolkit.targets.AwsTarget.make_client`); shared by every worker thread.
         extra_params: top-level API parameters added to every send call.
+        owns_client: close the client (and its pooled connections) in :meth:`close`; set by
+            :func:`toolkit.transports.make_transport` for clients it made, never for a client
+            the caller passed in.
     """
 
     service: ClassVar[str] = "sesv2"
 
-    def __init__(self, client: Any, *, extra_params: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        extra_params: Mapping[str, Any] | None = None,
+        owns_client: bool = False,
+    ) -> None:
         self._client = client
         self._extra = dict(extra_params or {})
+        self._owns_client = owns_client
+
+    def close(self) -> None:
+        """Close the client's connections when this transport made it."""
+        if self._owns_client and hasattr(self._client, "close"):
+            self._client.close()
 
     @property
     def client(self) -> Any:

@@ -140,8 +140,9 @@ class SesBulkTransport(AwsApiTransport):
         *,
         extra_params: Mapping[str, Any] | None = None,
         inline_templates: bool = True,
+        owns_client: bool = False,
     ) -> None:
-        super().__init__(client, extra_params=extra_params)
+        super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self._inline = inline_templates
         self._lock = threading.Lock()
         self._content: dict[Template, dict[str, Any]] = {}
