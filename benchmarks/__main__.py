@@ -49,6 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-install", action="store_true", help="never apt-get install postfix (skip instead)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each scenario N times, keep the median",
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     args = parser.parse_args(argv)
 
@@ -61,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         only=tuple(args.only),
         log=lambda s: print(s, flush=True),
         install=not args.no_install,
+        repeat=args.repeat,
     )
     started = time.time()
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -88,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "before": round(load_before[0], 2),
             "after": round(os.getloadavg()[0], 2),
         },
-        "parameters": asdict(sizes) | {"only": list(args.only)},
+        "parameters": asdict(sizes) | {"only": list(args.only), "repeat": args.repeat},
         "scenarios": [r.to_dict() for r in records],
         "goals": evaluate_goals(records),
         "figures": figures,

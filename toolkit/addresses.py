@@ -34,11 +34,13 @@ from email_validator import EmailNotValidError, validate_email
 INVALID_ADDRESS = "InvalidAddress"
 NON_ASCII_LOCAL_PART = "NonAsciiLocalPart"
 MISSING_VALUE = "MissingValue"
+HEADER_INJECTION = "HeaderInjection"
 
 # RFC 5322 dot-atom, ASCII only: exactly what email-validator accepts for an unquoted local part.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _SIMPLE = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@([^@\s]+)")
 _SEPARATORS = re.compile(r"[,;]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_LOCAL = 64
 _MAX_ADDRESS = 254
 
@@ -81,6 +83,8 @@ class AddressValidator:
 
     def normalize_cell(self, cell: str) -> tuple[str, ...] | AddressProblem:
         """Every address of a cell (``,``/``;``-separated), normalized, or the first problem."""
+        if _CONTROL.search(cell):
+            return AddressProblem(HEADER_INJECTION, f"{cell!r} holds a control character (CR/LF…)")
         if "<" in cell or '"' in cell:
             items = [addr for _name, addr in email.utils.getaddresses([cell.replace(";", ",")])]
             if not any(items):

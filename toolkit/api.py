@@ -22,6 +22,9 @@ the frame is complete. Rows a crashed run left in flight come back ``unknown`` (
 ``InterruptedInFlight``) and are resent only with ``retry_unknown=True``. A row whose key is in
 the ledger with other content (the data changed) is a different message and is sent.
 
+A dry run does not open the ledger (it reports what compose would send, row by row). One send
+at a time per ledger: a ledger a live process is still sending with is refused.
+
 ``frame.attrs``: ``"summary"`` (counts per status, elapsed seconds, run id, why the run
 stopped early if it did) and, for a dry run, ``"preview"`` (the first rendered messages).
 

@@ -351,6 +351,7 @@ class _Renderer:
             else:
                 rendered[part] = [tpl.render(row) for row in zip(*columns, strict=True)]
         date_line = "Date: " + email.utils.formatdate(self.clock(), usegmt=True) + CRLF
+        files: dict[str, Attachment] = {}  # rows often share an attachment file
         out: list[Message | Outcome] = []
         for i, position in enumerate(positions):
             if position in preflight:
@@ -358,7 +359,7 @@ class _Renderer:
                 continue
             try:
                 out.append(self._one(i, position, row_keys[position], cells, to, cc, bcc,
-                                     reply, names, rendered, date_line))  # fmt: skip
+                                     reply, names, rendered, date_line, files))  # fmt: skip
             except UnicodeEncodeError:
                 late = _Late(INVALID_VALUE, "a value holds characters that are not valid Unicode")
                 out.append(self._late(row_keys[position], to[i], late))
@@ -375,7 +376,8 @@ class _Renderer:
     def _one(self, i: int, position: int, key: str, cells: dict[str, list[str]],
              to: list[tuple[str, ...]], cc: list[tuple[str, ...]], bcc: list[tuple[str, ...]],
              reply: list[tuple[str, ...]], names: list[str] | None,
-             rendered: dict[str, list[str]], date_line: str) -> Message:  # fmt: skip
+             rendered: dict[str, list[str]], date_line: str,
+             files: dict[str, Attachment]) -> Message:  # fmt: skip
         spec = self.spec
         name = normalize_display_name(names[i]) if names is not None and len(to[i]) == 1 else ""
         if self.sender_constant is not None:
@@ -389,7 +391,9 @@ class _Renderer:
         if spec.attachment_column is not None:
             path = cells[spec.attachment_column][i]
             if path:
-                attachments = (*attachments, _read_attachment(path))
+                if path not in files:
+                    files[path] = _read_attachment(path)
+                attachments = (*attachments, files[path])
         if self.mode is ContentMode.TEMPLATE:
             columns = self.value_columns
             data = {str(c): cells[c][i] for c in columns}

@@ -98,7 +98,7 @@ def run_demo(
     print(table.to_string())
     print()
     print("Every row has exactly one status; 'in mailbox' counts what the sandbox really accepted.")
-    print("invalid: the sample's deliberately bad rows, refused before sending, each with a reason;")
+    print("invalid: the sample's deliberately bad rows, refused before sending, with a reason;")
     print("skipped: a repeated recipient. Bounces and complaints of the simulator addresses arrive")
     print("later, as events: see notebooks/01_send_a_batch.ipynb.")
     return 0

@@ -56,7 +56,11 @@ _NUMBERS: tuple[tuple[str, str, type], ...] = (
     ("dedicated_ip_count", "Dedicated IPs", int),
     ("tenant_count", "Tenants", int),
 )
-_STYLE = {"description_width": "initial"}
+# Labels and fields sit in their own grid columns (label, field, label, field): a label
+# inside the widget (``description``) shares the widget's fixed 300 px with its field, so a
+# long label squashed the field to a few pixels.
+_FIELDS_GRID = "max-content minmax(10em, 1fr) max-content minmax(10em, 1fr)"
+_FILL = {"width": "auto"}  # a grid item with width auto stretches over its cell
 
 
 def _css(name: str) -> str:
@@ -114,25 +118,25 @@ class GuideUI:
                 ("Pinpoint account created before 2025-05-20", True),
             ],
             value=base.existing_pinpoint,
-            description="Pinpoint account",
-            style=_STYLE,
+            tooltip="Pinpoint account",
+            layout=w.Layout(**_FILL),
         ).add_class(_css("existing_pinpoint"))
         self.numbers: dict[str, w.ValueWidget] = {}
         for name, label, kind in _NUMBERS:
             value = getattr(base, name)
             widget_cls = w.IntText if kind is int else w.FloatText
             self.numbers[name] = widget_cls(
-                value=value or 0, description=label, style=_STYLE
+                value=value or 0, tooltip=label, layout=w.Layout(**_FILL)
             ).add_class(_css(name))
         self.date = w.DatePicker(
-            value=today or dt.date.today(), description="As of", style=_STYLE
+            value=today or dt.date.today(), tooltip="As of", layout=w.Layout(**_FILL)
         ).add_class(_css("date"))
         self.benchmarks = w.Text(
             value="",
             placeholder="benchmarks/results/latest.json",
-            description="Benchmark JSON",
-            style=_STYLE,
+            tooltip="Benchmark JSON",
             continuous_update=False,
+            layout=w.Layout(**_FILL),
         ).add_class(_css("benchmarks"))
 
         self.out_recommendation = w.HTML().add_class(_css("recommendation-box"))
@@ -153,20 +157,27 @@ class GuideUI:
             widget.observe(self._on_change, names="value")
 
         needs_grid = w.GridBox(
-            list(self.needs.values()),
+            [box for name, box in self.needs.items() if name != "existing_pinpoint"],
             layout=w.Layout(grid_template_columns="repeat(2, minmax(18em, 1fr))"),
         )
-        numbers_grid = w.GridBox(
-            list(self.numbers.values()),
-            layout=w.Layout(grid_template_columns="repeat(2, minmax(18em, 1fr))"),
+        labelled = [
+            *((label, self.numbers[name]) for name, label, _ in _NUMBERS),
+            ("Pinpoint account", self.needs["existing_pinpoint"]),
+            ("As of", self.date),
+            ("Benchmark JSON", self.benchmarks),
+        ]
+        fields_grid = w.GridBox(
+            [part for label, field in labelled for part in (w.Label(label), field)],
+            layout=w.Layout(
+                grid_template_columns=_FIELDS_GRID, grid_gap="0 1em", align_items="center"
+            ),
         )
         self.widget = w.VBox(
             [
                 w.HTML("<h3>Pinpoint or SES? Which interface?</h3>"),
                 self.channel_box,
                 needs_grid,
-                numbers_grid,
-                w.HBox([self.date, self.benchmarks]),
+                fields_grid,
                 self.out_recommendation,
                 self.out_reasons,
                 self.out_warnings,

@@ -23,6 +23,9 @@ a crashed kernel in Jupyter), which is what journal-before-send needs, but not a
 of the machine. ``durable=True`` (``synchronous=FULL``) fsyncs every commit for that case.
 
 Writes are grouped: one transaction per batch for the in-flight mark and one for its answers.
+One run per ledger at a time: opening a ledger whose unfinished run belongs to another live
+process raises :class:`~toolkit.errors.ConfigurationError` (its in-flight rows are not ours to
+recover).
 
 Usage::
 

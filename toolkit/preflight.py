@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toolkit.addresses import (
+    HEADER_INJECTION,
     INVALID_ADDRESS,
     MISSING_VALUE,
     AddressProblem,
@@ -42,7 +43,6 @@ from toolkit.results import Outcome, Status
 if TYPE_CHECKING:
     from toolkit.compose import ComposeSpec
 
-HEADER_INJECTION = "HeaderInjection"
 TOO_MANY_RECIPIENTS = "TooManyRecipients"
 TOO_LARGE = "TooLarge"
 ATTACHMENT_NOT_FOUND = "AttachmentNotFound"

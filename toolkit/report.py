@@ -67,6 +67,7 @@ class Summary:
     retried_rows: int
     throttled_rows: int
     busiest_second: int
+    effective_rate: float
     configured_rate: float | None
     t0: float | None
     failures: pd.DataFrame = field(repr=False)
@@ -84,7 +85,7 @@ class Summary:
         """Effective over configured rate (1.0 = the run kept the pace it was asked for)."""
         if not self.configured_rate:
             return None
-        return self.messages_per_s / self.configured_rate
+        return self.effective_rate / self.configured_rate
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (tables as lists of records)."""
@@ -99,6 +100,7 @@ class Summary:
             "shares": {k: round(v, 6) for k, v in self.shares.items()},
             "duration_s": round(self.duration_s, 6),
             "messages_per_s": round(self.messages_per_s, 3),
+            "effective_rate": round(self.effective_rate, 3),
             "configured_rate": self.configured_rate,
             "rate_ratio": None if self.rate_ratio is None else round(self.rate_ratio, 4),
             "busiest_second": self.busiest_second,
@@ -123,8 +125,8 @@ class Summary:
         )
         if self.configured_rate:
             lines.append(
-                f"configured rate: {self.configured_rate:g}/s   effective/configured: "
-                f"{self.rate_ratio:.1%}"
+                f"configured rate: {self.configured_rate:g}/s   effective: "
+                f"{self.effective_rate:,.1f}/s ({self.rate_ratio:.1%} of configured)"
             )
         lines.append(
             f"attempts: {self.attempts_total}   rows retried: {self.retried_rows}"
@@ -135,7 +137,8 @@ class Summary:
             lines.append(_indent(self.latency.round(2).to_string()))
         if not self.failures.empty:
             lines.append("failures:")
-            lines.append(_indent(self.failures.head(20).to_string(index=False)))
+            table = self.failures.head(20).assign(share=self.failures["share"].map("{:.2%}".format))
+            lines.append(_indent(table.to_string(index=False)))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -152,7 +155,8 @@ class Summary:
         rate = ""
         if self.configured_rate:
             rate = (
-                f" &middot; configured {self.configured_rate:g}/s ({self.rate_ratio:.1%} achieved)"
+                f" &middot; effective {self.effective_rate:,.1f}/s of configured "
+                f"{self.configured_rate:g}/s ({self.rate_ratio:.1%})"
             )
         parts = [
             "<div class='toolkit-summary'>",
@@ -202,6 +206,7 @@ def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Su
         retried_rows=int((attempts > 1).sum()),
         throttled_rows=int(throttled.sum()),
         busiest_second=busiest_window(started[sent_mask & timed]),
+        effective_rate=steady_rate(started[sent_mask & timed], fallback=rate),
         configured_rate=configured_rate,
         t0=t0,
         failures=failure_table(frame),
@@ -219,6 +224,24 @@ def busiest_window(times: Sequence[float] | np.ndarray, window: float = 1.0) -> 
         return 0
     ends = np.searchsorted(values, values + window, side="left")
     return int((ends - np.arange(values.size)).max())
+
+
+def steady_rate(starts: Sequence[float] | np.ndarray, fallback: float = 0.0) -> float:
+    """Rows per second over the run's whole seconds: rows started in ``[t0, t0 + K)`` / K,
+    K = whole seconds between the first and last start; ``fallback`` for runs under 1 s.
+
+    Rows / duration overstates a paced run: a sliding-window pacer may start a second's R
+    rows at once, so N rows at rate R take about N/R - 1 seconds.
+    """
+    values = np.sort(np.asarray(starts, dtype=float))
+    values = values[~np.isnan(values)]
+    if values.size < 2:
+        return fallback
+    span = int(np.floor(values[-1] - values[0]))
+    if span < 1:
+        return fallback
+    inside = int(np.searchsorted(values, values[0] + span, side="left"))
+    return inside / span
 
 
 def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
@@ -294,32 +317,41 @@ def plot_throughput(
     results: pd.DataFrame,
     configured_rate: float | None = None,
     *,
+    rate_label: str = "configured",
+    title: str = "Throughput",
     figsize: tuple[float, float] = (8.0, 3.5),
 ) -> Figure:
-    """Sent, failed and throttled rows per second, with the configured rate as a line."""
+    """Sent, not-sent, throttled and retried rows per second (by finish time), with the
+    configured rate as a dashed line (``rate_label`` names it, e.g. "provider limit")."""
     series = timeline(results)
     fig, ax = _figure(figsize)
     if series.empty:
         ax.text(0.5, 0.5, "no timed rows", ha="center", va="center", transform=ax.transAxes)
     else:
-        x = series.index.to_numpy()
+        edges = np.arange(len(series) + 1)
         not_sent = series[["rejected", "failed", "unknown"]].sum(axis=1)
-        ax.step(x, series["sent"], where="post", label="sent/s", color="tab:blue")
+        ax.stairs(series["sent"].to_numpy(), edges, label="sent/s", color="tab:blue", lw=1.5)
         if not_sent.any():
-            ax.step(x, not_sent, where="post", label="not sent/s", color="tab:red")
+            ax.stairs(not_sent.to_numpy(), edges, label="not sent/s", color="tab:red")
         if series["throttled"].any():
-            ax.step(x, series["throttled"], where="post", label="throttled/s", color="tab:orange")
+            ax.stairs(
+                series["throttled"].to_numpy(), edges, label="throttled/s", color="tab:orange"
+            )
         if series["retried"].any():
-            ax.step(
-                x, series["retried"], where="post", label="retried/s", color="tab:purple", lw=0.8
+            ax.stairs(
+                series["retried"].to_numpy(), edges, label="retried/s", color="tab:purple", lw=0.8
             )
     if configured_rate:
         ax.axhline(
-            configured_rate, color="black", ls="--", lw=1, label=f"configured {configured_rate:g}/s"
+            configured_rate,
+            color="black",
+            ls="--",
+            lw=1,
+            label=f"{rate_label} {configured_rate:g}/s",
         )
     ax.set_xlabel("seconds since first request")
     ax.set_ylabel("rows per second")
-    ax.set_title("Throughput")
+    ax.set_title(title)
     ax.set_ylim(bottom=0)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize="small")

@@ -100,6 +100,8 @@ def test_cells_with_several_addresses_and_names() -> None:
         "ann@example.com",
         "bob@example.com",
     )
+    injected = validator.normalize_cell("<a@example.com>\r\nBcc: <e@example.com>")
+    assert isinstance(injected, AddressProblem) and injected.code == "HeaderInjection"
     problem = validator.normalize_cell("a@example.com, bad@")
     assert isinstance(problem, AddressProblem) and "bad@" in problem.message
 

@@ -453,3 +453,28 @@ def test_retries_are_not_held_back_by_a_long_chunk() -> None:
     assert order.count("r0") == 2
     # 0.5 s backoff at 20/s: the retry goes out after ~10-40 other requests, not after 199
     assert order.index("r0", 1) < 60
+
+
+def test_adaptive_rate_converges_on_an_unknown_provider_limit() -> None:
+    clock = FakeClock()
+    lock = threading.Lock()
+    accepted: list[float] = []
+    throttled = Counter[str]()
+
+    def provider(m: Message) -> Verdict | None:  # a provider admitting 50/s, quota unknown
+        with lock:
+            now = clock.now()
+            recent = sum(1 for t in accepted[-60:] if t > now - 1.0)
+            if recent >= 50:
+                throttled["n"] += 1
+                return Verdict.THROTTLED
+            accepted.append(now)
+            return None
+
+    engine = SendEngine(FakePlan(1500), RecordingTransport(provider),
+                        EngineConfig(workers=4, max_attempts=8), clock=clock)
+    outcomes = engine.run()
+    assert statuses(outcomes) == {"sent": 1500}
+    assert throttled["n"] < 300  # it backs off instead of hammering
+    assert 15 <= engine.snapshot().send_rate <= 110  # type: ignore[operator]
+    assert clock.now() < 1500 / 50 * 2.5  # and it does not crawl far below the limit

@@ -17,6 +17,7 @@ from toolkit.report import (
     plot_throughput,
     report_cli,
     save_figures,
+    steady_rate,
     summarize,
     timeline,
 )
@@ -92,7 +93,9 @@ def test_counts_shares_and_rate(frame: pd.DataFrame) -> None:
     # first start T0, last finish: row 18 at T0 + 1.8 + 0.01
     assert s.duration_s == pytest.approx(1.81)
     assert s.messages_per_s == pytest.approx(16 / 1.81)
-    assert s.rate_ratio == pytest.approx(16 / 1.81 / 10)
+    # sent rows start every 0.1 s from T0 to T0 + 1.5: one whole second holds 10 of them
+    assert s.effective_rate == pytest.approx(10.0)
+    assert s.rate_ratio == pytest.approx(1.0)
     assert s.attempts_total == 12 + 4 * 2 + 3 + 3 + 1 + 0
     assert s.retried_rows == 6
     assert s.throttled_rows == 2
@@ -147,6 +150,13 @@ def test_timeline_counts_per_second(frame: pd.DataFrame) -> None:
     assert series.loc[1, "throttled"] == 2
     assert series["retried"].sum() == 6
     assert series["sent"].sum() + series["failed"].sum() + series["rejected"].sum() == 19
+
+
+def test_steady_rate_ignores_a_sliding_window_first_burst() -> None:
+    # 3 x 100 rows started at once each second: rows / duration would say ~150/s
+    starts = [second + i * 1e-4 for second in (0.0, 1.0, 2.0) for i in range(100)]
+    assert steady_rate(starts) == pytest.approx(100.0)
+    assert steady_rate([0.0, 0.5], fallback=7.0) == 7.0
 
 
 def test_busiest_window_is_exact() -> None:

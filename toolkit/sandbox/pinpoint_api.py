@@ -9,26 +9,26 @@ address. Request-level faults answer 429 / 500 or drop the connection.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import uuid
 from collections.abc import Callable
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import Any
 
 from toolkit.facts import PINPOINT_MAX_ADDRESSES_PER_CALL
-from toolkit.sandbox.faults import FaultAction
-from toolkit.sandbox.http_api import ApiError, DropConnection
+from toolkit.sandbox.content import (
+    decode_base64,
+    raise_fault,
+    raw_headers,
+    render_parts,
+    rendering_failures,
+)
+from toolkit.sandbox.http_api import ApiError
 from toolkit.sandbox.mailbox import random_uuid
 from toolkit.sandbox.policy import Reason, bare_address
-from toolkit.sandbox.rendering import render
 from toolkit.sandbox.state import SandboxState
 
 MAX_ADDRESSES = PINPOINT_MAX_ADDRESSES_PER_CALL.value
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
 
 def _now() -> str:
@@ -253,12 +253,7 @@ class PinpointApi:
         raw: bytes | None = None
         if template is None:
             if email.get("RawEmail") and email["RawEmail"].get("Data") is not None:
-                try:
-                    raw = base64.b64decode(email["RawEmail"]["Data"], validate=True)
-                except (binascii.Error, ValueError):
-                    raise ApiError(
-                        400, "BadRequestException", "RawEmail.Data is not valid base64."
-                    ) from None
+                raw = decode_base64(email["RawEmail"]["Data"], "RawEmail.Data")
             elif not email.get("SimpleEmail"):
                 raise ApiError(
                     400,
@@ -266,6 +261,14 @@ class PinpointApi:
                     "EmailMessage needs SimpleEmail or RawEmail, or use a template.",
                 )
         self._inject()
+        # Loop invariants: the raw message's subject and the request-wide substitutions.
+        raw_subject = raw_headers(raw).get("Subject") if raw is not None else None
+        shared = _substitutions(
+            json.loads(template["DefaultSubstitutions"])
+            if template and template.get("DefaultSubstitutions")
+            else None,
+            email.get("Substitutions"),
+        )
         channel_enabled = channel is None or channel.get("Enabled", True)
         policy = self.state.policy
         faults = self.state.faults
@@ -297,20 +300,13 @@ class PinpointApi:
                     status = 400 if admission.reason is not Reason.TOO_LARGE else 413
                     results[address] = _result("PERMANENT_FAILURE", status, admission.message)
                 continue
-            data = _substitutions(
-                json.loads(template["DefaultSubstitutions"])
-                if template and template.get("DefaultSubstitutions")
-                else None,
-                email.get("Substitutions"),
-                config.get("Substitutions"),
-            )
             if raw is not None:
-                header = _HEADER_PARSER.parsebytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
-                subject = header.get("Subject")
+                subject = raw_subject
                 content: bytes | str = raw
                 kind = "mime"
                 missing: list[str] = []
             else:
+                data = _substitutions(shared, config.get("Substitutions"))
                 rendered, missing = _render_email(template, email.get("SimpleEmail"), data)
                 if config.get("TitleOverride"):
                     rendered["Subject"] = config["TitleOverride"]
@@ -328,17 +324,7 @@ class PinpointApi:
                 content_kind=kind,
                 size=per_address_size,
                 detail=app_id,
-                events=(
-                    [
-                        (
-                            address,
-                            "rendering-failure",
-                            "Attribute(s) missing: " + ", ".join(sorted(set(missing))),
-                        )
-                    ]
-                    if missing
-                    else None
-                ),
+                events=rendering_failures([address], missing, "Attribute(s) missing: "),
             )
             results[address] = {
                 "DeliveryStatus": "SUCCESSFUL",
@@ -349,18 +335,11 @@ class PinpointApi:
         return {"ApplicationId": app_id, "RequestId": random_uuid(), "Result": results}
 
     def _inject(self) -> None:
-        action = self.state.faults.draw()
-        if action is FaultAction.NONE:
-            return
-        if action is FaultAction.THROTTLE:
-            raise ApiError(429, "TooManyRequestsException", "Too many requests")
-        if action is FaultAction.ERROR:
-            raise ApiError(
-                500,
-                "InternalServerErrorException",
-                "Internal server error (injected by the sandbox).",
-            )
-        raise DropConnection
+        raise_fault(
+            self.state.faults,
+            throttle_message="Too many requests",
+            error_message="Internal server error (injected by the sandbox).",
+        )
 
 
 def _result(status: str, code: int, message: str) -> dict[str, Any]:
@@ -386,11 +365,4 @@ def _render_email(
         }
         if not data:  # no substitutions asked for: braces in plain text stay as they are
             return {k: v for k, v in parts.items() if v is not None}, []
-    rendered: dict[str, Any] = {}
-    missing: list[str] = []
-    for key, text in parts.items():
-        value, absent = render(text, data)
-        if value is not None:
-            rendered[key] = value
-        missing.extend(absent)
-    return rendered, missing
+    return render_parts(parts, data)

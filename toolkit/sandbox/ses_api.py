@@ -11,25 +11,26 @@ Create/Get/List/DeleteEmailIdentity, Create/Get/Update/Delete/ListEmailTemplates
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import time
 from collections.abc import Callable
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 from typing import Any
 
 from toolkit.facts import SES_BULK_MAX_ENTRIES
-from toolkit.sandbox.faults import FaultAction
-from toolkit.sandbox.http_api import ApiError, DropConnection
+from toolkit.sandbox.content import (
+    decode_base64,
+    raise_fault,
+    raw_headers,
+    render_parts,
+    rendering_failures,
+)
+from toolkit.sandbox.http_api import ApiError
 from toolkit.sandbox.policy import Admission, Reason, bare_address
-from toolkit.sandbox.rendering import render
 from toolkit.sandbox.state import SandboxState
 
 BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
-_HEADER_PARSER = BytesHeaderParser(policy=compat32)
+_MISSING_DATA = "Attribute(s) missing from the template data: "
 
 
 def _raise_for(admission: Admission) -> None:
@@ -97,16 +98,11 @@ class SesV2Api:
     # -- faults ------------------------------------------------------------------------------
 
     def _inject(self) -> None:
-        action = self.state.faults.draw()
-        if action is FaultAction.NONE:
-            return
-        if action is FaultAction.THROTTLE:
-            raise ApiError(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
-        if action is FaultAction.ERROR:
-            raise ApiError(
-                500, "InternalServerErrorException", "Internal failure (injected by the sandbox)."
-            )
-        raise DropConnection
+        raise_fault(
+            self.state.faults,
+            throttle_message="Maximum sending rate exceeded.",
+            error_message="Internal failure (injected by the sandbox).",
+        )
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -149,13 +145,8 @@ class SesV2Api:
             stored: bytes | str = json.dumps(simple)
             content_kind = "json"
         elif kind == "Raw":
-            try:
-                raw = base64.b64decode(content["Raw"]["Data"], validate=True)
-            except (binascii.Error, ValueError):
-                raise ApiError(
-                    400, "BadRequestException", "Content.Raw.Data is not valid base64."
-                ) from None
-            headers = _HEADER_PARSER.parsebytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+            raw = decode_base64(content["Raw"]["Data"], "Content.Raw.Data")
+            headers = raw_headers(raw)
             subject = headers.get("Subject")
             if sender is None:
                 sender = headers.get("From")
@@ -182,8 +173,7 @@ class SesV2Api:
             subject = rendered.get("Subject")
             stored = json.dumps(rendered)
             content_kind = "json"
-            if missing:
-                events = _rendering_failures(recipients, missing)
+            events = rendering_failures(recipients, missing, _MISSING_DATA)
         if not sender:
             raise ApiError(400, "BadRequestException", "Missing required member FromEmailAddress")
         if not recipients:
@@ -269,7 +259,7 @@ class SesV2Api:
                 content=json.dumps(rendered),
                 content_kind="json",
                 size=entry_size,
-                events=_rendering_failures(recipients, missing) if missing else None,
+                events=rendering_failures(recipients, missing, _MISSING_DATA),
             )
             results.append({"Status": "SUCCESS", "MessageId": message_id})
         return {"BulkEmailEntryResults": results}
@@ -391,21 +381,9 @@ class SesV2Api:
 
 def _render_content(
     content: dict[str, Any], data: dict[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, str], list[str]]:
     """Render a template's Subject/Text/Html with ``data``."""
-    rendered: dict[str, Any] = {}
-    missing: list[str] = []
-    for part in ("Subject", "Text", "Html"):
-        text, absent = render(content.get(part), data)
-        if text is not None:
-            rendered[part] = text
-        missing.extend(absent)
-    return rendered, missing
-
-
-def _rendering_failures(recipients: list[str], missing: list[str]) -> list[tuple[str, str, str]]:
-    detail = "Attribute(s) missing from the template data: " + ", ".join(sorted(set(missing)))
-    return [(recipient, "rendering-failure", detail) for recipient in recipients]
+    return render_parts({part: content.get(part) for part in ("Subject", "Text", "Html")}, data)
 
 
 def _dkim(kind: str) -> dict[str, Any]:

@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -122,7 +121,6 @@ class PinpointTransport(AwsApiTransport):
             )
         super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self.application_id = application_id
-        self._lock = threading.Lock()
         self._configs: dict[tuple[str, tuple[str, ...], Template], dict[str, Any]] = {}
         warnings.warn(end_of_support_text(), PinpointEndOfSupportWarning, stacklevel=2)
 
@@ -196,38 +194,25 @@ class PinpointTransport(AwsApiTransport):
                 )
                 continue
             classified = classify_pinpoint_status(status, result.get("StatusMessage") or "")
-            replies.append(
-                Reply(
-                    classified.verdict or Verdict.TRANSIENT,
-                    started,
-                    finished,
-                    code=classified.code,
-                    message=classified.message,
-                )
-            )
+            replies.append(self._refused(classified, started, finished))
         return replies
 
     def _shared(self, key: tuple[str, tuple[str, ...], Template]) -> dict[str, Any]:
         """The parts of the MessageRequest every call of this group shares (built once)."""
-        shared = self._configs.get(key)
-        if shared is not None:
-            return shared
-        with self._lock:
-            shared = self._configs.get(key)
-            if shared is None:
-                sender, reply_to, template = key
-                email: dict[str, Any] = {"FromAddress": sender}
-                if reply_to:
-                    email["ReplyToAddresses"] = list(reply_to)
-                shared = {
-                    "MessageConfiguration": {"EmailMessage": email},
-                    "TemplateConfiguration": {
-                        "EmailTemplate": {"Name": template.name or self._store(template)}
-                    },
-                    **self._extra,
-                }
-                self._configs[key] = shared
-        return shared
+        return self._built_once(self._configs, key, self._build_shared)
+
+    def _build_shared(self, key: tuple[str, tuple[str, ...], Template]) -> dict[str, Any]:
+        sender, reply_to, template = key
+        email: dict[str, Any] = {"FromAddress": sender}
+        if reply_to:
+            email["ReplyToAddresses"] = list(reply_to)
+        return {
+            "MessageConfiguration": {"EmailMessage": email},
+            "TemplateConfiguration": {
+                "EmailTemplate": {"Name": template.name or self._store(template)}
+            },
+            **self._extra,
+        }
 
     def _store(self, template: Template) -> str:
         """Create the email template once (an existing one with this name is reused)."""

@@ -17,9 +17,10 @@ Usage::
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -36,6 +37,7 @@ __all__ = [
     "SetupFailed",
     "build_destination",
     "build_send_email_params",
+    "name_values",
 ]
 
 _log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ _log = logging.getLogger(__name__)
 AWS_CALL_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)
 
 _UTF8 = "UTF-8"
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 def build_destination(msg: Message) -> dict[str, list[str]]:
@@ -56,11 +60,8 @@ def build_destination(msg: Message) -> dict[str, list[str]]:
     return destination
 
 
-def _headers(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"Name": name, "Value": value} for name, value in pairs]
-
-
-def _tags(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+def name_values(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """SES's ``[{"Name": ..., "Value": ...}]`` form of headers and tags."""
     return [{"Name": name, "Value": value} for name, value in pairs]
 
 
@@ -87,7 +88,7 @@ def build_send_email_params(
             body["Html"] = {"Data": msg.html, "Charset": _UTF8}
         simple: dict[str, Any] = {"Subject": {"Data": msg.subject, "Charset": _UTF8}, "Body": body}
         if msg.headers:
-            simple["Headers"] = _headers(msg.headers)
+            simple["Headers"] = name_values(msg.headers)
         if msg.attachments:
             # Only when compose did not fill raw: SES v2 Simple content takes attachments too.
             simple["Attachments"] = [
@@ -100,7 +101,7 @@ def build_send_email_params(
     if msg.configuration_set:
         params["ConfigurationSetName"] = msg.configuration_set
     if msg.tags:
-        params["EmailTags"] = _tags(msg.tags)
+        params["EmailTags"] = name_values(msg.tags)
     if extra:
         params.update(extra)
     return params
@@ -139,6 +140,17 @@ class AwsApiTransport(BaseTransport):
         self._client = client
         self._extra = dict(extra_params or {})
         self._owns_client = owns_client
+        self._setup_lock = threading.Lock()
+
+    def _built_once(self, cache: dict[_K, _V], key: _K, build: Callable[[_K], _V]) -> _V:
+        """``cache[key]``, built by one thread only (a build may call the provider once)."""
+        value = cache.get(key)  # lock-free on the hot path once built
+        if value is None:
+            with self._setup_lock:
+                value = cache.get(key)
+                if value is None:
+                    value = cache[key] = build(key)
+        return value
 
     def close(self) -> None:
         """Close the client's connections when this transport made it."""
@@ -169,17 +181,26 @@ class AwsApiTransport(BaseTransport):
         return classified
 
     @staticmethod
-    def _fail(
-        count: int, classified: Classified, started: float, finished: float
-    ) -> list[Reply]:
-        reply = Reply(
-            classified.verdict or Verdict.TRANSIENT,
+    def _refused(
+        classified: Classified,
+        started: float,
+        finished: float,
+        default: Verdict = Verdict.TRANSIENT,
+    ) -> Reply:
+        """The Reply for a classified refusal (``default`` when the code is not known)."""
+        return Reply(
+            classified.verdict or default,
             started,
             finished,
             code=classified.code,
             message=classified.message,
         )
-        return [reply] * count
+
+    @classmethod
+    def _fail(
+        cls, count: int, classified: Classified, started: float, finished: float
+    ) -> list[Reply]:
+        return [cls._refused(classified, started, finished)] * count
 
     @staticmethod
     def _mismatch(count: int, got: int, started: float, finished: float) -> list[Reply]:
@@ -231,14 +252,7 @@ class SesTransport(AwsApiTransport):
             response = self._client.send_email(**params)
         except AWS_CALL_ERRORS as exc:
             finished = time.time()
-            classified = self._classify(exc)
-            return Reply(
-                classified.verdict or Verdict.TRANSIENT,
-                started,
-                finished,
-                code=classified.code,
-                message=classified.message,
-            )
+            return self._refused(self._classify(exc), started, finished)
         return Reply(Verdict.ACCEPTED, started, time.time(), message_id=response.get("MessageId"))
 
     def quota(self) -> Quota | None:

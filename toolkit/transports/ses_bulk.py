@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,6 +34,7 @@ from toolkit.transports.ses import (
     AwsApiTransport,
     SetupFailed,
     build_destination,
+    name_values,
 )
 
 __all__ = [
@@ -101,9 +101,9 @@ def build_bulk_entry(msg: Message) -> dict[str, Any]:
         },
     }
     if msg.headers:
-        entry["ReplacementHeaders"] = [{"Name": n, "Value": v} for n, v in msg.headers]
+        entry["ReplacementHeaders"] = name_values(msg.headers)
     if msg.tags:
-        entry["ReplacementTags"] = [{"Name": n, "Value": v} for n, v in msg.tags]
+        entry["ReplacementTags"] = name_values(msg.tags)
     return entry
 
 
@@ -144,7 +144,6 @@ class SesBulkTransport(AwsApiTransport):
     ) -> None:
         super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self._inline = inline_templates
-        self._lock = threading.Lock()
         self._content: dict[Template, dict[str, Any]] = {}
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
@@ -189,6 +188,7 @@ class SesBulkTransport(AwsApiTransport):
         results = response.get("BulkEmailEntryResults") or []
         if len(results) != count:
             return self._mismatch(count, len(results), started, finished)
+        any_accepted = any(r.get("Status") == "SUCCESS" for r in results)
         replies = []
         for result in results:
             status = result.get("Status", "")
@@ -198,37 +198,22 @@ class SesBulkTransport(AwsApiTransport):
                 )
                 continue
             classified = classify_ses_bulk_status(status, result.get("Error") or "")
-            if classified.is_configuration and not any(
-                r.get("Status") == "SUCCESS" for r in results
-            ):
+            if classified.is_configuration and not any_accepted:
                 raise ProviderConfigurationError(classified.code, classified.message, self.name)
-            replies.append(
-                Reply(
-                    # An account-wide status next to accepted entries (not seen in practice):
-                    # keep the accepted ones' replies and refuse only this entry.
-                    classified.verdict or Verdict.REJECTED,
-                    started,
-                    finished,
-                    code=classified.code,
-                    message=classified.message,
-                )
-            )
+            # An account-wide status next to accepted entries (not seen in practice): keep
+            # the accepted ones' replies and refuse only this entry.
+            replies.append(self._refused(classified, started, finished, Verdict.REJECTED))
         return replies
 
     def _default_content(self, template: Template) -> dict[str, Any]:
         """Built once per template (and stored at SES first, when not inline)."""
-        content = self._content.get(template)
-        if content is not None:
-            return content
-        with self._lock:
-            content = self._content.get(template)
-            if content is None:
-                stored = None
-                if not self._inline and not template.name:
-                    stored = self._store(template)
-                content = build_default_content(template, stored_name=stored)
-                self._content[template] = content
-        return content
+        return self._built_once(self._content, template, self._build_default_content)
+
+    def _build_default_content(self, template: Template) -> dict[str, Any]:
+        stored = None
+        if not self._inline and not template.name:
+            stored = self._store(template)
+        return build_default_content(template, stored_name=stored)
 
     def _store(self, template: Template) -> str:
         name = stored_template_name(template)
