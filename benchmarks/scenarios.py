@@ -26,6 +26,7 @@ import importlib
 import inspect
 import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -591,7 +592,8 @@ def run_smtp_sink(ctx: Context) -> list[ScenarioResult]:
                     warmed = True
                 options: dict[str, Any] = {}
                 if api_supports("ledger"):
-                    options["ledger"] = ctx.workdir / f"{name}.sqlite3"
+                    # a fresh ledger per run: a reused one would answer "already sent"
+                    options["ledger"] = ctx.workdir / f"{name}-{uuid.uuid4().hex[:8]}.sqlite3"
                 frame = recipients_frame(s.sink_n, domain="example.org")
                 record, _ = measure_toolkit(
                     name,

@@ -470,6 +470,13 @@ class Recommendation:
                 lines.append(f" ! {w.text}")
                 lines.append(f"    source: {w.fact.source} (checked {w.fact.checked.isoformat()})")
         volume = self.cost.inputs.monthly_volume
+        if not volume and not self.time.messages:
+            # "$0.00" and "0.0 s" for nothing to send would read as answers; say what is missing.
+            lines.append(
+                "Cost and time: no volume given (monthly_volume=..., on the command line"
+                " --monthly-volume N)."
+            )
+            return "\n".join(lines)
         lines.append(
             f"Monthly cost for {volume:,} emails (cheapest available: {self.cost.cheapest.plan}):"
         )

@@ -44,8 +44,7 @@ _NEEDS: tuple[tuple[str, str], ...] = (
     ("templates", "Templates"),
     ("attachments", "Attachments"),
     ("endpoint_ids", "Address by Pinpoint endpoint / user IDs"),
-    ("existing_pinpoint", "Pinpoint account created before 2025-05-20"),  # a Dropdown
-)
+)  # plus existing_pinpoint: a dropdown, because that question is about a date
 _NUMBERS: tuple[tuple[str, str, type], ...] = (
     ("monthly_volume", "Emails / month", int),
     ("peak_rate", "Peak msgs/s", float),
@@ -109,16 +108,14 @@ class GuideUI:
                 layout=w.Layout(width="auto"),
             ).add_class(_css(name))
             for name, label in _NEEDS
-            if name != "existing_pinpoint"
         }
-        # A dropdown, because the question is about a date, not a feature.
         self.needs["existing_pinpoint"] = w.Dropdown(
             options=[
-                ("No Pinpoint account, or created on/after 2025-05-20", False),
-                ("Pinpoint account created before 2025-05-20", True),
+                ("None, or created on/after 2025-05-20", False),
+                ("Created before 2025-05-20", True),
             ],
             value=base.existing_pinpoint,
-            tooltip="Pinpoint account",
+            tooltip="Pinpoint account created before 2025-05-20?",
             layout=w.Layout(**_FILL),
         ).add_class(_css("existing_pinpoint"))
         self.numbers: dict[str, w.ValueWidget] = {}

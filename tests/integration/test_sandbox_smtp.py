@@ -632,3 +632,16 @@ def test_load_benchmark_runs_bounded() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["stored"] == result["messages"] == 200 and result["errors"] == 0
+
+
+def test_info_names_a_cafile_that_verifies_starttls(tmp_path: Any) -> None:
+    from toolkit.sandbox import Sandbox
+
+    with Sandbox(state_dir=tmp_path) as box:
+        info = box.info()
+        context = ssl.create_default_context(cafile=info["smtp_cafile"])
+        with smtplib.SMTP(info["smtp_host"], info["smtp_port"], timeout=10) as smtp:
+            smtp.starttls(context=context)
+            smtp.login(info["smtp_username"], info["smtp_password"])
+    with Sandbox() as box:  # no state dir: the certificate lives in memory only
+        assert box.info()["smtp_cafile"] is None

@@ -640,6 +640,12 @@ def test_to_text_lists_reasons_sources_cost_and_time():
     assert "Time for 1,000,000 messages at the quota (14/s)" in text
 
 
+def test_to_text_without_volume_asks_for_one_instead_of_pricing_nothing():
+    text = rec().to_text()
+    assert "no volume given" in text and "--monthly-volume" in text
+    assert "Monthly cost for 0 emails" not in text and "Time for 0 messages" not in text
+
+
 def test_cli_text(capsys):
     code = guide_cli(
         [

@@ -291,6 +291,8 @@ class Sandbox:
 
     def info(self) -> dict[str, Any]:
         """Everything a client needs, as one JSON-serialisable dict (the CLI prints it)."""
+        from toolkit.sandbox.tls import CERT_FILE  # lazy: tls imports cryptography
+
         return {
             "endpoint_url": self.endpoint_url,
             "region": self.region,
@@ -300,6 +302,12 @@ class Sandbox:
             "smtp_port": self.smtp_port,
             "smtp_username": self.smtp_username,
             "smtp_password": self.smtp_password if self._smtp is not None else None,
+            # The self-signed certificate to verify STARTTLS against (kept with a state dir).
+            "smtp_cafile": (
+                str(self.state_dir / CERT_FILE)
+                if self._smtp is not None and self.state_dir is not None
+                else None
+            ),
             "pinpoint_app_id": self.pinpoint_app_id,
             "sender": DEFAULT_SENDER,
             "state_dir": str(self.state_dir) if self.state_dir else None,

@@ -30,7 +30,7 @@ from cryptography.x509.oid import NameOID
 
 __all__ = ["SelfSignedCertificate"]
 
-_CERT_FILE = "smtp-cert.pem"
+CERT_FILE = "smtp-cert.pem"
 _KEY_FILE = "smtp-key.pem"
 _VALIDITY = dt.timedelta(days=365)
 # Regenerate a cached certificate this long before it expires.
@@ -87,7 +87,7 @@ class SelfSignedCertificate:
         written with mode 0600.
         """
         folder = Path(directory)
-        cert_path, key_path = folder / _CERT_FILE, folder / _KEY_FILE
+        cert_path, key_path = folder / CERT_FILE, folder / _KEY_FILE
         try:
             cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
             cert = x509.load_pem_x509_certificate(cert_pem)
@@ -113,7 +113,7 @@ class SelfSignedCertificate:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         # ssl can only load a key chain from files: write them to a private temporary folder.
         with tempfile.TemporaryDirectory(prefix="toolkit-tls-") as tmp:
-            cert_path, key_path = Path(tmp) / _CERT_FILE, Path(tmp) / _KEY_FILE
+            cert_path, key_path = Path(tmp) / CERT_FILE, Path(tmp) / _KEY_FILE
             cert_path.write_bytes(self.cert_pem)
             fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
