@@ -1,16 +1,15 @@
-"""``python -m toolkit`` — the command line.
+"""python -m toolkit — send email from a CSV/Parquet file, serve the sandbox, measure, decide.
 
-Subcommands:
+Commands:
+  demo      start the sandbox, send data/'s sample recipients through every transport,
+            print a summary per transport (the README's main job)
+  send      send a CSV/Parquet file through ses, ses-bulk, pinpoint or smtp
+  sandbox   serve the embedded SES/Pinpoint/SMTP sandbox until interrupted
+  mailbox   print what a sandbox started with --state received
+  report    summarize a results file, write figures
+  guide     Pinpoint or SES, API or SMTP? The decision guide, with sources
 
-* ``demo``     start the sandbox, send data/'s sample recipients through every transport,
-               print a summary per transport (the README's main job)
-* ``send``     send a CSV/Parquet file through ses, ses-bulk, pinpoint or smtp
-* ``sandbox``  serve the embedded SES/Pinpoint/SMTP sandbox until interrupted
-* ``mailbox``  print what a sandbox with a state directory received
-* ``report``   summarize a results file, write figures
-* ``guide``    Pinpoint or SES, API or SMTP? — the decision guide
-
-Exit status: 0 when the command did its job (for ``send``: every row reached a final status,
+Exit status: 0 when the command did its job (for send: every row reached a final status,
 even if some failed); 2 with a one-line reason on configuration errors.
 """
 
@@ -61,10 +60,17 @@ def _guarded(run: Any) -> int:
     except KeyboardInterrupt:
         print("toolkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m toolkit", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="send the sample recipients through every transport")
@@ -110,24 +116,40 @@ def _parser() -> argparse.ArgumentParser:
     send.set_defaults(handler=_cmd_send)
 
     box = sub.add_parser("sandbox", help="serve the local SES/Pinpoint/SMTP sandbox")
-    box.add_argument("--api-port", type=int, default=0)
-    box.add_argument("--smtp-port", type=int, default=0)
+    box.add_argument("--api-port", type=int, default=0, help="HTTP API port (0: any free port)")
+    box.add_argument("--smtp-port", type=int, default=0, help="SMTP port (0: any free port)")
     box.add_argument("--rate", type=float, default=1000.0, help="MaxSendRate, recipients/s")
     box.add_argument("--daily-quota", type=int, default=-1, help="Max24HourSend (-1: none)")
-    box.add_argument("--state", type=Path, help="directory that makes the mailbox durable")
-    box.add_argument("--latency-ms", type=float, default=0.0)
-    box.add_argument("--throttle-rate", type=float, default=0.0, metavar="P")
-    box.add_argument("--error-rate", type=float, default=0.0, metavar="P")
-    box.add_argument("--drop-rate", type=float, default=0.0, metavar="P")
-    box.add_argument("--partial-failure-rate", type=float, default=0.0, metavar="P")
-    box.add_argument("--seed", type=int)
+    box.add_argument(
+        "--state", type=Path, help="directory that keeps the mailbox (read it with: mailbox)"
+    )
+    box.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    box.add_argument(
+        "--throttle-rate", type=float, default=0.0, metavar="P", help="P(throttling) per request"
+    )
+    box.add_argument("--error-rate", type=float, default=0.0, metavar="P", help="P(5xx / 451)")
+    box.add_argument(
+        "--drop-rate", type=float, default=0.0, metavar="P", help="P(connection dropped)"
+    )
+    box.add_argument(
+        "--partial-failure-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="P(transient failure) per recipient inside bulk answers",
+    )
+    box.add_argument("--seed", type=int, help="makes the injected faults reproducible")
     box.add_argument("--sandbox-account", action="store_true", help="verified recipients only")
     box.set_defaults(handler=_cmd_sandbox)
 
     mailbox = sub.add_parser("mailbox", help="print what a sandbox received")
-    mailbox.add_argument("--state", type=Path, required=True)
+    mailbox.add_argument(
+        "--state", type=Path, required=True, help="the sandbox's --state directory"
+    )
     mailbox.add_argument("--events", action="store_true", help="print events, not messages")
-    mailbox.add_argument("--format", choices=("csv", "json"), default="csv")
+    mailbox.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="CSV, or JSON lines"
+    )
     mailbox.set_defaults(handler=_cmd_mailbox)
 
     sub.add_parser("report", help="summarize a results file (see: report --help)")
@@ -165,9 +187,13 @@ def _cmd_sandbox(ns: argparse.Namespace) -> int:
 
 
 def _cmd_mailbox(ns: argparse.Namespace) -> int:
+    from toolkit.errors import ConfigurationError
     from toolkit.sandbox.mailbox import Mailbox
 
-    mailbox = Mailbox.open(ns.state)
+    try:
+        mailbox = Mailbox.open(ns.state)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(str(exc)) from exc
     try:
         frame = mailbox.events() if ns.events else mailbox.messages()
     finally:

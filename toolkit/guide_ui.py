@@ -59,7 +59,7 @@ _NUMBERS: tuple[tuple[str, str, type], ...] = (
 # inside the widget (``description``) shares the widget's fixed 300 px with its field, so a
 # long label squashed the field to a few pixels.
 _FIELDS_GRID = "max-content minmax(10em, 1fr) max-content minmax(10em, 1fr)"
-_FILL = {"width": "auto"}  # a grid item with width auto stretches over its cell
+_FILL = "auto"  # the width of a grid item that stretches over its cell
 
 
 def _css(name: str) -> str:
@@ -111,29 +111,29 @@ class GuideUI:
         }
         self.needs["existing_pinpoint"] = w.Dropdown(
             options=[
-                ("None, or created on/after 2025-05-20", False),
+                ("None, or since 2025-05-20", False),
                 ("Created before 2025-05-20", True),
             ],
             value=base.existing_pinpoint,
             tooltip="Pinpoint account created before 2025-05-20?",
-            layout=w.Layout(**_FILL),
+            layout=w.Layout(width=_FILL),
         ).add_class(_css("existing_pinpoint"))
         self.numbers: dict[str, w.ValueWidget] = {}
         for name, label, kind in _NUMBERS:
             value = getattr(base, name)
             widget_cls = w.IntText if kind is int else w.FloatText
             self.numbers[name] = widget_cls(
-                value=value or 0, tooltip=label, layout=w.Layout(**_FILL)
+                value=value or 0, tooltip=label, layout=w.Layout(width=_FILL)
             ).add_class(_css(name))
         self.date = w.DatePicker(
-            value=today or dt.date.today(), tooltip="As of", layout=w.Layout(**_FILL)
+            value=today or dt.date.today(), tooltip="As of", layout=w.Layout(width=_FILL)
         ).add_class(_css("date"))
         self.benchmarks = w.Text(
             value="",
             placeholder="benchmarks/results/latest.json",
             tooltip="Benchmark JSON",
             continuous_update=False,
-            layout=w.Layout(**_FILL),
+            layout=w.Layout(width=_FILL),
         ).add_class(_css("benchmarks"))
 
         self.out_recommendation = w.HTML().add_class(_css("recommendation-box"))

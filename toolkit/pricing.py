@@ -43,6 +43,11 @@ class CostLine:
     fact: Fact[Any]
 
 
+def _per_unit(item: str, quantity: float, price: Fact[float]) -> CostLine:
+    """``quantity`` times a unit price, citing that price."""
+    return CostLine(item, quantity * price.value, price)
+
+
 @dataclass(frozen=True, slots=True)
 class PlanCost:
     """The estimated monthly bill under one plan."""
@@ -153,17 +158,17 @@ def _ses_plan(
     # except for what a plan says it includes.
     if inputs.attachments_gb:
         lines.append(
-            CostLine(
+            _per_unit(
                 f"{inputs.attachments_gb:g} GB attachments",
-                inputs.attachments_gb * facts.SES_PRICE_ATTACHMENT_PER_GB.value,
+                inputs.attachments_gb,
                 facts.SES_PRICE_ATTACHMENT_PER_GB,
             )
         )
     if inputs.dedicated_ips and "managed dedicated IPs" not in plan.includes:
         lines.append(
-            CostLine(
+            _per_unit(
                 f"{inputs.dedicated_ips} dedicated IP(s)",
-                inputs.dedicated_ips * facts.SES_PRICE_DEDICATED_IP_MONTH.value,
+                inputs.dedicated_ips,
                 facts.SES_PRICE_DEDICATED_IP_MONTH,
             )
         )
@@ -174,11 +179,7 @@ def _ses_plan(
         billable = max(0, inputs.tenants - included)
         if billable:
             lines.append(
-                CostLine(
-                    f"{billable} tenant(s)",
-                    billable * facts.SES_PRICE_TENANT_MONTH.value,
-                    facts.SES_PRICE_TENANT_MONTH,
-                )
+                _per_unit(f"{billable} tenant(s)", billable, facts.SES_PRICE_TENANT_MONTH)
             )
     available = is_alacarte or plan_era
     note = "" if available else (f"plans start {facts.SES_PLANS_INTRODUCED.value.isoformat()}")
@@ -189,9 +190,9 @@ def _ses_plan(
 
 def _pinpoint(inputs: CostInputs, today: dt.date) -> PlanCost:
     lines = [
-        CostLine(
+        _per_unit(
             f"{inputs.monthly_volume:,} emails",
-            inputs.monthly_volume * facts.PINPOINT_PRICE_EMAIL.value,
+            inputs.monthly_volume,
             facts.PINPOINT_PRICE_EMAIL,
         )
     ]
@@ -206,9 +207,9 @@ def _pinpoint(inputs: CostInputs, today: dt.date) -> PlanCost:
         )
     if inputs.dedicated_ips:
         lines.append(
-            CostLine(
+            _per_unit(
                 f"{inputs.dedicated_ips} dedicated IP(s)",
-                inputs.dedicated_ips * facts.PINPOINT_PRICE_DEDICATED_IP_MONTH.value,
+                inputs.dedicated_ips,
                 facts.PINPOINT_PRICE_DEDICATED_IP_MONTH,
             )
         )

@@ -607,3 +607,22 @@ def test_toolkit_send_same_statuses_with_either_client(sandbox: Any, via: str) -
         statuses[fast] = result["status"].astype(str).tolist()
     assert statuses[True] == statuses[False]
     assert "sent" in statuses[True]
+
+
+def test_send_failing_on_a_reused_connection_is_sent_once_more_on_a_new_one() -> None:
+    server = Stub(lambda *_: (200, {}, b'{"MessageId":"m-1"}'))
+    try:
+        _, fast = _clients("sesv2", server.url)
+        assert fast.send_email(**_send("ok@example.com"))["MessageId"] == "m-1"
+        (idle,) = fast._pool._idle
+        # A stale keep-alive socket: nothing to read (the idle check passes), sending fails.
+        stale, peer = socket.socketpair()
+        stale.shutdown(socket.SHUT_WR)
+        idle.sock.close()
+        idle.sock = stale
+        assert fast.send_email(**_send("ok@example.com"))["MessageId"] == "m-1"
+        assert fast.connections_opened == 2
+        assert len(server.requests) == 2
+        peer.close()
+    finally:
+        server.close()

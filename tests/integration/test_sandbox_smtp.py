@@ -6,6 +6,7 @@ frozen clock, so a slow machine cannot turn a throttling test into a pass or a f
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import socket
 import ssl
@@ -645,3 +646,31 @@ def test_info_names_a_cafile_that_verifies_starttls(tmp_path: Any) -> None:
             smtp.login(info["smtp_username"], info["smtp_password"])
     with Sandbox() as box:  # no state dir: the certificate lives in memory only
         assert box.info()["smtp_cafile"] is None
+
+
+def test_untrusted_certificate_is_logged_without_error(
+    sandbox: Started, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="toolkit.sandbox.smtp")
+    server = sandbox[0]
+    with (
+        smtplib.SMTP("127.0.0.1", server.port, timeout=10) as smtp,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        smtp.starttls(context=ssl.create_default_context())  # does not trust our CA
+    deadline = time.monotonic() + 5
+    while "STARTTLS handshake failed" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "STARTTLS handshake failed" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("option", ["api_port", "smtp_port"])
+def test_a_port_in_use_is_a_sandbox_error(option: str) -> None:
+    from toolkit.sandbox import Sandbox
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SandboxError, match="could not start"):
+            Sandbox(**{option: taken.getsockname()[1]}).start()

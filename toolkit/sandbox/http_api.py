@@ -37,12 +37,12 @@ import asyncio
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from toolkit.sandbox.loop_thread import LoopThread
 from toolkit.sandbox.mailbox import random_uuid
 from toolkit.sandbox.validation import OperationValidator, ServiceValidators, ValidationError
 
@@ -103,7 +103,8 @@ class Router:
 
     def __init__(self) -> None:
         self._static: dict[tuple[str, str], Route] = {}
-        self._dynamic: dict[str, list[tuple[re.Pattern[str], int, Route]]] = {}
+        # method -> [(pattern, literal length, route, regex group -> URI label)]
+        self._dynamic: dict[str, list[tuple[re.Pattern[str], int, Route, dict[str, str]]]] = {}
 
     def add_service(
         self, service_model: Any, handlers: Mapping[str, Handler], *, style: str
@@ -129,18 +130,22 @@ class Router:
                 continue
             literal = 0
             pattern = "^"
+            labels: dict[str, str] = {}  # group names cannot hold "-", URI labels can
             for part in re.split(r"(\{[^}]+\})", uri):
                 if part.startswith("{"):
                     label = part[1:-1]
                     greedy = label.endswith("+")
                     label = label.rstrip("+")
                     group = re.sub(r"\W", "_", label)
+                    labels[group] = label
                     pattern += f"(?P<{group}>{'.+' if greedy else '[^/]+'})"
                 else:
                     literal += len(part)
                     pattern += re.escape(part)
             pattern += "$"
-            self._dynamic.setdefault(method, []).append((re.compile(pattern), literal, route))
+            self._dynamic.setdefault(method, []).append(
+                (re.compile(pattern), literal, route, labels)
+            )
         for routes in self._dynamic.values():
             routes.sort(key=lambda entry: -entry[1])  # most literal text first
 
@@ -149,25 +154,13 @@ class Router:
         route = self._static.get((method, path))
         if route is not None:
             return route, {}
-        for pattern, _, candidate in self._dynamic.get(method, ()):
+        for pattern, _, candidate, names in self._dynamic.get(method, ()):
             found = pattern.match(path)
             if found is not None:
-                labels = {
-                    self._wire_name(candidate, key): unquote(value)
-                    for key, value in found.groupdict().items()
+                return candidate, {
+                    names[group]: unquote(value) for group, value in found.groupdict().items()
                 }
-                return candidate, labels
         return None
-
-    @staticmethod
-    def _wire_name(route: Route, group: str) -> str:
-        # Groups replace "-" with "_"; the validator wants the URI label as modeled.
-        if route.validator is None:
-            return group
-        for wire in route.validator._uri:
-            if re.sub(r"\W", "_", wire) == group:
-                return wire
-        return group
 
 
 class HttpApi:
@@ -426,8 +419,7 @@ class HttpApiServer:
         self._api = HttpApi(router)
         self._latency = latency_s
         self._max_body = max_body_bytes
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread("sandbox-http")
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
 
@@ -438,65 +430,26 @@ class HttpApiServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind and serve on a daemon thread; returns once listening."""
-        if self._thread is not None:
-            return
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                self._server = loop.run_until_complete(
-                    loop.create_server(
-                        lambda: _Connection(
-                            self._api, self._latency, self._max_body, self._connections
-                        ),
-                        self.host,
-                        self.port,
-                        reuse_address=True,
-                    )
-                )
-                self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:  # report bind errors to start()
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name="sandbox-http", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout):
-            raise TimeoutError("sandbox HTTP server did not start")
-        if failure:
-            self._thread = None
-            raise failure[0]
+        if self._runner.loop is None:
+            self._runner.start(self._listen, self._shutdown, timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close the listener and every connection, stop the loop, join the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
+        self._runner.stop(timeout)
 
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for connection in list(self._connections):
-                connection.close()
-            if self._server is not None:
-                await self._server.wait_closed()
+    async def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._server = await loop.create_server(
+            lambda: _Connection(self._api, self._latency, self._max_body, self._connections),
+            self.host,
+            self.port,
+            reuse_address=True,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
 
-        def stop_loop() -> None:
-            task = loop.create_task(shutdown())
-            task.add_done_callback(lambda _: loop.stop())
-
-        loop.call_soon_threadsafe(stop_loop)
-        thread.join(timeout)
-        self._thread = None
-        self._loop = None
+    async def _shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close()
+        if self._server is not None:
+            await self._server.wait_closed()

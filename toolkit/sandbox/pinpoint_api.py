@@ -54,7 +54,12 @@ def _substitutions(*layers: dict[str, Any] | None) -> dict[str, str]:
 
 
 class PinpointApi:
-    """The Pinpoint handlers bound to one sandbox's state."""
+    """The Pinpoint handlers bound to one sandbox's state.
+
+    Each handler method serves the operation of the same name (``send_messages`` is
+    SendMessages): it takes the validated parameters and the request body's size, and returns
+    the answer; ``create_application`` and ``set_email_channel`` are for the sandbox itself.
+    """
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state

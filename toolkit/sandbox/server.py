@@ -145,7 +145,10 @@ class Sandbox:
                 session.get_service_model("pinpoint"), pinpoint.handlers(), style="pinpoint"
             )
             http = HttpApiServer(router, port=self._api_port, latency_s=self.faults.latency_s)
-            http.start()
+            try:
+                http.start()
+            except OSError as exc:  # a port in use: say so as the SMTP server does
+                raise SandboxError(f"the sandbox HTTP API could not start: {exc}") from exc
             self._http = http
             if self._want_smtp:
                 self._smtp = self._start_smtp(mailbox)

@@ -73,7 +73,11 @@ def _recipients(destination: dict[str, Any] | None) -> list[str]:
 
 
 class SesV2Api:
-    """The SES v2 handlers bound to one sandbox's state."""
+    """The SES v2 handlers bound to one sandbox's state.
+
+    Each public method handles the operation of the same name (``send_email`` is SendEmail):
+    it takes the validated parameters and the request body's size, and returns the answer.
+    """
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state

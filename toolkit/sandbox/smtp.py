@@ -65,17 +65,17 @@ import hmac
 import logging
 import re
 import ssl
-import threading
 from collections.abc import Awaitable
 from email.header import decode_header, make_header
 from types import TracebackType
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
 from toolkit.sandbox.faults import FaultAction, Faults
+from toolkit.sandbox.loop_thread import LoopThread
 from toolkit.sandbox.mailbox import Mailbox, new_message_id
 from toolkit.sandbox.policy import RATE_MESSAGE, Policy
 from toolkit.sandbox.tls import SelfSignedCertificate
@@ -281,7 +281,11 @@ class _SesSMTP(SMTP):
         handshaking = self._tls_protocol is not None and (
             self.session is None or self.session.ssl is None
         )
-        if transport is not None and not transport.is_closing() and not handshaking:
+        if (
+            isinstance(transport, asyncio.WriteTransport)
+            and not transport.is_closing()
+            and not handshaking
+        ):
             transport.write(REPLY_TIMEOUT.encode("ascii") + b"\r\n")
         super()._timeout_cb()
 
@@ -316,7 +320,12 @@ class _Handler:
     async def handle_exception(self, error: Exception) -> str:
         # A bug or a closed mailbox must not leak a traceback to the client: answer as SES does
         # for its own trouble (a retryable 4xx), and keep the details in the log.
-        log.error("sandbox SMTP transaction failed: %r", error, exc_info=error)
+        if isinstance(error, TLSSetupException):
+            # The client's handshake failed (typically: it does not trust the self-signed
+            # certificate); the client's fault, not the sandbox's, so no traceback.
+            log.info("sandbox SMTP: STARTTLS handshake failed: %s", error.__cause__ or error)
+        else:
+            log.error("sandbox SMTP transaction failed: %r", error, exc_info=error)
         return REPLY_TEMPORARY_FAILURE
 
     async def handle_RCPT(
@@ -448,8 +457,7 @@ class SmtpServer:
         self._handler = _Handler(policy, mailbox, faults, max_message_bytes)
         self._certificate = certificate
         self._server_ssl: ssl.SSLContext | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread("sandbox-smtp")
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[_SesSMTP] = set()  # touched only on the loop thread
         self.port: int | None = None
@@ -471,7 +479,7 @@ class SmtpServer:
     @property
     def running(self) -> bool:
         """True between ``start`` and ``stop``."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.running
 
     def start(self) -> SmtpServer:
         """Listen and serve on a background thread; returns once the sockets are bound.
@@ -482,45 +490,15 @@ class SmtpServer:
             return self
         if self._server_ssl is None:
             self._server_ssl = self.certificate.server_context()
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._listen(loop))
-            except BaseException as exc:  # reported to start() below
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self._shutdown(loop))
-                loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="sandbox-smtp", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            self._thread.join()
-            self._thread = self._loop = None
-            raise SandboxError(f"the sandbox SMTP server could not start: {failure[0]}")
+        try:
+            self._runner.start(self._listen, self._shutdown)
+        except Exception as exc:
+            raise SandboxError(f"the sandbox SMTP server could not start: {exc}") from exc
         return self
 
     def stop(self) -> None:
         """Close the listeners and every open connection; idempotent."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-        self._loop = self._thread = None
+        self._runner.stop(timeout=10)
         self._servers = []
 
     def __enter__(self) -> SmtpServer:

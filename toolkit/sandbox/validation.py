@@ -39,6 +39,7 @@ class ValidationError(ValueError):
         self.parts: list[str] = list(parts)
 
     def prepend(self, part: str) -> ValidationError:
+        """Add the enclosing member's name as the error travels up from a nested check."""
         self.parts.insert(0, part)
         return self
 
@@ -286,12 +287,13 @@ class OperationValidator:
         self._headers: dict[str, tuple[str, Shape]] = {}
         self._payload: str | None = None
         self._payload_check: Check | None = None
-        self._body_checks: dict[str, Check] = {}
+        self._body_check = _structure_check({}, (), False)
         self._required: tuple[str, ...] = ()
         if shape is None:
             return
         self._required = tuple(shape.required_members)
         payload = shape.serialization.get("payload")
+        body_checks: dict[str, Check] = {}
         for name, member in shape.members.items():
             location = member.serialization.get("location")
             wire = member.serialization.get("name", name)
@@ -302,15 +304,12 @@ class OperationValidator:
             elif location == "header":
                 self._headers[wire.lower()] = (name, member)
             elif location is None and name != payload:
-                self._body_checks[name] = compiler.compile(member)
+                body_checks[name] = compiler.compile(member)
         if payload is not None:
             self._payload = payload
             self._payload_check = compiler.compile(shape.members[payload])
-
-    @property
-    def has_payload(self) -> bool:
-        """True when the whole JSON body is one member (Pinpoint's style)."""
-        return self._payload is not None
+        # Required members are checked once all locations are merged, in params().
+        self._body_check = _structure_check(body_checks, (), False)
 
     def params(
         self,
@@ -332,18 +331,7 @@ class OperationValidator:
         else:
             if body is None:
                 body = {}
-            if type(body) is not dict:
-                raise _wrong_type("object", body)
-            checks = self._body_checks
-            for key, item in body.items():
-                check = checks.get(key)
-                if check is None:
-                    raise ValidationError("Unknown member {path}", key)
-                if item is not None:
-                    try:
-                        check(item)
-                    except ValidationError as exc:
-                        raise exc.prepend(key) from None
+            self._body_check(body)
             params = body
         if uri:
             for wire, text in uri.items():

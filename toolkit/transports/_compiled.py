@@ -226,9 +226,9 @@ class _Transforms:
             assert item is not None
             return lambda value: [item(v) for v in value]
         if kind == "map":
-            item = self.of(shape.value)
-            assert item is not None
-            return lambda value: {k: item(v) for k, v in value.items()}
+            entry = self.of(shape.value)
+            assert entry is not None
+            return lambda value: {k: entry(v) for k, v in value.items()}
         return self.structure(shape)
 
     def structure(self, shape: Shape) -> Transform:

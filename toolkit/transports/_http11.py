@@ -160,7 +160,7 @@ class ConnectionPool:
                 break
             # Readable while idle means the server closed it (or sent junk): replace it.
             try:
-                readable = select.select((conn.sock,), (), (), 0)[0]
+                readable = bool(select.select((conn.sock,), (), (), 0)[0])
             except (OSError, ValueError):
                 readable = True
             if readable:
@@ -199,32 +199,23 @@ class ConnectionPool:
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode() + body
         conn = self._acquire()
-        try:
-            conn.sock.sendall(data)
-        except TimeoutError as exc:
-            conn.close()
-            raise ReadTimeoutError(endpoint_url=ep.url, error=exc) from exc
-        except OSError as exc:
-            early = _early_answer(conn.sock, method)
-            conn.close()
-            if early is not None:
-                return early
-            if not conn.reused:
-                raise ConnectionClosedError(endpoint_url=ep.url) from exc
-            # Sending on a stale keep-alive socket failed before the whole request left,
-            # so the server cannot have acted on it: once more on a new connection.
-            conn = self._connect()
+        while True:  # at most twice: a new connection is never ``reused``
             try:
                 conn.sock.sendall(data)
-            except TimeoutError as exc2:
+                break
+            except TimeoutError as exc:
                 conn.close()
-                raise ReadTimeoutError(endpoint_url=ep.url, error=exc2) from exc2
-            except OSError as exc2:
+                raise ReadTimeoutError(endpoint_url=ep.url, error=exc) from exc
+            except OSError as exc:
                 early = _early_answer(conn.sock, method)
                 conn.close()
                 if early is not None:
                     return early
-                raise ConnectionClosedError(endpoint_url=ep.url) from exc2
+                if not conn.reused:
+                    raise ConnectionClosedError(endpoint_url=ep.url) from exc
+            # Sending on a stale keep-alive socket failed before the whole request left,
+            # so the server cannot have acted on it: once more on a new connection.
+            conn = self._connect()
         try:
             status, headers_out, payload, keep_alive = _read_response(conn.sock, method)
         except TimeoutError as exc:

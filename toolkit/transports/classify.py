@@ -34,7 +34,7 @@ from typing import Final
 
 from botocore import exceptions as boto_exc
 
-from toolkit.transports.base import Verdict
+from toolkit.transports.base import Reply, Verdict
 
 __all__ = [
     "CONFIGURATION",
@@ -66,6 +66,24 @@ class Classified:
     verdict: Verdict | None
     code: str
     message: str
+
+    def reply(
+        self,
+        started: float,
+        finished: float,
+        *,
+        default: Verdict = Verdict.TRANSIENT,
+        message: str | None = None,
+    ) -> Reply:
+        """This answer as one message's Reply (``default`` when the code is not in a table;
+        ``message`` to keep the provider's full text instead of the classified one)."""
+        return Reply(
+            self.verdict or default,
+            started,
+            finished,
+            code=self.code,
+            message=self.message if message is None else message,
+        )
 
     @property
     def is_configuration(self) -> bool:

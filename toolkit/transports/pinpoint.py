@@ -194,7 +194,7 @@ class PinpointTransport(AwsApiTransport):
                 )
                 continue
             classified = classify_pinpoint_status(status, result.get("StatusMessage") or "")
-            replies.append(self._refused(classified, started, finished))
+            replies.append(classified.reply(started, finished))
         return replies
 
     def _shared(self, key: tuple[str, tuple[str, ...], Template]) -> dict[str, Any]:

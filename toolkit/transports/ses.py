@@ -181,26 +181,10 @@ class AwsApiTransport(BaseTransport):
         return classified
 
     @staticmethod
-    def _refused(
-        classified: Classified,
-        started: float,
-        finished: float,
-        default: Verdict = Verdict.TRANSIENT,
-    ) -> Reply:
-        """The Reply for a classified refusal (``default`` when the code is not known)."""
-        return Reply(
-            classified.verdict or default,
-            started,
-            finished,
-            code=classified.code,
-            message=classified.message,
-        )
-
-    @classmethod
     def _fail(
-        cls, count: int, classified: Classified, started: float, finished: float
+        count: int, classified: Classified, started: float, finished: float
     ) -> list[Reply]:
-        return [cls._refused(classified, started, finished)] * count
+        return [classified.reply(started, finished)] * count
 
     @staticmethod
     def _mismatch(count: int, got: int, started: float, finished: float) -> list[Reply]:
@@ -252,7 +236,7 @@ class SesTransport(AwsApiTransport):
             response = self._client.send_email(**params)
         except AWS_CALL_ERRORS as exc:
             finished = time.time()
-            return self._refused(self._classify(exc), started, finished)
+            return self._classify(exc).reply(started, finished)
         return Reply(Verdict.ACCEPTED, started, time.time(), message_id=response.get("MessageId"))
 
     def quota(self) -> Quota | None:

@@ -202,7 +202,7 @@ class SesBulkTransport(AwsApiTransport):
                 raise ProviderConfigurationError(classified.code, classified.message, self.name)
             # An account-wide status next to accepted entries (not seen in practice): keep
             # the accepted ones' replies and refuse only this entry.
-            replies.append(self._refused(classified, started, finished, Verdict.REJECTED))
+            replies.append(classified.reply(started, finished, default=Verdict.REJECTED))
         return replies
 
     def _default_content(self, template: Template) -> dict[str, Any]:

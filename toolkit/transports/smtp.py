@@ -194,9 +194,7 @@ class SmtpTransport(BaseTransport):
             try:
                 conn = self._checkout()
             except _ConnectFailed as failed:
-                c = failed.classified
-                return Reply(c.verdict or Verdict.TRANSIENT, started, time.time(), code=c.code,
-                             message=c.message)
+                return failed.classified.reply(started, time.time())
             try:
                 reply, reusable = self._transaction(conn, msg, started)
             except _StaleConnection:
@@ -283,8 +281,7 @@ class SmtpTransport(BaseTransport):
                          message=text), False
         classified = classify_smtp_reply(code, text)
         self._raise_if_configuration(classified)
-        return Reply(classified.verdict or Verdict.TRANSIENT, started, finished,
-                     code=classified.code, message=text), code != 421
+        return classified.reply(started, finished, message=text), code != 421
 
     @staticmethod
     def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, str]:
@@ -305,8 +302,7 @@ class SmtpTransport(BaseTransport):
                 smtp.rset()
             except (smtplib.SMTPException, OSError):
                 reusable = False
-        return Reply(classified.verdict or Verdict.TRANSIENT, started, finished,
-                     code=classified.code, message=text), reusable
+        return classified.reply(started, finished, message=text), reusable
 
     def _raise_if_configuration(self, classified: Classified) -> None:
         if classified.is_configuration:
