@@ -441,3 +441,35 @@ def test_dot_stuff(raw: bytes, wire: bytes) -> None:
 )
 def test_parse_message_id(reply: str, message_id: str) -> None:
     assert parse_message_id(reply) == message_id
+
+
+def test_display_names_reach_ses_as_rfc2047_words() -> None:
+    import email.header
+
+    from toolkit.transports.ses import build_send_email_params
+
+    msg = Message(
+        row_key="1",
+        position=0,
+        sender="Café Shop <sender@example.com>",
+        to=("zoe@example.org",),
+        subject="s",
+        text="t",
+        extra={"to_name": "Zoë Łukasz"},
+    )
+    params = build_send_email_params(msg)
+    (to,) = params["Destination"]["ToAddresses"]
+    assert to.isascii() and to.endswith(" <zoe@example.org>")
+    name = str(email.header.make_header(email.header.decode_header(to.rsplit(" <", 1)[0])))
+    assert name == "Zoë Łukasz"
+    assert params["FromEmailAddress"].isascii()
+    assert params["FromEmailAddress"].endswith(" <sender@example.com>")
+
+
+def test_bare_addresses_stay_bare() -> None:
+    from toolkit.transports.ses import build_send_email_params
+
+    msg = Message(row_key="1", position=0, sender="sender@example.com", to=("a@example.org",))
+    params = build_send_email_params(msg)
+    assert params["FromEmailAddress"] == "sender@example.com"
+    assert params["Destination"]["ToAddresses"] == ["a@example.org"]

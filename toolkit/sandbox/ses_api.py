@@ -63,12 +63,13 @@ def _template_data(text: str | None, member: str) -> dict[str, Any]:
 
 
 def _recipients(destination: dict[str, Any] | None) -> list[str]:
+    """The bare addresses of a Destination (SES accepts ``Name <addr>`` entries)."""
     if not destination:
         return []
     return [
-        *destination.get("ToAddresses", ()),
-        *destination.get("CcAddresses", ()),
-        *destination.get("BccAddresses", ()),
+        bare_address(address)
+        for key in ("ToAddresses", "CcAddresses", "BccAddresses")
+        for address in destination.get(key, ())
     ]
 
 

@@ -16,6 +16,8 @@ Usage::
 
 from __future__ import annotations
 
+import email.utils
+import functools
 import logging
 import threading
 import time
@@ -50,9 +52,27 @@ _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
 
 
+@functools.lru_cache(maxsize=1024)
+def encode_mailbox(value: str, name: str | None = None) -> str:
+    """``Name <addr>`` as SES's API wants it: a non-ASCII display name as an RFC 2047 word.
+
+    ``value`` is a bare address or ``Name <addr>``; ``name``, when given, is the display
+    name for a bare address (compose's ``extra["to_name"]``). Cached: senders repeat.
+    """
+    display, address = email.utils.parseaddr(value)
+    display = name or display
+    if not display or not address:
+        return value
+    return email.utils.formataddr((display, address), charset=_UTF8)
+
+
 def build_destination(msg: Message) -> dict[str, list[str]]:
-    """SES ``Destination`` with the full envelope (To, Cc and Bcc)."""
-    destination = {"ToAddresses": list(msg.to)}
+    """SES ``Destination`` with the full envelope (To, Cc and Bcc), To with its display name."""
+    to_name = msg.extra.get("to_name") if msg.extra else None
+    if isinstance(to_name, str) and to_name and len(msg.to) == 1:
+        destination = {"ToAddresses": [encode_mailbox(msg.to[0], to_name)]}
+    else:
+        destination = {"ToAddresses": list(msg.to)}
     if msg.cc:
         destination["CcAddresses"] = list(msg.cc)
     if msg.bcc:
@@ -75,7 +95,7 @@ def build_send_email_params(
     e.g. ``ListManagementOptions``).
     """
     params: dict[str, Any] = {
-        "FromEmailAddress": msg.sender,
+        "FromEmailAddress": encode_mailbox(msg.sender),
         "Destination": build_destination(msg),
     }
     if msg.raw is not None and (msg.attachments or (msg.text is None and msg.html is None)):
