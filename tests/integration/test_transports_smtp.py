@@ -193,3 +193,54 @@ def test_envelope_injection_is_refused_without_a_transaction(sandbox: Sandbox) -
         assert reply.verdict is Verdict.REJECTED and reply.code == "InvalidEnvelope"
         assert transport.send([message(1)])[0].verdict is Verdict.ACCEPTED
     assert sandbox.mailbox.count() == 1
+
+
+class _PipeliningRecorder:
+    """An aiosmtpd handler that advertises PIPELINING and refuses ``nobody@`` recipients."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return f"250 Ok <pipelined-{len(self.envelopes)}>"
+
+
+def test_pipelining_servers_get_one_round_trip_and_stay_in_step() -> None:
+    from aiosmtpd.controller import Controller
+
+    handler = _PipeliningRecorder()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        target = SmtpTarget(host="127.0.0.1", port=port, tls="none")
+        with make_transport("smtp", target, workers=1) as transport:
+            replies = transport.send([
+                message(1),
+                message(2, cc=("nobody@example.org",)),
+                message(3, to="nobody@example.org"),
+                message(4),
+            ])
+    finally:
+        controller.stop()
+    verdicts = [r.verdict for r in replies]
+    assert verdicts == [Verdict.ACCEPTED, Verdict.ACCEPTED, Verdict.REJECTED, Verdict.ACCEPTED]
+    assert [r.message_id for r in replies] == ["pipelined-1", "pipelined-2", None, "pipelined-3"]
+    assert replies[1].code == PARTIAL_REFUSAL_CODE
+    assert [rcpts for _, rcpts, _ in handler.envelopes] == [
+        ["user1@example.org"], ["user2@example.org"], ["user4@example.org"],
+    ]
+    assert handler.envelopes[0][2] == raw(1, "user1@example.org")  # dot-stuffed, then undone
