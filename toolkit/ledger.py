@@ -22,7 +22,13 @@ Durability: WAL mode. With ``durable=False`` (default, ``synchronous=NORMAL``) a
 a crashed kernel in Jupyter), which is what journal-before-send needs, but not a power loss
 of the machine. ``durable=True`` (``synchronous=FULL``) fsyncs every commit for that case.
 
-Writes are grouped: one transaction per batch for the in-flight mark and one for its answers.
+Writes are grouped, and answers are written behind: a batch's in-flight mark is committed
+before its request leaves (one transaction), while its answers are staged and committed with
+the next in-flight mark, or at most ``ANSWER_DELAY`` seconds later, or before any read and at
+the end of the run. One commit per batch instead of two halves the ledger's cost for
+one-message calls (``ses``, ``smtp``). The price: a crash can lose answers of the last
+``ANSWER_DELAY`` seconds, and those rows come back ``unknown`` (never resent silently). With
+``durable=True`` every answer is committed at once.
 One run per ledger at a time: opening a ledger whose unfinished run belongs to another live
 process raises :class:`~toolkit.errors.ConfigurationError` (its in-flight rows are not ours to
 recover).
@@ -45,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome, Status
@@ -166,17 +172,25 @@ class Pending:
     error_message: str | None
 
 
+ANSWER_DELAY = 0.2  # seconds an answer may wait to share the next commit
+
+
 class Ledger:
     """The SQLite journal of one send (or of several resumed runs of the same send).
 
     One connection shared by the engine's worker threads, guarded by a lock: SQLite has a
-    single writer anyway, and each batch costs two short transactions.
+    single writer anyway, and each batch costs one short transaction (its answers ride on a
+    later one; see the module docstring).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
+        self._write_behind = not durable
+        self._staged_finals: list[tuple[Any, ...]] = []
+        self._staged_pending: list[tuple[Any, ...]] = []
+        self._flush_timer: threading.Timer | None = None
         self._conn = sqlite3.connect(
             str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
         )
@@ -229,12 +243,19 @@ class Ledger:
 
     def finish_run(self) -> None:
         with self._lock:
+            self._commit_staged()
             self._conn.execute(
                 "UPDATE runs SET finished_at=? WHERE run_id=?", (time.time(), self.run_id)
             )
 
+    def flush(self) -> None:
+        """Commit staged answers now."""
+        with self._lock:
+            self._commit_staged()
+
     def close(self) -> None:
         with self._lock:
+            self._commit_staged()
             self._conn.close()
 
     def __enter__(self) -> Ledger:
@@ -256,6 +277,7 @@ class Ledger:
         wanted = set(keys)
         row_keys = list(dict.fromkeys(k for k, _ in keys))
         with self._lock:
+            self._commit_staged()
             for start in range(0, len(row_keys), _LOOKUP_CHUNK):
                 chunk = row_keys[start : start + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -270,12 +292,14 @@ class Ledger:
     def records(self) -> list[LedgerRecord]:
         """Every record (for tests and small ledgers)."""
         with self._lock:
+            self._commit_staged()
             rows = self._conn.execute(f"SELECT {_COLUMNS} FROM rows").fetchall()
         return [LedgerRecord(*row[:13]) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Rows per ledger state."""
         with self._lock:
+            self._commit_staged()
             rows = self._conn.execute("SELECT status, COUNT(*) FROM rows GROUP BY status")
             return {status: count for status, count in rows}
 
@@ -284,6 +308,7 @@ class Ledger:
         import pandas as pd
 
         with self._lock:
+            self._commit_staged()
             rows = self._conn.execute(f"SELECT {_COLUMNS} FROM rows").fetchall()
         return pd.DataFrame.from_records(rows, columns=[c.strip() for c in _COLUMNS.split(",")])
 
@@ -302,6 +327,7 @@ class Ledger:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._write_staged()  # answers first: a retried row goes pending -> in flight
                 self._conn.executemany(
                     "INSERT INTO rows(row_key, content_hash, status, recipient, transport, "
                     "attempts, started_at, batch_id, run_id, updated_at) "
@@ -339,33 +365,55 @@ class Ledger:
         if not final_params and not pending_params:
             return
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if final_params:
-                    self._conn.executemany(
-                        "INSERT INTO rows(content_hash, row_key, status, recipient, transport, "
-                        "message_id, error_code, error_message, attempts, started_at, "
-                        "finished_at, batch_id, run_id, updated_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT(row_key, content_hash) DO UPDATE SET "
-                        "status=excluded.status, recipient=excluded.recipient, "
-                        "transport=excluded.transport, message_id=excluded.message_id, "
-                        "error_code=excluded.error_code, error_message=excluded.error_message, "
-                        "attempts=excluded.attempts, started_at=excluded.started_at, "
-                        "finished_at=excluded.finished_at, batch_id=excluded.batch_id, "
-                        "run_id=excluded.run_id, updated_at=excluded.updated_at",
-                        final_params,
-                    )
-                if pending_params:
-                    self._conn.executemany(
-                        "UPDATE rows SET status=?, attempts=?, error_code=?, error_message=?, "
-                        "updated_at=? WHERE row_key=? AND content_hash=?",
-                        pending_params,
-                    )
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+            self._staged_finals.extend(final_params)
+            self._staged_pending.extend(pending_params)
+            if not self._write_behind:
+                self._commit_staged()
+            elif self._flush_timer is None:
+                self._flush_timer = threading.Timer(ANSWER_DELAY, self.flush)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
+
+    def _commit_staged(self) -> None:
+        """Commit staged answers in a transaction of their own (caller holds the lock)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not self._staged_finals and not self._staged_pending:
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._write_staged()
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _write_staged(self) -> None:
+        """Write staged answers inside the caller's transaction (caller holds the lock)."""
+        final_params, self._staged_finals = self._staged_finals, []
+        pending_params, self._staged_pending = self._staged_pending, []
+        if final_params:
+            self._conn.executemany(
+                "INSERT INTO rows(content_hash, row_key, status, recipient, transport, "
+                "message_id, error_code, error_message, attempts, started_at, "
+                "finished_at, batch_id, run_id, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(row_key, content_hash) DO UPDATE SET "
+                "status=excluded.status, recipient=excluded.recipient, "
+                "transport=excluded.transport, message_id=excluded.message_id, "
+                "error_code=excluded.error_code, error_message=excluded.error_message, "
+                "attempts=excluded.attempts, started_at=excluded.started_at, "
+                "finished_at=excluded.finished_at, batch_id=excluded.batch_id, "
+                "run_id=excluded.run_id, updated_at=excluded.updated_at",
+                final_params,
+            )
+        if pending_params:
+            self._conn.executemany(
+                "UPDATE rows SET status=?, attempts=?, error_code=?, error_message=?, "
+                "updated_at=? WHERE row_key=? AND content_hash=?",
+                pending_params,
+            )
 
     def release(self, keys: Iterable[tuple[str, str]]) -> None:
         """Put in-flight rows back to ``pending`` (their request never left)."""
@@ -374,6 +422,7 @@ class Ledger:
             return
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
+            self._write_staged()
             self._conn.executemany(
                 "UPDATE rows SET status=?, updated_at=? WHERE row_key=? AND content_hash=? "
                 "AND status='in_flight'",

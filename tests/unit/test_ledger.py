@@ -112,3 +112,62 @@ def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
         sleeper.wait()
     with Ledger(path) as ledger:  # the process is gone: the ledger can be resumed
         assert ledger.counts() == {}
+
+
+def _status_on_disk(path: Path, key: str) -> str | None:
+    """What another process would read now (committed state only)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as other:
+        row = other.execute("SELECT status FROM rows WHERE row_key=?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def test_answers_ride_on_the_next_in_flight_commit(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        ledger.start_run("memory")
+        ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1)], "b1", 1.0, "memory")
+        ledger.record([("h1", sent("a"))])
+        assert _status_on_disk(path, "a") == "in_flight"  # staged, not committed yet
+        ledger.mark_in_flight([InFlight("b", "h1", "b@example.org", 1)], "b2", 1.0, "memory")
+        assert _status_on_disk(path, "a") == "sent"  # committed with b's journal entry
+        assert _status_on_disk(path, "b") == "in_flight"
+
+
+def test_staged_answers_are_committed_within_the_delay(tmp_path: Path) -> None:
+    import time
+
+    from toolkit.ledger import ANSWER_DELAY
+
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        ledger.start_run("memory")
+        ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1)], "b1", 1.0, "memory")
+        ledger.record([("h1", sent("a"))])
+        deadline = time.monotonic() + ANSWER_DELAY + 5
+        while _status_on_disk(path, "a") != "sent":
+            assert time.monotonic() < deadline, "the staged answer was never committed"
+            time.sleep(0.02)
+
+
+def test_durable_ledgers_commit_every_answer_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path, durable=True) as ledger:
+        ledger.start_run("memory")
+        ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1)], "b1", 1.0, "memory")
+        ledger.record([("h1", sent("a"))])
+        assert _status_on_disk(path, "a") == "sent"
+
+
+def test_a_crash_before_the_answer_is_committed_leaves_the_row_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger(path)
+    ledger.start_run("memory")
+    ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1)], "b1", 1.0, "memory")
+    ledger.record([("h1", sent("a"))])
+    ledger._staged_finals.clear()  # what a SIGKILL before the commit loses
+    ledger._conn.close()
+    with Ledger(path) as reopened:
+        (record,) = reopened.lookup([("a", "h1")]).values()
+        assert record.status == "unknown" and record.final
