@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DRY_RUN_CODE = "DryRun"
+_DRY_RUN_MESSAGE = "dry run: rendered, not sent"
 _PREVIEW_ROWS = 5
 
 __all__ = ["SendHandle", "send", "send_in_background"]
@@ -300,24 +301,57 @@ def _make_transport(via: str, target: Any, sandbox: Any, workers: int) -> Transp
 
 
 def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
-    """Pre-flight and render every sendable row (a chunk at a time); send nothing."""
-    outcomes: list[Outcome | None] = [None] * p.size
+    """Pre-flight and render every sendable row (a chunk at a time); send nothing.
+
+    Builds the result columns directly rather than one Outcome per row: for a million rows
+    that is the difference between ~700 MB and a few hundred over the frame itself.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = p.size
+    status: list[str | None] = [Status.SKIPPED.value] * n
+    recipient: list[str | None] = [None] * n
+    code: list[str | None] = [DRY_RUN_CODE] * n
+    message: list[str | None] = [_DRY_RUN_MESSAGE] * n
+
+    def put(position: int, outcome: Outcome) -> None:
+        status[position] = outcome.status.value
+        recipient[position] = outcome.recipient
+        code[position] = outcome.error_code
+        message[position] = outcome.error_message
+
     for position, outcome in p.preflight.items():
-        outcomes[position] = outcome
+        put(position, outcome)
     sendable = p.sendable
     chunk = 1000
     for start in range(0, len(sendable), chunk):
         positions = sendable[start : start + chunk]
         for position, item in zip(positions, p.render(positions), strict=True):
             if isinstance(item, Outcome):
-                outcomes[position] = item
+                put(position, item)
             else:
-                outcomes[position] = Outcome(
-                    p.row_keys[position], Status.SKIPPED, transport,
-                    recipient=", ".join(item.to), error_code=DRY_RUN_CODE,
-                    error_message="dry run: rendered, not sent",
-                )
-    frame = _frame(outcomes, index, row_keys=p.row_keys)
+                to = item.to
+                recipient[position] = to[0] if len(to) == 1 else ", ".join(to)
+    if len(index) != n:
+        raise ValueError(f"index has {len(index)} labels for {n} rows")
+    frame = pd.DataFrame(
+        {
+            "row_key": p.row_keys,
+            "status": status,
+            "transport": transport,
+            "recipient": recipient,
+            "message_id": None,
+            "error_code": code,
+            "error_message": message,
+            "attempts": 0,
+            "started_at": np.full(n, np.nan),
+            "finished_at": np.full(n, np.nan),
+            "batch_id": None,
+        },
+        columns=list(OUTCOME_COLUMNS),
+        index=index,
+    )
     frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}

@@ -146,7 +146,7 @@ class Plan:
         *,
         size: int,
         row_keys: list[str],
-        content_hashes: list[str],
+        content_hashes: Sequence[str],
         preflight: dict[int, Outcome],
         sendable: list[int],
         renderer: _Renderer,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import pandas as pd
@@ -79,12 +79,51 @@ class PreflightResult:
     """What pre-flight hands to the plan: keys, hashes, final outcomes, and what to render."""
 
     row_keys: list[str]
-    content_hashes: list[str]
+    content_hashes: HexDigests
     preflight: dict[int, Outcome]
     sendable: list[int]
     address_columns: list[tuple[str, Addresses]]
     senders: dict[int, tuple[str, str]]
     value_columns: list[str]
+
+
+class HexDigests(Sequence[str]):
+    """Per-row 64-bit content hashes, shown as 16 hex digits when read.
+
+    Kept as one numpy array and formatted on access: a million rows would otherwise hold a
+    million small strings (~70 MB) that a dry run never reads.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [f"{h:016x}" for h in self._values[index].tolist()]
+        return f"{int(self._values[index]):016x}"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, HexDigests):
+            return bool(np.array_equal(self._values, other._values))
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequence: no hash
+
+    def __repr__(self) -> str:
+        return f"HexDigests({len(self)} rows)"
 
 
 def is_missing(value: object) -> bool:
@@ -438,7 +477,7 @@ class Preflight:
                 hash_columns.append((column, None))
         hash_columns.extend((c, None) for c in value_columns)
         hashes = self._hashes(hash_columns)
-        content_hashes = [f"{h:016x}" for h in hashes.tolist()]
+        content_hashes = HexDigests(hashes)
 
         to_column = self.df[spec.to]
         preflight: dict[int, Outcome] = {}
