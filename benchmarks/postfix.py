@@ -151,7 +151,6 @@ class SourceRun:
     seconds: float
     cpu_seconds: float
     returncode: int
-    max_rss_mb: float = 0.0
 
 
 def run_smtp_source(
@@ -189,5 +188,4 @@ def run_smtp_source(
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         returncode=proc.returncode,
-        max_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
     )
