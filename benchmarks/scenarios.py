@@ -344,8 +344,8 @@ def run_api_groups(ctx: Context) -> list[ScenarioResult]:
         return [skipped(f"{g}.*", g, "toolkit", reason) for g in groups]
     s = ctx.sizes
     with sandbox(ctx) as sb:
-        target = sb.aws_target()
-        fast_target = fast_target_for(sb)
+        target = sb.aws_target()  # the toolkit's default: its fast client
+        boto3_target = sb.aws_target(fast=False)  # the same transports over a boto3 client
         if "ses" in groups or "ses-bulk" in groups:
 
             def ses_baseline() -> ScenarioResult:
@@ -396,10 +396,8 @@ def run_api_groups(ctx: Context) -> list[ScenarioResult]:
                     ctx, out, "pinpoint.baseline.boto3-each", "pinpoint", "baseline", pin_baseline
                 )
             n = s.ses_n if via == "ses" else s.bulk_n
-            # "toolkit": the default boto3 client; "toolkit-fast": AwsTarget(fast=True)
-            for variant, client_target in (("toolkit", target), ("toolkit-fast", fast_target)):
-                if client_target is None:
-                    continue
+            # "toolkit": the default (fast) client; "toolkit-boto3": AwsTarget(fast=False)
+            for variant, client_target in (("toolkit", target), ("toolkit-boto3", boto3_target)):
                 warmed = False
                 for workers in s.workers:
                     name = f"{via}.{variant}.w{workers}"
@@ -429,18 +427,6 @@ def run_api_groups(ctx: Context) -> list[ScenarioResult]:
 
                     guarded(ctx, out, name, via, "toolkit", run, via=via, workers=workers)
     return out
-
-
-def fast_target_for(sb: SandboxProcess) -> Any:
-    """``AwsTarget(fast=True)`` when the toolkit has its fast client, else None."""
-    import importlib.util
-
-    if importlib.util.find_spec("toolkit.transports.fastaws") is None:
-        return None
-    try:
-        return sb.aws_target(fast=True)
-    except TypeError:  # an AwsTarget without the option
-        return None
 
 
 # --------------------------------------------------------------------------- SMTP groups
