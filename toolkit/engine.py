@@ -419,19 +419,10 @@ class SendEngine:
             self._cond.notify_all()
 
     def _put(self, batch: list[_Item]) -> None:
-        """Hand a batch to the workers (blocks while the queue is full)."""
+        """Hand a new batch to the workers (blocks while the queue is full)."""
         with self._lock:
             self._outstanding += len(batch)
-        while True:
-            if self._halt.is_set():
-                with self._lock:
-                    self._unsent.extend(batch)
-                return
-            try:
-                self._queue.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                self._notify()
+        self._enqueue(batch)
 
     def _pop_due_retries(self, most: int | None = None) -> list[list[_Item]]:
         """Due retries, re-batched (members of different original batches may share one);
@@ -461,10 +452,10 @@ class SendEngine:
 
     def _put_due_retries(self) -> None:
         for batch in self._pop_due_retries():
-            self._requeue(batch)
+            self._enqueue(batch)  # retried items are already counted in _outstanding
 
-    def _requeue(self, batch: list[_Item]) -> None:
-        # Items of a retry are already counted in _outstanding.
+    def _enqueue(self, batch: list[_Item]) -> None:
+        """Queue a batch for the workers; on a halt it goes to the unsent rows instead."""
         while True:
             if self._halt.is_set():
                 with self._lock:
