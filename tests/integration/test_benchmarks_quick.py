@@ -46,26 +46,15 @@ SCENARIO_KEYS = {
 
 
 @pytest.mark.slow
-def test_quick_subset_writes_valid_json(tmp_path: Path) -> None:
+def test_quick_mode_writes_valid_json(tmp_path: Path) -> None:
+    """``python -m benchmarks --quick`` as CI runs it: every scenario, JSON shape only."""
     out = tmp_path / "bench"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--no-install",
-            "--out",
-            str(out),
-            "--only",
-            "smtp-sink.reference.smtp-source.s1",
-            "smtp-sink.baseline",
-            "ses.baseline",
-        ],
+        [sys.executable, "-m", "benchmarks", "--quick", "--no-install", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -74,7 +63,6 @@ def test_quick_subset_writes_valid_json(tmp_path: Path) -> None:
     machine = document["machine"]
     assert machine["cpu_count"] >= 1 and machine["python"] and machine["platform"]
     assert {"boto3", "pandas", "aiosmtpd"} <= set(machine["versions"])
-    assert document["parameters"]["only"]
     scenarios = document["scenarios"]
     assert scenarios, "selected scenarios must be reported (run or skipped), never dropped"
     for scenario in scenarios:
@@ -84,10 +72,9 @@ def test_quick_subset_writes_valid_json(tmp_path: Path) -> None:
             assert scenario["msgs_per_s"] > 0 and scenario["cpu_s_per_1k"] is not None
         else:
             assert scenario["reason"]
-    names = {s["name"] for s in scenarios}
-    assert any(n.startswith("smtp-sink.") for n in names)
-    assert any(n.startswith("ses.") for n in names)
-    assert all(n.split(".")[0] in {"smtp-sink", "ses"} for n in names)
+    groups = {s["name"].split(".")[0] for s in scenarios}
+    assert groups >= {"ses", "ses-bulk", "pinpoint", "smtp", "smtp-sink", "pacing", "adaptive",
+                      "scale", "faults"}  # fmt: skip
     assert isinstance(document["goals"], list)
     markdown = (out / "latest.md").read_text()
     assert "| scenario |" in markdown and "Machine:" in markdown
