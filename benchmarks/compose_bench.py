@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toolkit.compose import ComposeSpec, plan
-from toolkit.message import ContentMode, Message
-from toolkit.render import compile_template
+from toolkit.compose.message import ContentMode, Message
+from toolkit.compose.render import compile_template
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SENDER = "Example Shop <sender@example.com>"

@@ -53,7 +53,7 @@ import boto3
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from toolkit.transports.fastaws import make_client
+from toolkit.aws.client import make_client
 
 BODY_TEXT = "Hello {name}, this is a transactional message. " * 40  # about 2 KB, like BASELINES
 REGION = "us-east-1"

@@ -625,7 +625,7 @@ def achieved_rate(starts: Sequence[float]) -> float | None:
 
 
 def run_pacing(ctx: Context) -> list[ScenarioResult]:
-    from toolkit.report import busiest_window
+    from toolkit.measure.report import busiest_window
 
     out: list[ScenarioResult] = []
     if not ctx.group_selected("pacing"):
@@ -662,7 +662,7 @@ def run_pacing(ctx: Context) -> list[ScenarioResult]:
                 }
             )
             if rate == 100:
-                from toolkit.report import plot_throughput
+                from toolkit.measure.report import plot_throughput
 
                 ctx.figures["pacing_r100"] = plot_throughput(
                     results, configured_rate=rate, title="Pacing at 100/s (sandbox limit 100/s)"
@@ -717,7 +717,7 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
         attempts = int(results["attempts"].fillna(0).sum())
         throttled = throttled_requests(results)
         record.params.update({"limit": limit, "adaptive_flag": adaptive})
-        from toolkit.report import plot_throughput
+        from toolkit.measure.report import plot_throughput
 
         ctx.figures["adaptive"] = plot_throughput(
             results,

@@ -1,8 +1,8 @@
 """The public entry points: ``send`` (foreground) and ``send_in_background`` (a handle).
 
 ``send`` takes a DataFrame, composes one message per row (:mod:`toolkit.compose`), sends them
-through a transport with the engine (:mod:`toolkit.engine`), and returns a results DataFrame
-aligned to the input's index: exactly one row per input row, columns
+through a transport with the engine (:mod:`toolkit.delivery.engine`), and returns a results
+DataFrame aligned to the input's index: exactly one row per input row, columns
 :data:`toolkit.results.OUTCOME_COLUMNS`.
 
 Where it sends (``target``):
@@ -51,9 +51,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.engine import EngineConfig, Progress, SendEngine
-from toolkit.ledger import Ledger
-from toolkit.message import Attachment
+from toolkit.compose.message import Attachment
+from toolkit.delivery.engine import EngineConfig, Progress, SendEngine
+from toolkit.delivery.ledger import Ledger
 from toolkit.results import OUTCOME_COLUMNS, Outcome, Status
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ def _pairs(value: Pairs | None) -> tuple[tuple[str, str], ...]:
 
 
 def _attachments(items: Iterable[Attachment | str | os.PathLike[str]]) -> tuple[Attachment, ...]:
+    from toolkit.compose.mime import guess_content_type
     from toolkit.errors import ConfigurationError
-    from toolkit.mime import guess_content_type
 
     out: list[Attachment] = []
     for item in items:
@@ -215,7 +215,7 @@ class _Job:
                             " and will be resent" if req.config.retry_unknown else "")
             all_observers = list(observers)
             if req.progress:
-                from toolkit.progress import ProgressBar
+                from toolkit.delivery.progress import ProgressBar
 
                 bar = ProgressBar(p.size, desc=transport.name)
                 all_observers.append(bar)

@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "report":
-        from toolkit.report import report_cli
+        from toolkit.measure.report import report_cli
 
         return _guarded(lambda: report_cli(args[1:]))
     if args and args[0] == "guide":

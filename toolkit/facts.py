@@ -362,7 +362,7 @@ PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
     24.95, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ, "Historical: dedicated IP per month.",
 )
 
-# Addresses and raw MIME (toolkit.addresses, toolkit.mime).
+# Addresses and raw MIME (toolkit.compose.addresses, toolkit.compose.mime).
 SES_ASCII_LOCAL_PART: Fact[str] = Fact(
     "SES does not support SMTPUTF8 (RFC 6531): the local part must be 7-bit ASCII; a non-ASCII "
     "domain must be sent as Punycode; a non-ASCII display name as MIME encoded-words.",

@@ -64,7 +64,7 @@ class AwsTarget:
             asks for (e.g. the fast client, or a client with a Stubber). Its retry settings
             are the caller's business.
         pinpoint_app_id: the Pinpoint application (project) id SendMessages posts to.
-        fast: use :func:`toolkit.transports.fastaws.make_client` (the default): the same
+        fast: use :func:`toolkit.aws.client.make_client` (the default): the same
             model validation, serialization, SigV4 signing and response parsing as boto3,
             checked byte for byte against it, at a fraction of its CPU per request. Where it
             does not apply (a proxy, a multi-region endpoint) the plain boto3 client is used.
@@ -117,7 +117,7 @@ class AwsTarget:
                 "no AWS Region: pass region=... or set AWS_REGION / a profile's region"
             )
         if self.fast:
-            from toolkit.transports import fastaws
+            from toolkit.aws import client as fastaws
 
             try:
                 return fastaws.make_client(
@@ -213,7 +213,7 @@ class SmtpTarget:
         The password is derived from the secret key (SES SMTP credentials are per Region;
         temporary STS keys do not work).
         """
-        from toolkit.smtp_credentials import derive_ses_smtp_password
+        from toolkit.aws.smtp_password import derive_ses_smtp_password
 
         return cls(
             host=host or f"email-smtp.{region}.amazonaws.com",

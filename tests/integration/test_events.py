@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from toolkit.events import (
+from toolkit.measure.events import (
     EVENT_COLUMNS,
     JOINED_COLUMNS,
     events_from_notifications,

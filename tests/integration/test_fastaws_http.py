@@ -28,7 +28,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from toolkit.transports.fastaws import FastClient, make_client
+from toolkit.aws.client import FastClient, make_client
 
 CREDS = Credentials("AKIDEXAMPLE", "stub-secret")
 REGION = "eu-west-1"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from toolkit.migrate import migrate_send_messages
+from toolkit.guide.migrate import migrate_send_messages
 from toolkit.sandbox.server import Sandbox
 
 SENDER = "sender@example.com"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from toolkit.api import send, send_in_background
-from toolkit.message import Message
+from toolkit.compose.message import Message
 from toolkit.results import OUTCOME_COLUMNS
 from toolkit.transports.base import Quota, Verdict
 from toolkit.transports.memory import RecordingTransport

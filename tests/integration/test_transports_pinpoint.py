@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from toolkit.compose.message import Message, Template
 from toolkit.errors import ProviderConfigurationError
-from toolkit.message import Message, Template
 from toolkit.sandbox import Sandbox
 from toolkit.targets import aws_target_for
 from toolkit.transports import make_transport

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from toolkit.compose.message import Attachment, Message
 from toolkit.errors import ProviderConfigurationError
-from toolkit.message import Attachment, Message
 from toolkit.sandbox import Sandbox
 from toolkit.targets import AwsTarget, aws_target_for
 from toolkit.transports import make_transport

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from toolkit.compose.message import Message
 from toolkit.errors import ProviderConfigurationError
-from toolkit.message import Message
 from toolkit.sandbox import Sandbox
 from toolkit.sandbox.tls import SelfSignedCertificate
 from toolkit.targets import SmtpTarget, smtp_target_for

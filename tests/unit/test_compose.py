@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from toolkit.compose import ComposeSpec, plan
+from toolkit.compose.message import Attachment, ContentMode, Message
 from toolkit.errors import ConfigurationError, MissingColumnError
-from toolkit.message import Attachment, ContentMode, Message
 from toolkit.results import Outcome, Status
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -334,7 +334,7 @@ def test_values_that_are_not_valid_unicode_become_invalid_not_exceptions() -> No
 
 
 def test_simple_address_split_without_arrow_matches_arrow() -> None:
-    from toolkit.preflight import _simple_addresses
+    from toolkit.compose.preflight import _simple_addresses
 
     cells = ["a@example.com", "b@Example.com", None, "bad", "c@example.com"]
     arrow = _simple_addresses(pd.Series(cells, dtype="str"))

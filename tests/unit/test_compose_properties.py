@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from toolkit.compose import ComposeSpec, plan
-from toolkit.message import ContentMode, Message
-from toolkit.mime import normalize_display_name
+from toolkit.compose.message import ContentMode, Message
+from toolkit.compose.mime import normalize_display_name
 from toolkit.results import Outcome, Status
 
 _EXAMPLES = int(os.environ.get("TOOLKIT_HYPOTHESIS_EXAMPLES", "300"))  # more: set the env var

@@ -1,12 +1,12 @@
-"""toolkit.render ({{column}} templates) and toolkit.addresses (validation, normalization)."""
+"""compose.render ({{column}} templates) and compose.addresses (validation, normalization)."""
 
 from __future__ import annotations
 
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from toolkit.addresses import AddressProblem, AddressValidator, parse_mailbox
-from toolkit.render import compile_template, placeholders
+from toolkit.compose.addresses import AddressProblem, AddressValidator, parse_mailbox
+from toolkit.compose.render import compile_template, placeholders
 
 
 def test_placeholders_allow_whitespace_and_keep_first_use_order() -> None:

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.engine import EngineConfig, Progress, SendEngine
+from toolkit.compose.message import Message
+from toolkit.delivery.engine import EngineConfig, Progress, SendEngine
+from toolkit.delivery.ledger import Ledger
+from toolkit.delivery.pacing import FakeClock
+from toolkit.delivery.retry import RetryPolicy
 from toolkit.errors import ProviderConfigurationError
-from toolkit.ledger import Ledger
-from toolkit.message import Message
-from toolkit.pacing import FakeClock
 from toolkit.results import Outcome, Status
-from toolkit.retry import RetryPolicy
 from toolkit.transports.base import Quota, Reply, Verdict
 from toolkit.transports.memory import RecordingTransport
 
@@ -336,7 +336,7 @@ def test_cancel_leaves_a_consistent_ledger_and_resume_sends_the_rest(tmp_path: P
 
 def test_resume_turns_in_flight_rows_into_unknown(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    from toolkit.ledger import InFlight
+    from toolkit.delivery.ledger import InFlight
 
     with Ledger(path) as ledger:
         ledger.mark_in_flight([InFlight("r1", "v1-1", "x@example.org", 1)], "crashed-1", 1.0)

@@ -22,9 +22,9 @@ from botocore.credentials import Credentials
 from botocore.exceptions import NoCredentialsError, ParamValidationError
 from botocore.serialize import create_serializer
 
-from toolkit.transports._http11 import Endpoint
-from toolkit.transports._sigv4 import SigV4Signer, canonical_query
-from toolkit.transports.fastaws import FastClient, default_endpoint, make_client
+from toolkit.aws.client import FastClient, default_endpoint, make_client
+from toolkit.aws.http import Endpoint
+from toolkit.aws.sigv4 import SigV4Signer, canonical_query
 
 FROZEN = dt.datetime(2026, 3, 14, 15, 9, 26)
 AMZ_DATE = "20260314T150926Z"
@@ -365,7 +365,7 @@ def test_compiled_path_equals_botocore_for_every_operation(service: str) -> None
     compiled request equals botocore's serializer output byte for byte."""
     from botocore.validate import ParamValidator
 
-    from toolkit.transports._compiled import CompiledRequest, compile_check
+    from toolkit.aws.serializer import CompiledRequest, compile_check
 
     client = _fast(service)
     model = client.meta.service_model
@@ -425,7 +425,7 @@ def test_connect_failures_map_to_botocore(
     """Nothing was sent: the classes boto3 raises for a connect failure."""
     import botocore.exceptions
 
-    from toolkit.transports import _http11
+    from toolkit.aws import http as _http11
 
     def fail(*_: Any, **__: Any) -> Any:
         raise raised

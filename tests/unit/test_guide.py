@@ -28,7 +28,7 @@ from toolkit.guide import (
     recommend,
     seconds_to_send,
 )
-from toolkit.pricing import CostInputs, estimate_cost, tiered_cost
+from toolkit.guide.pricing import CostInputs, estimate_cost, tiered_cost
 
 TODAY = dt.date(2026, 11, 26)
 BEFORE_CLOSE = dt.date(2025, 5, 19)
@@ -741,7 +741,7 @@ def test_cli_errors(capsys):
 
 
 def test_ui_updates_on_every_change():
-    from toolkit.guide_ui import build
+    from toolkit.guide.ui import build
 
     ui = build(channels={"email", "sms"}, monthly_volume=1000, today=TODAY)
     assert "toolkit-guide-recommendation" in ui.out_recommendation.value
@@ -779,7 +779,7 @@ def test_ui_dom_hooks_and_show():
 
 
 def test_ui_benchmark_path_and_bad_options(tmp_path):
-    from toolkit.guide_ui import build
+    from toolkit.guide.ui import build
 
     bench = tmp_path / "b.json"
     bench.write_text(json.dumps({"smtp": {"messages_per_s": 5}}))

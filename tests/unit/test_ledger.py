@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.ledger import InFlight, Ledger, Pending
+from toolkit.delivery.ledger import InFlight, Ledger, Pending
 from toolkit.results import Outcome, Status
 
 
@@ -75,7 +75,7 @@ def test_release_puts_rows_back_to_pending(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from toolkit.ledger import InFlight, Ledger
+    from toolkit.delivery.ledger import InFlight, Ledger
     ledger = Ledger(sys.argv[1])
     ledger.mark_in_flight([InFlight(f"k{i}", "h", "x@example.org", 1) for i in range(50)],
                           "b1", 1.0)
@@ -138,7 +138,7 @@ def test_answers_ride_on_the_next_in_flight_commit(tmp_path: Path) -> None:
 def test_staged_answers_are_committed_within_the_delay(tmp_path: Path) -> None:
     import time
 
-    from toolkit.ledger import ANSWER_DELAY
+    from toolkit.delivery.ledger import ANSWER_DELAY
 
     path = tmp_path / "l.sqlite"
     with Ledger(path) as ledger:

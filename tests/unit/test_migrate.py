@@ -9,7 +9,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from toolkit.errors import ConfigurationError
-from toolkit.migrate import Migration, SesCall, migrate_send_messages
+from toolkit.guide.migrate import Migration, SesCall, migrate_send_messages
 
 APP = "5a9d1b0c0ffee0000000000000000001"
 SES_MODEL = botocore.session.get_session().get_service_model("sesv2")

@@ -1,12 +1,12 @@
-"""toolkit.mime: encoding choices, folding, boundaries (properties are in test_mime_properties)."""
+"""compose.mime: encoding choices, folding, boundaries (properties: test_mime_properties)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 
-from toolkit.message import Attachment
-from toolkit.mime import (
+from toolkit.compose.message import Attachment
+from toolkit.compose.mime import (
     CRLF,
     MimeLayout,
     address_line,

@@ -1,4 +1,4 @@
-"""Property tests: whatever the text, toolkit.mime output parses back to the same values."""
+"""Property tests: whatever the text, toolkit.compose.mime output parses back to the same values."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.message import Attachment
-from toolkit.mime import (
+from toolkit.compose.message import Attachment
+from toolkit.compose.mime import (
     CRLF,
     MimeLayout,
     address_line,

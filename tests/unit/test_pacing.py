@@ -8,7 +8,7 @@ from collections import deque
 
 import pytest
 
-from toolkit.pacing import AdaptiveRate, FakeClock, TokenBucket
+from toolkit.delivery.pacing import AdaptiveRate, FakeClock, TokenBucket
 
 
 def max_in_any_window(stamps: list[tuple[float, int]], window: float = 1.0) -> int:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from toolkit.retry import (
+from toolkit.delivery.retry import (
     AttemptContext,
     ExponentialBackoff,
     MaxAttemptsChecker,

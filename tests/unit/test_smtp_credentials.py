@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolkit.smtp_credentials import derive_ses_smtp_password
+from toolkit.aws.smtp_password import derive_ses_smtp_password
 
 # Vectors from terraform-provider-aws (internal/service/iam/access_key_test.go,
 # TestSESSMTPPasswordFromSecretKeySigV4): an independent implementation that is used to log in to

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from toolkit.compose.message import Attachment, ContentMode, Message, Template
 from toolkit.errors import ConfigurationError, ProviderConfigurationError
-from toolkit.message import Attachment, ContentMode, Message, Template
 from toolkit.targets import AwsTarget, SmtpTarget, is_loopback_host
 from toolkit.transports import VIAS, Transport, make_transport
 from toolkit.transports.base import Verdict

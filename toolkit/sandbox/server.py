@@ -270,7 +270,7 @@ class Sandbox:
     @property
     def smtp_password(self) -> str:
         """SES-style SMTP password derived from the secret key (version 4, per Region)."""
-        from toolkit.smtp_credentials import derive_ses_smtp_password
+        from toolkit.aws.smtp_password import derive_ses_smtp_password
 
         return derive_ses_smtp_password(self._credentials.secret_access_key, self.region)
 

@@ -25,7 +25,7 @@ simulator's events. Injected latency is added before the end-of-DATA reply.
 
 Two credential pairs are accepted: the sandbox's own ``username``/``password``, and, when given,
 an SES-style pair: username = ``access_key_id``, password =
-:func:`toolkit.smtp_credentials.derive_ses_smtp_password` (``secret_access_key``, ``region``).
+:func:`toolkit.aws.smtp_password.derive_ses_smtp_password` (``secret_access_key``, ``region``).
 
 Bad input never stops the server: unknown commands get 500 (the connection is closed after five),
 idle connections and TLS handshakes that never finish are closed after ``timeout`` seconds, and a
@@ -72,6 +72,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from toolkit.aws.smtp_password import derive_ses_smtp_password
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
 from toolkit.sandbox.faults import FaultAction, Faults
@@ -79,7 +80,6 @@ from toolkit.sandbox.loop_thread import LoopThread
 from toolkit.sandbox.mailbox import Mailbox, new_message_id
 from toolkit.sandbox.policy import RATE_MESSAGE, Policy
 from toolkit.sandbox.tls import SelfSignedCertificate
-from toolkit.smtp_credentials import derive_ses_smtp_password
 
 __all__ = ["SmtpServer", "extract_subject"]
 

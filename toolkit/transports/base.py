@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from toolkit.message import ContentMode, Message
+from toolkit.compose.message import ContentMode, Message
 
 
 class Verdict(enum.Enum):

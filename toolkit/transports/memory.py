@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from toolkit.message import ContentMode, Message
+from toolkit.compose.message import ContentMode, Message
 from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
 
 Handler = Callable[[Message], Reply | Verdict | None]

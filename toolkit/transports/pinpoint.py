@@ -26,13 +26,13 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from toolkit.compose.message import ContentMode, Message, Template
 from toolkit.errors import ConfigurationError
 from toolkit.facts import (
     PINPOINT_END_OF_SUPPORT,
     PINPOINT_MAX_ADDRESSES_PER_CALL,
     PINPOINT_MAX_PAYLOAD_BYTES,
 )
-from toolkit.message import ContentMode, Message, Template
 from toolkit.transports.base import Reply, Verdict
 from toolkit.transports.classify import classify_aws_exception, classify_pinpoint_status
 from toolkit.transports.ses import AWS_CALL_ERRORS, AwsApiTransport, SetupFailed

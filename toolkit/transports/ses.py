@@ -26,9 +26,9 @@ from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from toolkit.compose.message import ContentMode, Message
 from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES
-from toolkit.message import ContentMode, Message
 from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
 from toolkit.transports.classify import Classified, classify_aws_exception
 

@@ -24,9 +24,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from toolkit.compose.message import ContentMode, Message, Template
 from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_BULK_MAX_ENTRIES, SES_MAX_MESSAGE_BYTES
-from toolkit.message import ContentMode, Message, Template
 from toolkit.transports.base import Quota, Reply, Verdict
 from toolkit.transports.classify import classify_ses_bulk_status
 from toolkit.transports.ses import (

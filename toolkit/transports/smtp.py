@@ -42,9 +42,9 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
+from toolkit.compose.message import ContentMode, Message
 from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES
-from toolkit.message import ContentMode, Message
 from toolkit.targets import SmtpTarget
 from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
 from toolkit.transports.classify import Classified, classify_smtp_reply

@@ -9,7 +9,7 @@ rendered lazily, a chunk at a time, by :meth:`Plan.render`.
 What pre-flight checks (error_code of the row's outcome):
 
 * addresses in To/Cc/Bcc/Reply-To and a per-row sender column: syntax and normalization
-  (:mod:`toolkit.addresses`; ``InvalidAddress``, ``NonAsciiLocalPart``), empty To/sender
+  (:mod:`toolkit.compose.addresses`; ``InvalidAddress``, ``NonAsciiLocalPart``), empty To/sender
   (``MissingValue``), at most ``max_recipients`` in To+Cc+Bcc (``TooManyRecipients``);
 * a NaN in a column a template or template data uses (``MissingValue``);
 * control characters (CR, LF, NUL, …) in anything that goes into a header: subject values,
@@ -21,8 +21,8 @@ What pre-flight checks (error_code of the row's outcome):
 * rows with the same recipients and content as an earlier row are ``skipped``
   (``DuplicateRecipient``) unless ``allow_duplicates``; the first occurrence is sent.
 
-The checks live in :mod:`toolkit.preflight`, MIME in :mod:`toolkit.mime`, templates in
-:mod:`toolkit.render`, addresses in :mod:`toolkit.addresses`.
+The checks live in :mod:`.preflight`, MIME in :mod:`.mime`, templates in :mod:`.render`,
+addresses in :mod:`.addresses`.
 
 Configuration errors (raised, nothing is sent): a mapped column or a ``{{placeholder}}``
 naming a column that is not in the frame (:class:`MissingColumnError`), no sender, no
@@ -40,7 +40,7 @@ per call.
 Values become text like this: strings as is; integers and floats whose non-missing values
 in that column are all whole numbers without a fraction (``42``, not ``42.0`` — pandas stores
 integer columns with gaps as floats); other values with ``str``. Values in HTML templates are
-escaped (see :mod:`toolkit.render`).
+escaped (see :mod:`toolkit.compose.render`).
 
 Usage::
 
@@ -62,8 +62,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toolkit.message import Attachment, ContentMode, Message, Template
-from toolkit.mime import (
+from toolkit.compose.message import Attachment, ContentMode, Message, Template
+from toolkit.compose.mime import (
     CRLF,
     MimeLayout,
     address_line,
@@ -73,7 +73,7 @@ from toolkit.mime import (
     header_line,
     normalize_display_name,
 )
-from toolkit.preflight import (
+from toolkit.compose.preflight import (
     ATTACHMENT_NOT_FOUND,
     DUPLICATE_RECIPIENT,
     HEADER_INJECTION,

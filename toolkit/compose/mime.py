@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from toolkit.message import Attachment
+from toolkit.compose.message import Attachment
 
 CRLF = "\r\n"
 MAX_LINE = 998

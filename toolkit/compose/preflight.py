@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.addresses import (
+from toolkit.compose.addresses import (
     HEADER_INJECTION,
     INVALID_ADDRESS,
     MISSING_VALUE,
@@ -29,15 +29,15 @@ from toolkit.addresses import (
     AddressValidator,
     parse_mailbox,
 )
-from toolkit.errors import ConfigurationError, MissingColumnError
-from toolkit.message import ContentMode
-from toolkit.mime import (
+from toolkit.compose.message import ContentMode
+from toolkit.compose.mime import (
     MAX_DISPLAY_NAME,
     has_unsafe_header_chars,
     is_valid_field_name,
     normalize_display_name,
 )
-from toolkit.render import CompiledTemplate, compile_template
+from toolkit.compose.render import CompiledTemplate, compile_template
+from toolkit.errors import ConfigurationError, MissingColumnError
 from toolkit.results import Outcome, Status
 
 if TYPE_CHECKING:

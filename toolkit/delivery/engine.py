@@ -14,8 +14,8 @@ Promises (shared/DESIGN.md, "The engine's promises"):
 
 * every position of the plan ends with exactly one :class:`~toolkit.results.Outcome`;
 * pacing counts recipients and never admits more than the rate in any one-second window
-  (:class:`~toolkit.pacing.TokenBucket`), seeded from ``transport.quota()``; with no known
-  rate it adapts to throttling (:class:`~toolkit.pacing.AdaptiveRate`);
+  (:class:`~toolkit.delivery.pacing.TokenBucket`), seeded from ``transport.quota()``; with no known
+  rate it adapts to throttling (:class:`~toolkit.delivery.pacing.AdaptiveRate`);
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
   full-jitter backoff, re-batched with other due retries; a daily-quota throttle stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
@@ -44,12 +44,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from toolkit.compose.message import Message
+from toolkit.delivery.ledger import InFlight, Ledger, Pending
+from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
+from toolkit.delivery.retry import DAILY_QUOTA_CODE, AttemptContext, RetryPolicy, is_daily_quota
 from toolkit.errors import ProviderConfigurationError
-from toolkit.ledger import InFlight, Ledger, Pending
-from toolkit.message import Message
-from toolkit.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
 from toolkit.results import Outcome, Status
-from toolkit.retry import DAILY_QUOTA_CODE, AttemptContext, RetryPolicy, is_daily_quota
 from toolkit.transports.base import Reply, Transport, Verdict
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit import facts
 from toolkit.errors import ConfigurationError
 from toolkit.facts import Fact
-from toolkit.pricing import CostEstimate, CostInputs, estimate_cost
+from toolkit.guide.pricing import CostEstimate, CostInputs, estimate_cost
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -696,7 +696,7 @@ def _rules_pinpoint(
     c.warn(
         "pinpoint-migrate",
         f"Legacy: Pinpoint email ends on {eos.isoformat()} ({days} days after "
-        f"{today.isoformat()}). Plan the move of email to SES API v2 (toolkit.migrate "
+        f"{today.isoformat()}). Plan the move of email to SES API v2 (toolkit.guide.migrate "
         "converts SendMessages requests) and of SMS/push/voice to End User Messaging.",
         facts.PINPOINT_END_OF_SUPPORT,
         100,
@@ -749,7 +749,7 @@ def _rules_ses(
             c.warn(
                 "pinpoint-email-gone",
                 f"Your Pinpoint email sending stopped working on {eos}: convert SendMessages "
-                "requests with toolkit.migrate.migrate_send_messages.",
+                "requests with toolkit.guide.migrate.migrate_send_messages.",
                 facts.PINPOINT_END_OF_SUPPORT,
                 100,
             )
@@ -766,7 +766,7 @@ def _rules_ses(
         c.warn(
             "pinpoint-migrate",
             f"Your Pinpoint account still sends until {eos}; move any Pinpoint email to SES "
-            "before then (toolkit.migrate converts SendMessages requests).",
+            "before then (toolkit.guide.migrate converts SendMessages requests).",
             facts.PINPOINT_END_OF_SUPPORT,
             90,
         )
@@ -1140,8 +1140,8 @@ def feature_table_records(today: dt.date | None = None) -> list[dict[str, Any]]:
 
 
 def show(**initial: Any) -> Any:
-    """Render the interactive guide (ipywidgets); see :func:`toolkit.guide_ui.show`."""
-    from toolkit.guide_ui import show as _show
+    """Render the interactive guide (ipywidgets); see :func:`toolkit.guide.ui.show`."""
+    from toolkit.guide.ui import show as _show
 
     return _show(**initial)
 

@@ -17,7 +17,7 @@ complaints), ``detail`` (diagnostic or SMTP response), ``source``.
 
 Usage::
 
-    from toolkit.events import events_from_sandbox, join_events
+    from toolkit.measure.events import events_from_sandbox, join_events
     joined = join_events(results, events_from_sandbox(sandbox))
     joined[joined.event == "bounce"]
 

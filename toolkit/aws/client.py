@@ -72,9 +72,9 @@ from botocore.serialize import create_serializer
 from botocore.utils import percent_encode_sequence
 from botocore.validate import ParamValidator
 
-from toolkit.transports._compiled import Check, CompiledRequest, compile_check
-from toolkit.transports._http11 import ConnectionPool, Endpoint
-from toolkit.transports._sigv4 import SigV4Signer, canonical_path, canonical_query
+from toolkit.aws.http import ConnectionPool, Endpoint
+from toolkit.aws.serializer import Check, CompiledRequest, compile_check
+from toolkit.aws.sigv4 import SigV4Signer, canonical_path, canonical_query
 
 __all__ = ["FastClient", "PreparedRequest", "default_endpoint", "make_client"]
 

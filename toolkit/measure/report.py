@@ -15,7 +15,7 @@ rows that needed more than one attempt.
 
 Usage::
 
-    from toolkit.report import summarize, plot_throughput
+    from toolkit.measure.report import summarize, plot_throughput
     summary = summarize(results, configured_rate=14)
     summary            # rich HTML in a notebook; print(summary) in a terminal
     plot_throughput(results, configured_rate=14).savefig("throughput.png")

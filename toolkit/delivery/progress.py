@@ -1,4 +1,4 @@
-"""Progress display: a tqdm.auto bar that renders the engine's :class:`~toolkit.engine.Progress`.
+"""Progress display: a tqdm.auto bar that renders the engine's :class:`.engine.Progress`.
 
 The engine emits plain snapshots to observers (callables); this bar is one of them, so a
 notebook widget or a logger can be another. ``tqdm.auto`` picks the Jupyter widget front end
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.engine import Progress
+from toolkit.delivery.engine import Progress
 
 _SHOWN = ("sent", "rejected", "failed", "unknown", "invalid", "skipped")
 

@@ -25,7 +25,7 @@ from typing import Any
 import ipywidgets as w
 
 from toolkit.errors import ConfigurationError
-from toolkit.guide import (
+from toolkit.guide.recommend import (
     CHANNELS,
     Profile,
     Recommendation,

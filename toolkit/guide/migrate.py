@@ -17,7 +17,7 @@ Mapping:
 
 Usage::
 
-    from toolkit.migrate import migrate_send_messages
+    from toolkit.guide.migrate import migrate_send_messages
     m = migrate_send_messages(pinpoint_kwargs)
     for call in m.calls:
         getattr(ses, call.operation)(**call.kwargs)      # or m.run(ses)

@@ -5,7 +5,7 @@ must point at the dated price it came from.
 
 Usage::
 
-    from toolkit.pricing import CostInputs, estimate_cost
+    from toolkit.guide.pricing import CostInputs, estimate_cost
     est = estimate_cost(CostInputs(monthly_volume=2_000_000), today=date(2026, 11, 26))
     est.cheapest.plan, est.to_frame()
 """

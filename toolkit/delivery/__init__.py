@@ -1,0 +1,1 @@
+"""Delivery: the send loop — batching, pacing, retries, the ledger, progress."""

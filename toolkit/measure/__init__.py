@@ -1,0 +1,1 @@
+"""Measure: summaries, figures and delivery events of a results frame."""
