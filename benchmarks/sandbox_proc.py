@@ -155,7 +155,7 @@ class SandboxProcess:
 
 
 def _describe(sandbox: Any) -> dict[str, Any]:
-    from toolkit.targets import _sandbox_cert_pem
+    from toolkit.sandbox.target import sandbox_cert_pem
 
     info = sandbox.info() if hasattr(sandbox, "info") and callable(sandbox.info) else {}
     return {
@@ -168,7 +168,7 @@ def _describe(sandbox: Any) -> dict[str, Any]:
         "smtp_port": sandbox.smtp_port,
         "smtp_username": sandbox.smtp_username,
         "smtp_password": sandbox.smtp_password,
-        "cert_pem": _sandbox_cert_pem(sandbox),
+        "cert_pem": sandbox_cert_pem(sandbox),
         "pid": os.getpid(),
     }
 

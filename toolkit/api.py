@@ -1,32 +1,24 @@
 """The public entry points: ``send`` (foreground) and ``send_in_background`` (a handle).
 
-``send`` takes a DataFrame, composes one message per row (:mod:`toolkit.compose`), sends them
-through a transport with the engine (:mod:`toolkit.delivery.engine`), and returns a results
-DataFrame aligned to the input's index: exactly one row per input row, columns
-:data:`toolkit.results.OUTCOME_COLUMNS`.
+One path: arguments become a :class:`~toolkit.compose.ComposeSpec` and an
+:class:`~toolkit.delivery.config.EngineConfig`; pre-flight checks the whole frame; the transport
+named by ``via`` comes from the one registry (:mod:`toolkit.transports.registry`) and the
+target says where it connects and what the quota is (:mod:`toolkit.targets`); the engine
+sends; the results frame has exactly one row per input row, on the input's index.
 
-Where it sends (``target``):
-
-* ``None`` – an embedded :class:`toolkit.sandbox.Sandbox` started for this call and stopped
-  after it (a note says so); nothing leaves the machine;
-* a :class:`~toolkit.sandbox.Sandbox` you started (its mailbox stays readable afterwards);
-* an :class:`~toolkit.targets.AwsTarget` (``via`` ses / ses-bulk / pinpoint) or an
-  :class:`~toolkit.targets.SmtpTarget` (``via="smtp"``);
-* a transport object (anything with the :class:`~toolkit.transports.base.Transport` shape,
-  e.g. :class:`~toolkit.transports.memory.RecordingTransport`); ``via`` is then ignored and
-  the call opens and closes it.
+Where it sends (``target``): None starts an embedded :class:`toolkit.sandbox.Sandbox` for the
+call (nothing leaves the machine; a note says so); a running ``Sandbox``; an
+:class:`~toolkit.targets.AwsTarget`; an :class:`~toolkit.targets.SmtpTarget`; or a ready
+transport object (tests, custom providers; ``via`` is then ignored).
 
 Resuming (``ledger=PATH``): rows already final in the ledger (sent, rejected, unknown) are not
-sent again; they come back in the results with the outcome recorded when they finished, so
-the frame is complete. Rows a crashed run left in flight come back ``unknown`` (code
-``InterruptedInFlight``) and are resent only with ``retry_unknown=True``. A row whose key is in
-the ledger with other content (the data changed) is a different message and is sent.
+sent again; they come back with the outcome recorded when they finished. Rows a crashed run
+left in flight come back ``unknown`` (code ``InterruptedInFlight``) and are resent only with
+``retry_unknown=True``. One send at a time per ledger. A dry run neither opens the ledger nor
+starts a sandbox.
 
-A dry run does not open the ledger (it reports what compose would send, row by row). One send
-at a time per ledger: a ledger a live process is still sending with is refused.
-
-``frame.attrs``: ``"summary"`` (counts per status, elapsed seconds, run id, why the run
-stopped early if it did) and, for a dry run, ``"preview"`` (the first rendered messages).
+``frame.attrs``: ``"summary"`` (counts per status, elapsed seconds, run id, why the run stopped
+early if it did) and, for a dry run, ``"preview"`` (the first rendered messages).
 
 Usage::
 
@@ -42,33 +34,47 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import Attachment
-from toolkit.delivery.engine import EngineConfig, Progress, SendEngine
+from toolkit.compose.spec import ComposeSpec
+from toolkit.delivery.config import EngineConfig
+from toolkit.delivery.engine import SendEngine
 from toolkit.delivery.ledger import Ledger
-from toolkit.results import OUTCOME_COLUMNS, Outcome, Status
+from toolkit.delivery.progress import Progress
+from toolkit.errors import ConfigurationError
+from toolkit.results import Outcome, ResultTable, Status, results_frame
+from toolkit.targets import Target
+from toolkit.transports.base import Transport
+from toolkit.transports.registry import TransportKind, transport_kind
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.compose import Plan
-    from toolkit.transports.base import Transport
+    from toolkit.compose.plan import Plan
 
 log = logging.getLogger(__name__)
+
+__all__ = ["DRY_RUN_CODE", "SendHandle", "send", "send_in_background"]
 
 DRY_RUN_CODE = "DryRun"
 _DRY_RUN_MESSAGE = "dry run: rendered, not sent"
 _PREVIEW_ROWS = 5
+_DRY_RUN_CHUNK = 1000
+_EMBEDDED_NOTE = (
+    "toolkit: no target given; sending to an embedded local sandbox started for this call "
+    "(nothing leaves this machine)"
+)
 
-__all__ = ["SendHandle", "send", "send_in_background"]
+Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -78,27 +84,22 @@ class _Request:
     df: Any
     via: str
     target: Any
-    compose: Mapping[str, Any]
+    spec: ComposeSpec
     config: EngineConfig
     ledger: Path | None
     dry_run: bool
     progress: bool
 
 
-Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
 def _pairs(value: Pairs | None) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
-    if isinstance(value, Mapping):
-        return tuple((str(k), str(v)) for k, v in value.items())
-    return tuple((str(k), str(v)) for k, v in value)
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), str(v)) for k, v in items)
 
 
 def _attachments(items: Iterable[Attachment | str | os.PathLike[str]]) -> tuple[Attachment, ...]:
     from toolkit.compose.mime import guess_content_type
-    from toolkit.errors import ConfigurationError
 
     out: list[Attachment] = []
     for item in items:
@@ -114,43 +115,109 @@ def _attachments(items: Iterable[Attachment | str | os.PathLike[str]]) -> tuple[
     return tuple(out)
 
 
-def _request(df: Any, via: str, target: Any, *, sender: str | None, to: str, cc: str | None,
-             bcc: str | None, reply_to: str | None, sender_column: str | None,
-             name_column: str | None, subject: str | None, text: str | None, html: str | None,
-             template: str | None, template_columns: Sequence[str] | None,
-             attachments: Iterable[Attachment | str | os.PathLike[str]],
-             attachment_column: str | None, configuration_set: str | None,
-             tags: Mapping[str, str] | Iterable[tuple[str, str]] | None,
-             headers: Mapping[str, str] | Iterable[tuple[str, str]] | None, key: str | None,
-             allow_duplicates: bool, rate: float | None, headroom: float,
-             adaptive: bool | None, workers: int, max_attempts: int,
-             ledger: str | os.PathLike[str] | None, retry_unknown: bool, dry_run: bool,
-             limit: int | None, progress: bool) -> _Request:
-    compose = {
-        "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to, "sender": sender,
-        "sender_column": sender_column, "name_column": name_column, "subject": subject,
-        "text": text, "html": html, "template_name": template,
-        "template_columns": tuple(template_columns) if template_columns is not None else None,
-        "attachments": _attachments(attachments), "attachment_column": attachment_column,
-        "configuration_set": configuration_set, "tags": _pairs(tags),
-        "headers": _pairs(headers), "key_column": key, "allow_duplicates": allow_duplicates,
-    }  # fmt: skip
-    config = EngineConfig(workers=workers, max_attempts=max_attempts,
-                          retry_unknown=retry_unknown, rate=rate, headroom=headroom,
-                          adaptive=adaptive, limit=limit)  # fmt: skip
-    return _Request(df, via, target, compose, config,
-                    Path(ledger) if ledger is not None else None, dry_run, progress)
+_COMPOSE_KEYWORDS = (
+    "sender", "to", "cc", "bcc", "reply_to", "sender_column", "name_column", "subject", "text",
+    "html", "template", "template_columns", "attachments", "attachment_column",
+    "configuration_set", "tags", "headers", "key", "allow_duplicates",
+)  # fmt: skip
+_ENGINE_KEYWORDS = (
+    "rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit",
+)  # fmt: skip
+
+
+def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
+    """The ComposeSpec the message keywords of :func:`send` describe."""
+    columns = keywords["template_columns"]
+    return ComposeSpec(
+        to=keywords["to"], cc=keywords["cc"], bcc=keywords["bcc"],
+        reply_to=keywords["reply_to"], sender=keywords["sender"],
+        sender_column=keywords["sender_column"], name_column=keywords["name_column"],
+        subject=keywords["subject"], text=keywords["text"], html=keywords["html"],
+        template_name=keywords["template"],
+        template_columns=tuple(columns) if columns is not None else None,
+        attachments=_attachments(keywords["attachments"]),
+        attachment_column=keywords["attachment_column"],
+        configuration_set=keywords["configuration_set"], tags=_pairs(keywords["tags"]),
+        headers=_pairs(keywords["headers"]), key_column=keywords["key"],
+        allow_duplicates=keywords["allow_duplicates"],
+    )  # fmt: skip
+
+
+def _request(df: Any, via: str, options: Mapping[str, Any]) -> _Request:
+    """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
+    defaults = send.__kwdefaults__ or {}
+    changed = {k for k, v in options.items() if k in defaults and not _same(v, defaults[k])}
+    spec, config = options["compose"], options["config"]
+    if spec is not None:
+        if not isinstance(spec, ComposeSpec):
+            raise ConfigurationError("compose= takes a ComposeSpec")
+        if changed & set(_COMPOSE_KEYWORDS):
+            raise ConfigurationError(
+                "give compose=ComposeSpec(...) or the message keywords "
+                f"({', '.join(sorted(changed & set(_COMPOSE_KEYWORDS)))}), not both"
+            )
+    else:
+        spec = _spec_from(options)
+    if config is not None:
+        if not isinstance(config, EngineConfig):
+            raise ConfigurationError("config= takes an EngineConfig")
+        if changed & set(_ENGINE_KEYWORDS):
+            raise ConfigurationError(
+                "give config=EngineConfig(...) or the engine keywords "
+                f"({', '.join(sorted(changed & set(_ENGINE_KEYWORDS)))}), not both"
+            )
+    else:
+        config = EngineConfig(**{k: options[k] for k in _ENGINE_KEYWORDS})
+    ledger = options["ledger"]
+    return _Request(
+        df=df, via=via, target=options["target"], spec=spec, config=config,
+        ledger=Path(ledger) if ledger is not None else None,
+        dry_run=bool(options["dry_run"]), progress=bool(options["progress"]),
+    )  # fmt: skip
+
+
+def _same(value: Any, default: Any) -> bool:
+    """True when a keyword still holds its default (compared safely: values may be arrays)."""
+    if value is default:
+        return True
+    try:
+        return bool(type(value) is type(default) and value == default)
+    except (TypeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _target_scope(target: Any, progress: bool) -> Iterator[Target]:
+    """The target to send to; with none given, a sandbox started and stopped around the send."""
+    if target is not None:
+        if not isinstance(target, Target):
+            raise ConfigurationError(
+                "target must be None (embedded sandbox), a Sandbox, an AwsTarget, an "
+                f"SmtpTarget or a transport; got {type(target).__name__}"
+            )
+        yield target
+        return
+    from toolkit.sandbox import Sandbox
+
+    log.info(_EMBEDDED_NOTE)
+    if progress:
+        print(_EMBEDDED_NOTE, file=sys.stderr)
+    with Sandbox() as sandbox:
+        yield sandbox
 
 
 class _Job:
-    """One send: resolve the target, plan, run the engine, build the frame, clean up."""
+    """One send: plan, resolve the target and transport, run the engine, build the frame."""
 
     def __init__(self, request: _Request) -> None:
         self.request = request
         self.cancelled = threading.Event()
         self.engine: SendEngine | None = None
         self.plan: Plan | None = None
-        self.transport_name = request.via
+        given = request.target if isinstance(request.target, Transport) else None
+        self.given: Transport | None = given
+        self.kind: TransportKind | None = None if given else transport_kind(request.via)
+        self.transport_name = given.name if given else request.via
         self.result: pd.DataFrame | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -172,39 +239,33 @@ class _Job:
             self.done.set()
 
     def _run(self, observers: Sequence[Any]) -> pd.DataFrame:
-        from toolkit.compose import ComposeSpec, plan
+        from toolkit.compose.plan import plan
 
         req = self.request
-        spec = ComposeSpec(**req.compose)
-        given = _given_transport(req.target)
-        sandbox, owned = (None, False) if given else _resolve_sandbox(req.target)
-        transport: Transport | None = None
-        try:
-            transport = given or _make_transport(req.via, req.target, sandbox,
-                                                 req.config.workers)
-            self.transport_name = transport.name
-            if sandbox is not None and req.via == "pinpoint" and req.config.rate is None:
-                # Pinpoint cannot tell its quota; the sandbox's policy can.
-                req = replace(req, config=replace(req.config,
-                                                  rate=sandbox.policy.max_send_rate))
-                self.request = req
-            p = plan(req.df, spec, mode=transport.content_mode,
-                     max_message_bytes=transport.max_message_bytes, transport=transport.name)
-            self.plan = p
-            if req.target is None:  # said once the configuration is known to be good
-                log.info(_EMBEDDED_NOTE)
-                if req.progress:
-                    print(_EMBEDDED_NOTE, file=sys.stderr)
-            if req.dry_run:
-                return _dry_run(p, req.df.index, transport.name)
-            return self._send(p, transport, observers)
-        finally:
-            if transport is not None:
+        # The transport's shape (content mode, size limit) without connecting anywhere yet.
+        shape: Any = self.given or self.kind.transport_class()  # type: ignore[union-attr]
+        p = plan(req.df, req.spec, mode=shape.content_mode,
+                 max_message_bytes=shape.max_message_bytes,
+                 transport=self.transport_name)  # fmt: skip
+        self.plan = p
+        if req.dry_run:
+            return _dry_run(p, req.df.index, self.transport_name)
+        if self.given is not None:
+            try:
+                return self._send(p, self.given, quota=None, observers=observers)
+            finally:
+                self.given.close()
+        kind = self.kind
+        assert kind is not None
+        with _target_scope(req.target, req.progress) as target:
+            transport = kind.create(target, workers=req.config.workers)
+            try:
+                return self._send(p, transport, quota=target.quota(kind), observers=observers)
+            finally:
                 transport.close()  # safe when never opened, and more than once
-            if owned and sandbox is not None:
-                sandbox.stop()
 
-    def _send(self, p: Plan, transport: Transport, observers: Sequence[Any]) -> pd.DataFrame:
+    def _send(self, p: Plan, transport: Transport, *, quota: Any,
+              observers: Sequence[Any]) -> pd.DataFrame:  # fmt: skip
         req = self.request
         ledger = Ledger(req.ledger) if req.ledger is not None else None
         bar = None
@@ -212,7 +273,7 @@ class _Job:
             if ledger is not None and ledger.recovered:
                 log.warning("ledger %s: %d rows were in flight when a previous run stopped; "
                             "they are reported 'unknown'%s", req.ledger, ledger.recovered,
-                            " and will be resent" if req.config.retry_unknown else "")
+                            " and will be resent" if req.config.retry_unknown else "")  # fmt: skip
             all_observers = list(observers)
             if req.progress:
                 from toolkit.delivery.progress import ProgressBar
@@ -220,8 +281,8 @@ class _Job:
                 bar = ProgressBar(p.size, desc=transport.name)
                 all_observers.append(bar)
             transport.open()
-            engine = SendEngine(p, transport, req.config, ledger=ledger,
-                                observers=all_observers)
+            engine = SendEngine(p, transport, req.config, quota=quota, ledger=ledger,
+                                observers=all_observers)  # fmt: skip
             self.engine = engine
             if self.cancelled.is_set():
                 engine.cancel()
@@ -230,13 +291,13 @@ class _Job:
             except KeyboardInterrupt as interrupt:
                 done = getattr(interrupt, "outcomes", None)
                 if done is not None:
-                    frame = _frame(done, req.df.index)
+                    frame = results_frame(done, req.df.index)
                     frame.attrs["summary"] = _summary(engine, frame, transport.name)
                     interrupt.results = frame  # type: ignore[attr-defined]
                 log.warning("send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
                             f"; resume with ledger={str(req.ledger)!r}" if ledger else "")
                 raise
-            frame = _frame(outcomes, req.df.index)
+            frame = results_frame(outcomes, req.df.index)
             frame.attrs["summary"] = _summary(engine, frame, transport.name)
             return frame
         finally:
@@ -252,130 +313,35 @@ class _Job:
         p, engine = self.plan, self.engine
         if p is None:
             return None
-        outcomes = engine.outcomes() if engine is not None else [None] * p.size
-        if engine is None:
+        if engine is not None:
+            outcomes = engine.outcomes()
+        else:
+            outcomes = [None] * p.size
             for position, outcome in p.preflight.items():
                 outcomes[position] = outcome
-        return _frame(outcomes, self.request.df.index, row_keys=p.row_keys)
-
-
-def _given_transport(target: Any) -> Transport | None:
-    """A ready transport passed as the target (tests, benchmarks, custom providers)."""
-    from toolkit.transports.base import Transport
-
-    return target if isinstance(target, Transport) else None
-
-
-_EMBEDDED_NOTE = ("toolkit: no target given; sending to an embedded local sandbox started for "
-                  "this call (nothing leaves this machine)")
-
-
-def _resolve_sandbox(target: Any) -> tuple[Any, bool]:
-    """(the sandbox to talk to or None, whether this call owns it)."""
-    if target is None:
-        from toolkit.sandbox import Sandbox
-
-        return Sandbox().start(), True
-    from toolkit.sandbox import Sandbox
-
-    if isinstance(target, Sandbox):
-        if not target.running:
-            target.start()
-            return target, True
-        return target, False
-    return None, False
-
-
-def _make_transport(via: str, target: Any, sandbox: Any, workers: int) -> Transport:
-    from toolkit.targets import aws_target_for, smtp_target_for
-    from toolkit.transports import make_transport
-    from toolkit.transports.base import Quota
-
-    if sandbox is None:
-        return make_transport(via, target, workers=workers)
-    if via == "smtp":  # SMTP cannot ask for the quota: take it from the sandbox's policy
-        q = sandbox.policy.quota()
-        quota = Quota(q.max_send_rate, q.max_24_hour_send, q.sent_last_24_hours)
-        return make_transport(via, smtp_target_for(sandbox), workers=workers, quota=quota)
-    return make_transport(via, aws_target_for(sandbox), workers=workers)
+        return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
+                             transport=self.transport_name)  # fmt: skip
 
 
 def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
-    """Pre-flight and render every sendable row (a chunk at a time); send nothing.
-
-    Builds the result columns directly rather than one Outcome per row: for a million rows
-    that is the difference between ~700 MB and a few hundred over the frame itself.
-    """
-    import numpy as np
-    import pandas as pd
-
-    n = p.size
-    status: list[str | None] = [Status.SKIPPED.value] * n
-    recipient: list[str | None] = [None] * n
-    code: list[str | None] = [DRY_RUN_CODE] * n
-    message: list[str | None] = [_DRY_RUN_MESSAGE] * n
-
-    def put(position: int, outcome: Outcome) -> None:
-        status[position] = outcome.status.value
-        recipient[position] = outcome.recipient
-        code[position] = outcome.error_code
-        message[position] = outcome.error_message
-
+    """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
+    table = ResultTable(p.row_keys, transport,
+                        default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
     for position, outcome in p.preflight.items():
-        put(position, outcome)
+        table.put(position, outcome)
     sendable = p.sendable
-    chunk = 1000
-    for start in range(0, len(sendable), chunk):
-        positions = sendable[start : start + chunk]
+    for start in range(0, len(sendable), _DRY_RUN_CHUNK):
+        positions = sendable[start : start + _DRY_RUN_CHUNK]
         for position, item in zip(positions, p.render(positions), strict=True):
             if isinstance(item, Outcome):
-                put(position, item)
+                table.put(position, item)
             else:
                 to = item.to
-                recipient[position] = to[0] if len(to) == 1 else ", ".join(to)
-    if len(index) != n:
-        raise ValueError(f"index has {len(index)} labels for {n} rows")
-    frame = pd.DataFrame(
-        {
-            "row_key": p.row_keys,
-            "status": status,
-            "transport": transport,
-            "recipient": recipient,
-            "message_id": None,
-            "error_code": code,
-            "error_message": message,
-            "attempts": 0,
-            "started_at": np.full(n, np.nan),
-            "finished_at": np.full(n, np.nan),
-            "batch_id": None,
-        },
-        columns=list(OUTCOME_COLUMNS),
-        index=index,
-    )
+                table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
+    frame = table.frame(index)
     frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}
-    return frame
-
-
-def _frame(outcomes: Sequence[Outcome | None], index: pd.Index,
-           row_keys: Sequence[str] | None = None) -> pd.DataFrame:
-    """Outcomes as a DataFrame, built column by column (fast for a million rows)."""
-    import pandas as pd
-
-    columns: dict[str, list[Any]] = {}
-    for name in OUTCOME_COLUMNS:
-        if name == "status":
-            columns[name] = [o.status.value if o is not None else None for o in outcomes]
-        elif name == "row_key" and row_keys is not None:
-            columns[name] = [o.row_key if o is not None else row_keys[i]
-                             for i, o in enumerate(outcomes)]
-        else:
-            columns[name] = [getattr(o, name) if o is not None else None for o in outcomes]
-    frame = pd.DataFrame(columns, columns=list(OUTCOME_COLUMNS))
-    if len(index) != len(frame):
-        raise ValueError(f"index has {len(index)} labels for {len(frame)} outcomes")
-    frame.index = index
     return frame
 
 
@@ -393,40 +359,13 @@ def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[st
     }
 
 
-_SEND_DOC_ARGS = """
-    Args:
-        df: one row per message.
-        via: "ses" (SendEmail), "ses-bulk" (SendBulkEmail), "pinpoint" (SendMessages) or
-            "smtp".
-        target: None (embedded sandbox), a Sandbox, an AwsTarget, an SmtpTarget or a
-            transport object.
-        sender / sender_column: the From address, or a column holding it per row.
-        to / cc / bcc / reply_to: columns of addresses (comma-separated for several).
-        name_column: a column with the recipient's display name.
-        subject / text / html: ``{{column}}`` templates rendered per row.
-        template / template_columns: a stored provider template and the columns it uses.
-        attachments: Attachment objects or file paths, attached to every message;
-            attachment_column: a column of file paths, per row.
-        configuration_set, tags, headers: passed to every message.
-        key: a column with a stable row key (default: the index) for the ledger.
-        allow_duplicates: send rows with the same recipients and content more than once.
-        rate: recipients per second (default: the account's MaxSendRate).
-        headroom: fraction of MaxSendRate to use when ``rate`` is not given.
-        adaptive: adapt the rate to throttling (default: only when no rate is known).
-        workers: sending threads. max_attempts: requests per message at most.
-        ledger: a SQLite file journaling every row; the same path resumes a run.
-        retry_unknown: resend rows whose fate is unknown (may deliver them twice).
-        dry_run: check and render every row, send nothing (rows ``skipped``/``DryRun``).
-        limit: send at most this many rows (the rest ``skipped``/``Limit``).
-        progress: show a tqdm progress bar.
-"""
-
-
 def send(
     df: pd.DataFrame,
     via: str = "ses",
     *,
     target: Any = None,
+    compose: ComposeSpec | None = None,
+    config: EngineConfig | None = None,
     sender: str | None = None,
     to: str = "email",
     cc: str | None = None,
@@ -442,8 +381,8 @@ def send(
     attachments: Iterable[Attachment | str | os.PathLike[str]] = (),
     attachment_column: str | None = None,
     configuration_set: str | None = None,
-    tags: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    tags: Pairs | None = None,
+    headers: Pairs | None = None,
     key: str | None = None,
     allow_duplicates: bool = False,
     rate: float | None = None,
@@ -459,25 +398,49 @@ def send(
 ) -> pd.DataFrame:
     """Send one email per row and return one result row per input row (same index).
 
-    Raises ConfigurationError (nothing sent) for a missing column, no sender or content, a
-    target of the wrong kind. Per-row problems are statuses in the result, not exceptions.
-    On Ctrl-C the run stops cleanly and KeyboardInterrupt is re-raised; its ``results``
-    attribute holds the frame so far (rows not sent: ``skipped``/``Cancelled``).
+    Args:
+        df: one row per message.
+        via: the transport: "ses" (SES v2 SendEmail), "ses-bulk" (SendBulkEmail, 50 per
+            call), "pinpoint" (SendMessages; legacy) or "smtp" — the list is
+            :data:`toolkit.transports.registry.TRANSPORTS`.
+        target: None (an embedded sandbox for this call), a running Sandbox, an AwsTarget,
+            an SmtpTarget, or a transport object.
+        compose: the whole message side as a :class:`~toolkit.compose.ComposeSpec`, instead
+            of the message keywords below (not both).
+        config: the whole engine side as an :class:`~toolkit.delivery.config.EngineConfig`,
+            instead of the engine keywords below (not both).
+        sender / sender_column: the From address, or a column holding it per row.
+        to / cc / bcc / reply_to: columns of addresses (comma-separated for several).
+        name_column: a column with the recipient's display name.
+        subject / text / html: ``{{column}}`` templates rendered per row.
+        template / template_columns: a template stored at the provider and the columns it uses.
+        attachments: Attachment objects or file paths, attached to every message;
+            attachment_column: a column of file paths, per row.
+        configuration_set, tags, headers: passed with every message.
+        key: a column with a stable row key (default: the index) for the ledger.
+        allow_duplicates: send rows with the same recipients and content more than once.
+        rate: recipients per second (default: the target's quota, e.g. SES MaxSendRate).
+        headroom: fraction of the quota's rate to use when ``rate`` is not given.
+        adaptive: adapt the rate to throttling (default: only when no rate is known).
+        workers: sending threads. max_attempts: requests per message at most.
+        ledger: a SQLite file journaling every row; the same path resumes a run.
+        retry_unknown: resend rows whose fate is unknown (may deliver them twice).
+        dry_run: check and render every row, send nothing (rows ``skipped``/``DryRun``).
+        limit: send at most this many rows (the rest ``skipped``/``Limit``).
+        progress: show a progress bar.
+
+    Returns:
+        A DataFrame on ``df.index`` with :data:`toolkit.results.OUTCOME_COLUMNS`; per-row
+        problems are statuses there, never exceptions.
+
+    Raises:
+        ConfigurationError: nothing was sent — a missing column, no sender or content, a
+            bad setting, a target of the wrong kind, credentials the provider refuses.
+        KeyboardInterrupt: after stopping cleanly; its ``results`` attribute holds the
+            frame so far (rows not sent: ``skipped``/``Cancelled``).
     """
-    request = _request(
-        df, via, target, sender=sender, to=to, cc=cc, bcc=bcc, reply_to=reply_to,
-        sender_column=sender_column, name_column=name_column, subject=subject, text=text,
-        html=html, template=template, template_columns=template_columns,
-        attachments=attachments, attachment_column=attachment_column,
-        configuration_set=configuration_set, tags=tags, headers=headers, key=key,
-        allow_duplicates=allow_duplicates, rate=rate, headroom=headroom, adaptive=adaptive,
-        workers=workers, max_attempts=max_attempts, ledger=ledger,
-        retry_unknown=retry_unknown, dry_run=dry_run, limit=limit, progress=progress,
-    )  # fmt: skip
+    request = _request(df, via, {k: v for k, v in locals().items() if k not in ("df", "via")})
     return _Job(request).run()
-
-
-send.__doc__ = (send.__doc__ or "") + _SEND_DOC_ARGS
 
 
 class SendHandle:
@@ -517,9 +480,7 @@ class SendHandle:
     def counts(self) -> dict[str, int]:
         """Rows per status so far, plus "pending" (empty until planning finished)."""
         engine = self._job.engine
-        if engine is not None:
-            return dict(engine.snapshot().counts)
-        return {}
+        return dict(engine.snapshot().counts) if engine is not None else {}
 
     @property
     def error(self) -> BaseException | None:
@@ -562,14 +523,13 @@ def send_in_background(
     """Start :func:`send` on a background thread and return a :class:`SendHandle` at once.
 
     Takes the same arguments as :func:`send` (``progress`` defaults to False here: a widget
-    or ``handle.counts`` usually shows it). Configuration errors surface from ``wait()``
-    (and ``handle.error``).
+    or ``handle.counts`` usually shows it). Bad arguments raise ConfigurationError here;
+    problems found while sending surface from ``wait()`` (and ``handle.error``).
     """
-    unknown = set(options) - set(send.__kwdefaults__ or {})
+    defaults = send.__kwdefaults__ or {}
+    unknown = set(options) - set(defaults)
     if unknown:
         raise TypeError(f"send_in_background() got unexpected arguments: {sorted(unknown)}")
-    kwargs = {**(send.__kwdefaults__ or {}), **options, "progress": progress}
-    target = kwargs.pop("target")
-    request = _request(df, via, target, **kwargs)
+    request = _request(df, via, {**defaults, **options, "progress": progress})
     return SendHandle(_Job(request))
 

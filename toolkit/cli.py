@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
+from toolkit.transports.registry import TRANSPORTS, names
 
-VIAS = ("ses", "ses-bulk", "pinpoint", "smtp")
 EXIT_CONFIG = 2
+
+
+def _via_help() -> str:
+    """The transports, one line each, from the registry."""
+    return "; ".join(f"{k.name}: {k.call}" for k in TRANSPORTS.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,13 +81,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="send the sample recipients through every transport")
     demo.add_argument("--data", type=Path, default=None, help="recipients CSV (default: data/)")
     demo.add_argument("--rows", type=int, default=None, help="use only the first N rows")
-    demo.add_argument("--via", choices=VIAS, action="append", help="only these transports")
+    demo.add_argument("--via", choices=names(), action="append",
+                      help="only these transports (repeat the option for several)")
     demo.add_argument("--rate", type=float, default=1000.0, help="sandbox MaxSendRate")
     demo.set_defaults(handler=_cmd_demo)
 
     send = sub.add_parser("send", help="send a CSV or Parquet file")
     send.add_argument("file", type=Path)
-    send.add_argument("--via", choices=VIAS, required=True)
+    send.add_argument("--via", choices=names(), required=True, help=_via_help())
     send.add_argument("--from", dest="sender", required=True, help="From address")
     content = send.add_argument_group("content")
     content.add_argument("--subject", help="subject template, {{column}} placeholders")
@@ -311,7 +317,7 @@ def _cmd_send(ns: argparse.Namespace) -> int:
 def _cmd_demo(ns: argparse.Namespace) -> int:
     from toolkit.demo import run_demo
 
-    return run_demo(data=ns.data, rows=ns.rows, vias=ns.via or list(VIAS), rate=ns.rate)
+    return run_demo(data=ns.data, rows=ns.rows, vias=ns.via or list(names()), rate=ns.rate)
 
 
 if __name__ == "__main__":  # pragma: no cover

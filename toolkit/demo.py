@@ -66,13 +66,15 @@ def summarize_run(via: str, results: pd.DataFrame, elapsed: float, in_mailbox: i
 def run_demo(
     data: Path | None = None,
     rows: int | None = None,
-    vias: Sequence[str] = ("ses", "ses-bulk", "pinpoint", "smtp"),
+    vias: Sequence[str] | None = None,
     rate: float = 1000.0,
 ) -> int:
     """Send the sample through each transport and print the table; returns an exit status."""
     from toolkit.api import send
     from toolkit.sandbox import Sandbox
+    from toolkit.transports.registry import names
 
+    vias = tuple(vias) if vias is not None else names()
     data_dir = find_data_dir(data)
     frame = load_recipients(data_dir, rows)
     templates = load_templates(data_dir)

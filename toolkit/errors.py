@@ -5,21 +5,34 @@ Per-row problems (a bad address, a throttled recipient, a bounce) are *outcomes*
 whole run before or while it starts, and for transport faults that concern a whole batch.
 
     ToolkitError
-    ├── ConfigurationError            a setting, file, column or credential is wrong
-    │   ├── MissingColumnError        a mapped or templated column is absent from the frame
-    │   ├── MissingDependencyError    an optional package is not installed
-    │   └── ProviderConfigurationError  the provider refused the whole account/app/sender
-    └── SandboxError                  the embedded sandbox could not start or serve
+    ├── ConfigurationError (ValueError)  a setting, file, column or credential is wrong
+    │   ├── MissingColumnError (KeyError)     a mapped or templated column is not in the frame
+    │   ├── MissingDependencyError (ImportError)  an optional package is not installed
+    │   └── ProviderConfigurationError        the provider refused the whole account/app/sender
+    └── SandboxError                     the embedded sandbox could not start or serve
+
+``ConfigurationError`` is also a ``ValueError`` (and its leaves a ``KeyError``/``ImportError``),
+so code written against the builtins keeps working; catch :class:`ToolkitError` to catch
+everything the toolkit raises on purpose.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "MissingColumnError",
+    "MissingDependencyError",
+    "ProviderConfigurationError",
+    "SandboxError",
+    "ToolkitError",
+]
 
 
 class ToolkitError(Exception):
     """Root of every exception the toolkit raises on purpose."""
 
 
-class ConfigurationError(ToolkitError):
+class ConfigurationError(ToolkitError, ValueError):
     """Something the user set up is wrong; nothing was (or will be) sent until it is fixed."""
 
 

@@ -1,9 +1,15 @@
-"""Where to send: an AWS account/Region (SES v2, Pinpoint) or an SMTP server.
+"""Where to send, and what the account's quota is there.
 
 A *target* says where the transports connect and with which credentials; it holds no open
-connections itself. :class:`AwsTarget` makes the boto3 (or fast) clients the API transports
-share across worker threads; :class:`SmtpTarget` describes one SMTP endpoint the SMTP
-transport opens a pool of connections to.
+connections itself. Every target answers two questions for a transport kind (see
+:mod:`toolkit.transports.registry`):
+
+* ``resolve(kind)`` — the endpoint the transport connects to: an :class:`AwsTarget` for the API
+  transports, an :class:`SmtpTarget` for SMTP (a configuration error for the wrong kind);
+* ``quota(kind)`` — the account's :class:`Quota`, or None when it cannot be known:
+  :class:`AwsTarget` reads SES ``GetAccount``, :class:`SmtpTarget` reports the ``rate=`` it was
+  given (SMTP has no way to ask), and the embedded sandbox reports its own policy
+  (:class:`toolkit.sandbox.Sandbox`).
 
 Credentials come from boto3's normal chain (environment, profile, instance role) unless given
 explicitly. Secrets never appear in a repr.
@@ -11,8 +17,7 @@ explicitly. Secrets never appear in a repr.
 Usage::
 
     target = AwsTarget(region="eu-west-1")                     # real SES, default credentials
-    target = aws_target_for(sandbox)                           # the embedded sandbox
-    smtp = SmtpTarget("email-smtp.eu-west-1.amazonaws.com", username=..., password=...)
+    smtp = SmtpTarget("email-smtp.eu-west-1.amazonaws.com", username=..., password=..., rate=14)
     smtp = SmtpTarget.from_aws_credentials("eu-west-1", key_id, secret)
 """
 
@@ -20,25 +25,27 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import ssl
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from toolkit.errors import ConfigurationError
+from toolkit.errors import ConfigurationError, ProviderConfigurationError
 
 if TYPE_CHECKING:
     import boto3
+
+    from toolkit.transports.registry import TransportKind
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "AwsTarget",
+    "Quota",
     "SmtpTarget",
+    "Target",
     "TlsMode",
-    "aws_target_for",
     "is_loopback_host",
-    "sandbox_cert_pem",
-    "smtp_target_for",
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -47,6 +54,31 @@ DEFAULT_READ_TIMEOUT = 30.0
 logger = logging.getLogger(__name__)
 
 TlsMode = Literal["starttls", "implicit", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """An account's sending limits, counted in recipients (SES ``GetAccount.SendQuota``)."""
+
+    max_send_rate: float
+    max_24_hour_send: float  # -1 means unlimited
+    sent_last_24_hours: float = 0.0
+
+    @property
+    def remaining_24_hours(self) -> float | None:
+        """Recipients left in the rolling 24 h window, or None when unlimited."""
+        if self.max_24_hour_send < 0:
+            return None
+        return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Where a transport kind sends, and the quota there (see the module docstring)."""
+
+    def resolve(self, kind: TransportKind) -> AwsTarget | SmtpTarget: ...
+
+    def quota(self, kind: TransportKind) -> Quota | None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +176,51 @@ class AwsTarget:
         )
         return session.client(service, endpoint_url=self.endpoint_url, config=config)
 
+    def resolve(self, kind: TransportKind) -> AwsTarget:
+        """This target, for the API transports; SMTP needs an :class:`SmtpTarget`."""
+        if kind.endpoint != "aws":
+            raise ConfigurationError(
+                f"via={kind.name!r} needs an SmtpTarget (host, port, credentials), "
+                "not an AwsTarget"
+            )
+        return self
+
+    def quota(self, kind: TransportKind) -> Quota | None:
+        """The SES account's ``GetAccount.SendQuota`` for kinds it governs, else None.
+
+        Credentials that do not work (missing, expired, rejected) raise
+        :class:`~toolkit.errors.ProviderConfigurationError` before anything is sent. Other
+        failures (many IAM policies allow sending but not ``ses:GetAccount``) return None:
+        the engine then adapts to throttling.
+        """
+        if not kind.account_quota:
+            return None
+        from toolkit.transports.classify import classify_aws_exception
+
+        client = self.make_client("sesv2")
+        try:
+            account = client.get_account()
+        except Exception as exc:  # classified below: configuration, or carry on without
+            classified = classify_aws_exception("sesv2", exc)
+            if classified.is_configuration and "AccessDenied" not in classified.code:
+                raise ProviderConfigurationError(
+                    classified.code, f"GetAccount: {classified.message}", kind.name
+                ) from exc
+            logger.warning("GetAccount failed (%s); pacing without a known quota",
+                           classified.code)
+            return None
+        finally:
+            if self.client is None and hasattr(client, "close"):
+                client.close()
+        quota = account.get("SendQuota") or {}
+        if "MaxSendRate" not in quota:
+            return None
+        return Quota(
+            max_send_rate=float(quota["MaxSendRate"]),
+            max_24_hour_send=float(quota.get("Max24HourSend", -1)),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+        )
+
 
 def is_loopback_host(host: str) -> bool:
     """True for ``localhost`` and loopback IP addresses (where a self-signed cert is normal)."""
@@ -172,6 +249,9 @@ class SmtpTarget:
         reconnect_after_messages / reconnect_after_seconds: open a fresh connection after
             this many messages or this age, as SES advises (its fleet recycles instances).
         local_hostname: the name sent in EHLO (default: the machine's FQDN, as smtplib does).
+        rate / daily_quota: the account's send rate (recipients per second) and 24-hour quota,
+            when you know them: SMTP has no way to ask. Without a rate the engine adapts to
+            throttling (454 replies).
     """
 
     host: str
@@ -185,6 +265,8 @@ class SmtpTarget:
     reconnect_after_messages: int = 1000
     reconnect_after_seconds: float = 300.0
     local_hostname: str | None = None
+    rate: float | None = None
+    daily_quota: float | None = None
 
     def __post_init__(self) -> None:
         if self.tls not in ("starttls", "implicit", "none"):
@@ -195,6 +277,28 @@ class SmtpTarget:
             raise ConfigurationError("timeout must be positive")
         if (self.username is None) != (self.password is None):
             raise ConfigurationError("give both username and password, or neither")
+        for name in ("rate", "daily_quota"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, int | float) and math.isfinite(value) and value > 0
+            ):
+                raise ConfigurationError(f"SmtpTarget {name} must be a positive number")
+
+    def resolve(self, kind: TransportKind) -> SmtpTarget:
+        """This target, for SMTP; the API transports need an :class:`AwsTarget`."""
+        if kind.endpoint != "smtp":
+            raise ConfigurationError(
+                f"via={kind.name!r} needs an AwsTarget (region, profile or endpoint), "
+                "not an SmtpTarget"
+            )
+        return self
+
+    def quota(self, kind: TransportKind) -> Quota | None:
+        """The ``rate``/``daily_quota`` given (SMTP cannot ask), or None."""
+        if self.rate is None:
+            return None
+        daily = self.daily_quota if self.daily_quota is not None else -1.0
+        return Quota(float(self.rate), float(daily))
 
     @classmethod
     def from_aws_credentials(
@@ -236,53 +340,3 @@ class SmtpTarget:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
-
-
-def aws_target_for(sandbox: Any, **overrides: Any) -> AwsTarget:
-    """An :class:`AwsTarget` pointing at a running sandbox (its endpoint, keys and app id)."""
-    info = sandbox.info() if hasattr(sandbox, "info") else {}
-    values: dict[str, Any] = {
-        "region": sandbox.region,
-        "endpoint_url": sandbox.endpoint_url,
-        "access_key_id": sandbox.access_key_id,
-        "secret_access_key": sandbox.secret_access_key,
-        "pinpoint_app_id": info.get("pinpoint_app_id"),
-    }
-    values.update(overrides)
-    return AwsTarget(**values)
-
-
-def smtp_target_for(sandbox: Any, **overrides: Any) -> SmtpTarget:
-    """An :class:`SmtpTarget` for a running sandbox's SMTP server (STARTTLS + AUTH).
-
-    Trusts exactly the sandbox's certificate when the sandbox exposes it (``cert_pem`` or
-    ``certificate.cert_pem``); otherwise verification is off, which only loopback allows.
-    """
-    ca_pem = sandbox_cert_pem(sandbox)
-    values: dict[str, Any] = {
-        "host": sandbox.smtp_host,
-        "port": sandbox.smtp_port,
-        "username": sandbox.smtp_username,
-        "password": sandbox.smtp_password,
-        "tls": "starttls",
-        "ca_pem": ca_pem,
-    }
-    values.update(overrides)
-    return SmtpTarget(**values)
-
-
-def sandbox_cert_pem(sandbox: Any) -> str | None:
-    """The PEM certificate a sandbox's SMTP server presents, when it exposes one."""
-    smtp = getattr(sandbox, "smtp", None)
-    holders = (sandbox, getattr(sandbox, "certificate", None), getattr(sandbox, "tls", None),
-               getattr(smtp, "certificate", None) if smtp is not None else None)
-    for holder in holders:
-        pem = getattr(holder, "cert_pem", None) if holder is not None else None
-        if isinstance(pem, bytes):
-            return pem.decode("ascii")
-        if isinstance(pem, str):
-            return pem
-    return None
-
-
-_sandbox_cert_pem = sandbox_cert_pem  # the name benchmarks/sandbox_proc.py imports

@@ -11,8 +11,7 @@ import pytest
 
 from toolkit.api import send, send_in_background
 from toolkit.compose.message import Message
-from toolkit.results import OUTCOME_COLUMNS
-from toolkit.transports.base import Quota, Verdict
+from toolkit.results import OUTCOME_COLUMNS, Verdict
 from toolkit.transports.memory import RecordingTransport
 
 
@@ -23,15 +22,14 @@ def frame(n: int) -> pd.DataFrame:
     )
 
 
-FAST = Quota(max_send_rate=10_000, max_24_hour_send=-1)  # else: adaptive from 10/s
+FAST = 10_000  # a transport given as the target tells no quota (else adaptive from 10/s)
 
 
 def test_results_align_with_the_input_index() -> None:
     df = frame(50)
-    transport = RecordingTransport(lambda m: Verdict.REJECTED if m.position == 7 else None,
-                                   quota=FAST)
+    transport = RecordingTransport(lambda m: Verdict.REJECTED if m.position == 7 else None)
     results = send(df, target=transport, sender="sender@example.com", subject="Hi {{name}}",
-                   text="x", progress=False)
+                   text="x", rate=FAST, progress=False)
     assert results.index.equals(df.index)
     assert list(results.columns) == list(OUTCOME_COLUMNS)
     assert results.loc["id-7", "status"] == "rejected"
@@ -46,21 +44,20 @@ def test_results_align_with_the_input_index() -> None:
 def test_key_column_and_ledger_resume(tmp_path: Path) -> None:
     df = frame(20).reset_index()
     ledger = tmp_path / "l.sqlite"
-    first = RecordingTransport(lambda m: Verdict.TRANSIENT if m.position < 5 else None,
-                               quota=FAST)
+    first = RecordingTransport(lambda m: Verdict.TRANSIENT if m.position < 5 else None)
     r1 = send(df, target=first, key="customer", sender="sender@example.com", subject="Hi",
-              text="x", ledger=ledger, max_attempts=2, progress=False)
+              text="x", ledger=ledger, max_attempts=2, rate=FAST, progress=False)
     assert r1["status"].value_counts().to_dict() == {"sent": 15, "failed": 5}
-    second = RecordingTransport(quota=FAST)
+    second = RecordingTransport()
     r2 = send(df, target=second, key="customer", sender="sender@example.com", subject="Hi",
-              text="x", ledger=ledger, progress=False)
+              text="x", ledger=ledger, rate=FAST, progress=False)
     assert sorted(m.row_key for m in second.outbox) == [f"id-{i}" for i in range(5)]
     assert r2["status"].eq("sent").all()
     # the data changed for one row: a different message, sent again
     df.loc[19, "email"] = "new@example.org"
-    third = RecordingTransport(quota=FAST)
+    third = RecordingTransport()
     send(df, target=third, key="customer", sender="sender@example.com", subject="Hi",
-         text="x", ledger=ledger, progress=False)
+         text="x", ledger=ledger, rate=FAST, progress=False)
     assert [m.to for m in third.outbox] == [("new@example.org",)]
 
 
@@ -74,8 +71,8 @@ def test_dry_run_with_a_transport() -> None:
 
 
 def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    results = send(frame(30), target=RecordingTransport(quota=FAST), sender="sender@example.com",
-                   subject="Hi", text="x", progress=True)
+    results = send(frame(30), target=RecordingTransport(), sender="sender@example.com",
+                   subject="Hi", text="x", rate=FAST, progress=True)
     assert results["status"].eq("sent").all()
     assert "msg" in capsys.readouterr().err
 
@@ -87,9 +84,9 @@ def test_handle_counts_results_and_cancel() -> None:
         if m.position >= 10:
             gate.wait(5)
 
-    transport = RecordingTransport(slow, quota=Quota(1000, -1))
+    transport = RecordingTransport(slow)
     handle = send_in_background(frame(200), target=transport, sender="sender@example.com",
-                                subject="Hi", text="x", workers=2)
+                                subject="Hi", text="x", workers=2, rate=1000)
     deadline = time.monotonic() + 10
     while handle.counts.get("sent", 0) < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -119,19 +116,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
             fired.set()
             _thread.interrupt_main()  # what Ctrl-C (or Jupyter's interrupt) does
 
-    transport = RecordingTransport(handler, quota=Quota(200, -1))
+    transport = RecordingTransport(handler)
     ledger = tmp_path / "l.sqlite"
     with pytest.raises(KeyboardInterrupt) as info:
         send(frame(1000), target=transport, sender="sender@example.com", subject="Hi",
-             text="x", ledger=ledger, workers=2, progress=False)
+             text="x", ledger=ledger, workers=2, rate=200, progress=False)
     results = info.value.results  # type: ignore[attr-defined]
     assert len(results) == 1000
     counts = results["status"].value_counts().to_dict()
     assert counts["sent"] == len(transport.outbox)
     assert counts["sent"] + counts["skipped"] == 1000
     assert transport.closed == 1
-    resumed = RecordingTransport(quota=FAST)
+    resumed = RecordingTransport()
     again = send(frame(1000), target=resumed, sender="sender@example.com", subject="Hi",
-                 text="x", ledger=ledger, progress=False)
+                 text="x", ledger=ledger, rate=FAST, progress=False)
     assert again["status"].eq("sent").all()
     assert len(transport.outbox) + len(resumed.outbox) == 1000

@@ -16,8 +16,9 @@ import pytest
 from toolkit.api import send
 from toolkit.results import OUTCOME_COLUMNS, Status
 from toolkit.sandbox import Sandbox
+from toolkit.transports.registry import names
 
-VIAS = ["ses", "ses-bulk", "pinpoint", "smtp"]
+VIAS = names()
 FINAL = {s.value for s in Status}
 
 

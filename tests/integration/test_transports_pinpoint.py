@@ -11,11 +11,11 @@ import pytest
 
 from toolkit.compose.message import Message, Template
 from toolkit.errors import ProviderConfigurationError
+from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
-from toolkit.targets import aws_target_for
-from toolkit.transports import make_transport
-from toolkit.transports.base import Verdict
+from toolkit.sandbox.target import aws_target_for
 from toolkit.transports.pinpoint import PinpointEndOfSupportWarning
+from toolkit.transports.registry import make_transport
 from toolkit.transports.ses_bulk import stored_template_name
 
 SENDER = "sender@example.com"

@@ -13,10 +13,11 @@ import pytest
 
 from toolkit.compose.message import Attachment, Message
 from toolkit.errors import ProviderConfigurationError
+from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
-from toolkit.targets import AwsTarget, aws_target_for
-from toolkit.transports import make_transport
-from toolkit.transports.base import Verdict
+from toolkit.sandbox.target import aws_target_for
+from toolkit.targets import AwsTarget
+from toolkit.transports.registry import make_transport, transport_kind
 
 SENDER = "Shop <sender@example.com>"
 RAW = (
@@ -93,7 +94,7 @@ def test_throttling_by_rate_and_by_daily_quota(make_sandbox: Callable[..., Sandb
     daily = make_sandbox(daily_quota=1)
     with ses(daily) as transport:
         replies = transport.send([message(0), message(1)])
-    assert [r.verdict for r in replies] == [Verdict.ACCEPTED, Verdict.THROTTLED]
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED, Verdict.DAILY_QUOTA]
     assert replies[1].code == "DailyQuotaExceeded"
 
 
@@ -171,19 +172,22 @@ def forbidding_endpoint() -> Iterator[str]:
 def test_bad_credentials_raise(forbidding_endpoint: str) -> None:
     target = AwsTarget(region="us-east-1", endpoint_url=forbidding_endpoint,
                        access_key_id="AKIDBAD", secret_access_key="wrong")
-    with make_transport("ses", target, workers=1) as transport:
-        with pytest.raises(ProviderConfigurationError) as info:
-            transport.send([message(0)])
-        assert transport.quota() is None  # GetAccount refused: pace without a quota
+    with make_transport("ses", target, workers=1) as transport, pytest.raises(
+        ProviderConfigurationError
+    ) as info:
+        transport.send([message(0)])
     assert info.value.code == "UnrecognizedClientException"
     assert "wrong" not in str(info.value)
+    with pytest.raises(ProviderConfigurationError) as quota_info:  # GetAccount: the same
+        target.quota(transport_kind("ses"))
+    assert quota_info.value.code == "UnrecognizedClientException"
 
 
 def test_quota_comes_from_get_account(make_sandbox: Callable[..., Sandbox]) -> None:
     sandbox = make_sandbox(rate=25, daily_quota=1000)
     with ses(sandbox) as transport:
         transport.send([message(0)])
-        quota = transport.quota()
+    quota = aws_target_for(sandbox).quota(transport_kind("ses"))
     assert quota is not None
     assert (quota.max_send_rate, quota.max_24_hour_send, quota.sent_last_24_hours) == (
         25.0, 1000.0, 1.0

@@ -10,10 +10,10 @@ import pytest
 
 from toolkit.compose.message import Message, Template
 from toolkit.errors import ProviderConfigurationError
+from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
-from toolkit.targets import aws_target_for
-from toolkit.transports import make_transport
-from toolkit.transports.base import Verdict
+from toolkit.sandbox.target import aws_target_for
+from toolkit.transports.registry import make_transport
 from toolkit.transports.ses_bulk import stored_template_name
 
 SENDER = "sender@example.com"
@@ -83,7 +83,7 @@ def test_throttling_per_entry_and_daily_quota(make_sandbox: Callable[..., Sandbo
     daily = make_sandbox(daily_quota=2)
     with bulk(daily) as transport:
         replies = transport.send([message(i) for i in range(3)])
-    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] * 2 + [Verdict.THROTTLED]
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] * 2 + [Verdict.DAILY_QUOTA]
     assert replies[2].code == "DailyQuotaExceeded"
 
 

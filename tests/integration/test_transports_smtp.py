@@ -12,11 +12,12 @@ import pytest
 
 from toolkit.compose.message import Message
 from toolkit.errors import ProviderConfigurationError
+from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
+from toolkit.sandbox.target import smtp_target_for
 from toolkit.sandbox.tls import SelfSignedCertificate
-from toolkit.targets import SmtpTarget, smtp_target_for
-from toolkit.transports import make_transport
-from toolkit.transports.base import Verdict
+from toolkit.targets import SmtpTarget
+from toolkit.transports.registry import make_transport
 from toolkit.transports.smtp import PARTIAL_REFUSAL_CODE, SmtpTransport
 
 SENDER = "Shop <sender@example.com>"
@@ -105,7 +106,7 @@ def test_throttling_and_daily_quota(make_sandbox: Callable[..., Sandbox]) -> Non
     assert {r.code for r in replies[1:] if r.verdict is Verdict.THROTTLED} == {"SMTP454"}
     with smtp(make_sandbox(daily_quota=1)) as transport:
         replies = transport.send([message(0), message(1), message(2)])
-    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] + [Verdict.THROTTLED] * 2
+    assert [r.verdict for r in replies] == [Verdict.ACCEPTED] + [Verdict.DAILY_QUOTA] * 2
     assert replies[1].code == "DailyQuotaExceeded"
     with smtp(make_sandbox(throttle_rate=1.0, seed=1)) as transport:
         assert transport.send([message(0)])[0].verdict is Verdict.THROTTLED

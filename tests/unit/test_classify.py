@@ -8,7 +8,7 @@ import ssl
 import pytest
 from botocore import exceptions as boto_exc
 
-from toolkit.transports.base import Verdict
+from toolkit.results import Verdict
 from toolkit.transports.classify import (
     DAILY_QUOTA_CODE,
     PINPOINT_DELIVERY_STATUS,
@@ -59,7 +59,7 @@ def test_ses_errors(code: str, message: str, status: int, verdict: Verdict | Non
 )
 def test_daily_quota_is_named_whatever_the_code(code: str) -> None:
     classified = classify_aws_error("sesv2", code, "Daily message quota exceeded.", 429)
-    assert (classified.verdict, classified.code) == (Verdict.THROTTLED, DAILY_QUOTA_CODE)
+    assert (classified.verdict, classified.code) == (Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_network_faults_never_left_vs_maybe_delivered(
         ("MAIL_FROM_DOMAIN_NOT_VERIFIED", Verdict.REJECTED),
         ("INVALID_PARAMETER", Verdict.REJECTED),
         ("ACCOUNT_THROTTLED", Verdict.THROTTLED),
-        ("ACCOUNT_DAILY_QUOTA_EXCEEDED", Verdict.THROTTLED),
+        ("ACCOUNT_DAILY_QUOTA_EXCEEDED", Verdict.DAILY_QUOTA),
         ("TRANSIENT_FAILURE", Verdict.TRANSIENT),
         ("FAILED", Verdict.TRANSIENT),
         ("TEMPLATE_NOT_FOUND", CONFIG),
@@ -185,7 +185,7 @@ def test_pinpoint_delivery_statuses(status: str, verdict: Verdict) -> None:
         (421, "Too many concurrent SMTP connections", Verdict.TRANSIENT, "SMTP421"),
         (451, "Temporary service failure", Verdict.TRANSIENT, "SMTP451"),
         (454, "Throttling failure: Maximum sending rate exceeded", Verdict.THROTTLED, "SMTP454"),
-        (454, "Throttling failure: Daily message quota exceeded", Verdict.THROTTLED,
+        (454, "Throttling failure: Daily message quota exceeded", Verdict.DAILY_QUOTA,
          DAILY_QUOTA_CODE),
         (454, "Temporary authentication failure", Verdict.TRANSIENT, "SMTP454"),
         (530, "Authentication required", CONFIG, "SMTP530"),

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fakes import FakeClock
 from toolkit.compose.message import Message
 from toolkit.delivery.engine import EngineConfig, Progress, SendEngine
 from toolkit.delivery.ledger import Ledger
-from toolkit.delivery.pacing import FakeClock
 from toolkit.delivery.retry import RetryPolicy
-from toolkit.errors import ProviderConfigurationError
-from toolkit.results import Outcome, Status
-from toolkit.transports.base import Quota, Reply, Verdict
+from toolkit.errors import ConfigurationError, ProviderConfigurationError
+from toolkit.results import Outcome, Reply, Status, Verdict
+from toolkit.targets import Quota
 from toolkit.transports.memory import RecordingTransport
 
 
@@ -60,9 +60,10 @@ def run(plan: FakePlan, transport: RecordingTransport, **kwargs: object) -> list
     clock = kwargs.pop("clock", None) or FakeClock()
     observers = kwargs.pop("observers", ())
     retry = kwargs.pop("retry", None)
+    quota = kwargs.pop("quota", None)
     config = EngineConfig(**{"workers": 4, **kwargs})  # type: ignore[arg-type]
-    engine = SendEngine(plan, transport, config, ledger=ledger, clock=clock,  # type: ignore[arg-type]
-                        observers=observers, retry=retry)  # type: ignore[arg-type]
+    engine = SendEngine(plan, transport, config, quota=quota, ledger=ledger,  # type: ignore[arg-type]
+                        clock=clock, observers=observers, retry=retry)  # type: ignore[arg-type]
     return engine.run()
 
 
@@ -111,10 +112,10 @@ def test_bulk_partial_failure_retries_only_failed_members_rebatched() -> None:
             first = seen[m.position] == 1
         return Verdict.THROTTLED if first and m.position % 3 == 0 else None
 
-    transport = RecordingTransport(handler, max_batch=10,
-                                   quota=Quota(max_send_rate=1000, max_24_hour_send=-1))
+    transport = RecordingTransport(handler, max_batch=10)
     plan = FakePlan(60)
-    outcomes = run(plan, transport, workers=1, retry=RetryPolicy.standard(5, random=lambda: 0.5))
+    outcomes = run(plan, transport, workers=1, retry=RetryPolicy.standard(5, random=lambda: 0.5),
+                   quota=Quota(max_send_rate=1000, max_24_hour_send=-1))
     assert statuses(outcomes) == {"sent": 60}
     assert Counter(m.position for m in transport.outbox) == Counter(range(60))
     first_round = transport.calls[:6]
@@ -195,8 +196,8 @@ def test_provider_configuration_error_stops_and_fails_unfinished_rows() -> None:
 
 def test_daily_quota_caps_the_run_up_front() -> None:
     quota = Quota(max_send_rate=1000, max_24_hour_send=50, sent_last_24_hours=40)
-    transport = RecordingTransport(quota=quota)
-    outcomes = run(FakePlan(30), transport)
+    transport = RecordingTransport()
+    outcomes = run(FakePlan(30), transport, quota=quota)
     assert statuses(outcomes) == {"sent": 10, "failed": 20}
     assert {o.error_code for o in outcomes if o.status is Status.FAILED} == {"DailyQuotaExceeded"}
     assert all(o.attempts == 0 for o in outcomes if o.status is Status.FAILED)
@@ -205,7 +206,7 @@ def test_daily_quota_caps_the_run_up_front() -> None:
 def test_daily_quota_throttle_stops_instead_of_spinning() -> None:
     def handler(m: Message) -> Reply | None:
         if m.position >= 5:
-            return Reply(Verdict.THROTTLED, 0.0, 0.0, code="TooManyRequestsException",
+            return Reply(Verdict.DAILY_QUOTA, 0.0, 0.0, code="DailyQuotaExceeded",
                          message="Daily message quota exceeded.")
         return None
 
@@ -225,9 +226,9 @@ def test_pacing_inside_the_engine_respects_the_quota_rate() -> None:
         with lock:
             stamps.append(clock.now())
 
-    transport = RecordingTransport(handler, max_batch=5,
-                                   quota=Quota(max_send_rate=20, max_24_hour_send=-1))
-    outcomes = run(FakePlan(200), transport, clock=clock, workers=6)
+    transport = RecordingTransport(handler, max_batch=5)
+    outcomes = run(FakePlan(200), transport, clock=clock, workers=6,
+                   quota=Quota(max_send_rate=20, max_24_hour_send=-1))
     assert statuses(outcomes) == {"sent": 200}
     stamps.sort()
     for i, t in enumerate(stamps):
@@ -237,9 +238,8 @@ def test_pacing_inside_the_engine_respects_the_quota_rate() -> None:
 
 
 def test_batches_shrink_to_fit_a_small_rate() -> None:
-    transport = RecordingTransport(max_batch=50, quota=Quota(max_send_rate=14,
-                                                             max_24_hour_send=-1))
-    outcomes = run(FakePlan(100), transport)
+    transport = RecordingTransport(max_batch=50)
+    outcomes = run(FakePlan(100), transport, quota=Quota(max_send_rate=14, max_24_hour_send=-1))
     assert statuses(outcomes) == {"sent": 100}
     assert max(len(c) for c in transport.calls) == 14
 
@@ -396,23 +396,17 @@ def test_cancel_before_start_sends_nothing() -> None:
     assert transport.outbox == []
 
 
-@pytest.mark.parametrize("bad", [{"workers": 0}, {"max_attempts": 0}, {"rate": 0},
-                                 {"headroom": 1.5}, {"chunk_size": 0}])
+@pytest.mark.parametrize("bad", [
+    {"workers": 0}, {"workers": -3}, {"workers": 100_000}, {"workers": 2.5},
+    {"max_attempts": 0}, {"rate": 0}, {"rate": -5}, {"rate": float("nan")},
+    {"rate": float("inf")}, {"headroom": 1.5}, {"headroom": 0}, {"headroom": float("nan")},
+    {"chunk_size": 0}, {"limit": -1}, {"adaptive": "yes"},
+])
 def test_config_validation(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError) as info:
         EngineConfig(**bad)  # type: ignore[arg-type]
-
-
-def test_quota_lookup_refused_fails_every_row_with_its_code() -> None:
-    class Refusing(RecordingTransport):
-        def quota(self) -> Quota | None:
-            raise ProviderConfigurationError("AccessDenied", "credentials rejected")
-
-    transport = Refusing()
-    outcomes = run(FakePlan(5, invalid=[0]), transport)
-    assert statuses(outcomes) == {"failed": 4, "invalid": 1}
-    assert {o.error_code for o in outcomes[1:]} == {"AccessDenied"}
-    assert transport.outbox == []
+    assert isinstance(info.value, ValueError)  # ConfigurationError is a ValueError too
+    assert next(iter(bad)) in str(info.value)
 
 
 def test_keyboard_interrupt_stops_cleanly_and_reraises(tmp_path: Path) -> None:
@@ -445,9 +439,10 @@ def test_retries_are_not_held_back_by_a_long_chunk() -> None:
             seen[m.position] += 1
             return Verdict.THROTTLED if m.position == 0 and seen[0] == 1 else None
 
-    transport = RecordingTransport(handler, quota=Quota(max_send_rate=20, max_24_hour_send=-1))
+    transport = RecordingTransport(handler)
     outcomes = run(FakePlan(200), transport, workers=2, chunk_size=1000,
-                   retry=RetryPolicy.standard(5, random=lambda: 0.5))
+                   retry=RetryPolicy.standard(5, random=lambda: 0.5),
+                   quota=Quota(max_send_rate=20, max_24_hour_send=-1))
     assert statuses(outcomes) == {"sent": 200}
     order = [call[0] for call in transport.calls]
     assert order.count("r0") == 2

@@ -389,7 +389,7 @@ def test_profile_rejects_bad_input(kwargs):
 
 
 def test_with_quota():
-    from toolkit.transports.base import Quota
+    from toolkit.targets import Quota
 
     p = Profile().with_quota(Quota(max_send_rate=14, max_24_hour_send=50_000))
     assert (p.max_send_rate, p.max_24_hour_send) == (14, 50_000)

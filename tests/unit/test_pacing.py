@@ -8,7 +8,8 @@ from collections import deque
 
 import pytest
 
-from toolkit.delivery.pacing import AdaptiveRate, FakeClock, TokenBucket
+from tests.fakes import FakeClock
+from toolkit.delivery.pacing import AdaptiveRate, TokenBucket
 
 
 def max_in_any_window(stamps: list[tuple[float, int]], window: float = 1.0) -> int:

@@ -21,7 +21,7 @@ from toolkit.measure.report import (
     summarize,
     timeline,
 )
-from toolkit.results import OUTCOME_COLUMNS, Outcome, Status, outcomes_to_frame
+from toolkit.results import OUTCOME_COLUMNS, Outcome, Status, results_frame
 
 matplotlib.use("Agg")
 
@@ -179,7 +179,7 @@ def test_works_from_outcomes_and_empty_frames() -> None:
         ),
         Outcome(row_key="b", status=Status.SKIPPED, transport="smtp"),
     ]
-    s = summarize(outcomes_to_frame(outcomes))
+    s = summarize(results_frame(outcomes))
     assert s.counts["sent"] == 1 and s.counts["skipped"] == 1
     assert s.failures.empty
     empty = summarize(pd.DataFrame(columns=list(OUTCOME_COLUMNS)))

@@ -13,9 +13,8 @@ from toolkit.delivery.retry import (
     OrChecker,
     RetryPolicy,
     VerdictChecker,
-    is_daily_quota,
 )
-from toolkit.transports.base import Verdict
+from toolkit.results import Verdict
 
 
 def ctx(n: int, verdict: Verdict, code: str | None = None, message: str | None = None,
@@ -45,28 +44,9 @@ def test_max_attempts_counts_the_first_request() -> None:
 
 
 def test_daily_quota_is_never_retried() -> None:
-    policy = RetryPolicy.standard(5)
-    assert not policy.should_retry(ctx(1, Verdict.THROTTLED, "DailyQuotaExceeded"))
-    assert not policy.should_retry(
-        ctx(1, Verdict.THROTTLED, "TooManyRequestsException", "Daily message quota exceeded.")
-    )
-    assert policy.should_retry(
-        ctx(1, Verdict.THROTTLED, "TooManyRequestsException", "Maximum sending rate exceeded.")
-    )
-
-
-@pytest.mark.parametrize(
-    ("code", "message", "expected"),
-    [
-        ("DailyQuotaExceeded", None, True),
-        ("ACCOUNT_DAILY_QUOTA_EXCEEDED", None, True),
-        ("454", "Throttling failure: Daily message quota exceeded.", True),
-        ("Throttling", "Maximum sending rate exceeded.", False),
-        (None, None, False),
-    ],
-)
-def test_is_daily_quota(code: str | None, message: str | None, expected: bool) -> None:
-    assert is_daily_quota(code, message) is expected
+    """classify names the 24-hour quota; the policy only has to leave the verdict alone."""
+    policy = RetryPolicy.standard(5, retry_unknown=True)
+    assert not policy.should_retry(ctx(1, Verdict.DAILY_QUOTA, "DailyQuotaExceeded"))
 
 
 def test_full_jitter_bounds() -> None:

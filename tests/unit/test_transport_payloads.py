@@ -14,14 +14,15 @@ from botocore.stub import ANY, Stubber
 
 from toolkit.compose.message import Attachment, ContentMode, Message, Template
 from toolkit.errors import ConfigurationError, ProviderConfigurationError
+from toolkit.results import Verdict
 from toolkit.targets import AwsTarget, SmtpTarget, is_loopback_host
-from toolkit.transports import VIAS, Transport, make_transport
-from toolkit.transports.base import Verdict
+from toolkit.transports.base import Transport
 from toolkit.transports.pinpoint import (
     PinpointEndOfSupportWarning,
     PinpointTransport,
     split_unique_addresses,
 )
+from toolkit.transports.registry import make_transport, names, transport_kind
 from toolkit.transports.ses import SesTransport, build_send_email_params
 from toolkit.transports.ses_bulk import SesBulkTransport, build_bulk_entry, stored_template_name
 from toolkit.transports.smtp import dot_stuff, parse_message_id
@@ -103,7 +104,7 @@ def test_ses_transport_replies_in_order(ses: tuple[Any, Stubber]) -> None:
     stub.add_client_error("send_email", "InternalServerError", "oops", 500)
     replies = SesTransport(client).send([_msg(i) for i in range(5)])
     assert [r.verdict for r in replies] == [
-        Verdict.ACCEPTED, Verdict.REJECTED, Verdict.THROTTLED, Verdict.THROTTLED,
+        Verdict.ACCEPTED, Verdict.REJECTED, Verdict.THROTTLED, Verdict.DAILY_QUOTA,
         Verdict.TRANSIENT,
     ]
     assert replies[0].message_id == "m-0"
@@ -124,22 +125,45 @@ def test_ses_account_faults_raise(ses: tuple[Any, Stubber], code: str) -> None:
     assert info.value.transport == "ses"
 
 
-def test_ses_quota_reads_get_account(ses: tuple[Any, Stubber]) -> None:
+def test_aws_target_quota_reads_get_account(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     stub.add_response("get_account", {
         "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 10.0}
     })
-    quota = SesTransport(client).quota()
+    quota = AwsTarget(client=client).quota(transport_kind("ses"))
     assert quota is not None
     assert (quota.max_send_rate, quota.max_24_hour_send, quota.remaining_24_hours) == (
         14.0, 50000.0, 49990.0
     )
 
 
-def test_ses_quota_is_none_when_get_account_is_denied(ses: tuple[Any, Stubber]) -> None:
+def test_aws_target_quota_is_none_when_get_account_is_denied(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     stub.add_client_error("get_account", "AccessDeniedException", "no", 403)
-    assert SesTransport(client).quota() is None
+    assert AwsTarget(client=client).quota(transport_kind("ses-bulk")) is None
+
+
+def test_aws_target_quota_refuses_credentials_that_do_not_work(
+    ses: tuple[Any, Stubber],
+) -> None:
+    client, stub = ses
+    stub.add_client_error("get_account", "UnrecognizedClientException", "bad token", 403)
+    with pytest.raises(ProviderConfigurationError) as info:
+        AwsTarget(client=client).quota(transport_kind("ses"))
+    assert info.value.code == "UnrecognizedClientException"
+
+
+def test_aws_target_has_no_quota_for_pinpoint() -> None:
+    assert AwsTarget(region="eu-west-1").quota(transport_kind("pinpoint")) is None
+
+
+def test_smtp_target_quota_is_the_rate_it_was_given() -> None:
+    kind = transport_kind("smtp")
+    assert SmtpTarget("127.0.0.1", 2525).quota(kind) is None
+    quota = SmtpTarget("127.0.0.1", 2525, rate=14, daily_quota=200).quota(kind)
+    assert quota is not None and (quota.max_send_rate, quota.remaining_24_hours) == (14, 200)
+    with pytest.raises(ConfigurationError):
+        SmtpTarget("127.0.0.1", 2525, rate=float("nan"))
 
 
 # -- SES SendBulkEmail -----------------------------------------------------------------------
@@ -367,7 +391,8 @@ def test_pinpoint_needs_an_app_id() -> None:
      ("pinpoint", 100, ContentMode.TEMPLATE), ("smtp", 1, ContentMode.RAW)],
 )
 def test_make_transport(via: str, max_batch: int, mode: ContentMode) -> None:
-    assert via in VIAS
+    assert via in names()
+    assert transport_kind(via).max_batch == max_batch
     target: Any = (
         SmtpTarget("127.0.0.1", 2525) if via == "smtp"
         else AwsTarget(region="eu-west-1", access_key_id="AKID", secret_access_key="s",

@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 
-INVALID_ADDRESS = "InvalidAddress"
-NON_ASCII_LOCAL_PART = "NonAsciiLocalPart"
-MISSING_VALUE = "MissingValue"
-HEADER_INJECTION = "HeaderInjection"
+from toolkit.compose.spec import (
+    HEADER_INJECTION,
+    INVALID_ADDRESS,
+    MISSING_VALUE,
+    NON_ASCII_LOCAL_PART,
+)
 
 # RFC 5322 dot-atom, ASCII only: exactly what email-validator accepts for an unquoted local part.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"

@@ -4,8 +4,9 @@
 message carries everything any transport may need, filled according to the transport's
 :class:`ContentMode`:
 
-* ``FIELDS``   – ``subject``/``text``/``html`` rendered for this row (SES v2 Simple content).
-* ``RAW``      – ``raw`` holds the complete MIME message as bytes (SMTP, SES Raw content).
+* ``FIELDS``   – ``subject``/``text``/``html`` rendered for this row (SES v2 Simple content);
+  with attachments compose also fills ``raw``, and the transport sends that instead.
+* ``RAW``      – ``raw`` holds the complete MIME message as bytes (SMTP).
 * ``TEMPLATE`` – ``template`` (shared by every row) plus ``template_data`` for this row;
   the provider renders (SES SendBulkEmail, Pinpoint SendMessages).
 

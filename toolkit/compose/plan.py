@@ -57,7 +57,6 @@ import email.utils
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -74,45 +73,19 @@ from toolkit.compose.mime import (
     normalize_display_name,
 )
 from toolkit.compose.preflight import (
-    ATTACHMENT_NOT_FOUND,
-    DUPLICATE_RECIPIENT,
-    HEADER_INJECTION,
     HEADER_OVERHEAD,
-    INVALID_ADDRESS,
-    INVALID_VALUE,
-    MISSING_VALUE,
-    TOO_LARGE,
-    TOO_MANY_RECIPIENTS,
-    Addresses,
     Preflight,
+    PreflightResult,
     is_missing,
 )
-from toolkit.results import Outcome, Status, outcomes_to_frame
-
-
-@dataclass(frozen=True)
-class ComposeSpec:
-    """How the columns of a frame map onto a message (see the module docstring)."""
-
-    to: str = "email"
-    cc: str | None = None
-    bcc: str | None = None
-    reply_to: str | None = None
-    sender: str | None = None
-    sender_column: str | None = None
-    name_column: str | None = None
-    subject: str | None = None
-    text: str | None = None
-    html: str | None = None
-    template_name: str | None = None
-    template_columns: tuple[str, ...] | None = None
-    attachments: tuple[Attachment, ...] = ()
-    attachment_column: str | None = None
-    configuration_set: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    key_column: str | None = None
-    allow_duplicates: bool = False
+from toolkit.compose.spec import (
+    ATTACHMENT_NOT_FOUND,
+    HEADER_INJECTION,
+    INVALID_VALUE,
+    TOO_LARGE,
+    ComposeSpec,
+)
+from toolkit.results import Outcome, Status, results_frame
 
 
 def plan(
@@ -126,12 +99,9 @@ def plan(
     clock: Callable[[], float] = time.time,
 ) -> Plan:
     """Pre-flight the whole frame and return a :class:`Plan` (see the module docstring)."""
-    checks = Preflight(df, spec, mode, max_message_bytes, transport, max_recipients, clock)
-    result = checks.run()
-    renderer = _Renderer(
-        planner=checks, address_columns=result.address_columns, senders=result.senders,
-        value_columns=result.value_columns,
-    )  # fmt: skip
+    result = Preflight(df, spec, mode, max_message_bytes, transport, max_recipients, clock).run()
+    renderer = _Renderer(df, spec, result, mode=mode, transport=transport,
+                         max_bytes=max_message_bytes, clock=clock)  # fmt: skip
     return Plan(
         size=len(df), row_keys=result.row_keys, content_hashes=result.content_hashes,
         preflight=result.preflight, sendable=result.sendable, renderer=renderer,
@@ -205,7 +175,7 @@ class Plan:
     def problems(self) -> pd.DataFrame:
         """The pre-flight outcomes (invalid and skipped rows) as a results frame."""
         positions = sorted(self.preflight)
-        frame = outcomes_to_frame([self.preflight[p] for p in positions])
+        frame = results_frame([self.preflight[p] for p in positions])
         frame.insert(0, "position", positions)
         return frame
 
@@ -253,27 +223,27 @@ class _Renderer:
 
     def __init__(
         self,
+        df: pd.DataFrame,
+        spec: ComposeSpec,
+        result: PreflightResult,
         *,
-        planner: Preflight,
-        address_columns: list[tuple[str, Addresses]],
-        senders: dict[int, tuple[str, str]],
-        value_columns: list[str],
+        mode: ContentMode,
+        transport: str,
+        max_bytes: int,
+        clock: Callable[[], float],
     ) -> None:
-        spec = planner.spec
-        df = planner.df
         self.spec = spec
-        self.mode = planner.mode
-        self.transport = planner.transport
-        self.max_bytes = planner.max_bytes
-        self.clock = planner.clock
-        self.templates = planner.templates
-        self.addresses = dict(address_columns)
-        self.senders = senders
-        self.value_columns = value_columns
+        self.mode = mode
+        self.transport = transport
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.templates = result.templates
+        self.addresses = dict(result.address_columns)
+        self.senders = result.senders
+        self.value_columns = value_columns = result.value_columns
+        sender_name, sender_address = result.sender
         self.sender_constant = (
-            format_mailbox(planner.sender_address, planner.sender_name)
-            if planner.sender_address is not None
-            else None
+            format_mailbox(sender_address, sender_name) if sender_address is not None else None
         )
         needed: dict[str, None] = dict.fromkeys(value_columns)
         for column in (spec.to, spec.cc, spec.bcc, spec.reply_to, spec.name_column,
@@ -291,7 +261,7 @@ class _Renderer:
         )  # fmt: skip
         static = ""
         if self.sender_constant is not None:
-            static += address_line("From", [(planner.sender_name, planner.sender_address)])
+            static += address_line("From", [(sender_name, sender_address)])
         for name, value in spec.headers:
             static += header_line(name, value)
         if spec.configuration_set:
@@ -469,16 +439,4 @@ class _Late(Exception):
         self.message = message
 
 
-__all__ = [
-    "ATTACHMENT_NOT_FOUND",
-    "DUPLICATE_RECIPIENT",
-    "HEADER_INJECTION",
-    "INVALID_ADDRESS",
-    "INVALID_VALUE",
-    "MISSING_VALUE",
-    "TOO_LARGE",
-    "TOO_MANY_RECIPIENTS",
-    "ComposeSpec",
-    "Plan",
-    "plan",
-]
+__all__ = ["ComposeSpec", "Plan", "plan"]

@@ -3,8 +3,10 @@
 Why separate from rendering: pre-flight must look at the *whole* frame (a million rows in
 seconds, without holding rendered messages), while rendering works a chunk at a time. The
 checks run column by column with pandas/pyarrow; only distinct values (domains, senders,
-attachment paths) and rare odd cells are looked at one by one. See :mod:`toolkit.compose` for
-the list of checks and error codes; :class:`Preflight` is internal to :func:`compose.plan`.
+attachment paths) and rare odd cells are looked at one by one. See :mod:`toolkit.compose.plan` for
+the list of checks, and :mod:`toolkit.compose.spec` for the codes; :class:`Preflight` is
+internal to :func:`toolkit.compose.plan.plan`, which renders with what :meth:`Preflight.run`
+returns (the checked templates and sender travel in :class:`PreflightResult`).
 """
 
 from __future__ import annotations
@@ -14,21 +16,14 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import overload
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toolkit.compose.addresses import (
-    HEADER_INJECTION,
-    INVALID_ADDRESS,
-    MISSING_VALUE,
-    AddressProblem,
-    AddressValidator,
-    parse_mailbox,
-)
+from toolkit.compose.addresses import AddressProblem, AddressValidator, parse_mailbox
 from toolkit.compose.message import ContentMode
 from toolkit.compose.mime import (
     MAX_DISPLAY_NAME,
@@ -37,17 +32,18 @@ from toolkit.compose.mime import (
     normalize_display_name,
 )
 from toolkit.compose.render import CompiledTemplate, compile_template
+from toolkit.compose.spec import (
+    ATTACHMENT_NOT_FOUND,
+    DUPLICATE_RECIPIENT,
+    HEADER_INJECTION,
+    INVALID_VALUE,
+    MISSING_VALUE,
+    TOO_LARGE,
+    TOO_MANY_RECIPIENTS,
+    ComposeSpec,
+)
 from toolkit.errors import ConfigurationError, MissingColumnError
 from toolkit.results import Outcome, Status
-
-if TYPE_CHECKING:
-    from toolkit.compose import ComposeSpec
-
-TOO_MANY_RECIPIENTS = "TooManyRecipients"
-TOO_LARGE = "TooLarge"
-ATTACHMENT_NOT_FOUND = "AttachmentNotFound"
-DUPLICATE_RECIPIENT = "DuplicateRecipient"
-INVALID_VALUE = "InvalidValue"
 
 # Headers compose writes itself; spec.headers may not set them.
 _RESERVED_HEADERS = frozenset(
@@ -76,7 +72,11 @@ class Addresses:
 
 @dataclass
 class PreflightResult:
-    """What pre-flight hands to the plan: keys, hashes, final outcomes, and what to render."""
+    """What pre-flight hands to the plan: keys, hashes, final outcomes, and what to render.
+
+    ``templates`` are the spec's compiled templates and ``sender`` its checked constant
+    sender (display name, address; address None with a ``sender_column``).
+    """
 
     row_keys: list[str]
     content_hashes: HexDigests
@@ -85,6 +85,8 @@ class PreflightResult:
     address_columns: list[tuple[str, Addresses]]
     senders: dict[int, tuple[str, str]]
     value_columns: list[str]
+    templates: dict[str, CompiledTemplate]
+    sender: tuple[str, str | None]
 
 
 class HexDigests(Sequence[str]):
@@ -505,7 +507,8 @@ class Preflight:
         return PreflightResult(
             row_keys=row_keys, content_hashes=content_hashes, preflight=preflight,
             sendable=sendable, address_columns=address_columns, senders=senders,
-            value_columns=value_columns,
+            value_columns=value_columns, templates=self.templates,
+            sender=(self.sender_name, self.sender_address),
         )  # fmt: skip
 
     def _outcome(self, key: str, raw_to: object, code: str, message: str) -> Outcome:
@@ -569,15 +572,4 @@ def _simple_addresses(
             lambda rows: local.take(pa.array(rows)).to_pylist())  # fmt: skip
 
 
-__all__ = [
-    "ATTACHMENT_NOT_FOUND",
-    "DUPLICATE_RECIPIENT",
-    "HEADER_INJECTION",
-    "INVALID_ADDRESS",
-    "INVALID_VALUE",
-    "MISSING_VALUE",
-    "TOO_LARGE",
-    "TOO_MANY_RECIPIENTS",
-    "Preflight",
-    "PreflightResult",
-]
+__all__ = ["Preflight", "PreflightResult", "is_missing"]

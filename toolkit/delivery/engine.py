@@ -10,23 +10,26 @@ Data flow (one run)::
                       (workers take them first)                 └──── retryable members
                                                                       ledger: final/pending
 
-Promises (shared/DESIGN.md, "The engine's promises"):
+Promises:
 
 * every position of the plan ends with exactly one :class:`~toolkit.results.Outcome`;
 * pacing counts recipients and never admits more than the rate in any one-second window
-  (:class:`~toolkit.delivery.pacing.TokenBucket`), seeded from ``transport.quota()``; with no known
-  rate it adapts to throttling (:class:`~toolkit.delivery.pacing.AdaptiveRate`);
+  (:class:`~.pacing.TokenBucket`), seeded from the target's :class:`~toolkit.targets.Quota`;
+  with no known rate it adapts to throttling (:class:`~.pacing.AdaptiveRate`);
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
-  full-jitter backoff, re-batched with other due retries; a daily-quota throttle stops the run;
+  full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code; cancel (or Ctrl-C) stops taking batches, lets requests in flight
   finish, and reports rows never sent as ``skipped``/``Cancelled`` while the ledger keeps them
   pending for a resume.
 
+Why one module of this size: the producer, the workers, the retry heap and the finalizer share
+one lock and one set of counters; split apart, that discipline would be spread over files.
+
 Usage::
 
-    engine = SendEngine(plan, transport, EngineConfig(workers=8), ledger=ledger)
+    engine = SendEngine(plan, transport, EngineConfig(workers=8), quota=quota, ledger=ledger)
     outcomes = engine.run()          # list[Outcome], one per plan position
 """
 
@@ -40,17 +43,22 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
+from toolkit.delivery.config import EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, Pending
 from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
-from toolkit.delivery.retry import DAILY_QUOTA_CODE, AttemptContext, RetryPolicy, is_daily_quota
+from toolkit.delivery.progress import Observer, Progress
+from toolkit.delivery.retry import AttemptContext, RetryPolicy
 from toolkit.errors import ProviderConfigurationError
-from toolkit.results import Outcome, Status
-from toolkit.transports.base import Reply, Transport, Verdict
+from toolkit.results import DAILY_QUOTA_CODE, Outcome, Reply, Status, Verdict
+
+if TYPE_CHECKING:
+    from toolkit.targets import Quota
+    from toolkit.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
@@ -79,77 +87,6 @@ class SendPlan(Protocol):
     def sendable(self) -> Sequence[int]: ...
 
     def render(self, positions: Sequence[int]) -> list[Message | Outcome]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """How a run sends. Rates count recipients (To + Cc + Bcc), as SES quotas do.
-
-    Attributes:
-        workers: threads sending at once; cover the provider's latency (rate × latency).
-        max_attempts: requests per message at most, the first included.
-        retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
-        rate: recipients per second; None = the transport's quota (``MaxSendRate``).
-        headroom: fraction of the quota's rate to use (1.0 = exactly the quota; the
-            sandbox, which counts exactly, never throttles a run paced this way because each
-            admission counts until its answer arrives). Real SES is fuzzier: field reports
-            suggest ~0.7 (``toolkit.facts.SES_RATE_HEADROOM``). Ignored when ``rate`` is given.
-        window_margin: seconds added to the one-second pacing window (extra safety against
-            clock and arrival jitter; 0 by default).
-        adaptive: AIMD on throttling; None = only when no rate is known. With a known rate
-            it never goes above it.
-        limit: send at most this many rows; the rest are ``skipped`` with code ``Limit``.
-        chunk_size: rows rendered at a time (bounds memory for large frames).
-        queue_batches: batches waiting for a worker at most (default ``2 × workers``).
-        drain_timeout: seconds to wait for requests in flight when stopping.
-        progress_interval: seconds between progress snapshots sent to observers.
-    """
-
-    workers: int = 8
-    max_attempts: int = 5
-    retry_unknown: bool = False
-    rate: float | None = None
-    headroom: float = 1.0
-    window_margin: float = 0.0
-    adaptive: bool | None = None
-    limit: int | None = None
-    chunk_size: int = 1000
-    queue_batches: int | None = None
-    drain_timeout: float = 30.0
-    progress_interval: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError("workers must be at least 1")
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.rate is not None and self.rate <= 0:
-            raise ValueError("rate must be positive")
-        if not 0 < self.headroom <= 1:
-            raise ValueError("headroom must be in (0, 1]")
-        if self.limit is not None and self.limit < 0:
-            raise ValueError("limit must be >= 0")
-        if self.chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A plain snapshot of a run for observers (progress bar, widgets, handles)."""
-
-    total: int
-    counts: Mapping[str, int]  # per Status value, plus "pending"
-    elapsed: float
-    rate: float  # rows finished by the engine per second since the start
-    send_rate: float | None  # the pacing rate in force (recipients/s), None when unpaced
-    finished: bool = False
-
-    @property
-    def done(self) -> int:
-        return self.total - self.counts.get("pending", 0)
-
-
-Observer = Callable[[Progress], None]
 
 
 def _recipient(message: Message) -> str:
@@ -199,6 +136,7 @@ class SendEngine:
         transport: Transport,
         config: EngineConfig | None = None,
         *,
+        quota: Quota | None = None,
         ledger: Ledger | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
@@ -208,6 +146,7 @@ class SendEngine:
         self._plan = plan
         self._transport = transport
         self._ledger = ledger
+        self._quota = quota
         self._clock = clock or MonotonicClock()
         self._retry = retry or RetryPolicy.standard(
             self.config.max_attempts, retry_unknown=self.config.retry_unknown
@@ -324,15 +263,7 @@ class SendEngine:
         return outcomes
 
     def _setup_pacing(self) -> None:
-        cfg = self.config
-        try:
-            quota = self._transport.quota()
-        except ProviderConfigurationError as exc:
-            self._halt_with(_Stop(Status.FAILED, exc.code, exc.message))
-            return
-        except Exception as exc:  # a quota lookup problem must not stop a send
-            log.warning("could not read the sending quota (%s); adapting to throttling", exc)
-            quota = None
+        cfg, quota = self.config, self._quota
         rate = cfg.rate
         if rate is None and quota is not None and quota.max_send_rate > 0:
             rate = quota.max_send_rate * cfg.headroom
@@ -342,7 +273,7 @@ class SendEngine:
         if rate is None and not adaptive:
             return
         bucket = TokenBucket(rate or ADAPTIVE_START_RATE, clock=self._clock,
-                             margin=cfg.window_margin)
+                             margin=cfg.window_margin)  # fmt: skip
         self._pacer = bucket
         if adaptive:
             ceiling = rate if rate is not None else 10_000.0
@@ -622,10 +553,11 @@ class SendEngine:
             else:
                 if verdict is Verdict.THROTTLED:
                     throttled = True
-                    if is_daily_quota(reply.code, reply.message):
-                        status, code = Status.FAILED, DAILY_QUOTA_CODE
-                        stop = _Stop(Status.FAILED, DAILY_QUOTA_CODE,
-                                     reply.message or "Daily message quota exceeded.")
+                elif verdict is Verdict.DAILY_QUOTA:
+                    throttled = True
+                    status, code = Status.FAILED, DAILY_QUOTA_CODE
+                    stop = _Stop(Status.FAILED, DAILY_QUOTA_CODE,
+                                 reply.message or "Daily message quota exceeded.")  # fmt: skip
                 if status is None:
                     context = AttemptContext(item.attempts, verdict, reply.code, reply.message,
                                              reply.retry_after)

@@ -1,7 +1,7 @@
 """Pacing: admit recipients at a send rate, exactly, and adapt when the rate is unknown.
 
 * :class:`Clock` – the time seam (``now()``/``sleep()``); :class:`MonotonicClock` for real
-  runs, :class:`FakeClock` for tests (``sleep`` advances it, nothing waits).
+  runs (tests use a fake clock whose ``sleep`` advances it, ``tests/fakes.py``).
 * :class:`TokenBucket` – a sliding-window log: never more than ``rate`` recipients are admitted
   in *any* one-second window (``(t - 1, t]``), which is how SES counts ``MaxSendRate`` and how
   the sandbox polices it. A classic token bucket with ``burst == rate`` can admit up to ``2R``
@@ -54,33 +54,6 @@ class MonotonicClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
-
-
-class FakeClock:
-    """A clock for tests: ``sleep`` advances time instantly; thread-safe.
-
-    ``sleeps`` records every requested sleep so tests can assert on backoff delays.
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            if seconds > 0:
-                self._now += seconds
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward without recording a sleep."""
-        with self._lock:
-            self._now += seconds
 
 
 # How long one waiting thread sleeps at most before looking at ``abort`` again.

@@ -1,4 +1,4 @@
-"""Progress display: a tqdm.auto bar that renders the engine's :class:`.engine.Progress`.
+"""Progress: the snapshots the engine emits, and a tqdm.auto bar that renders them.
 
 The engine emits plain snapshots to observers (callables); this bar is one of them, so a
 notebook widget or a logger can be another. ``tqdm.auto`` picks the Jupyter widget front end
@@ -12,9 +12,34 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from toolkit.delivery.engine import Progress
+__all__ = ["Observer", "Progress", "ProgressBar"]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A plain snapshot of a run for observers (progress bar, widgets, handles)."""
+
+    total: int
+    counts: Mapping[str, int]  # per Status value, plus "pending"
+    elapsed: float
+    rate: float  # rows finished by the engine per second since the start
+    send_rate: float | None  # the pacing rate in force (recipients/s), None when unpaced
+    finished: bool = False
+
+    @property
+    def done(self) -> int:
+        return self.total - self.counts.get("pending", 0)
+
+
+Observer = Callable[[Progress], None]
+
+
+Observer = Callable[[Progress], None]
+"""Anything that takes progress snapshots (the bar below, a widget, a logger)."""
 
 _SHOWN = ("sent", "rejected", "failed", "unknown", "invalid", "skipped")
 

@@ -6,13 +6,12 @@ attempt be retried?) plus a *backoff* (how long to wait). Checkers compose:
 * :class:`MaxAttemptsChecker`  – stop after ``max_attempts`` attempts (the first one counts);
 * :class:`VerdictChecker`      – retry only the given verdicts (THROTTLED and TRANSIENT by
   default; UNKNOWN only when the user asks, because the message may already have gone;
-  REJECTED never);
+  REJECTED and DAILY_QUOTA never: a used-up 24-hour quota will not clear for hours);
 * :class:`AndChecker` / :class:`OrChecker`.
 
 :class:`ExponentialBackoff` uses *full jitter* (``random() * min(cap, base * 2**(n-1))``);
 throttling backs off from a longer base (1 s) than transient errors (0.05 s), as the AWS SDKs'
-standard mode does. A daily-quota throttle is not retried at all: :func:`is_daily_quota`
-lets the engine stop the run instead of spinning until the quota resets.
+standard mode does.
 
 Layering: boto3 clients retry on their own; transports create clients with
 ``retries={"max_attempts": 1}`` so that every retry is this module's (and counted in
@@ -33,22 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from toolkit.transports.base import Verdict
-
-DAILY_QUOTA_CODE = "DailyQuotaExceeded"
-_DAILY_QUOTA_TEXT = "daily message quota exceeded"
-
-
-def is_daily_quota(code: str | None, message: str | None) -> bool:
-    """True when a throttling answer means the rolling 24 h quota is used up.
-
-    SES says so in the message ("Daily message quota exceeded") under a generic throttling
-    code (FACTS §3: the v2 code is not documented), SES bulk uses the entry status
-    ``ACCOUNT_DAILY_QUOTA_EXCEEDED``; transports may also normalize to ``DailyQuotaExceeded``.
-    """
-    if code in (DAILY_QUOTA_CODE, "ACCOUNT_DAILY_QUOTA_EXCEEDED"):
-        return True
-    return message is not None and _DAILY_QUOTA_TEXT in message.lower()
+from toolkit.results import Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +68,6 @@ class VerdictChecker:
 
     def is_retryable(self, context: AttemptContext) -> bool:
         return context.verdict in self.verdicts
-
-
-class NotDailyQuotaChecker:
-    """Refuse to retry a daily-quota throttle (it will not clear for hours)."""
-
-    def is_retryable(self, context: AttemptContext) -> bool:
-        return not is_daily_quota(context.code, context.message)
 
 
 class AndChecker:
@@ -167,8 +144,7 @@ class RetryPolicy:
         if retry_unknown:
             verdicts.add(Verdict.UNKNOWN)
         checker = AndChecker(
-            [MaxAttemptsChecker(max_attempts), VerdictChecker(frozenset(verdicts)),
-             NotDailyQuotaChecker()]
+            [MaxAttemptsChecker(max_attempts), VerdictChecker(frozenset(verdicts))]
         )
         return cls(
             checker,

@@ -40,7 +40,7 @@ from toolkit.guide.pricing import CostEstimate, CostInputs, estimate_cost
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.transports.base import Quota
+    from toolkit.targets import Quota
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "push", "voice")
 _CHANNEL_LABEL = {"email": "email", "sms": "SMS", "push": "push", "voice": "voice"}

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 
@@ -34,6 +34,10 @@ from toolkit.sandbox.pinpoint_api import PinpointApi
 from toolkit.sandbox.policy import Policy
 from toolkit.sandbox.ses_api import SesV2Api
 from toolkit.sandbox.state import SandboxState
+
+if TYPE_CHECKING:
+    from toolkit.targets import AwsTarget, Quota, SmtpTarget
+    from toolkit.transports.registry import TransportKind
 
 DEFAULT_SENDER = "sender@example.com"
 DEFAULT_APP_ID = "5a9d1b0c0ffee0000000000000000001"
@@ -278,6 +282,25 @@ class Sandbox:
     def certificate(self) -> Any:
         """The SMTP server's TLS certificate (``cert_pem``), or None without SMTP."""
         return None if self._smtp is None else self._smtp.certificate
+
+    # -- as a send target (toolkit.targets.Target) ---------------------------------------------
+
+    def resolve(self, kind: TransportKind) -> AwsTarget | SmtpTarget:
+        """Where ``kind`` connects: the HTTP API for the API transports, SMTP for ``smtp``."""
+        from toolkit.sandbox.target import aws_target_for, smtp_target_for
+
+        self._require_running()
+        if kind.endpoint == "smtp":
+            if self._smtp is None:
+                raise SandboxError("this sandbox was started with smtp=False")
+            return smtp_target_for(self)
+        return aws_target_for(self)
+
+    def quota(self, kind: TransportKind) -> Quota:
+        """The sandbox's own limits, for every transport (it polices them on every path)."""
+        from toolkit.sandbox.target import quota_of
+
+        return quota_of(self.policy)
 
     def client(self, service: str = "sesv2", **kwargs: Any) -> Any:
         """A boto3 client for ``service`` ("sesv2", "pinpoint", ...) aimed at this sandbox."""

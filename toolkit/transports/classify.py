@@ -16,13 +16,14 @@ the transport raises as :class:`~toolkit.errors.ProviderConfigurationError`.
   reset or closed while waiting, an SMTP disconnect after the message body was sent). The
   provider may have accepted it; the engine never resends these automatically.
 
-Throttling by the *daily quota* gets the code :data:`DAILY_QUOTA_CODE` whatever the provider
-called it, so the engine can stop instead of spinning until the 24 h window moves.
+Throttling by the *daily quota* is decided here and only here: it gets the verdict
+``DAILY_QUOTA`` and the code :data:`DAILY_QUOTA_CODE`, whatever the provider called it, so the
+engine stops instead of spinning until the 24 h window moves.
 
 Usage::
 
     c = classify_aws_error("sesv2", "TooManyRequestsException", "Daily message quota exceeded.")
-    c.verdict, c.code   # (Verdict.THROTTLED, "DailyQuotaExceeded")
+    c.verdict, c.code   # (Verdict.DAILY_QUOTA, "DailyQuotaExceeded")
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Final
 
 from botocore import exceptions as boto_exc
 
-from toolkit.transports.base import Reply, Verdict
+from toolkit.results import DAILY_QUOTA_CODE, Reply, Verdict
 
 __all__ = [
     "CONFIGURATION",
@@ -55,7 +56,6 @@ __all__ = [
 CONFIGURATION: Final = None
 """Table value for a whole-batch configuration fault (raise, do not reply)."""
 
-DAILY_QUOTA_CODE: Final = "DailyQuotaExceeded"
 _DAILY_TEXT = "daily message quota exceeded"
 
 
@@ -191,7 +191,7 @@ def classify_aws_error(service: str, code: str, message: str, http_status: int =
     status (429 throttled, 5xx transient, 401/403 configuration, other 4xx rejected).
     """
     if _DAILY_TEXT in message.lower():
-        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, message)
+        return Classified(Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE, message)
     table = _TABLES.get(service, SES_ERRORS)
     if code in table:
         return Classified(table[code], code, message)
@@ -269,7 +269,7 @@ SES_BULK_STATUS: dict[str, Verdict | None] = {
     "MAIL_FROM_DOMAIN_NOT_VERIFIED": Verdict.REJECTED,
     "INVALID_PARAMETER": Verdict.REJECTED,
     "ACCOUNT_THROTTLED": Verdict.THROTTLED,
-    "ACCOUNT_DAILY_QUOTA_EXCEEDED": Verdict.THROTTLED,
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED": Verdict.DAILY_QUOTA,
     "TRANSIENT_FAILURE": Verdict.TRANSIENT,
     # "Unable to process your request": a failure SES reported, not a refusal of the
     # recipient; retry within the engine's budget (ends as failed, not rejected).
@@ -289,7 +289,7 @@ SES_BULK_STATUS: dict[str, Verdict | None] = {
 def classify_ses_bulk_status(status: str, error: str = "") -> Classified:
     """Classify one ``BulkEmailEntryResult`` (Status, Error)."""
     if status == "ACCOUNT_DAILY_QUOTA_EXCEEDED" or _DAILY_TEXT in error.lower():
-        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, error or status)
+        return Classified(Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE, error or status)
     verdict = SES_BULK_STATUS.get(status, Verdict.TRANSIENT)
     return Classified(verdict, status, error)
 
@@ -310,7 +310,7 @@ PINPOINT_DELIVERY_STATUS: dict[str, Verdict | None] = {
 def classify_pinpoint_status(delivery_status: str, status_message: str = "") -> Classified:
     """Classify one Pinpoint ``MessageResult`` (DeliveryStatus, StatusMessage)."""
     if _DAILY_TEXT in status_message.lower():
-        return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, status_message)
+        return Classified(Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE, status_message)
     verdict = PINPOINT_DELIVERY_STATUS.get(delivery_status, Verdict.TRANSIENT)
     return Classified(verdict, delivery_status, status_message)
 
@@ -334,7 +334,7 @@ def classify_smtp_reply(code: int, text: str) -> Classified:
         return Classified(Verdict.ACCEPTED, name, text)
     if 400 <= code < 500:
         if _DAILY_TEXT in lowered:
-            return Classified(Verdict.THROTTLED, DAILY_QUOTA_CODE, text)
+            return Classified(Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE, text)
         if code == 454 and ("throttl" in lowered or "rate exceeded" in lowered):
             return Classified(Verdict.THROTTLED, name, text)
         return Classified(Verdict.TRANSIENT, name, text)

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from toolkit.compose.message import ContentMode, Message
-from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
+from toolkit.results import Reply, Verdict
+from toolkit.transports.base import BaseTransport
 
 Handler = Callable[[Message], Reply | Verdict | None]
 
@@ -38,7 +39,6 @@ class RecordingTransport(BaseTransport):
         max_batch: int = 1,
         content_mode: ContentMode = ContentMode.FIELDS,
         max_message_bytes: int = 40 * 1024 * 1024,
-        quota: Quota | None = None,
         latency: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -47,7 +47,6 @@ class RecordingTransport(BaseTransport):
         self.max_batch = max_batch
         self.content_mode = content_mode
         self.max_message_bytes = max_message_bytes
-        self._quota = quota
         self.latency = latency
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -62,9 +61,6 @@ class RecordingTransport(BaseTransport):
 
     def close(self) -> None:
         self.closed += 1
-
-    def quota(self) -> Quota | None:
-        return self._quota
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
         started = time.time()

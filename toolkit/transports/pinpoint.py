@@ -24,7 +24,7 @@ import datetime as dt
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import ContentMode, Message, Template
 from toolkit.errors import ConfigurationError
@@ -33,10 +33,20 @@ from toolkit.facts import (
     PINPOINT_MAX_ADDRESSES_PER_CALL,
     PINPOINT_MAX_PAYLOAD_BYTES,
 )
-from toolkit.transports.base import Reply, Verdict
+from toolkit.results import Reply, Verdict
+from toolkit.transports.aws import (
+    AWS_CALL_ERRORS,
+    AwsApiTransport,
+    SetupFailed,
+    message_template,
+    stored_template_name,
+)
 from toolkit.transports.classify import classify_aws_exception, classify_pinpoint_status
-from toolkit.transports.ses import AWS_CALL_ERRORS, AwsApiTransport, SetupFailed
-from toolkit.transports.ses_bulk import message_template, stored_template_name
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from toolkit.targets import AwsTarget
 
 __all__ = [
     "PinpointEndOfSupportWarning",
@@ -96,7 +106,7 @@ class PinpointTransport(AwsApiTransport):
     """Pinpoint ``SendMessages`` to email addresses, through one shared template.
 
     Args:
-        client: a Pinpoint client (see :class:`~toolkit.transports.ses.AwsApiTransport`).
+        client: a Pinpoint client (see :class:`~toolkit.transports.aws.AwsApiTransport`).
         application_id: the Pinpoint project id (``AwsTarget.pinpoint_app_id``).
         extra_params: keys added to every ``MessageRequest`` (e.g. ``TraceId``, ``Context``).
     """
@@ -123,6 +133,12 @@ class PinpointTransport(AwsApiTransport):
         self.application_id = application_id
         self._configs: dict[tuple[str, tuple[str, ...], Template], dict[str, Any]] = {}
         warnings.warn(end_of_support_text(), PinpointEndOfSupportWarning, stacklevel=2)
+
+    @classmethod
+    def from_target(cls, target: AwsTarget, *, workers: int = 1, **options: Any) -> Self:
+        """A transport for ``target``'s Pinpoint application (``pinpoint_app_id``)."""
+        options.setdefault("application_id", target.pinpoint_app_id)
+        return super().from_target(target, workers=workers, **options)
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
         """One call per group of up to 100 distinct addresses; one Reply per message."""

@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -27,15 +26,18 @@ from typing import Any
 from toolkit.compose.message import ContentMode, Message, Template
 from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_BULK_MAX_ENTRIES, SES_MAX_MESSAGE_BYTES
-from toolkit.transports.base import Quota, Reply, Verdict
-from toolkit.transports.classify import classify_ses_bulk_status
-from toolkit.transports.ses import (
+from toolkit.results import Reply, Verdict
+from toolkit.transports.aws import (
     AWS_CALL_ERRORS,
     AwsApiTransport,
     SetupFailed,
     build_destination,
+    message_template,
     name_values,
+    stored_template_name,
+    template_content,
 )
+from toolkit.transports.classify import classify_ses_bulk_status
 
 __all__ = [
     "SesBulkTransport",
@@ -46,32 +48,6 @@ __all__ = [
 ]
 
 _EMPTY_JSON = "{}"
-
-
-def message_template(msg: Message) -> Template:
-    """The message's template, or one made of its rendered fields when it has none."""
-    if msg.template is not None:
-        return msg.template
-    return Template(subject=msg.subject, text=msg.text, html=msg.html)
-
-
-def stored_template_name(template: Template) -> str:
-    """``toolkit-`` + the first 16 hex digits of the SHA-256 of the template's parts."""
-    digest = hashlib.sha256()
-    for part in (template.subject, template.text or "", template.html or ""):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\0")
-    return "toolkit-" + digest.hexdigest()[:16]
-
-
-def template_content(template: Template) -> dict[str, str]:
-    """SES ``EmailTemplateContent`` for an inline template."""
-    content = {"Subject": template.subject}
-    if template.text is not None:
-        content["Text"] = template.text
-    if template.html is not None:
-        content["Html"] = template.html
-    return content
 
 
 def build_default_content(template: Template, *, stored_name: str | None = None) -> dict[str, Any]:
@@ -123,7 +99,7 @@ class SesBulkTransport(AwsApiTransport):
     """SES v2 ``SendBulkEmail`` with up to 50 entries per call.
 
     Args:
-        client: an SES v2 client (see :class:`~toolkit.transports.ses.AwsApiTransport`).
+        client: an SES v2 client (see :class:`~toolkit.transports.aws.AwsApiTransport`).
         extra_params: top-level parameters added to every call.
         inline_templates: send templates inline (default) or store them once per transport.
     """
@@ -226,7 +202,3 @@ class SesBulkTransport(AwsApiTransport):
             if code != "AlreadyExistsException":
                 raise self._setup_error(f"cannot store template {name}", exc) from exc
         return name
-
-    def quota(self) -> Quota | None:
-        """The account's ``GetAccount.SendQuota`` (None when it cannot be read)."""
-        return self._ses_quota()

@@ -45,8 +45,9 @@ from email.policy import SMTP as SMTP_POLICY
 from toolkit.compose.message import ContentMode, Message
 from toolkit.errors import ProviderConfigurationError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES
+from toolkit.results import Reply, Verdict
 from toolkit.targets import SmtpTarget
-from toolkit.transports.base import BaseTransport, Quota, Reply, Verdict
+from toolkit.transports.base import BaseTransport
 from toolkit.transports.classify import Classified, classify_smtp_reply
 
 __all__ = ["PARTIAL_REFUSAL_CODE", "SmtpTransport", "dot_stuff", "parse_message_id"]
@@ -133,7 +134,6 @@ class SmtpTransport(BaseTransport):
 
     Args:
         target: where to connect and how to log in.
-        quota: the account's limits when the caller knows them (SMTP cannot ask).
     """
 
     name = "smtp"
@@ -141,15 +141,19 @@ class SmtpTransport(BaseTransport):
     content_mode = ContentMode.RAW
     max_message_bytes = SES_MAX_MESSAGE_BYTES.value
 
-    def __init__(self, target: SmtpTarget, *, quota: Quota | None = None) -> None:
+    def __init__(self, target: SmtpTarget) -> None:
         self.target = target
-        self._quota = quota
         self._context = target.ssl_context()
         # EHLO name: resolved once (smtplib's default, getfqdn, may wait on DNS per connect).
         self._local_hostname = target.local_hostname or socket.gethostname() or "localhost"
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
         self._closed = False
+
+    @classmethod
+    def from_target(cls, target: SmtpTarget, *, workers: int = 1) -> SmtpTransport:
+        """A pool for ``target``; it opens one connection per sending thread, on demand."""
+        return cls(target)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -177,10 +181,6 @@ class SmtpTransport(BaseTransport):
             idle, self._idle = self._idle, []
         for conn in idle:
             self._quit(conn)
-
-    def quota(self) -> Quota | None:
-        """The quota given at construction (SMTP has no way to ask)."""
-        return self._quota
 
     # -- sending -----------------------------------------------------------------------------
 
