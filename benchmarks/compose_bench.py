@@ -1,7 +1,7 @@
 """Compose throughput and memory: plan() + render() against an EmailMessage-per-row baseline.
 
-Measures, in one process run (compare only numbers from the same run — see
-shared/BASELINES.md on machine noise):
+Measures, in one process run (compare only numbers from the same run: this kind of machine
+drifts by up to 1.5x within minutes):
 
 1. ``plan()`` + ``render()`` of the order-confirmation template (text + html,
    multipart/alternative, RAW mode: complete MIME bytes) over ``--rows`` rows (default

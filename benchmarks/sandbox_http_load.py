@@ -10,7 +10,7 @@ second, including the sandbox's model validation, policy check and mailbox write
   throughput as far as a cheap client can drive it; ``srv us/req`` is the server process's
   CPU per request (psutil), the figure least disturbed by other load on the machine.
 * ``boto3``: one sequential boto3 client in one process (a real client's view; boto3's own
-  CPU is the limit, see shared/BASELINES.md row e3).
+  CPU per request is the limit).
 
 Both servers run in their own process: the sandbox (``Sandbox(smtp=False)`` with a rate high
 enough never to throttle) and ``moto_server`` (Werkzeug; its log goes to a file so a full pipe

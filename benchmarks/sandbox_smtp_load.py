@@ -1,6 +1,6 @@
 """Load test of the sandbox SMTP server: STARTTLS + AUTH + mailbox writes, N messages, then stop.
 
-The client is the fastest plain-Python shape measured in shared/BASELINES.md (c5): smtplib, one
+The client is the fastest plain-Python shape we measured for this: smtplib, one
 thread per connection, each connection opened once (EHLO, STARTTLS, EHLO, AUTH) and reused, and
 one pre-built ~2 KB message sent as bytes. The server runs in a child process by default (as a
 separate sandbox process would, and as the baselines measured aiosmtpd), or in this process with
@@ -81,7 +81,7 @@ class _Accept:
 class _StockAiosmtpd(SmtpServer):
     """The reference: stock aiosmtpd with the same TLS and AUTH, accepting everything and
     storing nothing. Measured back to back with the sandbox, the ratio is what to compare
-    across machines (shared/BASELINES.md: absolute numbers drift by 20 % or more)."""
+    across machines (absolute numbers drift by 20 % or more between runs)."""
 
     def _protocol(self, loop: asyncio.AbstractEventLoop, *, implicit_tls: bool) -> SMTP:
         return SMTP(

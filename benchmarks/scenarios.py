@@ -1,7 +1,7 @@
 """The named benchmark scenarios, their sizes in quick and full mode, and the goals.
 
 Every group runs its baseline in the same run as the toolkit, so ratios compare numbers taken
-back to back on the same machine (shared/BASELINES.md: machines drift by 1.5x over minutes).
+back to back on the same machine (this kind of machine drifts by up to 1.5x over minutes).
 
 Groups (``--only`` takes a group or any prefix of a scenario name):
 
@@ -662,7 +662,7 @@ def run_pacing(ctx: Context) -> list[ScenarioResult]:
                 }
             )
             if rate == 100:
-                from toolkit.measure.report import plot_throughput
+                from toolkit.measure.figures import plot_throughput
 
                 ctx.figures["pacing_r100"] = plot_throughput(
                     results, configured_rate=rate, title="Pacing at 100/s (sandbox limit 100/s)"

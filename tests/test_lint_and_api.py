@@ -24,18 +24,52 @@ def test_ruff_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_ruff_format_is_applied() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (it comes with the [test] extra)")
+    done = subprocess.run(
+        [ruff, "format", "--check", "toolkit", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_public_names_are_pinned() -> None:
     assert sorted(toolkit.__all__) == [
         "AwsTarget",
         "ComposeSpec",
+        "ConfigurationError",
+        "EngineConfig",
+        "MissingColumnError",
+        "MissingDependencyError",
         "Outcome",
+        "ProviderConfigurationError",
+        "Quota",
         "Sandbox",
+        "SandboxError",
         "SendHandle",
         "SmtpTarget",
         "Status",
+        "Target",
+        "ToolkitError",
         "send",
         "send_in_background",
     ]
+
+
+def test_the_error_tree() -> None:
+    assert issubclass(toolkit.ConfigurationError, toolkit.ToolkitError)
+    assert issubclass(toolkit.ConfigurationError, ValueError)
+    for leaf in (
+        toolkit.MissingColumnError,
+        toolkit.MissingDependencyError,
+        toolkit.ProviderConfigurationError,
+    ):
+        assert issubclass(leaf, toolkit.ConfigurationError)
+    assert issubclass(toolkit.SandboxError, toolkit.ToolkitError)
 
 
 @pytest.mark.parametrize("name", toolkit.__all__)

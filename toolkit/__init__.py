@@ -6,7 +6,9 @@ Usage::
     results = toolkit.send(df, via="ses", sender="Shop <sender@example.com>",
                            subject="Order {{order_id}}", text="Hi {{first_name}}")
 
-Names are imported on first use, so ``import toolkit`` stays cheap in a notebook.
+The public names (``__all__``): the entry points, the two specs, the targets, the sandbox, the
+status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
+stays cheap in a notebook.
 """
 
 from __future__ import annotations
@@ -14,36 +16,63 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+_HOMES = {
+    "send": "toolkit.api",
+    "send_in_background": "toolkit.api",
+    "SendHandle": "toolkit.api",
+    "ComposeSpec": "toolkit.compose.spec",
+    "EngineConfig": "toolkit.delivery.config",
+    "AwsTarget": "toolkit.targets",
+    "SmtpTarget": "toolkit.targets",
+    "Quota": "toolkit.targets",
+    "Target": "toolkit.targets",
+    "Sandbox": "toolkit.sandbox",
+    "Outcome": "toolkit.results",
+    "Status": "toolkit.results",
+    "ToolkitError": "toolkit.errors",
+    "ConfigurationError": "toolkit.errors",
+    "MissingColumnError": "toolkit.errors",
+    "MissingDependencyError": "toolkit.errors",
+    "ProviderConfigurationError": "toolkit.errors",
+    "SandboxError": "toolkit.errors",
+}
+
 __all__ = [
     "AwsTarget",
     "ComposeSpec",
+    "ConfigurationError",
+    "EngineConfig",
+    "MissingColumnError",
+    "MissingDependencyError",
     "Outcome",
+    "ProviderConfigurationError",
+    "Quota",
     "Sandbox",
+    "SandboxError",
     "SendHandle",
     "SmtpTarget",
     "Status",
+    "Target",
+    "ToolkitError",
     "send",
     "send_in_background",
 ]
 
-_HOMES = {
-    "AwsTarget": "toolkit.targets",
-    "ComposeSpec": "toolkit.compose",
-    "Outcome": "toolkit.results",
-    "Sandbox": "toolkit.sandbox",
-    "SendHandle": "toolkit.api",
-    "SmtpTarget": "toolkit.targets",
-    "Status": "toolkit.results",
-    "send": "toolkit.api",
-    "send_in_background": "toolkit.api",
-}
-
 if TYPE_CHECKING:
     from toolkit.api import SendHandle, send, send_in_background
-    from toolkit.compose import ComposeSpec
+    from toolkit.compose.spec import ComposeSpec
+    from toolkit.delivery.config import EngineConfig
+    from toolkit.errors import (
+        ConfigurationError,
+        MissingColumnError,
+        MissingDependencyError,
+        ProviderConfigurationError,
+        SandboxError,
+        ToolkitError,
+    )
     from toolkit.results import Outcome, Status
     from toolkit.sandbox import Sandbox
-    from toolkit.targets import AwsTarget, SmtpTarget
+    from toolkit.targets import AwsTarget, Quota, SmtpTarget, Target
 
 
 def __getattr__(name: str) -> Any:

@@ -34,61 +34,29 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import Attachment
 from toolkit.compose.spec import ComposeSpec
 from toolkit.delivery.config import EngineConfig
-from toolkit.delivery.engine import SendEngine
-from toolkit.delivery.ledger import Ledger
 from toolkit.delivery.progress import Progress
 from toolkit.errors import ConfigurationError
-from toolkit.results import Outcome, ResultTable, Status, results_frame
-from toolkit.targets import Target
-from toolkit.transports.base import Transport
-from toolkit.transports.registry import TransportKind, transport_kind
+from toolkit.job import Job, Request
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from toolkit.compose.plan import Plan
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DRY_RUN_CODE", "SendHandle", "send", "send_in_background"]
-
-DRY_RUN_CODE = "DryRun"
-_DRY_RUN_MESSAGE = "dry run: rendered, not sent"
-_PREVIEW_ROWS = 5
-_DRY_RUN_CHUNK = 1000
-_EMBEDDED_NOTE = (
-    "toolkit: no target given; sending to an embedded local sandbox started for this call "
-    "(nothing leaves this machine)"
-)
+__all__ = ["SendHandle", "send", "send_in_background"]
 
 Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class _Request:
-    """Everything one call asked for (validated once, used by the foreground and the handle)."""
-
-    df: Any
-    via: str
-    target: Any
-    spec: ComposeSpec
-    config: EngineConfig
-    ledger: Path | None
-    dry_run: bool
-    progress: bool
 
 
 def _pairs(value: Pairs | None) -> tuple[tuple[str, str], ...]:
@@ -115,14 +83,12 @@ def _attachments(items: Iterable[Attachment | str | os.PathLike[str]]) -> tuple[
     return tuple(out)
 
 
-_COMPOSE_KEYWORDS = (
-    "sender", "to", "cc", "bcc", "reply_to", "sender_column", "name_column", "subject", "text",
-    "html", "template", "template_columns", "attachments", "attachment_column",
-    "configuration_set", "tags", "headers", "key", "allow_duplicates",
-)  # fmt: skip
-_ENGINE_KEYWORDS = (
-    "rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit",
-)  # fmt: skip
+# send()'s keywords in three groups: the engine's (an EngineConfig), the run's, and the
+# rest, which describe the message (a ComposeSpec).
+_ENGINE_KEYWORDS = frozenset(
+    ["rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit"]
+)
+_RUN_KEYWORDS = ("target", "compose", "config", "ledger", "dry_run", "progress")
 
 
 def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
@@ -143,37 +109,36 @@ def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
     )  # fmt: skip
 
 
-def _request(df: Any, via: str, options: Mapping[str, Any]) -> _Request:
+def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
     """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
     defaults = send.__kwdefaults__ or {}
     changed = {k for k, v in options.items() if k in defaults and not _same(v, defaults[k])}
-    spec, config = options["compose"], options["config"]
-    if spec is not None:
-        if not isinstance(spec, ComposeSpec):
-            raise ConfigurationError("compose= takes a ComposeSpec")
-        if changed & set(_COMPOSE_KEYWORDS):
-            raise ConfigurationError(
-                "give compose=ComposeSpec(...) or the message keywords "
-                f"({', '.join(sorted(changed & set(_COMPOSE_KEYWORDS)))}), not both"
-            )
-    else:
-        spec = _spec_from(options)
-    if config is not None:
-        if not isinstance(config, EngineConfig):
-            raise ConfigurationError("config= takes an EngineConfig")
-        if changed & set(_ENGINE_KEYWORDS):
-            raise ConfigurationError(
-                "give config=EngineConfig(...) or the engine keywords "
-                f"({', '.join(sorted(changed & set(_ENGINE_KEYWORDS)))}), not both"
-            )
-    else:
-        config = EngineConfig(**{k: options[k] for k in _ENGINE_KEYWORDS})
+    engine_keywords = _ENGINE_KEYWORDS
+    compose_keywords = set(defaults) - engine_keywords - set(_RUN_KEYWORDS)
+    spec = _given("compose", options["compose"], ComposeSpec, changed & compose_keywords)
+    spec = spec or _spec_from(options)
+    config = _given("config", options["config"], EngineConfig, changed & engine_keywords)
+    config = config or EngineConfig(**{k: options[k] for k in engine_keywords})
     ledger = options["ledger"]
-    return _Request(
+    return Request(
         df=df, via=via, target=options["target"], spec=spec, config=config,
         ledger=Path(ledger) if ledger is not None else None,
         dry_run=bool(options["dry_run"]), progress=bool(options["progress"]),
     )  # fmt: skip
+
+
+def _given(name: str, value: Any, kind: type, conflicting: set[str]) -> Any:
+    """A ``compose=``/``config=`` object, checked: the right type, and not given twice."""
+    if value is None:
+        return None
+    if not isinstance(value, kind):
+        raise ConfigurationError(f"{name}= takes a {kind.__name__}, not {type(value).__name__}")
+    if conflicting:
+        raise ConfigurationError(
+            f"give {name}={kind.__name__}(...) or the keywords it replaces "
+            f"({', '.join(sorted(conflicting))}), not both"
+        )
+    return value
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -184,179 +149,6 @@ def _same(value: Any, default: Any) -> bool:
         return bool(type(value) is type(default) and value == default)
     except (TypeError, ValueError):
         return False
-
-
-@contextlib.contextmanager
-def _target_scope(target: Any, progress: bool) -> Iterator[Target]:
-    """The target to send to; with none given, a sandbox started and stopped around the send."""
-    if target is not None:
-        if not isinstance(target, Target):
-            raise ConfigurationError(
-                "target must be None (embedded sandbox), a Sandbox, an AwsTarget, an "
-                f"SmtpTarget or a transport; got {type(target).__name__}"
-            )
-        yield target
-        return
-    from toolkit.sandbox import Sandbox
-
-    log.info(_EMBEDDED_NOTE)
-    if progress:
-        print(_EMBEDDED_NOTE, file=sys.stderr)
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-class _Job:
-    """One send: plan, resolve the target and transport, run the engine, build the frame."""
-
-    def __init__(self, request: _Request) -> None:
-        self.request = request
-        self.cancelled = threading.Event()
-        self.engine: SendEngine | None = None
-        self.plan: Plan | None = None
-        given = request.target if isinstance(request.target, Transport) else None
-        self.given: Transport | None = given
-        self.kind: TransportKind | None = None if given else transport_kind(request.via)
-        self.transport_name = given.name if given else request.via
-        self.result: pd.DataFrame | None = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        engine = self.engine
-        if engine is not None:
-            engine.cancel()
-
-    def run(self, observers: Sequence[Any] = ()) -> pd.DataFrame:
-        try:
-            self.result = self._run(observers)
-            return self.result
-        except BaseException as exc:
-            self.error = exc
-            raise
-        finally:
-            self.done.set()
-
-    def _run(self, observers: Sequence[Any]) -> pd.DataFrame:
-        from toolkit.compose.plan import plan
-
-        req = self.request
-        # The transport's shape (content mode, size limit) without connecting anywhere yet.
-        shape: Any = self.given or self.kind.transport_class()  # type: ignore[union-attr]
-        p = plan(req.df, req.spec, mode=shape.content_mode,
-                 max_message_bytes=shape.max_message_bytes,
-                 transport=self.transport_name)  # fmt: skip
-        self.plan = p
-        if req.dry_run:
-            return _dry_run(p, req.df.index, self.transport_name)
-        if self.given is not None:
-            try:
-                return self._send(p, self.given, quota=None, observers=observers)
-            finally:
-                self.given.close()
-        kind = self.kind
-        assert kind is not None
-        with _target_scope(req.target, req.progress) as target:
-            transport = kind.create(target, workers=req.config.workers)
-            try:
-                return self._send(p, transport, quota=target.quota(kind), observers=observers)
-            finally:
-                transport.close()  # safe when never opened, and more than once
-
-    def _send(self, p: Plan, transport: Transport, *, quota: Any,
-              observers: Sequence[Any]) -> pd.DataFrame:  # fmt: skip
-        req = self.request
-        ledger = Ledger(req.ledger) if req.ledger is not None else None
-        bar = None
-        try:
-            if ledger is not None and ledger.recovered:
-                log.warning("ledger %s: %d rows were in flight when a previous run stopped; "
-                            "they are reported 'unknown'%s", req.ledger, ledger.recovered,
-                            " and will be resent" if req.config.retry_unknown else "")  # fmt: skip
-            all_observers = list(observers)
-            if req.progress:
-                from toolkit.delivery.progress import ProgressBar
-
-                bar = ProgressBar(p.size, desc=transport.name)
-                all_observers.append(bar)
-            transport.open()
-            engine = SendEngine(p, transport, req.config, quota=quota, ledger=ledger,
-                                observers=all_observers)  # fmt: skip
-            self.engine = engine
-            if self.cancelled.is_set():
-                engine.cancel()
-            try:
-                outcomes = engine.run()
-            except KeyboardInterrupt as interrupt:
-                done = getattr(interrupt, "outcomes", None)
-                if done is not None:
-                    frame = results_frame(done, req.df.index)
-                    frame.attrs["summary"] = _summary(engine, frame, transport.name)
-                    interrupt.results = frame  # type: ignore[attr-defined]
-                log.warning("send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
-                            f"; resume with ledger={str(req.ledger)!r}" if ledger else "")
-                raise
-            frame = results_frame(outcomes, req.df.index)
-            frame.attrs["summary"] = _summary(engine, frame, transport.name)
-            return frame
-        finally:
-            if bar is not None:
-                bar.close()
-            if ledger is not None:
-                ledger.close()
-
-    def snapshot_frame(self) -> pd.DataFrame | None:
-        """Results so far (rows not final yet have status None), or None before planning."""
-        if self.result is not None:
-            return self.result
-        p, engine = self.plan, self.engine
-        if p is None:
-            return None
-        if engine is not None:
-            outcomes = engine.outcomes()
-        else:
-            outcomes = [None] * p.size
-            for position, outcome in p.preflight.items():
-                outcomes[position] = outcome
-        return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
-                             transport=self.transport_name)  # fmt: skip
-
-
-def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
-    """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
-    table = ResultTable(p.row_keys, transport,
-                        default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
-    for position, outcome in p.preflight.items():
-        table.put(position, outcome)
-    sendable = p.sendable
-    for start in range(0, len(sendable), _DRY_RUN_CHUNK):
-        positions = sendable[start : start + _DRY_RUN_CHUNK]
-        for position, item in zip(positions, p.render(positions), strict=True):
-            if isinstance(item, Outcome):
-                table.put(position, item)
-            else:
-                to = item.to
-                table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
-    frame = table.frame(index)
-    frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
-    counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
-    frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}
-    return frame
-
-
-def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[str, Any]:
-    snapshot = engine.snapshot()
-    counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
-    sent = counts.get(Status.SENT.value, 0)
-    return {
-        "counts": counts,
-        "transport": transport,
-        "elapsed": round(snapshot.elapsed, 3),
-        "sent_per_second": round(sent / snapshot.elapsed, 2) if snapshot.elapsed > 0 else None,
-        "run_id": engine.run_id,
-        "stopped": engine.stop_reason,
-    }
 
 
 def send(
@@ -440,7 +232,7 @@ def send(
             frame so far (rows not sent: ``skipped``/``Cancelled``).
     """
     request = _request(df, via, {k: v for k, v in locals().items() if k not in ("df", "via")})
-    return _Job(request).run()
+    return Job(request).run()
 
 
 class SendHandle:
@@ -450,7 +242,7 @@ class SendHandle:
     stop cleanly, ``wait()`` for the final frame.
     """
 
-    def __init__(self, job: _Job) -> None:
+    def __init__(self, job: Job) -> None:
         self._job = job
         self._progress: Progress | None = None
         self._thread = threading.Thread(target=self._main, name="toolkit-send", daemon=True)
@@ -531,5 +323,4 @@ def send_in_background(
     if unknown:
         raise TypeError(f"send_in_background() got unexpected arguments: {sorted(unknown)}")
     request = _request(df, via, {**defaults, **options, "progress": progress})
-    return SendHandle(_Job(request))
-
+    return SendHandle(Job(request))

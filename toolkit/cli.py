@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "report":
-        from toolkit.measure.report import report_cli
+        from toolkit.measure.cli import report_cli
 
         return _guarded(lambda: report_cli(args[1:]))
     if args and args[0] == "guide":
@@ -81,8 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="send the sample recipients through every transport")
     demo.add_argument("--data", type=Path, default=None, help="recipients CSV (default: data/)")
     demo.add_argument("--rows", type=int, default=None, help="use only the first N rows")
-    demo.add_argument("--via", choices=names(), action="append",
-                      help="only these transports (repeat the option for several)")
+    demo.add_argument(
+        "--via",
+        choices=names(),
+        action="append",
+        help="only these transports (repeat the option for several)",
+    )
     demo.add_argument("--rate", type=float, default=1000.0, help="sandbox MaxSendRate")
     demo.set_defaults(handler=_cmd_demo)
 

@@ -1,4 +1,4 @@
-"""Dated facts the toolkit depends on, each with its source (see shared/FACTS.md).
+"""Dated facts the toolkit depends on, each with its source and the date it was checked.
 
 Keep every date, limit and price the code relies on here, in one place, so that a change at
 AWS is a one-line change with a new source and date.
@@ -127,8 +127,15 @@ PINPOINT_SENDMESSAGES_LACKS: Fact[tuple[str, ...]] = Fact(
     "offered CC/BCC, configuration sets, dedicated IP pools and message tags.",
 )
 PINPOINT_EMAIL_MESSAGE_FIELDS: Fact[tuple[str, ...]] = Fact(
-    ("FromAddress", "SimpleEmail", "RawEmail", "Body", "ReplyToAddresses",
-     "FeedbackForwardingAddress", "Substitutions"),
+    (
+        "FromAddress",
+        "SimpleEmail",
+        "RawEmail",
+        "Body",
+        "ReplyToAddresses",
+        "FeedbackForwardingAddress",
+        "Substitutions",
+    ),
     "https://rubydoc.info/gems/aws-sdk-pinpoint/1.37.0/Aws/Pinpoint/Types/EmailMessage",
     _CHECKED,
     "Every field of Pinpoint's EmailMessage; there is no sending-authorization ARN or "
@@ -298,25 +305,40 @@ class PlanPrice:
 
 
 SES_PRICE_OUTBOUND_PER_1000: Fact[float] = Fact(
-    0.10, _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    0.10,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "À la carte outbound: $0.0001 per recipient (Price List published 2026-07-22). "
     "Confirm on https://aws.amazon.com/ses/pricing/.",
 )
 SES_PRICE_ATTACHMENT_PER_GB: Fact[float] = Fact(
-    0.12, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: attachments $0.12 per GB sent.",
+    0.12,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
+    "À la carte: attachments $0.12 per GB sent.",
 )
 SES_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
-    24.95, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: standard dedicated IP per month.",
+    24.95,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
+    "À la carte: standard dedicated IP per month.",
 )
 SES_PRICE_TENANT_MONTH: Fact[float] = Fact(
-    0.005, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "À la carte: $0.005 per tenant per month.",
+    0.005,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
+    "À la carte: $0.005 per tenant per month.",
 )
 SES_PRICE_INBOUND_PER_EMAIL: Fact[float] = Fact(
-    0.0001, _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    0.0001,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "À la carte inbound: $0.0001 per email plus $0.00009 per 256 KB chunk.",
 )
 SES_PLANS_INTRODUCED: Fact[dt.date] = Fact(
-    dt.date(2026, 7, 21), _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    dt.date(2026, 7, 21),
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "SES pricing plans (Essentials, Pro, Enterprise) chosen per account and Region; "
     "PutAccountPricingAttributes Plan=NONE keeps per-feature (à la carte) billing.",
 )
@@ -327,39 +349,64 @@ SES_PLAN_ALACARTE: Fact[PlanPrice] = Fact(
     "Plan NONE = per-feature billing at the à la carte rates above.",
 )
 SES_PLAN_ESSENTIALS: Fact[PlanPrice] = Fact(
-    PlanPrice("Essentials", "ESSENTIALS", 0.0,
-              ((10_000_000, 0.00016), (100_000_000, 0.00014), (None, 0.00011))),
-    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    PlanPrice(
+        "Essentials",
+        "ESSENTIALS",
+        0.0,
+        ((10_000_000, 0.00016), (100_000_000, 0.00014), (None, 0.00011)),
+    ),
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "No monthly fee; default for new accounts. Tiers assumed graduated.",
 )
 SES_PLAN_PRO: Fact[PlanPrice] = Fact(
-    PlanPrice("Pro", "PRO", 105.0,
-              ((10_000_000, 0.00022), (100_000_000, 0.00017), (None, 0.00012)),
-              ("managed dedicated IPs", "Virtual Deliverability Manager", "inbox placement tests")),
-    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    PlanPrice(
+        "Pro",
+        "PRO",
+        105.0,
+        ((10_000_000, 0.00022), (100_000_000, 0.00017), (None, 0.00012)),
+        ("managed dedicated IPs", "Virtual Deliverability Manager", "inbox placement tests"),
+    ),
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "$105/month; includes managed dedicated IPs, VDM and inbox placement tests.",
 )
 SES_PLAN_ENTERPRISE: Fact[PlanPrice] = Fact(
-    PlanPrice("Enterprise", "ENTERPRISE", 500.0,
-              ((10_000_000, 0.00023), (100_000_000, 0.00018), (None, 0.00013)),
-              ("multi-region global endpoints", "1,000 tenants")),
-    _SES_PLANS_SOURCE, _PRICE_LIST_READ,
+    PlanPrice(
+        "Enterprise",
+        "ENTERPRISE",
+        500.0,
+        ((10_000_000, 0.00023), (100_000_000, 0.00018), (None, 0.00013)),
+        ("multi-region global endpoints", "1,000 tenants"),
+    ),
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
     "$500/month; includes multi-region global endpoints and 1,000 tenants.",
 )
 SES_PLAN_ENTERPRISE_TENANTS: Fact[int] = Fact(
-    1000, _SES_PLANS_SOURCE, _PRICE_LIST_READ, "Tenants included in the Enterprise plan.",
+    1000,
+    _SES_PLANS_SOURCE,
+    _PRICE_LIST_READ,
+    "Tenants included in the Enterprise plan.",
 )
 PINPOINT_PRICE_EMAIL: Fact[float] = Fact(
-    0.0001, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ,
+    0.0001,
+    _PINPOINT_PRICES_SOURCE,
+    _PRICE_LIST_READ,
     "Historical: $1.00 per 10,000 emails; only for accounts predating 2025-05-20, ended "
     "2026-10-30.",
 )
 PINPOINT_PRICE_TARGETED_AUDIENCE: Fact[tuple[int, float]] = Fact(
-    (5000, 0.0012), _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ,
+    (5000, 0.0012),
+    _PINPOINT_PRICES_SOURCE,
+    _PRICE_LIST_READ,
     "Historical: Monthly Targeted Audience, first 5,000 endpoints free, then $0.0012 each.",
 )
 PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
-    24.95, _PINPOINT_PRICES_SOURCE, _PRICE_LIST_READ, "Historical: dedicated IP per month.",
+    24.95,
+    _PINPOINT_PRICES_SOURCE,
+    _PRICE_LIST_READ,
+    "Historical: dedicated IP per month.",
 )
 
 # Addresses and raw MIME (toolkit.compose.addresses, toolkit.compose.mime).

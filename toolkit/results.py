@@ -195,9 +195,7 @@ def results_frame(
     ``row_keys`` names the rows that have no outcome yet; without it they get an empty key.
     """
     keys = (
-        row_keys
-        if row_keys is not None
-        else [o.row_key if o is not None else "" for o in outcomes]
+        row_keys if row_keys is not None else [o.row_key if o is not None else "" for o in outcomes]
     )
     first = next((o for o in outcomes if o is not None), None)
     table = ResultTable(keys, transport or (first.transport if first else ""))

@@ -180,8 +180,7 @@ class AwsTarget:
         """This target, for the API transports; SMTP needs an :class:`SmtpTarget`."""
         if kind.endpoint != "aws":
             raise ConfigurationError(
-                f"via={kind.name!r} needs an SmtpTarget (host, port, credentials), "
-                "not an AwsTarget"
+                f"via={kind.name!r} needs an SmtpTarget (host, port, credentials), not an AwsTarget"
             )
         return self
 
@@ -206,8 +205,7 @@ class AwsTarget:
                 raise ProviderConfigurationError(
                     classified.code, f"GetAccount: {classified.message}", kind.name
                 ) from exc
-            logger.warning("GetAccount failed (%s); pacing without a known quota",
-                           classified.code)
+            logger.warning("GetAccount failed (%s); pacing without a known quota", classified.code)
             return None
         finally:
             if self.client is None and hasattr(client, "close"):

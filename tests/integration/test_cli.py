@@ -241,3 +241,25 @@ def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     results = pd.read_csv(out)
     assert set(results["status"]) <= {"skipped", "invalid"}
     assert (results["status"] == "skipped").sum() > 900
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "named"),
+    [
+        ("--rate", "0", "rate"),
+        ("--rate", "nan", "rate"),
+        ("--workers", "0", "workers"),
+        ("--via", "sms", "--via"),
+    ],
+)
+def test_bad_settings_are_one_line_and_exit_2(
+    tmp_path: Path, flag: str, value: str, named: str
+) -> None:
+    args = ["send", str(DATA / "recipients.csv"), "--via", "ses", "--from", "sender@example.com"]
+    args += ["--subject", "Hi", "--out", str(tmp_path / "r.csv"), flag, value]
+    done = run_cli(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert named in lines[-1]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "r.csv").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit.api import send
+from tests.helpers import send_hi
 from toolkit.sandbox import Sandbox
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -42,8 +42,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     info_path = tmp_path / "sandbox.json"
     with Sandbox(rate=1500, latency_ms=10) as sandbox:
         info_path.write_text(json.dumps(sandbox.info()), encoding="utf-8")
-        child = subprocess.Popen([sys.executable, str(CHILD), str(info_path), str(ledger),
-                                  str(N)])
+        child = subprocess.Popen([sys.executable, str(CHILD), str(info_path), str(ledger), str(N)])
         try:
             deadline = time.monotonic() + 60
             while ledger_sent(ledger) < N // 4:
@@ -59,8 +58,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         assert 0 < before < N
 
         df = pd.DataFrame({"email": [f"user{i}@example.org" for i in range(N)]})
-        results = send(df, "ses", target=sandbox, sender="sender@example.com", subject="Hi",
-                       text="x", ledger=ledger, progress=False)
+        results = send_hi(df, "ses", target=sandbox, ledger=ledger)
         delivered: Counter[str] = Counter()
         for recipients in sandbox.mailbox.messages()["recipients"]:
             delivered.update(recipients)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
+from tests.helpers import send_hi
 from toolkit.measure.events import (
     EVENT_COLUMNS,
     JOINED_COLUMNS,
@@ -282,7 +283,6 @@ def test_events_from_sqs_is_bounded(sqs) -> None:  # type: ignore[no-untyped-def
 
 def test_send_then_join_sandbox_events() -> None:
     """The whole loop: send through the sandbox, read its events, join them onto the results."""
-    from toolkit.api import send
     from toolkit.sandbox import Sandbox
 
     frame = pd.DataFrame(
@@ -290,16 +290,7 @@ def test_send_then_join_sandbox_events() -> None:
         index=pd.Index(["r1", "r2", "r3", "r4"], name="customer"),
     )
     with Sandbox(rate=100) as sandbox:
-        results = send(
-            frame,
-            via="ses",
-            target=sandbox,
-            sender="sender@example.com",
-            subject="Hello",
-            text="Hi",
-            workers=2,
-            progress=False,
-        )
+        results = send_hi(frame, via="ses", target=sandbox, subject="Hello", text="Hi", workers=2)
         joined = join_events(results, events_from_sandbox(sandbox))
     assert joined.index.equals(frame.index)
     assert joined.loc["r1", "event"] == "delivery"

@@ -628,7 +628,9 @@ def test_load_benchmark_runs_bounded() -> None:
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_smtp_load.py"
     done = subprocess.run(
         [sys.executable, str(script), "-n", "200", "-c", "2", "--in-process", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout.splitlines()[-1])

@@ -9,8 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import HI, send_hi
 from toolkit.api import send, send_in_background
 from toolkit.compose.message import Message
+from toolkit.compose.spec import ComposeSpec
+from toolkit.delivery.config import EngineConfig
+from toolkit.errors import ConfigurationError
 from toolkit.results import OUTCOME_COLUMNS, Verdict
 from toolkit.transports.memory import RecordingTransport
 
@@ -28,8 +32,7 @@ FAST = 10_000  # a transport given as the target tells no quota (else adaptive f
 def test_results_align_with_the_input_index() -> None:
     df = frame(50)
     transport = RecordingTransport(lambda m: Verdict.REJECTED if m.position == 7 else None)
-    results = send(df, target=transport, sender="sender@example.com", subject="Hi {{name}}",
-                   text="x", rate=FAST, progress=False)
+    results = send_hi(df, target=transport, subject="Hi {{name}}", rate=FAST)
     assert results.index.equals(df.index)
     assert list(results.columns) == list(OUTCOME_COLUMNS)
     assert results.loc["id-7", "status"] == "rejected"
@@ -45,34 +48,29 @@ def test_key_column_and_ledger_resume(tmp_path: Path) -> None:
     df = frame(20).reset_index()
     ledger = tmp_path / "l.sqlite"
     first = RecordingTransport(lambda m: Verdict.TRANSIENT if m.position < 5 else None)
-    r1 = send(df, target=first, key="customer", sender="sender@example.com", subject="Hi",
-              text="x", ledger=ledger, max_attempts=2, rate=FAST, progress=False)
+    r1 = send_hi(df, target=first, key="customer", ledger=ledger, max_attempts=2, rate=FAST)
     assert r1["status"].value_counts().to_dict() == {"sent": 15, "failed": 5}
     second = RecordingTransport()
-    r2 = send(df, target=second, key="customer", sender="sender@example.com", subject="Hi",
-              text="x", ledger=ledger, rate=FAST, progress=False)
+    r2 = send_hi(df, target=second, key="customer", ledger=ledger, rate=FAST)
     assert sorted(m.row_key for m in second.outbox) == [f"id-{i}" for i in range(5)]
     assert r2["status"].eq("sent").all()
     # the data changed for one row: a different message, sent again
     df.loc[19, "email"] = "new@example.org"
     third = RecordingTransport()
-    send(df, target=third, key="customer", sender="sender@example.com", subject="Hi",
-         text="x", ledger=ledger, rate=FAST, progress=False)
+    send_hi(df, target=third, key="customer", ledger=ledger, rate=FAST)
     assert [m.to for m in third.outbox] == [("new@example.org",)]
 
 
 def test_dry_run_with_a_transport() -> None:
     transport = RecordingTransport()
-    results = send(frame(12), target=transport, sender="sender@example.com", subject="Hi {{name}}",
-                   text="x", dry_run=True, progress=False)
+    results = send_hi(frame(12), target=transport, subject="Hi {{name}}", dry_run=True)
     assert transport.calls == []
     assert results["error_code"].eq("DryRun").all()
     assert len(results.attrs["preview"]) == 5
 
 
 def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    results = send(frame(30), target=RecordingTransport(), sender="sender@example.com",
-                   subject="Hi", text="x", rate=FAST, progress=True)
+    results = send_hi(frame(30), target=RecordingTransport(), rate=FAST, progress=True)
     assert results["status"].eq("sent").all()
     assert "msg" in capsys.readouterr().err
 
@@ -85,8 +83,7 @@ def test_handle_counts_results_and_cancel() -> None:
             gate.wait(5)
 
     transport = RecordingTransport(slow)
-    handle = send_in_background(frame(200), target=transport, sender="sender@example.com",
-                                subject="Hi", text="x", workers=2, rate=1000)
+    handle = send_in_background(frame(200), target=transport, workers=2, rate=1000, **HI)
     deadline = time.monotonic() + 10
     while handle.counts.get("sent", 0) < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -119,8 +116,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
     transport = RecordingTransport(handler)
     ledger = tmp_path / "l.sqlite"
     with pytest.raises(KeyboardInterrupt) as info:
-        send(frame(1000), target=transport, sender="sender@example.com", subject="Hi",
-             text="x", ledger=ledger, workers=2, rate=200, progress=False)
+        send_hi(frame(1000), target=transport, ledger=ledger, workers=2, rate=200)
     results = info.value.results  # type: ignore[attr-defined]
     assert len(results) == 1000
     counts = results["status"].value_counts().to_dict()
@@ -128,7 +124,32 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
     assert counts["sent"] + counts["skipped"] == 1000
     assert transport.closed == 1
     resumed = RecordingTransport()
-    again = send(frame(1000), target=resumed, sender="sender@example.com", subject="Hi",
-                 text="x", ledger=ledger, rate=FAST, progress=False)
+    again = send_hi(frame(1000), target=resumed, ledger=ledger, rate=FAST)
     assert again["status"].eq("sent").all()
     assert len(transport.outbox) + len(resumed.outbox) == 1000
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"rate": 0}, {"workers": 0}, {"headroom": 2}, {"rate": float("nan")}, {"via": "sms"}],
+)
+def test_bad_settings_raise_configuration_error_before_anything_is_sent(
+    bad: dict[str, object],
+) -> None:
+    transport = RecordingTransport()
+    with pytest.raises(ConfigurationError) as info:
+        send_hi(frame(3), target=transport, **bad)
+    assert next(iter(bad)) in str(info.value)
+    assert transport.calls == [] and transport.opened == 0
+
+
+def test_compose_and_config_objects_are_the_keywords_in_one_value() -> None:
+    transport = RecordingTransport()
+    spec = ComposeSpec(to="email", sender="sender@example.com", subject="Hi {{name}}")
+    results = send(frame(5), target=transport, compose=spec, config=EngineConfig(rate=FAST))
+    assert results["status"].eq("sent").all()
+    assert transport.outbox[0].subject == "Hi N0"
+    with pytest.raises(ConfigurationError, match="not both"):
+        send(frame(5), target=transport, compose=spec, subject="Other")
+    with pytest.raises(ConfigurationError, match="not both"):
+        send(frame(5), target=transport, compose=spec, config=EngineConfig(), workers=2)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from toolkit.api import send, send_in_background
+from tests.helpers import HI, send_hi
+from toolkit.api import send_in_background
 from toolkit.errors import MissingColumnError
 from toolkit.sandbox import Sandbox
 
@@ -29,8 +30,7 @@ def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
     df = frame(400)
     ledger = tmp_path / "run.sqlite"
     with Sandbox(rate=100) as sandbox:
-        handle = send_in_background(df, "ses", target=sandbox, sender="sender@example.com",
-                                    subject="Hi", text="x", ledger=ledger, workers=4)
+        handle = send_in_background(df, "ses", target=sandbox, ledger=ledger, workers=4, **HI)
         deadline = time.monotonic() + 20
         while handle.counts.get("sent", 0) < 60 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -45,8 +45,7 @@ def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
         assert counts["skipped"] > 0
         assert set(first.loc[first["status"] == "skipped", "error_code"]) == {"Cancelled"}
 
-        second = send(df, "ses", target=sandbox, sender="sender@example.com", subject="Hi",
-                      text="x", ledger=ledger, progress=False)
+        second = send_hi(df, "ses", target=sandbox, ledger=ledger)
         assert second["status"].eq("sent").all()
         # rows sent by the first run come back with the outcome recorded then
         already = first["status"] == "sent"
@@ -56,8 +55,7 @@ def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
 
 def test_background_configuration_error_surfaces_in_wait() -> None:
     with Sandbox() as sandbox:
-        handle = send_in_background(frame(3), "ses", target=sandbox, to="nope",
-                                    sender="sender@example.com", subject="Hi", text="x")
+        handle = send_in_background(frame(3), "ses", target=sandbox, to="nope", **HI)
         with pytest.raises(MissingColumnError):
             handle.wait(timeout=30)
         assert isinstance(handle.error, MissingColumnError)
@@ -70,8 +68,7 @@ def test_background_rejects_unknown_arguments() -> None:
 
 def test_wait_times_out_while_running() -> None:
     with Sandbox(rate=20) as sandbox:
-        handle = send_in_background(frame(100), "ses", target=sandbox,
-                                    sender="sender@example.com", subject="Hi", text="x")
+        handle = send_in_background(frame(100), "ses", target=sandbox, **HI)
         with pytest.raises(TimeoutError):
             handle.wait(timeout=0.2)
         handle.cancel()
@@ -86,8 +83,7 @@ def test_works_inside_a_running_event_loop() -> None:
 
     async def cell() -> pd.DataFrame:
         with Sandbox() as sandbox:
-            return send(frame(5), "smtp", target=sandbox, sender="sender@example.com",
-                        subject="Hi", text="x", progress=False)
+            return send_hi(frame(5), "smtp", target=sandbox)
 
     results = asyncio.run(cell())
     assert results["status"].eq("sent").all()

@@ -7,12 +7,12 @@ may or may not have arrived: that is what unknown means).
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 
 import pandas as pd
 import pytest
 
+from tests.helpers import send_hi
 from toolkit.api import send
 from toolkit.results import OUTCOME_COLUMNS, Status
 from toolkit.sandbox import Sandbox
@@ -26,8 +26,10 @@ def recipients_frame(n: int) -> pd.DataFrame:
     emails = [f"user{i}@example.org" for i in range(n)]
     emails[3] = "not-an-address"  # invalid before sending
     emails[5] = ""  # missing
-    frame = pd.DataFrame({"email": emails, "first_name": [f"Name{i}" for i in range(n)]},
-                         index=pd.RangeIndex(1000, 1000 + n))
+    frame = pd.DataFrame(
+        {"email": emails, "first_name": [f"Name{i}" for i in range(n)]},
+        index=pd.RangeIndex(1000, 1000 + n),
+    )
     frame.loc[1000 + n - 1, :] = frame.loc[1000 + 10, :]  # duplicate of row 10 -> skipped
     return frame
 
@@ -52,45 +54,10 @@ def check_consistent(df: pd.DataFrame, results: pd.DataFrame, delivered: Counter
             assert delivered[email] == 0, (email, status)
 
 
-@pytest.mark.parametrize("via", VIAS)
-def test_faults_every_row_final_and_mailbox_matches(via: str) -> None:
-    df = recipients_frame(240)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pinpoint's end-of-support warning
-        with Sandbox(rate=2000, seed=11, throttle_rate=0.06, error_rate=0.06, drop_rate=0.03,
-                     partial_failure_rate=0.05) as sandbox:
-            results = send(df, via, target=sandbox, sender="Shop <sender@example.com>",
-                           subject="Hi {{first_name}}", text="Hello {{first_name}}",
-                           progress=False, max_attempts=4, workers=4)
-            delivered = mailbox_counts(sandbox)
-    check_consistent(df, results, delivered)
-    counts = results["status"].value_counts().to_dict()
-    assert counts["invalid"] == 2 and counts["skipped"] == 1
-    assert counts["sent"] > 150
-    assert results.loc[1003, "error_code"] == "InvalidAddress"
-    assert (results.loc[results["status"] == "sent", "attempts"] >= 1).all()
-    assert results["attempts"].max() > 1  # faults were retried
-    assert results.attrs["summary"]["counts"] == counts
-
-
-@pytest.mark.parametrize("via", ["ses", "smtp"])
-def test_without_faults_everything_is_sent_once(via: str) -> None:
-    df = recipients_frame(120)
-    with Sandbox(rate=500) as sandbox:
-        results = send(df, via, target=sandbox, sender="sender@example.com",
-                       subject="Hi", text="Hello {{first_name}}", progress=False)
-        delivered = mailbox_counts(sandbox)
-    assert results["status"].value_counts().to_dict() == {"sent": 117, "invalid": 2,
-                                                          "skipped": 1}
-    assert results.loc[results["status"] == "sent", "attempts"].eq(1).all()
-    check_consistent(df, results, delivered)
-
-
 def test_pacing_keeps_the_sandbox_from_throttling() -> None:
     df = recipients_frame(150)
     with Sandbox(rate=60) as sandbox:
-        results = send(df, "ses-bulk", target=sandbox, sender="sender@example.com",
-                       subject="Hi", text="Hello {{first_name}}", progress=False)
+        results = send_hi(df, "ses-bulk", target=sandbox, text="Hello {{first_name}}")
     sent = results[results["status"] == "sent"]
     assert len(sent) == 147
     assert sent["attempts"].eq(1).all()  # never throttled: paced by arrival, not by start
@@ -100,20 +67,22 @@ def test_pacing_keeps_the_sandbox_from_throttling() -> None:
 def test_dry_run_sends_nothing_and_previews() -> None:
     df = recipients_frame(30)
     with Sandbox() as sandbox:
-        results = send(df, "ses", target=sandbox, sender="sender@example.com",
-                       subject="Hi {{first_name}}", text="Hello", dry_run=True, progress=False)
+        results = send_hi(
+            df, "ses", target=sandbox, subject="Hi {{first_name}}", text="Hello", dry_run=True
+        )
         assert sandbox.mailbox.count() == 0
     assert results["status"].value_counts().to_dict() == {"skipped": 28, "invalid": 2}
     assert set(results.loc[results["status"] == "skipped", "error_code"]) == {
-        "DryRun", "DuplicateRecipient"}
+        "DryRun",
+        "DuplicateRecipient",
+    }
     preview = results.attrs["preview"]
     assert len(preview) == 5 and preview["subject"].iloc[0] == "Hi Name0"
 
 
 def test_default_target_is_an_embedded_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
     df = pd.DataFrame({"email": ["a@example.org", "b@example.org"]})
-    results = send(df, "ses", sender="sender@example.com", subject="Hi", text="x",
-                   progress=True)
+    results = send_hi(df, "ses", progress=True)
     assert list(results["status"]) == ["sent", "sent"]
     assert "embedded local sandbox" in capsys.readouterr().err
 
@@ -123,9 +92,21 @@ def test_limit_and_provider_rejection() -> None:
     df["from"] = "sender@example.com"
     df.loc[df.index[0], "from"] = "someone@unverified.example"
     with Sandbox() as sandbox:
-        results = send(df, "ses", target=sandbox, sender_column="from", subject="Hi",
-                       text="x", limit=10, progress=False)
+        results = send(
+            df,
+            "ses",
+            target=sandbox,
+            sender_column="from",
+            subject="Hi",
+            text="x",
+            limit=10,
+            progress=False,
+        )
     assert results["status"].iloc[0] == "rejected"
     assert results["status"].value_counts().to_dict() == {
-        "sent": 9, "rejected": 1, "skipped": 8, "invalid": 2}
+        "sent": 9,
+        "rejected": 1,
+        "skipped": 8,
+        "invalid": 2,
+    }
     assert (results.loc[results["error_code"] == "Limit"].shape[0]) == 7

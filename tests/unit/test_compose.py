@@ -334,7 +334,7 @@ def test_values_that_are_not_valid_unicode_become_invalid_not_exceptions() -> No
 
 
 def test_simple_address_split_without_arrow_matches_arrow() -> None:
-    from toolkit.compose.preflight import _simple_addresses
+    from toolkit.compose.columns import simple_addresses as _simple_addresses
 
     cells = ["a@example.com", "b@Example.com", None, "bad", "c@example.com"]
     arrow = _simple_addresses(pd.Series(cells, dtype="str"))

@@ -27,8 +27,15 @@ from toolkit.transports.memory import RecordingTransport
 class FakePlan:
     """A stand-in for ``toolkit.compose.Plan`` (pure data, no DataFrame)."""
 
-    def __init__(self, n: int, *, invalid: Sequence[int] = (), late_invalid: Sequence[int] = (),
-                 version: str = "v1", recipients: int = 1) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        invalid: Sequence[int] = (),
+        late_invalid: Sequence[int] = (),
+        version: str = "v1",
+        recipients: int = 1,
+    ) -> None:
         self.size = n
         self.row_keys = [f"r{i}" for i in range(n)]
         self.content_hashes = [f"{version}-{i}" for i in range(n)]
@@ -46,12 +53,14 @@ class FakePlan:
         out: list[Message | Outcome] = []
         for p in positions:
             if p in self.late_invalid:
-                out.append(Outcome(self.row_keys[p], Status.INVALID, "memory",
-                                   error_code="TooLarge"))
+                out.append(
+                    Outcome(self.row_keys[p], Status.INVALID, "memory", error_code="TooLarge")
+                )
                 continue
             to = tuple(f"user{p}-{k}@example.org" for k in range(self.recipients))
-            out.append(Message(self.row_keys[p], p, "sender@example.com", to, subject="hi",
-                               text="hello"))
+            out.append(
+                Message(self.row_keys[p], p, "sender@example.com", to, subject="hi", text="hello")
+            )
         return out
 
 
@@ -62,8 +71,16 @@ def run(plan: FakePlan, transport: RecordingTransport, **kwargs: object) -> list
     retry = kwargs.pop("retry", None)
     quota = kwargs.pop("quota", None)
     config = EngineConfig(**{"workers": 4, **kwargs})  # type: ignore[arg-type]
-    engine = SendEngine(plan, transport, config, quota=quota, ledger=ledger,  # type: ignore[arg-type]
-                        clock=clock, observers=observers, retry=retry)  # type: ignore[arg-type]
+    engine = SendEngine(
+        plan,
+        transport,
+        config,
+        quota=quota,
+        ledger=ledger,  # type: ignore[arg-type]
+        clock=clock,
+        observers=observers,
+        retry=retry,
+    )  # type: ignore[arg-type]
     return engine.run()
 
 
@@ -91,12 +108,20 @@ def test_preflight_and_late_invalid_rows_keep_their_outcomes() -> None:
 
 
 def test_verdicts_map_to_statuses_and_only_retryable_ones_retry() -> None:
-    verdict_of = {0: Verdict.REJECTED, 1: Verdict.UNKNOWN, 2: Verdict.TRANSIENT,
-                  3: Verdict.THROTTLED}
+    verdict_of = {
+        0: Verdict.REJECTED,
+        1: Verdict.UNKNOWN,
+        2: Verdict.TRANSIENT,
+        3: Verdict.THROTTLED,
+    }
     transport = RecordingTransport(lambda m: verdict_of.get(m.position))
     outcomes = run(FakePlan(6), transport, max_attempts=3)
-    assert [o.status for o in outcomes[:4]] == [Status.REJECTED, Status.UNKNOWN, Status.FAILED,
-                                               Status.FAILED]
+    assert [o.status for o in outcomes[:4]] == [
+        Status.REJECTED,
+        Status.UNKNOWN,
+        Status.FAILED,
+        Status.FAILED,
+    ]
     assert [o.attempts for o in outcomes] == [1, 1, 3, 3, 1, 1]
     assert outcomes[2].error_code == "Transient"
     assert outcomes[4].status is Status.SENT
@@ -114,8 +139,13 @@ def test_bulk_partial_failure_retries_only_failed_members_rebatched() -> None:
 
     transport = RecordingTransport(handler, max_batch=10)
     plan = FakePlan(60)
-    outcomes = run(plan, transport, workers=1, retry=RetryPolicy.standard(5, random=lambda: 0.5),
-                   quota=Quota(max_send_rate=1000, max_24_hour_send=-1))
+    outcomes = run(
+        plan,
+        transport,
+        workers=1,
+        retry=RetryPolicy.standard(5, random=lambda: 0.5),
+        quota=Quota(max_send_rate=1000, max_24_hour_send=-1),
+    )
     assert statuses(outcomes) == {"sent": 60}
     assert Counter(m.position for m in transport.outbox) == Counter(range(60))
     first_round = transport.calls[:6]
@@ -128,8 +158,13 @@ def test_bulk_partial_failure_retries_only_failed_members_rebatched() -> None:
     assert all(outcomes[i].attempts == (2 if i % 3 == 0 else 1) for i in range(60))
 
 
-VERDICTS = [Verdict.ACCEPTED, Verdict.REJECTED, Verdict.THROTTLED, Verdict.TRANSIENT,
-            Verdict.UNKNOWN]
+VERDICTS = [
+    Verdict.ACCEPTED,
+    Verdict.REJECTED,
+    Verdict.THROTTLED,
+    Verdict.TRANSIENT,
+    Verdict.UNKNOWN,
+]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -154,8 +189,7 @@ def test_every_row_gets_exactly_one_final_status(
     plan = FakePlan(n, invalid=[i for i in range(n) if i % 17 == 5])
     transport = RecordingTransport(handler, max_batch=max_batch)
     with Ledger(":memory:") as ledger:
-        outcomes = run(plan, transport, workers=workers, max_attempts=max_attempts,
-                       ledger=ledger)
+        outcomes = run(plan, transport, workers=workers, max_attempts=max_attempts, ledger=ledger)
         journal = {r.row_key: r.status for r in ledger.records()}
     # the journal agrees with the results, and nothing is left in flight
     for outcome in outcomes:
@@ -206,8 +240,13 @@ def test_daily_quota_caps_the_run_up_front() -> None:
 def test_daily_quota_throttle_stops_instead_of_spinning() -> None:
     def handler(m: Message) -> Reply | None:
         if m.position >= 5:
-            return Reply(Verdict.DAILY_QUOTA, 0.0, 0.0, code="DailyQuotaExceeded",
-                         message="Daily message quota exceeded.")
+            return Reply(
+                Verdict.DAILY_QUOTA,
+                0.0,
+                0.0,
+                code="DailyQuotaExceeded",
+                message="Daily message quota exceeded.",
+            )
         return None
 
     transport = RecordingTransport(handler)
@@ -227,8 +266,13 @@ def test_pacing_inside_the_engine_respects_the_quota_rate() -> None:
             stamps.append(clock.now())
 
     transport = RecordingTransport(handler, max_batch=5)
-    outcomes = run(FakePlan(200), transport, clock=clock, workers=6,
-                   quota=Quota(max_send_rate=20, max_24_hour_send=-1))
+    outcomes = run(
+        FakePlan(200),
+        transport,
+        clock=clock,
+        workers=6,
+        quota=Quota(max_send_rate=20, max_24_hour_send=-1),
+    )
     assert statuses(outcomes) == {"sent": 200}
     stamps.sort()
     for i, t in enumerate(stamps):
@@ -288,8 +332,9 @@ def test_rows_are_journaled_in_flight_before_the_request(tmp_path: Path) -> None
 
     def handler(m: Message) -> None:
         with sqlite3.connect(path) as peek:  # another connection sees only committed data
-            row = peek.execute("SELECT status, batch_id FROM rows WHERE row_key=?",
-                               (m.row_key,)).fetchone()
+            row = peek.execute(
+                "SELECT status, batch_id FROM rows WHERE row_key=?", (m.row_key,)
+            ).fetchone()
         seen.append(row[0])
         assert row[1]
 
@@ -310,8 +355,9 @@ def test_cancel_leaves_a_consistent_ledger_and_resume_sends_the_rest(tmp_path: P
 
     transport = RecordingTransport(handler, max_batch=5)
     with Ledger(path) as ledger:
-        engine = SendEngine(plan, transport, EngineConfig(workers=3), ledger=ledger,
-                            clock=FakeClock())
+        engine = SendEngine(
+            plan, transport, EngineConfig(workers=3), ledger=ledger, clock=FakeClock()
+        )
         engine_box.append(engine)
         outcomes = engine.run()
         counts = statuses(outcomes)
@@ -347,7 +393,8 @@ def test_resume_turns_in_flight_rows_into_unknown(tmp_path: Path) -> None:
     assert outcomes[1].status is Status.UNKNOWN
     assert outcomes[1].error_code == "InterruptedInFlight"
     assert [m.position for m in transport.outbox] == [0, 2] or sorted(
-        m.position for m in transport.outbox) == [0, 2]
+        m.position for m in transport.outbox
+    ) == [0, 2]
 
     again = RecordingTransport()
     with Ledger(path) as ledger:
@@ -374,9 +421,12 @@ def test_changed_content_is_a_different_message(tmp_path: Path) -> None:
 def test_failed_rows_are_sent_again_by_a_later_run(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
-        outcomes = run(FakePlan(3), RecordingTransport(
-            lambda m: Verdict.TRANSIENT if m.position == 0 else None), ledger=ledger,
-            max_attempts=2)
+        outcomes = run(
+            FakePlan(3),
+            RecordingTransport(lambda m: Verdict.TRANSIENT if m.position == 0 else None),
+            ledger=ledger,
+            max_attempts=2,
+        )
         assert outcomes[0].status is Status.FAILED
         assert ledger.counts() == {"failed": 1, "sent": 2}
     transport = RecordingTransport()
@@ -396,12 +446,26 @@ def test_cancel_before_start_sends_nothing() -> None:
     assert transport.outbox == []
 
 
-@pytest.mark.parametrize("bad", [
-    {"workers": 0}, {"workers": -3}, {"workers": 100_000}, {"workers": 2.5},
-    {"max_attempts": 0}, {"rate": 0}, {"rate": -5}, {"rate": float("nan")},
-    {"rate": float("inf")}, {"headroom": 1.5}, {"headroom": 0}, {"headroom": float("nan")},
-    {"chunk_size": 0}, {"limit": -1}, {"adaptive": "yes"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"workers": 0},
+        {"workers": -3},
+        {"workers": 100_000},
+        {"workers": 2.5},
+        {"max_attempts": 0},
+        {"rate": 0},
+        {"rate": -5},
+        {"rate": float("nan")},
+        {"rate": float("inf")},
+        {"headroom": 1.5},
+        {"headroom": 0},
+        {"headroom": float("nan")},
+        {"chunk_size": 0},
+        {"limit": -1},
+        {"adaptive": "yes"},
+    ],
+)
 def test_config_validation(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError) as info:
         EngineConfig(**bad)  # type: ignore[arg-type]
@@ -418,8 +482,13 @@ def test_keyboard_interrupt_stops_cleanly_and_reraises(tmp_path: Path) -> None:
 
     transport = RecordingTransport()
     with Ledger(tmp_path / "l.sqlite") as ledger:
-        engine = SendEngine(Interrupting(300), transport, EngineConfig(workers=2, chunk_size=100),
-                            ledger=ledger, clock=FakeClock())
+        engine = SendEngine(
+            Interrupting(300),
+            transport,
+            EngineConfig(workers=2, chunk_size=100),
+            ledger=ledger,
+            clock=FakeClock(),
+        )
         with pytest.raises(KeyboardInterrupt) as info:
             engine.run()
         outcomes = info.value.outcomes  # type: ignore[attr-defined]
@@ -440,9 +509,14 @@ def test_retries_are_not_held_back_by_a_long_chunk() -> None:
             return Verdict.THROTTLED if m.position == 0 and seen[0] == 1 else None
 
     transport = RecordingTransport(handler)
-    outcomes = run(FakePlan(200), transport, workers=2, chunk_size=1000,
-                   retry=RetryPolicy.standard(5, random=lambda: 0.5),
-                   quota=Quota(max_send_rate=20, max_24_hour_send=-1))
+    outcomes = run(
+        FakePlan(200),
+        transport,
+        workers=2,
+        chunk_size=1000,
+        retry=RetryPolicy.standard(5, random=lambda: 0.5),
+        quota=Quota(max_send_rate=20, max_24_hour_send=-1),
+    )
     assert statuses(outcomes) == {"sent": 200}
     order = [call[0] for call in transport.calls]
     assert order.count("r0") == 2
@@ -466,8 +540,12 @@ def test_adaptive_rate_converges_on_an_unknown_provider_limit() -> None:
             accepted.append(now)
             return None
 
-    engine = SendEngine(FakePlan(1500), RecordingTransport(provider),
-                        EngineConfig(workers=4, max_attempts=8), clock=clock)
+    engine = SendEngine(
+        FakePlan(1500),
+        RecordingTransport(provider),
+        EngineConfig(workers=4, max_attempts=8),
+        clock=clock,
+    )
     outcomes = engine.run()
     assert statuses(outcomes) == {"sent": 1500}
     assert throttled["n"] < 300  # it backs off instead of hammering

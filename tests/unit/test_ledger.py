@@ -16,19 +16,33 @@ from toolkit.results import Outcome, Status
 
 
 def sent(key: str, **kw: object) -> Outcome:
-    return Outcome(key, Status.SENT, "memory", recipient=f"{key}@example.org",
-                   message_id=f"id-{key}", attempts=1, started_at=1.0, finished_at=2.0,
-                   batch_id="b1", **kw)  # type: ignore[arg-type]
+    return Outcome(
+        key,
+        Status.SENT,
+        "memory",
+        recipient=f"{key}@example.org",
+        message_id=f"id-{key}",
+        attempts=1,
+        started_at=1.0,
+        finished_at=2.0,
+        batch_id="b1",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_in_flight_then_final(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite") as ledger:
         ledger.start_run("memory")
-        ledger.mark_in_flight([InFlight("a", "h1", "a@example.org", 1),
-                               InFlight("b", "h1", "b@example.org", 1)], "b1", 1.0, "memory")
+        ledger.mark_in_flight(
+            [InFlight("a", "h1", "a@example.org", 1), InFlight("b", "h1", "b@example.org", 1)],
+            "b1",
+            1.0,
+            "memory",
+        )
         assert ledger.counts() == {"in_flight": 2}
-        ledger.record([("h1", sent("a"))],
-                      [Pending("b", "h1", 1, "TooManyRequestsException", "slow down")])
+        ledger.record(
+            [("h1", sent("a"))], [Pending("b", "h1", 1, "TooManyRequestsException", "slow down")]
+        )
         assert ledger.counts() == {"sent": 1, "pending": 1}
         records = ledger.lookup([("a", "h1"), ("b", "h1"), ("c", "h1")])
         assert set(records) == {("a", "h1"), ("b", "h1")}

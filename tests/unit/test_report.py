@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit.measure.report import (
+from toolkit.measure import (
     busiest_window,
     failure_table,
     plot_failures,

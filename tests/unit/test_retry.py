@@ -17,8 +17,13 @@ from toolkit.delivery.retry import (
 from toolkit.results import Verdict
 
 
-def ctx(n: int, verdict: Verdict, code: str | None = None, message: str | None = None,
-        retry_after: float | None = None) -> AttemptContext:
+def ctx(
+    n: int,
+    verdict: Verdict,
+    code: str | None = None,
+    message: str | None = None,
+    retry_after: float | None = None,
+) -> AttemptContext:
     return AttemptContext(n, verdict, code, message, retry_after)
 
 

@@ -28,13 +28,16 @@ from toolkit.transports.ses_bulk import SesBulkTransport, build_bulk_entry, stor
 from toolkit.transports.smtp import dot_stuff, parse_message_id
 
 SENDER = "Shop <sender@example.com>"
-TEMPLATE = Template(subject="Hi {{name}}", text="Hello {{name}}", html="<p>{{name}}</p>",
-                    placeholders=("name",))
+TEMPLATE = Template(
+    subject="Hi {{name}}", text="Hello {{name}}", html="<p>{{name}}</p>", placeholders=("name",)
+)
 
 
 def _client(service: str) -> Any:
     return boto3.client(
-        service, region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE",
+        service,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret",
     )
 
@@ -57,8 +60,13 @@ def pinpoint() -> Iterator[tuple[Any, Stubber]]:
 
 def _msg(i: int = 0, **kw: Any) -> Message:
     values: dict[str, Any] = {
-        "row_key": str(i), "position": i, "sender": SENDER, "to": (f"user{i}@example.org",),
-        "subject": f"Subject {i}", "text": "text", "template": TEMPLATE,
+        "row_key": str(i),
+        "position": i,
+        "sender": SENDER,
+        "to": (f"user{i}@example.org",),
+        "subject": f"Subject {i}",
+        "text": "text",
+        "template": TEMPLATE,
         "template_data": {"name": f"N{i}"},
     }
     values.update(kw)
@@ -69,12 +77,19 @@ def _msg(i: int = 0, **kw: Any) -> Message:
 
 
 def test_send_email_simple_payload_has_full_envelope() -> None:
-    msg = _msg(cc=("c@example.org",), bcc=("b@example.org",), reply_to=("r@example.org",),
-               html="<p>h</p>", headers=(("X-Row", "0"),), tags=(("campaign", "c1"),),
-               configuration_set="cs")
+    msg = _msg(
+        cc=("c@example.org",),
+        bcc=("b@example.org",),
+        reply_to=("r@example.org",),
+        html="<p>h</p>",
+        headers=(("X-Row", "0"),),
+        tags=(("campaign", "c1"),),
+        configuration_set="cs",
+    )
     params = build_send_email_params(msg)
     assert params["Destination"] == {
-        "ToAddresses": ["user0@example.org"], "CcAddresses": ["c@example.org"],
+        "ToAddresses": ["user0@example.org"],
+        "CcAddresses": ["c@example.org"],
         "BccAddresses": ["b@example.org"],
     }
     simple = params["Content"]["Simple"]
@@ -97,14 +112,19 @@ def test_ses_transport_replies_in_order(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     stub.add_response("send_email", {"MessageId": "m-0"}, build_send_email_params(_msg(0)))
     stub.add_client_error("send_email", "MessageRejected", "virus", 400)
-    stub.add_client_error("send_email", "TooManyRequestsException",
-                          "Maximum sending rate exceeded.", 429)
-    stub.add_client_error("send_email", "TooManyRequestsException",
-                          "Daily message quota exceeded.", 429)
+    stub.add_client_error(
+        "send_email", "TooManyRequestsException", "Maximum sending rate exceeded.", 429
+    )
+    stub.add_client_error(
+        "send_email", "TooManyRequestsException", "Daily message quota exceeded.", 429
+    )
     stub.add_client_error("send_email", "InternalServerError", "oops", 500)
     replies = SesTransport(client).send([_msg(i) for i in range(5)])
     assert [r.verdict for r in replies] == [
-        Verdict.ACCEPTED, Verdict.REJECTED, Verdict.THROTTLED, Verdict.DAILY_QUOTA,
+        Verdict.ACCEPTED,
+        Verdict.REJECTED,
+        Verdict.THROTTLED,
+        Verdict.DAILY_QUOTA,
         Verdict.TRANSIENT,
     ]
     assert replies[0].message_id == "m-0"
@@ -113,8 +133,13 @@ def test_ses_transport_replies_in_order(ses: tuple[Any, Stubber]) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", ["UnrecognizedClientException", "SignatureDoesNotMatch", "AccountSuspendedException",
-             "SendingPausedException"]
+    "code",
+    [
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AccountSuspendedException",
+        "SendingPausedException",
+    ],
 )
 def test_ses_account_faults_raise(ses: tuple[Any, Stubber], code: str) -> None:
     client, stub = ses
@@ -127,13 +152,16 @@ def test_ses_account_faults_raise(ses: tuple[Any, Stubber], code: str) -> None:
 
 def test_aws_target_quota_reads_get_account(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
-    stub.add_response("get_account", {
-        "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 10.0}
-    })
+    stub.add_response(
+        "get_account",
+        {"SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 10.0}},
+    )
     quota = AwsTarget(client=client).quota(transport_kind("ses"))
     assert quota is not None
     assert (quota.max_send_rate, quota.max_24_hour_send, quota.remaining_24_hours) == (
-        14.0, 50000.0, 49990.0
+        14.0,
+        50000.0,
+        49990.0,
     )
 
 
@@ -183,22 +211,36 @@ def test_bulk_one_call_with_inline_template_and_per_entry_statuses(
     batch = [_msg(i) for i in range(4)]
     expected = {
         "FromEmailAddress": SENDER,
-        "DefaultContent": {"Template": {
-            "TemplateContent": {"Subject": "Hi {{name}}", "Text": "Hello {{name}}",
-                                "Html": "<p>{{name}}</p>"},
-            "TemplateData": "{}",
-        }},
+        "DefaultContent": {
+            "Template": {
+                "TemplateContent": {
+                    "Subject": "Hi {{name}}",
+                    "Text": "Hello {{name}}",
+                    "Html": "<p>{{name}}</p>",
+                },
+                "TemplateData": "{}",
+            }
+        },
         "BulkEmailEntries": [build_bulk_entry(m) for m in batch],
     }
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [
-        {"Status": "SUCCESS", "MessageId": "id-0"},
-        {"Status": "ACCOUNT_THROTTLED", "Error": "Maximum sending rate exceeded."},
-        {"Status": "TRANSIENT_FAILURE", "Error": "try again"},
-        {"Status": "MESSAGE_REJECTED", "Error": "virus"},
-    ]}, expected)
+    stub.add_response(
+        "send_bulk_email",
+        {
+            "BulkEmailEntryResults": [
+                {"Status": "SUCCESS", "MessageId": "id-0"},
+                {"Status": "ACCOUNT_THROTTLED", "Error": "Maximum sending rate exceeded."},
+                {"Status": "TRANSIENT_FAILURE", "Error": "try again"},
+                {"Status": "MESSAGE_REJECTED", "Error": "virus"},
+            ]
+        },
+        expected,
+    )
     replies = SesBulkTransport(client).send(batch)
     assert [r.verdict for r in replies] == [
-        Verdict.ACCEPTED, Verdict.THROTTLED, Verdict.TRANSIENT, Verdict.REJECTED
+        Verdict.ACCEPTED,
+        Verdict.THROTTLED,
+        Verdict.TRANSIENT,
+        Verdict.REJECTED,
     ]
     assert replies[0].message_id == "id-0"
     assert replies[3].code == "MESSAGE_REJECTED"
@@ -207,11 +249,15 @@ def test_bulk_one_call_with_inline_template_and_per_entry_statuses(
 def test_bulk_stored_template_by_name(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     named = Template(name="welcome")
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]}, {
-        "FromEmailAddress": SENDER,
-        "DefaultContent": {"Template": {"TemplateName": "welcome", "TemplateData": "{}"}},
-        "BulkEmailEntries": ANY,
-    })
+    stub.add_response(
+        "send_bulk_email",
+        {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]},
+        {
+            "FromEmailAddress": SENDER,
+            "DefaultContent": {"Template": {"TemplateName": "welcome", "TemplateData": "{}"}},
+            "BulkEmailEntries": ANY,
+        },
+    )
     assert SesBulkTransport(client).send([_msg(template=named)])[0].verdict is Verdict.ACCEPTED
 
 
@@ -221,11 +267,15 @@ def test_bulk_stores_inline_template_once_when_asked(ses: tuple[Any, Stubber]) -
     assert name.startswith("toolkit-") and len(name) == len("toolkit-") + 16
     stub.add_client_error("create_email_template", "AlreadyExistsException", "exists", 400)
     for _ in range(2):
-        stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]}, {
-            "FromEmailAddress": SENDER,
-            "DefaultContent": {"Template": {"TemplateName": name, "TemplateData": "{}"}},
-            "BulkEmailEntries": ANY,
-        })
+        stub.add_response(
+            "send_bulk_email",
+            {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]},
+            {
+                "FromEmailAddress": SENDER,
+                "DefaultContent": {"Template": {"TemplateName": name, "TemplateData": "{}"}},
+                "BulkEmailEntries": ANY,
+            },
+        )
     transport = SesBulkTransport(client, inline_templates=False)
     transport.send([_msg(0)])
     transport.send([_msg(1)])
@@ -251,13 +301,21 @@ def test_refused_template_creation_is_fatal(pinpoint: tuple[Any, Stubber]) -> No
 def test_bulk_splits_by_sender_and_keeps_order(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
     batch = [_msg(0), _msg(1, sender="other@example.com"), _msg(2)]
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [
-        {"Status": "SUCCESS", "MessageId": "a"}, {"Status": "SUCCESS", "MessageId": "c"}]},
-        {"FromEmailAddress": SENDER, "DefaultContent": ANY, "BulkEmailEntries": ANY})
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [
-        {"Status": "SUCCESS", "MessageId": "b"}]},
-        {"FromEmailAddress": "other@example.com", "DefaultContent": ANY,
-         "BulkEmailEntries": ANY})
+    stub.add_response(
+        "send_bulk_email",
+        {
+            "BulkEmailEntryResults": [
+                {"Status": "SUCCESS", "MessageId": "a"},
+                {"Status": "SUCCESS", "MessageId": "c"},
+            ]
+        },
+        {"FromEmailAddress": SENDER, "DefaultContent": ANY, "BulkEmailEntries": ANY},
+    )
+    stub.add_response(
+        "send_bulk_email",
+        {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "b"}]},
+        {"FromEmailAddress": "other@example.com", "DefaultContent": ANY, "BulkEmailEntries": ANY},
+    )
     replies = SesBulkTransport(client).send(batch)
     assert [r.message_id for r in replies] == ["a", "b", "c"]
 
@@ -272,8 +330,10 @@ def test_bulk_result_count_mismatch_is_unknown(ses: tuple[Any, Stubber]) -> None
 
 def test_bulk_account_status_raises(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [
-        {"Status": "ACCOUNT_SUSPENDED", "Error": "suspended"}]})
+    stub.add_response(
+        "send_bulk_email",
+        {"BulkEmailEntryResults": [{"Status": "ACCOUNT_SUSPENDED", "Error": "suspended"}]},
+    )
     with pytest.raises(ProviderConfigurationError):
         SesBulkTransport(client).send([_msg(0)])
 
@@ -297,20 +357,41 @@ def _pinpoint(client: Any) -> PinpointTransport:
 def test_pinpoint_payload_and_statuses(pinpoint: tuple[Any, Stubber]) -> None:
     client, stub = pinpoint
     batch = [_msg(i, template=Template(name="welcome")) for i in range(3)]
-    stub.add_response("send_messages", {"MessageResponse": {"ApplicationId": "app1", "Result": {
-        "user0@example.org": {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200,
-                              "MessageId": "p0"},
-        "user1@example.org": {"DeliveryStatus": "THROTTLED", "StatusCode": 429},
-        "user2@example.org": {"DeliveryStatus": "PERMANENT_FAILURE", "StatusCode": 400,
-                              "StatusMessage": "bad"},
-    }}}, {"ApplicationId": "app1", "MessageRequest": {
-        "Addresses": {
-            f"user{i}@example.org": {"ChannelType": "EMAIL", "Substitutions": {"name": [f"N{i}"]}}
-            for i in range(3)
+    stub.add_response(
+        "send_messages",
+        {
+            "MessageResponse": {
+                "ApplicationId": "app1",
+                "Result": {
+                    "user0@example.org": {
+                        "DeliveryStatus": "SUCCESSFUL",
+                        "StatusCode": 200,
+                        "MessageId": "p0",
+                    },
+                    "user1@example.org": {"DeliveryStatus": "THROTTLED", "StatusCode": 429},
+                    "user2@example.org": {
+                        "DeliveryStatus": "PERMANENT_FAILURE",
+                        "StatusCode": 400,
+                        "StatusMessage": "bad",
+                    },
+                },
+            }
         },
-        "MessageConfiguration": {"EmailMessage": {"FromAddress": SENDER}},
-        "TemplateConfiguration": {"EmailTemplate": {"Name": "welcome"}},
-    }})
+        {
+            "ApplicationId": "app1",
+            "MessageRequest": {
+                "Addresses": {
+                    f"user{i}@example.org": {
+                        "ChannelType": "EMAIL",
+                        "Substitutions": {"name": [f"N{i}"]},
+                    }
+                    for i in range(3)
+                },
+                "MessageConfiguration": {"EmailMessage": {"FromAddress": SENDER}},
+                "TemplateConfiguration": {"EmailTemplate": {"Name": "welcome"}},
+            },
+        },
+    )
     replies = _pinpoint(client).send(batch)
     assert [r.verdict for r in replies] == [Verdict.ACCEPTED, Verdict.THROTTLED, Verdict.REJECTED]
     assert replies[0].message_id == "p0"
@@ -321,15 +402,32 @@ def test_pinpoint_creates_template_once_and_tolerates_existing(
 ) -> None:
     client, stub = pinpoint
     name = stored_template_name(TEMPLATE)
-    stub.add_client_error("create_email_template", "BadRequestException",
-                          "Template already exists", 400,
-                          expected_params={"TemplateName": name, "EmailTemplateRequest": {
-                              "Subject": "Hi {{name}}", "TextPart": "Hello {{name}}",
-                              "HtmlPart": "<p>{{name}}</p>"}})
+    stub.add_client_error(
+        "create_email_template",
+        "BadRequestException",
+        "Template already exists",
+        400,
+        expected_params={
+            "TemplateName": name,
+            "EmailTemplateRequest": {
+                "Subject": "Hi {{name}}",
+                "TextPart": "Hello {{name}}",
+                "HtmlPart": "<p>{{name}}</p>",
+            },
+        },
+    )
     for i in range(2):
-        stub.add_response("send_messages", {"MessageResponse": {"ApplicationId": "app1",
-            "Result": {f"user{i}@example.org": {"DeliveryStatus": "SUCCESSFUL",
-                                                "StatusCode": 200}}}})
+        stub.add_response(
+            "send_messages",
+            {
+                "MessageResponse": {
+                    "ApplicationId": "app1",
+                    "Result": {
+                        f"user{i}@example.org": {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200}
+                    },
+                }
+            },
+        )
     transport = _pinpoint(client)
     transport.send([_msg(0)])
     transport.send([_msg(1)])
@@ -338,16 +436,47 @@ def test_pinpoint_creates_template_once_and_tolerates_existing(
 def test_pinpoint_duplicate_address_goes_in_a_second_call(pinpoint: tuple[Any, Stubber]) -> None:
     client, stub = pinpoint
     named = Template(name="t")
-    batch = [_msg(0, template=named), _msg(1, template=named),
-             _msg(2, template=named, to=("USER0@example.org",))]
+    batch = [
+        _msg(0, template=named),
+        _msg(1, template=named),
+        _msg(2, template=named, to=("USER0@example.org",)),
+    ]
     assert split_unique_addresses([0, 1, 2], batch) == [[0, 1], [2]]
-    stub.add_response("send_messages", {"MessageResponse": {"ApplicationId": "app1", "Result": {
-        "user0@example.org": {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200, "MessageId": "a"},
-        "user1@example.org": {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200, "MessageId": "b"},
-    }}})
-    stub.add_response("send_messages", {"MessageResponse": {"ApplicationId": "app1", "Result": {
-        "user0@example.org": {"DeliveryStatus": "SUCCESSFUL", "StatusCode": 200, "MessageId": "c"},
-    }}})
+    stub.add_response(
+        "send_messages",
+        {
+            "MessageResponse": {
+                "ApplicationId": "app1",
+                "Result": {
+                    "user0@example.org": {
+                        "DeliveryStatus": "SUCCESSFUL",
+                        "StatusCode": 200,
+                        "MessageId": "a",
+                    },
+                    "user1@example.org": {
+                        "DeliveryStatus": "SUCCESSFUL",
+                        "StatusCode": 200,
+                        "MessageId": "b",
+                    },
+                },
+            }
+        },
+    )
+    stub.add_response(
+        "send_messages",
+        {
+            "MessageResponse": {
+                "ApplicationId": "app1",
+                "Result": {
+                    "user0@example.org": {
+                        "DeliveryStatus": "SUCCESSFUL",
+                        "StatusCode": 200,
+                        "MessageId": "c",
+                    },
+                },
+            }
+        },
+    )
     replies = _pinpoint(client).send(batch)
     assert [r.message_id for r in replies] == ["a", "b", "c"]
 
@@ -387,16 +516,22 @@ def test_pinpoint_needs_an_app_id() -> None:
 
 @pytest.mark.parametrize(
     ("via", "max_batch", "mode"),
-    [("ses", 1, ContentMode.FIELDS), ("ses-bulk", 50, ContentMode.TEMPLATE),
-     ("pinpoint", 100, ContentMode.TEMPLATE), ("smtp", 1, ContentMode.RAW)],
+    [
+        ("ses", 1, ContentMode.FIELDS),
+        ("ses-bulk", 50, ContentMode.TEMPLATE),
+        ("pinpoint", 100, ContentMode.TEMPLATE),
+        ("smtp", 1, ContentMode.RAW),
+    ],
 )
 def test_make_transport(via: str, max_batch: int, mode: ContentMode) -> None:
     assert via in names()
     assert transport_kind(via).max_batch == max_batch
     target: Any = (
-        SmtpTarget("127.0.0.1", 2525) if via == "smtp"
-        else AwsTarget(region="eu-west-1", access_key_id="AKID", secret_access_key="s",
-                       pinpoint_app_id="app1")
+        SmtpTarget("127.0.0.1", 2525)
+        if via == "smtp"
+        else AwsTarget(
+            region="eu-west-1", access_key_id="AKID", secret_access_key="s", pinpoint_app_id="app1"
+        )
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PinpointEndOfSupportWarning)
@@ -436,9 +571,7 @@ def test_tls_verification_is_on_except_loopback_or_when_asked() -> None:
         ssl.CERT_REQUIRED
     )
     assert SmtpTarget("127.0.0.1").ssl_context().verify_mode is ssl.CERT_NONE
-    assert SmtpTarget("mail.example.com", verify=False).ssl_context().verify_mode is (
-        ssl.CERT_NONE
-    )
+    assert SmtpTarget("mail.example.com", verify=False).ssl_context().verify_mode is (ssl.CERT_NONE)
     assert SmtpTarget("x", tls="none").ssl_context() is None
     assert is_loopback_host("::1") and not is_loopback_host("example.com")
 
@@ -461,8 +594,11 @@ def test_dot_stuff(raw: bytes, wire: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("reply", "message_id"),
-    [("Ok 0100018c-abc-000000", "0100018c-abc-000000"), ("Ok <id@x>", "id@x"),
-     ("2.0.0 queued as ABC", "2.0.0 queued as ABC")],
+    [
+        ("Ok 0100018c-abc-000000", "0100018c-abc-000000"),
+        ("Ok <id@x>", "id@x"),
+        ("2.0.0 queued as ABC", "2.0.0 queued as ABC"),
+    ],
 )
 def test_parse_message_id(reply: str, message_id: str) -> None:
     assert parse_message_id(reply) == message_id

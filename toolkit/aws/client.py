@@ -1,12 +1,12 @@
 """A fast drop-in subset of a boto3 client for the AWS JSON APIs the transports call.
 
-Why: a boto3 ``sesv2.send_email`` costs ~0.8–1.5 ms of client CPU, which caps one process
-near 700–1,000 requests/s, and threads sharing a client add nothing under the GIL. A profile
-(``benchmarks/fastaws_profile.py --profile``) shows where it goes: ~40 % urllib3/http.client
-(pool bookkeeping, ``email.parser`` for headers, several sends), ~17 % SigV4 (key derived on
-every call, generic canonicalisation), and much of the rest in event hooks, endpoint-ruleset
-resolution, retry bookkeeping and ``AWSRequest`` preparation. Validation and serialisation
-cost ~20 µs each for one ``SendEmail`` but 1–3 ms for a 50-entry ``SendBulkEmail``.
+Why: a boto3 ``sesv2.send_email`` spends about a millisecond of client CPU, which caps one
+process at a few hundred requests per second, and threads sharing a client add nothing under
+the GIL. A profile (``python benchmarks/fastaws_profile.py --profile`` prints the current
+numbers) shows where it goes: urllib3/http.client (pool bookkeeping, ``email.parser`` for
+headers, several sends), SigV4 (key derived on every call, generic canonicalisation), event
+hooks, endpoint-ruleset resolution, retry bookkeeping and ``AWSRequest`` preparation; model
+validation and serialisation grow with the request (a 50-entry ``SendBulkEmail``).
 
 So :class:`FastClient` keeps the parts that make a call correct and drops the machinery
 around them:
@@ -14,13 +14,13 @@ around them:
 * **kept**: botocore's model validation (a compiled "surely valid" check, and botocore's own
   ``ParamValidator`` whenever that check is unsure, so errors are botocore's
   ``ParamValidationError``), botocore's serialisation (compiled per operation, byte-equal to
-  its serializer, which still does query-string/header operations; ``_compiled.py``),
+  its serializer, which still does query-string/header operations; :mod:`.serializer`),
   botocore's response parser (same return dict, ``ResponseMetadata`` with
   ``HTTPStatusCode`` and ``RetryAttempts=0``), the modeled error classes
   (``client.exceptions.TooManyRequestsException`` …, raised like boto3 raises them), SigV4
   with real credentials (identical signature, signing key derived once a day;
-  ``_sigv4.py``), real HTTP/1.1 on keep-alive sockets (TLS with certificate checks for AWS;
-  ``_http11.py``), boto3's socket-error exceptions (``EndpointConnectionError``,
+  :mod:`.sigv4`), real HTTP/1.1 on keep-alive sockets (TLS with certificate checks for AWS;
+  :mod:`.http`), boto3's socket-error exceptions (``EndpointConnectionError``,
   ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``).
 * **dropped**: event hooks (no plugins), per-call endpoint rules (the endpoint is resolved
   once; SES multi-region ``EndpointId`` is refused with ValueError), retries (the engine
@@ -28,8 +28,8 @@ around them:
   "never sent twice"), checksum/compression handlers (the SES v2 and Pinpoint operations
   declare none), proxies.
 
-Result (``benchmarks/fastaws_profile.py``, loopback stub): ~70–100 µs of client CPU per
-``send_email`` against ~800–1,000 µs for boto3; ~10 µs per recipient for bulk calls.
+The benchmarks compare it with plain boto3 in the same run (``python -m benchmarks``, group
+``ses``); ``benchmarks/results/`` holds the latest figures.
 
 Any operation of the service model works (``__getattr__`` dispatch by boto3 method name);
 other attributes (``meta``, ``exceptions``, ``get_paginator`` …) come from a real boto3

@@ -1,7 +1,7 @@
 """A small HTTP/1.1 keep-alive client: one request, one response, on pooled sockets.
 
-Why not urllib3/http.client: on a loopback round trip boto3 spends ~40 % of its CPU in
-urllib3 + http.client (pool bookkeeping, ``email.parser`` for response headers, several
+Why not urllib3/http.client: on a loopback round trip boto3 spends a large share of its CPU
+in urllib3 + http.client (pool bookkeeping, ``email.parser`` for response headers, several
 small ``send`` calls). AWS JSON APIs need none of that: a request is a head and a body sent
 with one ``sendall``, and the response a status line, headers and a ``Content-Length`` (or
 chunked) body. This module does exactly that over plain or TLS sockets (TLS verifies the

@@ -1,10 +1,10 @@
 """Model validation and REST-JSON serialisation compiled once per operation.
 
 botocore's ``ParamValidator`` and ``RestJSONSerializer`` walk the service model for every call:
-a method lookup by type name, a report object and several dict copies per value. For one
-``SendEmail`` that is ~40 µs; for a 50-entry ``SendBulkEmail`` or a 100-address Pinpoint
-``SendMessages`` it is ~1–3 ms, more than the HTTP exchange. The model does not change, so
-this module turns each shape into a small closure once:
+a method lookup by type name, a report object and several dict copies per value; for a
+50-entry ``SendBulkEmail`` or a 100-address Pinpoint ``SendMessages`` that costs more than the
+HTTP exchange. The model does not change, so this module turns each shape into a small
+closure once:
 
 * :func:`compile_check` → ``check(value) -> bool``: True only when botocore's validator would
   surely accept the value. It is deliberately *stricter* (exact built-in types, no

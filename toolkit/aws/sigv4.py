@@ -1,8 +1,8 @@
 """AWS Signature Version 4 for JSON APIs, with the signing key derived once per day.
 
 botocore's ``SigV4Auth`` re-derives the signing key (four HMACs) and rebuilds the canonical
-request through several generic helpers on every call; that is most of the 17 % of boto3's
-per-request CPU that goes to signing. The key only changes with the secret, the UTC date, the
+request through several generic helpers on every call; that is most of what boto3 spends on
+signing per request. The key only changes with the secret, the UTC date, the
 region and the service, so :class:`SigV4Signer` keeps the last one and the per-request work is
 one SHA-256 of the body, one of the canonical request and one HMAC.
 

@@ -1,7 +1,8 @@
 """Fast, correct MIME rendering: a skeleton built once per run, filled per row.
 
-Why not ``email.message.EmailMessage``: building one per row costs ~1–1.5 ms here (≈650/s,
-see shared/BASELINES.md), which would make composing the bottleneck. Everything that is the
+Why not ``email.message.EmailMessage``: building one per row costs about a millisecond of CPU
+(``benchmarks/compose_bench.py`` compares the two), which would make composing the
+bottleneck. Everything that is the
 same for every row — structure, boundaries, static headers, attachments' base64 — is decided
 once in a :class:`MimeLayout`; a row only pays for its own headers and bodies.
 

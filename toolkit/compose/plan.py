@@ -57,6 +57,7 @@ import email.utils
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -108,41 +109,32 @@ def plan(
     )  # fmt: skip
 
 
+@dataclass(frozen=True, repr=False, eq=False)
 class Plan:
     """The result of pre-flight: which rows are final already, and how to render the rest."""
 
-    def __init__(
-        self,
-        *,
-        size: int,
-        row_keys: list[str],
-        content_hashes: Sequence[str],
-        preflight: dict[int, Outcome],
-        sendable: list[int],
-        renderer: _Renderer,
-    ) -> None:
-        self.size = size
-        self.row_keys = row_keys
-        self.content_hashes = content_hashes
-        self.preflight = preflight
-        self.sendable = sendable
-        self._renderer = renderer
+    size: int
+    row_keys: list[str]
+    content_hashes: Sequence[str]
+    preflight: dict[int, Outcome]  # position -> the outcome of a row refused before sending
+    sendable: list[int]  # positions to render and send, in order
+    renderer: _Renderer
 
     def __repr__(self) -> str:
         return (
             f"Plan(size={self.size}, sendable={len(self.sendable)}, "
-            f"preflight={len(self.preflight)}, mode={self._renderer.mode.value})"
+            f"preflight={len(self.preflight)}, mode={self.renderer.mode.value})"
         )
 
     @property
     def mode(self) -> ContentMode:
         """The content mode messages are rendered for."""
-        return self._renderer.mode
+        return self.renderer.mode
 
     @property
     def template(self) -> Template | None:
         """The shared template object (TEMPLATE mode), else None."""
-        return self._renderer.template if self._renderer.mode is ContentMode.TEMPLATE else None
+        return self.renderer.template if self.renderer.mode is ContentMode.TEMPLATE else None
 
     def render(self, positions: Sequence[int]) -> list[Message | Outcome]:
         """Messages for these positions, in order; a row failing a late check is an Outcome.
@@ -150,7 +142,7 @@ class Plan:
         Render chunks of a few hundred rows at a time: the per-call overhead (one ``take``
         per used column) is then negligible.
         """
-        return self._renderer.render(positions, self.row_keys, self.preflight)
+        return self.renderer.render(positions, self.row_keys, self.preflight)
 
     def preview(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` sendable rows as they would be sent: to, subject, text, size."""
@@ -164,7 +156,7 @@ class Plan:
             text = item.text if item.text is not None else (item.html or "")
             subject = item.subject
             if item.template_data is not None and item.template is not None:
-                subject = self._renderer.preview_subject(item.template_data)
+                subject = self.renderer.preview_subject(item.template_data)
             size = len(item.raw) if item.raw is not None else _fields_size(item)
             records.append({"row_key": item.row_key, "to": ", ".join(item.to),
                             "subject": subject, "text": text[:80], "size": size,

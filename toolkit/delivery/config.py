@@ -23,8 +23,15 @@ MAX_WORKERS = 256
 """Threads per process at most: more only adds contention (go beyond one process with Dask)."""
 
 
-def _number(name: str, value: object, *, low: float, high: float | None = None,
-            whole: bool = False, low_open: bool = False) -> None:
+def _number(
+    name: str,
+    value: object,
+    *,
+    low: float,
+    high: float | None = None,
+    whole: bool = False,
+    low_open: bool = False,
+) -> None:
     """Raise ConfigurationError unless ``value`` is a finite number within the bounds."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     if ok and whole:

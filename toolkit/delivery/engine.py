@@ -306,15 +306,20 @@ class SendEngine:
             fresh: list[int] = []
             for p in positions:
                 record = records.get((row_keys[p], hashes[p])) if records else None
-                if record is not None and record.final and not (
-                    record.status == Status.UNKNOWN.value and cfg.retry_unknown
+                if (
+                    record is not None
+                    and record.final
+                    and not (record.status == Status.UNKNOWN.value and cfg.retry_unknown)
                 ):
                     self._finish(p, record.to_outcome(), engine=False)
                     continue
                 if limit_left is not None:
                     if limit_left <= 0:
-                        self._finish(p, self._plain(p, Status.SKIPPED, LIMIT_CODE,
-                                                    f"beyond limit={cfg.limit}"), engine=False)
+                        self._finish(
+                            p,
+                            self._plain(p, Status.SKIPPED, LIMIT_CODE, f"beyond limit={cfg.limit}"),
+                            engine=False,
+                        )
                         continue
                     limit_left -= 1
                 fresh.append(p)
@@ -327,15 +332,23 @@ class SendEngine:
                 n = max(1, len(rendered.recipients))
                 if self._daily_left is not None:
                     if n > self._daily_left:
-                        self._finish(p, self._plain(
-                            p, Status.FAILED, DAILY_QUOTA_CODE,
-                            "beyond the remaining 24-hour sending quota (Max24HourSend)",
-                            recipient=_recipient(rendered)), engine=False)
+                        self._finish(
+                            p,
+                            self._plain(
+                                p,
+                                Status.FAILED,
+                                DAILY_QUOTA_CODE,
+                                "beyond the remaining 24-hour sending quota (Max24HourSend)",
+                                recipient=_recipient(rendered),
+                            ),
+                            engine=False,
+                        )
                         continue
                     self._daily_left -= n
                 item = _Item(p, rendered, hashes[p], n)
-                if batch and (len(batch) >= max_batch
-                              or batch_recipients + n > self._batch_capacity()):
+                if batch and (
+                    len(batch) >= max_batch or batch_recipients + n > self._batch_capacity()
+                ):
                     self._put(batch)
                     batch, batch_recipients = [], 0
                 batch.append(item)
@@ -497,9 +510,18 @@ class SendEngine:
         started = time.time()
         if ledger is not None:  # journal before send: committed before the request leaves
             ledger.mark_in_flight(
-                [InFlight(self._plan.row_keys[i.position], i.content_hash,
-                          _recipient(i.message), i.attempts) for i in batch],
-                batch_id, started, transport.name,
+                [
+                    InFlight(
+                        self._plan.row_keys[i.position],
+                        i.content_hash,
+                        _recipient(i.message),
+                        i.attempts,
+                    )
+                    for i in batch
+                ],
+                batch_id,
+                started,
+                transport.name,
             )
         with self._lock:
             self._inflight[batch_id] = batch
@@ -508,12 +530,16 @@ class SendEngine:
             replies = transport.send([item.message for item in batch])
             if len(replies) != len(batch):
                 replies = self._unknown_replies(
-                    batch, started, "ReplyCountMismatch",
-                    f"transport returned {len(replies)} replies for {len(batch)} messages")
+                    batch,
+                    started,
+                    "ReplyCountMismatch",
+                    f"transport returned {len(replies)} replies for {len(batch)} messages",
+                )
         except ProviderConfigurationError as exc:
             fatal = exc
-            replies = [Reply(Verdict.REJECTED, started, time.time(), code=exc.code,
-                             message=exc.message)] * len(batch)
+            replies = [
+                Reply(Verdict.REJECTED, started, time.time(), code=exc.code, message=exc.message)
+            ] * len(batch)
         except Exception as exc:  # the transport broke its contract: we cannot tell
             log.warning("transport %s raised %r; marking its batch unknown", transport.name, exc)
             replies = self._unknown_replies(batch, started, type(exc).__name__, str(exc))
@@ -559,8 +585,9 @@ class SendEngine:
                     stop = _Stop(Status.FAILED, DAILY_QUOTA_CODE,
                                  reply.message or "Daily message quota exceeded.")  # fmt: skip
                 if status is None:
-                    context = AttemptContext(item.attempts, verdict, reply.code, reply.message,
-                                             reply.retry_after)
+                    context = AttemptContext(
+                        item.attempts, verdict, reply.code, reply.message, reply.retry_after
+                    )
                     if self._retry.should_retry(context):
                         # One jittered delay per group of the batch, so that the failed
                         # members go back together (and re-batch) instead of one by one.
@@ -570,19 +597,24 @@ class SendEngine:
                         retries.append((item, delays[group]))
                         continue
                     status = Status.UNKNOWN if verdict is Verdict.UNKNOWN else Status.FAILED
-            finals.append((item, Outcome(
-                row_key=row_keys[item.position],
-                status=status,
-                transport=name,
-                recipient=_recipient(item.message),
-                message_id=reply.message_id if status is Status.SENT else None,
-                error_code=None if status is Status.SENT else code,
-                error_message=None if status is Status.SENT else reply.message,
-                attempts=item.attempts,
-                started_at=reply.started_at,
-                finished_at=reply.finished_at,
-                batch_id=batch_id,
-            )))
+            finals.append(
+                (
+                    item,
+                    Outcome(
+                        row_key=row_keys[item.position],
+                        status=status,
+                        transport=name,
+                        recipient=_recipient(item.message),
+                        message_id=reply.message_id if status is Status.SENT else None,
+                        error_code=None if status is Status.SENT else code,
+                        error_message=None if status is Status.SENT else reply.message,
+                        attempts=item.attempts,
+                        started_at=reply.started_at,
+                        finished_at=reply.finished_at,
+                        batch_id=batch_id,
+                    ),
+                )
+            )
         if self._adaptive is not None:
             if throttled:
                 self._adaptive.on_throttle()
@@ -591,8 +623,16 @@ class SendEngine:
         if self._ledger is not None:
             self._ledger.record(
                 [(item.content_hash, outcome) for item, outcome in finals],
-                [Pending(row_keys[i.position], i.content_hash, i.attempts, i.last.code if i.last
-                         else None, i.last.message if i.last else None) for i, _ in retries],
+                [
+                    Pending(
+                        row_keys[i.position],
+                        i.content_hash,
+                        i.attempts,
+                        i.last.code if i.last else None,
+                        i.last.message if i.last else None,
+                    )
+                    for i, _ in retries
+                ],
             )
         now = self._clock.now()
         with self._lock:
@@ -620,8 +660,17 @@ class SendEngine:
             self._halt.set()
             self._cond.notify_all()
 
-    def _plain(self, position: int, status: Status, code: str, message: str, *,
-               recipient: str = "", attempts: int = 0, last: Reply | None = None) -> Outcome:
+    def _plain(
+        self,
+        position: int,
+        status: Status,
+        code: str,
+        message: str,
+        *,
+        recipient: str = "",
+        attempts: int = 0,
+        last: Reply | None = None,
+    ) -> Outcome:
         return Outcome(
             row_key=self._plan.row_keys[position],
             status=status,
@@ -649,8 +698,9 @@ class SendEngine:
 
     def _finalize(self) -> None:
         """Give every row still open an outcome that says why it was not sent."""
-        stop = self._stop or _Stop(Status.FAILED, "NotProcessed",
-                                   "the run ended before this row was processed")
+        stop = self._stop or _Stop(
+            Status.FAILED, "NotProcessed", "the run ended before this row was processed"
+        )
         with self._lock:
             leftovers = list(self._unsent)
             self._unsent.clear()
@@ -660,24 +710,44 @@ class SendEngine:
             self._inflight.clear()
             for item in inflight:
                 if self._outcomes[item.position] is None:
-                    self._set(item.position, self._plain(
-                        item.position, Status.UNKNOWN, NO_ANSWER_CODE,
-                        "the request was still in flight when the run stopped",
-                        recipient=_recipient(item.message), attempts=item.attempts,
-                        last=item.last), engine=True)
+                    self._set(
+                        item.position,
+                        self._plain(
+                            item.position,
+                            Status.UNKNOWN,
+                            NO_ANSWER_CODE,
+                            "the request was still in flight when the run stopped",
+                            recipient=_recipient(item.message),
+                            attempts=item.attempts,
+                            last=item.last,
+                        ),
+                        engine=True,
+                    )
             for item in leftovers:
                 if self._outcomes[item.position] is None:
                     message = stop.message
                     if item.last is not None and item.last.message:
                         message = f"{stop.message} (last answer: {item.last.message})"
-                    self._set(item.position, self._plain(
-                        item.position, stop.status, stop.code, message,
-                        recipient=_recipient(item.message), attempts=item.attempts,
-                        last=item.last), engine=True)
+                    self._set(
+                        item.position,
+                        self._plain(
+                            item.position,
+                            stop.status,
+                            stop.code,
+                            message,
+                            recipient=_recipient(item.message),
+                            attempts=item.attempts,
+                            last=item.last,
+                        ),
+                        engine=True,
+                    )
             for position, outcome in enumerate(self._outcomes):
                 if outcome is None:
-                    self._set(position, self._plain(position, stop.status, stop.code,
-                                                    stop.message), engine=False)
+                    self._set(
+                        position,
+                        self._plain(position, stop.status, stop.code, stop.message),
+                        engine=False,
+                    )
             self._closed = True
         if self._ledger is not None:
             try:

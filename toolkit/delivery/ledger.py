@@ -320,8 +320,18 @@ class Ledger:
         """Journal a batch *before* its request leaves; committed when this returns."""
         now = time.time()
         params = [
-            (e.row_key, e.content_hash, IN_FLIGHT, e.recipient, transport, e.attempts,
-             started_at, batch_id, self.run_id, now)
+            (
+                e.row_key,
+                e.content_hash,
+                IN_FLIGHT,
+                e.recipient,
+                transport,
+                e.attempts,
+                started_at,
+                batch_id,
+                self.run_id,
+                now,
+            )
             for e in entries
         ]
         with self._lock:
@@ -353,9 +363,22 @@ class Ledger:
         members put back to ``pending`` for a retry, in one transaction."""
         now = time.time()
         final_params = [
-            (content_hash, o.row_key, o.status.value, o.recipient, o.transport, o.message_id,
-             o.error_code, o.error_message, o.attempts, o.started_at, o.finished_at,
-             o.batch_id, self.run_id, now)
+            (
+                content_hash,
+                o.row_key,
+                o.status.value,
+                o.recipient,
+                o.transport,
+                o.message_id,
+                o.error_code,
+                o.error_message,
+                o.attempts,
+                o.started_at,
+                o.finished_at,
+                o.batch_id,
+                self.run_id,
+                now,
+            )
             for content_hash, o in finals
         ]
         pending_params = [

@@ -63,9 +63,7 @@ class ProgressBar:
         if done > bar.n:
             bar.update(done - bar.n)
         counts = snapshot.counts
-        bar.set_postfix(
-            {k: counts.get(k, 0) for k in _SHOWN if counts.get(k, 0)}, refresh=False
-        )
+        bar.set_postfix({k: counts.get(k, 0) for k in _SHOWN if counts.get(k, 0)}, refresh=False)
         if snapshot.finished:
             self.close()
 

@@ -111,8 +111,11 @@ class ExponentialBackoff:
         return self._random() * self.ceiling(attempt_number)
 
 
-THROTTLING_BASE = 1.0  # AWS SDK standard mode (2026): 1,000 ms for throttling errors
-TRANSIENT_BASE = 0.05  # ... and 50 ms for transient errors (FACTS §8)
+# The AWS SDKs' standard retry mode (default since 2026-11-10): 1,000 ms base delay for
+# throttling errors, 50 ms for transient ones.
+# https://aws.amazon.com/blogs/developer/updated-default-retry-behavior-for-aws-sdks-and-tools/
+THROTTLING_BASE = 1.0
+TRANSIENT_BASE = 0.05
 
 
 class RetryPolicy:

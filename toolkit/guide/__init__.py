@@ -1,4 +1,68 @@
-"""Which AWS service should send this mail? The dated decision guide, its widgets and sources."""
+"""Which AWS service should send this mail? The dated decision guide, its widgets and sources.
 
-from toolkit.guide.recommend import *  # noqa: F403  (temporary during the move)
-from toolkit.guide.recommend import SECONDS_PER_DAY, guide_cli, show  # noqa: F401
+The rooms: :mod:`.profile` (the question and the answer's parts), :mod:`.recommend` (the
+decision) with :mod:`.rules` (each rule's reasons), :mod:`.timing` and :mod:`.pricing`
+(how long and how much), :mod:`.features` (the feature table), :mod:`.ui` (ipywidgets),
+:mod:`.cli` (``python -m toolkit guide``), :mod:`.migrate` (Pinpoint SendMessages → SES v2).
+
+Usage::
+
+    from toolkit.guide import Profile, recommend, show
+    rec = recommend(Profile(channels={"email"}, monthly_volume=200_000))
+    show()                      # the interactive guide in a notebook
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolkit.guide.cli import guide_cli
+from toolkit.guide.features import FeatureCell, feature_table, feature_table_records
+from toolkit.guide.profile import (
+    CHANNELS,
+    SECONDS_PER_DAY,
+    Choice,
+    Interface,
+    PinpointPhase,
+    Profile,
+    Reason,
+    pinpoint_phase,
+)
+from toolkit.guide.recommend import Recommendation, recommend
+from toolkit.guide.timing import (
+    Throughput,
+    TimeEstimate,
+    estimate_time,
+    format_duration,
+    seconds_to_send,
+)
+
+__all__ = [
+    "CHANNELS",
+    "SECONDS_PER_DAY",
+    "Choice",
+    "FeatureCell",
+    "Interface",
+    "PinpointPhase",
+    "Profile",
+    "Reason",
+    "Recommendation",
+    "Throughput",
+    "TimeEstimate",
+    "estimate_time",
+    "feature_table",
+    "feature_table_records",
+    "format_duration",
+    "guide_cli",
+    "pinpoint_phase",
+    "recommend",
+    "seconds_to_send",
+    "show",
+]
+
+
+def show(**initial: Any) -> Any:
+    """Render the interactive guide (ipywidgets, imported now); see :func:`.ui.show`."""
+    from toolkit.guide.ui import show as _show
+
+    return _show(**initial)

@@ -178,9 +178,7 @@ def _ses_plan(
         )
         billable = max(0, inputs.tenants - included)
         if billable:
-            lines.append(
-                _per_unit(f"{billable} tenant(s)", billable, facts.SES_PRICE_TENANT_MONTH)
-            )
+            lines.append(_per_unit(f"{billable} tenant(s)", billable, facts.SES_PRICE_TENANT_MONTH))
     available = is_alacarte or plan_era
     note = "" if available else (f"plans start {facts.SES_PLANS_INTRODUCED.value.isoformat()}")
     if plan.includes:

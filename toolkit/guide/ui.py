@@ -25,14 +25,9 @@ from typing import Any
 import ipywidgets as w
 
 from toolkit.errors import ConfigurationError
-from toolkit.guide.recommend import (
-    CHANNELS,
-    Profile,
-    Recommendation,
-    Throughput,
-    format_duration,
-    recommend,
-)
+from toolkit.guide.profile import CHANNELS, Profile
+from toolkit.guide.recommend import Recommendation, recommend
+from toolkit.guide.timing import Throughput, format_duration
 
 _NEEDS: tuple[tuple[str, str], ...] = (
     ("third_party", "Third-party app or language without an AWS SDK (SMTP)"),

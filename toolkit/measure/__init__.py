@@ -1,1 +1,44 @@
-"""Measure: summaries, figures and delivery events of a results frame."""
+"""Measure: what a send did — summaries, figures, and delivery events joined by message id.
+
+:mod:`.report` (counts, throughput, latency, failures), :mod:`.figures` (matplotlib figures),
+:mod:`.events` (bounces, complaints, deliveries from the sandbox or SES via SNS/SQS),
+:mod:`.cli` (``python -m toolkit report``).
+
+Usage::
+
+    from toolkit.measure import summarize, plot_throughput
+    summarize(results, configured_rate=14)
+    plot_throughput(results, configured_rate=14)
+"""
+
+from toolkit.measure.cli import load_results, report_cli
+from toolkit.measure.events import events_from_sandbox, events_from_sqs, join_events
+from toolkit.measure.figures import plot_failures, plot_latency, plot_throughput, save_figures
+from toolkit.measure.report import (
+    Summary,
+    busiest_window,
+    failure_table,
+    latencies_ms,
+    steady_rate,
+    summarize,
+    timeline,
+)
+
+__all__ = [
+    "Summary",
+    "busiest_window",
+    "events_from_sandbox",
+    "events_from_sqs",
+    "failure_table",
+    "join_events",
+    "latencies_ms",
+    "load_results",
+    "plot_failures",
+    "plot_latency",
+    "plot_throughput",
+    "report_cli",
+    "save_figures",
+    "steady_rate",
+    "summarize",
+    "timeline",
+]

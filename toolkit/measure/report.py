@@ -1,9 +1,8 @@
-"""What a send run did: counts, throughput, latency, failures and retries, plus figures.
+"""What a send run did: counts, throughput, latency, failures and retries.
 
 Reads the results DataFrame (``toolkit.results`` columns; one row per input row) and needs
 nothing else, so it works as well on a CSV saved last week as on a frame just returned by
-``toolkit.api.send``. Figures are plain :class:`matplotlib.figure.Figure` objects (no
-pyplot state), so they render under Agg, in a notebook, or to PNG files.
+``toolkit.api.send``. The figures are in :mod:`.figures`, the command line in :mod:`.cli`.
 
 Why "rate" is measured on ``started_at``: pacing controls when requests *leave*, so the
 busiest one-second window of request starts is what a provider's rate limit sees.
@@ -15,25 +14,18 @@ rows that needed more than one attempt.
 
 Usage::
 
-    from toolkit.measure.report import summarize, plot_throughput
+    from toolkit.measure.report import summarize
     summary = summarize(results, configured_rate=14)
     summary            # rich HTML in a notebook; print(summary) in a terminal
-    plot_throughput(results, configured_rate=14).savefig("throughput.png")
-
-    python -m toolkit report results.csv --rate 14 --png figures/
 """
 
 from __future__ import annotations
 
-import argparse
 import html
-import json
 import math
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,7 +34,7 @@ import pandas as pd
 from toolkit.results import OUTCOME_COLUMNS, Status
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    pass
 
 #: Error codes that mean "slow down" across SES, Pinpoint and SMTP (454 is SES SMTP throttling).
 THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
@@ -177,7 +169,7 @@ class Summary:
 
 def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Summary:
     """Summarize a results frame (see module docstring for what each number means)."""
-    frame = _normalized(results)
+    frame = normalized(results)
     total = len(frame)
     status = frame["status"]
     counts = {s: int((status == s).sum()) for s in STATUS_ORDER}
@@ -194,7 +186,7 @@ def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Su
     n_sent = counts[Status.SENT.value]
     rate = n_sent / duration if duration > 0 else 0.0
 
-    throttled = _throttled_mask(frame)
+    throttled = throttled_mask(frame)
     attempts = frame["attempts"].fillna(0).astype(int)
     return Summary(
         total=total,
@@ -251,7 +243,7 @@ def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
     Indexed by whole seconds since ``t0`` (default: the first request start); seconds with
     nothing finishing are present as zeros, so the frame plots as a continuous line.
     """
-    frame = _normalized(results)
+    frame = normalized(results)
     finished = frame["finished_at"].astype(float)
     timed = finished.notna()
     columns = [*STATUS_ORDER, "retried", "throttled", "attempts"]
@@ -265,7 +257,7 @@ def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
         {s: (sub["status"] == s).astype(int) for s in STATUS_ORDER}
         | {
             "retried": (sub["attempts"].fillna(0) > 1).astype(int),
-            "throttled": _throttled_mask(sub).astype(int),
+            "throttled": throttled_mask(sub).astype(int),
             "attempts": sub["attempts"].fillna(0).astype(int),
         }
     )
@@ -284,7 +276,7 @@ def failure_table(results: pd.DataFrame, by: str = "code") -> pd.DataFrame:
     """
     if by not in ("code", "message"):
         raise ValueError(f"by must be 'code' or 'message', not {by!r}")
-    frame = _normalized(results)
+    frame = normalized(results)
     bad = frame[~frame["status"].isin([Status.SENT.value, Status.SKIPPED.value])]
     columns = ["status", "error_code", "count", "share", "example"]
     if bad.empty:
@@ -306,183 +298,14 @@ def failure_table(results: pd.DataFrame, by: str = "code") -> pd.DataFrame:
 
 def latencies_ms(results: pd.DataFrame) -> pd.Series:
     """Per-row request latency in milliseconds (NaN where no request was made)."""
-    frame = _normalized(results)
+    frame = normalized(results)
     return (frame["finished_at"].astype(float) - frame["started_at"].astype(float)) * 1000.0
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def plot_throughput(
-    results: pd.DataFrame,
-    configured_rate: float | None = None,
-    *,
-    rate_label: str = "configured",
-    title: str = "Throughput",
-    figsize: tuple[float, float] = (8.0, 3.5),
-) -> Figure:
-    """Sent, not-sent, throttled and retried rows per second (by finish time), with the
-    configured rate as a dashed line (``rate_label`` names it, e.g. "provider limit")."""
-    series = timeline(results)
-    fig, ax = _figure(figsize)
-    if series.empty:
-        ax.text(0.5, 0.5, "no timed rows", ha="center", va="center", transform=ax.transAxes)
-    else:
-        edges = np.arange(len(series) + 1)
-        not_sent = series[["rejected", "failed", "unknown"]].sum(axis=1)
-        ax.stairs(series["sent"].to_numpy(), edges, label="sent/s", color="tab:blue", lw=1.5)
-        if not_sent.any():
-            ax.stairs(not_sent.to_numpy(), edges, label="not sent/s", color="tab:red")
-        if series["throttled"].any():
-            ax.stairs(
-                series["throttled"].to_numpy(), edges, label="throttled/s", color="tab:orange"
-            )
-        if series["retried"].any():
-            ax.stairs(
-                series["retried"].to_numpy(), edges, label="retried/s", color="tab:purple", lw=0.8
-            )
-    if configured_rate:
-        ax.axhline(
-            configured_rate,
-            color="black",
-            ls="--",
-            lw=1,
-            label=f"{rate_label} {configured_rate:g}/s",
-        )
-    ax.set_xlabel("seconds since first request")
-    ax.set_ylabel("rows per second")
-    ax.set_title(title)
-    ax.set_ylim(bottom=0)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    return fig
-
-
-def plot_latency(results: pd.DataFrame, *, figsize: tuple[float, float] = (8.0, 3.5)) -> Figure:
-    """Latency histogram (log-spaced bins) and CDF, one line per transport."""
-    frame = _normalized(results)
-    frame = frame.assign(latency_ms=latencies_ms(frame)).dropna(subset=["latency_ms"])
-    fig, (hist, cdf) = _figure(figsize, ncols=2)
-    if frame.empty:
-        hist.text(0.5, 0.5, "no timed rows", ha="center", va="center", transform=hist.transAxes)
-    else:
-        values = frame["latency_ms"].clip(lower=1e-3)
-        low, high = float(values.min()), float(values.max())
-        if high / low < 10:  # a narrow spread would leave a single bar and cramped ticks
-            middle = math.sqrt(low * high)
-            low, high = middle / 4, middle * 4
-        bins = np.logspace(math.log10(low), math.log10(high), 40)
-        for name, group in frame.groupby("transport", sort=True):
-            data = group["latency_ms"].clip(lower=1e-3).to_numpy()
-            hist.hist(data, bins=bins, histtype="step", label=str(name))
-            ordered = np.sort(data)
-            cdf.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, label=str(name))
-        for ax in (hist, cdf):
-            ax.set_xscale("log")
-            ax.set_xlabel("latency (ms)")
-        hist.set_ylabel("requests")
-        cdf.set_ylabel("share of rows ≤ x")
-        cdf.set_ylim(0, 1.01)
-        cdf.legend(loc="lower right", fontsize="small")
-    hist.set_title("Latency")
-    cdf.set_title("Latency CDF")
-    fig.tight_layout()
-    return fig
-
-
-def plot_failures(
-    results: pd.DataFrame, *, top: int = 12, figsize: tuple[float, float] = (8.0, 3.5)
-) -> Figure:
-    """Horizontal bars: rows per status and error code, most frequent first."""
-    table = failure_table(results).head(top)
-    fig, ax = _figure(figsize)
-    if table.empty:
-        ax.text(0.5, 0.5, "no failures", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-    else:
-        labels = [f"{s}: {c}" for s, c in zip(table["status"], table["error_code"], strict=True)]
-        colors = [_STATUS_COLORS.get(s, "tab:gray") for s in table["status"]]
-        ax.barh(labels[::-1], table["count"].to_numpy()[::-1], color=colors[::-1])
-        ax.set_xlabel("rows")
-    ax.set_title("Failures by status and provider code")
-    fig.tight_layout()
-    return fig
-
-
-def save_figures(
-    results: pd.DataFrame, directory: str | Path, configured_rate: float | None = None
-) -> list[Path]:
-    """Write throughput.png, latency.png and failures.png into ``directory``."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, fig in (
-        ("throughput", plot_throughput(results, configured_rate)),
-        ("latency", plot_latency(results)),
-        ("failures", plot_failures(results)),
-    ):
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)
-        written.append(path)
-    return written
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a results file written by the toolkit (.csv, .parquet, .json or .jsonl)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(p)
-    if suffix in (".json", ".jsonl"):
-        return pd.read_json(p, lines=suffix == ".jsonl")
-    return pd.read_csv(p, dtype={"row_key": str, "message_id": str, "error_code": str})
-
-
-def report_cli(argv: Sequence[str] | None = None) -> int:
-    """``python -m toolkit report RESULTS [--rate R] [--png DIR] [--json]``.
-
-    Prints the summary (or its JSON with ``--json``) and, with ``--png``, writes the three
-    figures. Returns 0 on success, 2 when the file cannot be read or lacks columns.
-    """
-    parser = argparse.ArgumentParser(
-        prog="toolkit report", description="Summarize a results file from a send run."
-    )
-    parser.add_argument("results", help="results file (.csv, .parquet, .json, .jsonl)")
-    parser.add_argument("--rate", type=float, default=None, help="configured send rate (/s)")
-    parser.add_argument("--png", metavar="DIR", default=None, help="write figures here")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    args = parser.parse_args(argv)
-    try:
-        frame = load_results(args.results)
-        summary = summarize(frame, configured_rate=args.rate)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"toolkit report: cannot read {args.results}: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        print(summary.to_text())
-    if args.png:
-        for path in save_figures(frame, args.png, configured_rate=args.rate):
-            print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
-    return 0
 
 
 # --------------------------------------------------------------------------- helpers
 
-_STATUS_COLORS = {
-    "rejected": "tab:red",
-    "failed": "tab:orange",
-    "unknown": "tab:purple",
-    "invalid": "tab:brown",
-}
 
-
-def _normalized(results: pd.DataFrame) -> pd.DataFrame:
+def normalized(results: pd.DataFrame) -> pd.DataFrame:
     """The results columns with usable dtypes; raises KeyError naming missing columns."""
     missing = [c for c in ("status", "started_at", "finished_at") if c not in results.columns]
     if missing:
@@ -501,7 +324,7 @@ def _normalized(results: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _throttled_mask(frame: pd.DataFrame) -> pd.Series:
+def throttled_mask(frame: pd.DataFrame) -> pd.Series:
     codes = frame["error_code"].fillna("").astype(str)
     return codes.str.contains(THROTTLE_PATTERN, regex=True)
 
@@ -523,15 +346,6 @@ def _latency_table(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     table["count"] = table["count"].astype(int)
     table.index.name = by
     return table
-
-
-def _figure(figsize: tuple[float, float], ncols: int = 1) -> tuple[Figure, Any]:
-    # Figure() instead of pyplot: no global figure registry, works under any backend.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    axes = fig.subplots(1, ncols)
-    return fig, axes
 
 
 def _indent(text: str, prefix: str = "  ") -> str:

@@ -4,7 +4,7 @@ Both interfaces ask the same :class:`Policy` before accepting a message, so a ra
 daily quota or an unverified sender looks the same whether the toolkit talks SES v2, Pinpoint
 or SMTP — as it does at AWS, where they all draw on one account's quota.
 
-What it models (see shared/FACTS.md §3-5):
+What it models (the limits and their sources are in :mod:`toolkit.facts`):
 
 * verified identities: addresses and domains (``sender@example.com`` and ``example.com`` are
   verified by default); a sender is verified when its address or its domain is;

@@ -196,9 +196,7 @@ class AwsApiTransport(BaseTransport):
         return classified
 
     @staticmethod
-    def _fail(
-        count: int, classified: Classified, started: float, finished: float
-    ) -> list[Reply]:
+    def _fail(count: int, classified: Classified, started: float, finished: float) -> list[Reply]:
         return [classified.reply(started, finished)] * count
 
     @staticmethod
@@ -206,5 +204,6 @@ class AwsApiTransport(BaseTransport):
         """The provider answered with the wrong number of results: we cannot tell which
         messages went, so every message of the call is UNKNOWN (never silently resent)."""
         text = f"expected {count} results, the provider returned {got}"
-        return [Reply(Verdict.UNKNOWN, started, finished, code="ResponseMismatch", message=text)
-                ] * count
+        return [
+            Reply(Verdict.UNKNOWN, started, finished, code="ResponseMismatch", message=text)
+        ] * count

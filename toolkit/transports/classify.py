@@ -1,7 +1,9 @@
 """Provider answers -> :class:`~toolkit.transports.base.Verdict`: one table per provider.
 
-Sources: shared/FACTS.md §2 (Pinpoint statuses and errors), §3 (SES v2 errors, bulk entry
-statuses, throttling messages), §4 (SES SMTP replies) and botocore's service models.
+Sources: the SES v2 and Pinpoint API references (errors, bulk entry statuses, delivery
+statuses), SES's documentation of throttling messages and SMTP replies
+(https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas-errors.html,
+https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-smtp.html) and botocore's service models.
 
 Every function returns a :class:`Classified`; ``verdict is None`` means a *whole-batch*
 configuration fault (bad credentials, suspended account, missing template or application) that
@@ -57,6 +59,10 @@ CONFIGURATION: Final = None
 """Table value for a whole-batch configuration fault (raise, do not reply)."""
 
 _DAILY_TEXT = "daily message quota exceeded"
+# Words of an answer that refuses the whole account rather than one message: SES SMTP says
+# "Sending paused for this account" / "Access denied ... not authorized"; the Pinpoint email
+# channel can be disabled. Found in a per-message answer, they still mean "stop the run".
+_ACCOUNT_WIDE = ("access denied", "paused", "suspended", "channel is disabled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +314,16 @@ PINPOINT_DELIVERY_STATUS: dict[str, Verdict | None] = {
 
 
 def classify_pinpoint_status(delivery_status: str, status_message: str = "") -> Classified:
-    """Classify one Pinpoint ``MessageResult`` (DeliveryStatus, StatusMessage)."""
-    if _DAILY_TEXT in status_message.lower():
+    """Classify one Pinpoint ``MessageResult`` (DeliveryStatus, StatusMessage).
+
+    A permanent failure whose message refuses the whole account (sending paused, the email
+    channel disabled) is a configuration fault, as the same answer from SES would be.
+    """
+    lowered = status_message.lower()
+    if _DAILY_TEXT in lowered:
         return Classified(Verdict.DAILY_QUOTA, DAILY_QUOTA_CODE, status_message)
+    if delivery_status == "PERMANENT_FAILURE" and any(w in lowered for w in _ACCOUNT_WIDE):
+        return Classified(CONFIGURATION, delivery_status, status_message)
     verdict = PINPOINT_DELIVERY_STATUS.get(delivery_status, Verdict.TRANSIENT)
     return Classified(verdict, delivery_status, status_message)
 
@@ -326,7 +339,8 @@ def classify_smtp_reply(code: int, text: str) -> Classified:
 
     250/251 accepted; 421 (service closing, too many connections) and 451 transient;
     454 throttled when it says throttling/quota, else transient; other 4xx transient;
-    530/535 configuration; 554 "Access denied" configuration; other 5xx rejected.
+    530/535 configuration; 554 refusing the account ("Access denied", sending paused or
+    suspended) configuration; other 5xx rejected.
     """
     lowered = text.lower()
     name = f"SMTP{code}"
@@ -338,7 +352,7 @@ def classify_smtp_reply(code: int, text: str) -> Classified:
         if code == 454 and ("throttl" in lowered or "rate exceeded" in lowered):
             return Classified(Verdict.THROTTLED, name, text)
         return Classified(Verdict.TRANSIENT, name, text)
-    if code in _SMTP_CONFIG_CODES or (code == 554 and "access denied" in lowered):
+    if code in _SMTP_CONFIG_CODES or (code == 554 and any(w in lowered for w in _ACCOUNT_WIDE)):
         return Classified(CONFIGURATION, name, text)
     if 500 <= code < 600:
         return Classified(Verdict.REJECTED, name, text)

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import ContentMode, Message, Template
-from toolkit.errors import ConfigurationError
+from toolkit.errors import ConfigurationError, ProviderConfigurationError
 from toolkit.facts import (
     PINPOINT_END_OF_SUPPORT,
     PINPOINT_MAX_ADDRESSES_PER_CALL,
@@ -194,6 +194,7 @@ class PinpointTransport(AwsApiTransport):
         if len(results) != len(call):
             return self._mismatch(len(call), len(results), started, finished)
         folded = None
+        any_accepted = any(r.get("DeliveryStatus") == "SUCCESSFUL" for r in results.values())
         replies = []
         for address in addresses:
             result = results.get(address)
@@ -210,7 +211,9 @@ class PinpointTransport(AwsApiTransport):
                 )
                 continue
             classified = classify_pinpoint_status(status, result.get("StatusMessage") or "")
-            replies.append(classified.reply(started, finished))
+            if classified.is_configuration and not any_accepted:
+                raise ProviderConfigurationError(classified.code, classified.message, self.name)
+            replies.append(classified.reply(started, finished, default=Verdict.REJECTED))
         return replies
 
     def _shared(self, key: tuple[str, tuple[str, ...], Template]) -> dict[str, Any]:

@@ -33,9 +33,7 @@ __all__ = ["SesTransport", "build_send_email_params"]
 _UTF8 = "UTF-8"
 
 
-def build_send_email_params(
-    msg: Message, extra: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def build_send_email_params(msg: Message, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The keyword arguments of ``sesv2.send_email`` for one message (no I/O).
 
     ``Raw`` when compose built the complete MIME message (``msg.raw``: it does so for

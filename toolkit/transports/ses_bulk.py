@@ -71,9 +71,7 @@ def build_bulk_entry(msg: Message) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "Destination": build_destination(msg),
         "ReplacementEmailContent": {
-            "ReplacementTemplate": {
-                "ReplacementTemplateData": _json(data) if data else _EMPTY_JSON
-            }
+            "ReplacementTemplate": {"ReplacementTemplateData": _json(data) if data else _EMPTY_JSON}
         },
     }
     if msg.headers:
@@ -133,7 +131,8 @@ class SesBulkTransport(AwsApiTransport):
                     content = self._default_content(template)
                 except SetupFailed as failed:
                     for i, reply in zip(
-                        chunk, self._fail(len(chunk), failed.classified, started, time.time()),
+                        chunk,
+                        self._fail(len(chunk), failed.classified, started, time.time()),
                         strict=True,
                     ):
                         replies[i] = reply

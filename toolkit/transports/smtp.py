@@ -211,8 +211,13 @@ class SmtpTransport(BaseTransport):
             else:
                 self._drop(conn)
             return reply
-        return Reply(Verdict.TRANSIENT, started, time.time(), code="SMTPServerDisconnected",
-                     message="every pooled connection was closed by the server")
+        return Reply(
+            Verdict.TRANSIENT,
+            started,
+            time.time(),
+            code="SMTPServerDisconnected",
+            message="every pooled connection was closed by the server",
+        )
 
     def _transaction(self, conn: _Connection, msg: Message, started: float) -> tuple[Reply, bool]:
         """Run one transaction; returns the reply and whether the connection is still good."""
@@ -224,13 +229,23 @@ class SmtpTransport(BaseTransport):
         if "\n" in envelope or "\r" in envelope or ">" in envelope:
             # Compose validates addresses; this keeps a bad one from injecting SMTP commands.
             now = time.time()
-            return Reply(Verdict.REJECTED, started, now, code="InvalidEnvelope",
-                         message="an envelope address contains CR, LF or '>'"), True
+            return Reply(
+                Verdict.REJECTED,
+                started,
+                now,
+                code="InvalidEnvelope",
+                message="an envelope address contains CR, LF or '>'",
+            ), True
         utf8 = not envelope.isascii()
         if utf8 and not smtp.has_extn("smtputf8"):
             now = time.time()
-            return Reply(Verdict.REJECTED, started, now, code="SMTPUTF8Unsupported",
-                         message="the server cannot take non-ASCII addresses"), True
+            return Reply(
+                Verdict.REJECTED,
+                started,
+                now,
+                code="SMTPUTF8Unsupported",
+                message="the server cannot take non-ASCII addresses",
+            ), True
         mail_answered = body_started = False
         mail_line = f"MAIL FROM:<{sender}> SMTPUTF8" if utf8 else f"MAIL FROM:<{sender}>"
         refused: list[tuple[str, int, str]] = []
@@ -284,23 +299,40 @@ class SmtpTransport(BaseTransport):
             finished = time.time()
             name = type(exc).__name__
             if body_started:
-                return Reply(Verdict.UNKNOWN, started, finished, code=name,
-                             message=f"connection lost after the message was sent: {exc}"), False
-            return Reply(Verdict.TRANSIENT, started, finished, code=name,
-                         message=f"connection lost before the message was sent: {exc}"), False
+                return Reply(
+                    Verdict.UNKNOWN,
+                    started,
+                    finished,
+                    code=name,
+                    message=f"connection lost after the message was sent: {exc}",
+                ), False
+            return Reply(
+                Verdict.TRANSIENT,
+                started,
+                finished,
+                code=name,
+                message=f"connection lost before the message was sent: {exc}",
+            ), False
         finished = time.time()
         if code == 250:
             if refused:
                 detail = "; ".join(f"{r}: {c} {t}" for r, c, t in refused)
-                return Reply(Verdict.ACCEPTED, started, finished,
-                             message_id=parse_message_id(text), code=PARTIAL_REFUSAL_CODE,
-                             message=f"accepted for some recipients; refused: {detail}"), True
-            return Reply(Verdict.ACCEPTED, started, finished,
-                         message_id=parse_message_id(text)), True
+                return Reply(
+                    Verdict.ACCEPTED,
+                    started,
+                    finished,
+                    message_id=parse_message_id(text),
+                    code=PARTIAL_REFUSAL_CODE,
+                    message=f"accepted for some recipients; refused: {detail}",
+                ), True
+            return Reply(
+                Verdict.ACCEPTED, started, finished, message_id=parse_message_id(text)
+            ), True
         if code < 200:
             # smtplib's -1: a garbled final line; the body was sent, so it may have been queued.
-            return Reply(Verdict.UNKNOWN, started, finished, code=f"SMTP{code}",
-                         message=text), False
+            return Reply(
+                Verdict.UNKNOWN, started, finished, code=f"SMTP{code}", message=text
+            ), False
         classified = classify_smtp_reply(code, text)
         self._raise_if_configuration(classified)
         return classified.reply(started, finished, message=text), code != 421
@@ -385,12 +417,17 @@ class SmtpTransport(BaseTransport):
         try:
             if target.tls == "implicit":
                 smtp = smtplib.SMTP_SSL(
-                    target.host, target.port, local_hostname=self._local_hostname,
-                    timeout=target.timeout, context=self._context,
+                    target.host,
+                    target.port,
+                    local_hostname=self._local_hostname,
+                    timeout=target.timeout,
+                    context=self._context,
                 )
             else:
                 smtp = smtplib.SMTP(
-                    target.host, target.port, local_hostname=self._local_hostname,
+                    target.host,
+                    target.port,
+                    local_hostname=self._local_hostname,
                     timeout=target.timeout,
                 )
             smtp.ehlo()
@@ -408,20 +445,20 @@ class SmtpTransport(BaseTransport):
                 smtp.login(target.username, target.password)
         except smtplib.SMTPAuthenticationError as exc:
             _close_quietly(smtp)
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
-                exc.smtp_error, bytes) else str(exc.smtp_error)
-            raise ProviderConfigurationError(f"SMTP{exc.smtp_code}", text, self.name) from exc
+            raise ProviderConfigurationError(
+                f"SMTP{exc.smtp_code}", _reply_text(exc), self.name
+            ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             _close_quietly(smtp)
             raise ProviderConfigurationError("SMTPNotSupported", str(exc), self.name) from exc
         except smtplib.SMTPResponseException as exc:
             # e.g. "421 Too many concurrent SMTP connections" in the greeting.
             _close_quietly(smtp)
-            text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
-                exc.smtp_error, bytes) else str(exc.smtp_error)
-            classified = classify_smtp_reply(exc.smtp_code, text)
+            classified = classify_smtp_reply(exc.smtp_code, _reply_text(exc))
             self._raise_if_configuration(classified)
-            raise _ConnectFailed(Classified(Verdict.TRANSIENT, classified.code, text)) from exc
+            raise _ConnectFailed(
+                Classified(Verdict.TRANSIENT, classified.code, classified.message)
+            ) from exc
         except ssl.SSLCertVerificationError as exc:
             _close_quietly(smtp)
             raise ProviderConfigurationError(
@@ -440,6 +477,12 @@ class SmtpTransport(BaseTransport):
 
     def __repr__(self) -> str:
         return f"SmtpTransport({self.target!r})"
+
+
+def _reply_text(exc: smtplib.SMTPResponseException) -> str:
+    """The server's reply text of an smtplib exception (it keeps bytes or str)."""
+    error = exc.smtp_error
+    return error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
 
 
 def _close_quietly(smtp: smtplib.SMTP | None) -> None:
