@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -121,9 +122,15 @@ class AwsTarget:
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
     def boto3_session(self) -> boto3.Session:
-        """The session credentials and the default Region come from."""
+        """The session credentials and the default Region come from (made once per target:
+        a session caches the service models and the resolved credentials, so the clients for
+        GetAccount and for sending do not each load them again)."""
         if self.session is not None:
             return self.session
+        return self._own_session
+
+    @functools.cached_property
+    def _own_session(self) -> boto3.Session:
         import boto3
 
         return boto3.Session(

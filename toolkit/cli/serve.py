@@ -1,0 +1,95 @@
+"""``python -m toolkit sandbox`` serves the embedded sandbox; ``mailbox`` prints what it got."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    box = sub.add_parser("sandbox", help="serve the local SES/Pinpoint/SMTP sandbox")
+    box.add_argument("--api-port", type=int, default=0, help="HTTP API port (0: any free port)")
+    box.add_argument("--smtp-port", type=int, default=0, help="SMTP port (0: any free port)")
+    box.add_argument("--rate", type=float, default=1000.0, help="MaxSendRate, recipients/s")
+    box.add_argument("--daily-quota", type=int, default=-1, help="Max24HourSend (-1: none)")
+    box.add_argument(
+        "--state", type=Path, help="directory that keeps the mailbox (read it with: mailbox)"
+    )
+    box.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
+    box.add_argument(
+        "--throttle-rate", type=float, default=0.0, metavar="P", help="P(throttling) per request"
+    )
+    box.add_argument("--error-rate", type=float, default=0.0, metavar="P", help="P(5xx / 451)")
+    box.add_argument(
+        "--drop-rate", type=float, default=0.0, metavar="P", help="P(connection dropped)"
+    )
+    box.add_argument(
+        "--partial-failure-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="P(transient failure) per recipient inside bulk answers",
+    )
+    box.add_argument("--seed", type=int, help="makes the injected faults reproducible")
+    box.add_argument("--sandbox-account", action="store_true", help="verified recipients only")
+    box.set_defaults(handler=run_sandbox)
+
+    mailbox = sub.add_parser("mailbox", help="print what a sandbox received")
+    mailbox.add_argument(
+        "--state", type=Path, required=True, help="the sandbox's --state directory"
+    )
+    mailbox.add_argument("--events", action="store_true", help="print events, not messages")
+    mailbox.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="CSV, or JSON lines"
+    )
+    mailbox.set_defaults(handler=run_mailbox)
+
+
+def run_sandbox(ns: argparse.Namespace) -> int:
+    from toolkit.sandbox import Sandbox
+
+    sandbox = Sandbox(
+        api_port=ns.api_port,
+        smtp_port=ns.smtp_port,
+        rate=ns.rate,
+        daily_quota=ns.daily_quota,
+        state_dir=ns.state,
+        latency_ms=ns.latency_ms,
+        throttle_rate=ns.throttle_rate,
+        error_rate=ns.error_rate,
+        drop_rate=ns.drop_rate,
+        partial_failure_rate=ns.partial_failure_rate,
+        seed=ns.seed,
+        sandbox_account=ns.sandbox_account,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with sandbox:
+        print(json.dumps(sandbox.info()), flush=True)
+        stop.wait()
+    return 0
+
+
+def run_mailbox(ns: argparse.Namespace) -> int:
+    from toolkit.errors import ConfigurationError
+    from toolkit.sandbox.mailbox import Mailbox
+
+    try:
+        mailbox = Mailbox.open(ns.state)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    try:
+        frame = mailbox.events() if ns.events else mailbox.messages()
+    finally:
+        mailbox.close()
+    if ns.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", lines=True, date_format="iso"))
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
