@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 from toolkit.errors import ConfigurationError
 
-__all__ = ["MAX_WORKERS", "EngineConfig"]
+__all__ = ["MAX_WORKERS", "MIN_RATE", "EngineConfig"]
 
 MAX_WORKERS = 256
 """Threads per process at most: more only adds contention (go beyond one process with Dask)."""
+
+MIN_RATE = 1 / 3600
+"""The slowest pace accepted: one recipient an hour (slower is a run that never ends)."""
 
 
 def _number(
@@ -31,6 +34,7 @@ def _number(
     high: float | None = None,
     whole: bool = False,
     low_open: bool = False,
+    low_text: str | None = None,
 ) -> None:
     """Raise ConfigurationError unless ``value`` is a finite number within the bounds."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -42,7 +46,7 @@ def _number(
         ok = value <= high
     if not ok:
         kind = "a whole number" if whole else "a number"
-        bound = f"> {low:g}" if low_open else f"≥ {low:g}"
+        bound = f"> {low_text or f'{low:g}'}" if low_open else f"≥ {low_text or f'{low:g}'}"
         if high is not None:
             bound += f" and ≤ {high:g}"
         raise ConfigurationError(f"{name} must be {kind} {bound}, not {value!r}")
@@ -56,7 +60,8 @@ class EngineConfig:
         workers: threads sending at once; cover the provider's latency (rate × latency).
         max_attempts: requests per message at most, the first included.
         retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
-        rate: recipients per second; None = the transport's quota (``MaxSendRate``).
+        rate: recipients per second; None = the transport's quota (``MaxSendRate``). Below
+            1/s it is one recipient every ``1 / rate`` seconds; at least :data:`MIN_RATE`.
         headroom: fraction of the quota's rate to use (1.0 = exactly the quota; the
             sandbox, which counts exactly, never throttles a run paced this way because each
             admission counts until its answer arrives). Real SES is fuzzier: field reports
@@ -89,7 +94,8 @@ class EngineConfig:
         _number("workers", self.workers, low=1, high=MAX_WORKERS, whole=True)
         _number("max_attempts", self.max_attempts, low=1, high=100, whole=True)
         if self.rate is not None:
-            _number("rate (recipients per second)", self.rate, low=0, low_open=True)
+            _number("rate (recipients per second)", self.rate, low=MIN_RATE,
+                    low_text="1/3600 (one an hour)")  # fmt: skip
         _number("headroom", self.headroom, low=0, high=1, low_open=True)
         _number("window_margin", self.window_margin, low=0, high=60)
         if self.limit is not None:
