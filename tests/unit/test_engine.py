@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import sqlite3
 import threading
@@ -279,6 +280,21 @@ def test_pacing_inside_the_engine_respects_the_quota_rate() -> None:
         inside = sum(1 for s in stamps[i:] if s < t + 1.0)
         assert inside <= 20
     assert clock.now() >= 9.0
+
+
+def test_a_rate_below_one_per_second_spaces_every_send_by_one_over_the_rate() -> None:
+    # Issue 9, row 7: rate=0.25 sends one message every 4 s (it used to be floored to 1/s).
+    clock = FakeClock()
+    stamps: list[float] = []
+
+    def handler(m: Message) -> None:
+        stamps.append(clock.now())
+
+    outcomes = run(FakePlan(6), RecordingTransport(handler, max_batch=50), clock=clock,
+                   workers=3, rate=0.25)  # fmt: skip
+    assert statuses(outcomes) == {"sent": 6}
+    stamps.sort()
+    assert [b - a for a, b in itertools.pairwise(stamps)] == pytest.approx([4.0] * 5, abs=0.01)
 
 
 def test_batches_shrink_to_fit_a_small_rate() -> None:
