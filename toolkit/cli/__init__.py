@@ -28,10 +28,12 @@ are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,7 +53,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _DEBUG in args or bool(os.environ.get("TOOLKIT_DEBUG"))
     args = [a for a in args if a != _DEBUG]
-    return _guarded(lambda: _dispatch(args), debug=debug)
+    handler = _OneLine(debug)
+    logger = logging.getLogger("toolkit")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            if not debug:  # a warning is one line too, not the file and line it came from
+                warnings.showwarning = _show_warning
+            return _guarded(lambda: _dispatch(args), debug=debug)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    print(f"toolkit: warning: {one_line(message)}", file=sys.stderr)
+
+
+class _OneLine(logging.Handler):
+    """The library's warnings and errors as ``toolkit: warning: …`` lines on stderr; a
+    traceback a log record carries only with --debug."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__(logging.DEBUG if debug else logging.WARNING)
+        self.debug = debug
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"toolkit: {record.levelname.lower()}: {one_line(record.getMessage())}"
+            print(line, file=sys.stderr)
+            if self.debug and record.exc_info:
+                traceback.print_exception(*record.exc_info, file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
 
 
 def _dispatch(args: list[str]) -> int:

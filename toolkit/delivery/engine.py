@@ -635,8 +635,12 @@ class SendEngine:
             elif accepted:
                 self._adaptive.on_success()
         if self._ledger is not None:
+            # A batch the provider refused as a whole (a configuration fault) was not sent:
+            # the ledger keeps it pending for the run after the fix, not failed.
+            journal_finals = [] if fatal is not None else finals
+            waiting = [i for i, _ in retries] + ([i for i, _ in finals] if fatal else [])
             self._ledger.record(
-                [(item.content_hash, outcome) for item, outcome in finals],
+                [(item.content_hash, outcome) for item, outcome in journal_finals],
                 [
                     Pending(
                         row_keys[i.position],
@@ -645,7 +649,7 @@ class SendEngine:
                         i.last.code if i.last else None,
                         i.last.message if i.last else None,
                     )
-                    for i, _ in retries
+                    for i in waiting
                 ],
             )
         now = self._clock.now()

@@ -269,7 +269,13 @@ def classify_network_exception(exc: BaseException) -> Classified:
     name = type(exc).__name__
     text = str(exc) or name
     if isinstance(exc, _LOCAL_CONFIG_BOTO):
-        return Classified(CONFIGURATION, name, text)
+        hint = (
+            "pass region= (--region) or set AWS_REGION"
+            if isinstance(exc, boto_exc.NoRegionError)
+            else "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile "
+            "(profile= / --profile / AWS_PROFILE), or run where an IAM role provides them"
+        )
+        return Classified(CONFIGURATION, name, f"{text} ({hint})")
     if _certificate_failure(exc):
         return Classified(
             CONFIGURATION,
