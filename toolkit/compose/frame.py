@@ -7,7 +7,8 @@ or with two columns of the same name. Each used to fail deep inside pre-flight w
 index) or is one :class:`~toolkit.errors.ConfigurationError` that says what to do.
 
 * a DataFrame: used as is; non-text column names become text (``0`` -> ``"0"``, the name a
-  :class:`~toolkit.compose.spec.ComposeSpec` keeps); a MultiIndex on the rows is kept;
+  :class:`~toolkit.compose.spec.ComposeSpec` keeps; lone surrogates replaced); a MultiIndex
+  on the rows is kept;
 * a Series: a frame with one column, named by ``spec.to`` (a Series of addresses);
 * anything else (None, a list, a dict, an array, a string): ConfigurationError;
 * MultiIndex columns, or a name that appears twice among the columns the message uses:
@@ -24,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from toolkit.compose.columns import clean_text
 from toolkit.compose.render import placeholders
 from toolkit.compose.spec import ComposeSpec
 from toolkit.errors import ConfigurationError
@@ -34,7 +36,7 @@ __all__ = ["conform", "used_columns"]
 def conform(df: Any, spec: ComposeSpec) -> tuple[pd.DataFrame, ComposeSpec]:
     """``df`` as a DataFrame with text column names (see the module docstring)."""
     if isinstance(df, pd.Series):
-        df = df.to_frame(name=spec.to)
+        df = pd.DataFrame({0: df}).set_axis(pd.Index([spec.to], dtype=object), axis=1)
     if not isinstance(df, pd.DataFrame):
         kind = "None" if df is None else type(df).__name__
         raise ConfigurationError(
@@ -47,8 +49,8 @@ def conform(df: Any, spec: ComposeSpec) -> tuple[pd.DataFrame, ComposeSpec]:
             "the DataFrame's columns have several levels (a MultiIndex); flatten them first, "
             "e.g. df.columns = ['_'.join(map(str, c)) for c in df.columns]"
         )
-    if not all(isinstance(c, str) for c in columns):
-        names = [str(c) for c in columns]
+    if not all(isinstance(c, str) and clean_text(c) == c for c in columns):
+        names = [clean_text(str(c)) for c in columns]
         df = df.set_axis(pd.Index(names, dtype=object), axis=1)
         columns = df.columns
     if not columns.is_unique:

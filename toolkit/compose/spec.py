@@ -17,6 +17,7 @@ import numbers
 import os
 from dataclasses import dataclass, fields
 
+from toolkit.compose.columns import clean_text
 from toolkit.compose.message import Attachment
 from toolkit.errors import ConfigurationError
 
@@ -93,8 +94,8 @@ class ComposeSpec:
         """Check every field's type up front (ConfigurationError), and make column names text.
 
         A column may be named by any scalar label (``to=0`` for a frame read without a
-        header); it is kept as text, as :func:`toolkit.compose.frame.conform` names the frame's
-        columns.
+        header); it is kept as text (lone surrogates replaced), as
+        :func:`toolkit.compose.frame.conform` names the frame's columns.
         """
         for f in fields(self):
             value = getattr(self, f.name)
@@ -102,8 +103,16 @@ class ComposeSpec:
                 continue
             if f.name in _COLUMN_FIELDS:
                 object.__setattr__(self, f.name, _column_name(f.name, value))
-            elif f.name in _TEXT_FIELDS and not isinstance(value, str):
-                raise ConfigurationError(f"{f.name} must be text (str), not {type(value).__name__}")
+            elif f.name in _TEXT_FIELDS:
+                if not isinstance(value, str):
+                    raise ConfigurationError(
+                        f"{f.name} must be text (str), not {type(value).__name__}"
+                    )
+                if clean_text(value) != value:
+                    raise ConfigurationError(
+                        f"{f.name} is not valid Unicode (it holds a lone surrogate, often the "
+                        "trace of a file decoded with errors='surrogateescape')"
+                    )
         if self.template_columns is not None:
             if isinstance(self.template_columns, str) or not _iterable(self.template_columns):
                 raise ConfigurationError("template_columns must be a list of column names")
@@ -149,7 +158,7 @@ def _iterable(value: object) -> bool:
 def _column_name(setting: str, value: object) -> str:
     """A column reference as text: a string as is, a number or other scalar label as str()."""
     if isinstance(value, str):
-        return value
+        return clean_text(value)
     if isinstance(value, numbers.Number) and not isinstance(value, bool):
         return str(value)
     raise ConfigurationError(
