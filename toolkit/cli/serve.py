@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -86,6 +87,11 @@ def run_mailbox(ns: argparse.Namespace) -> int:
         raise ConfigurationError(str(exc)) from exc
     try:
         frame = mailbox.events() if ns.events else mailbox.messages()
+    except sqlite3.DatabaseError as exc:  # a file that is not a mailbox
+        raise ConfigurationError(
+            f"--state {ns.state} holds no sandbox mailbox ({exc}); give the directory a "
+            "sandbox was started with (--state)"
+        ) from exc
     finally:
         mailbox.close()
     if ns.format == "json":
