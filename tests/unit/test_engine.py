@@ -567,3 +567,16 @@ def test_adaptive_rate_converges_on_an_unknown_provider_limit() -> None:
     assert throttled["n"] < 300  # it backs off instead of hammering
     assert 15 <= engine.snapshot().send_rate <= 110  # type: ignore[operator]
     assert clock.now() < 1500 / 50 * 2.5  # and it does not crawl far below the limit
+
+
+def test_engine_config_takes_numpy_numbers_and_whole_floats_as_ints() -> None:
+    import numpy as np
+
+    config = EngineConfig(workers=8.0, limit=np.int64(3), rate=np.float32(2.5))
+    assert (config.workers, config.limit, config.rate) == (8, 3, 2.5)
+    assert type(config.workers) is int and type(config.limit) is int
+    outcomes = run(FakePlan(5), RecordingTransport(), workers=2.0, rate=np.float64(1000))
+    assert statuses(outcomes) == {"sent": 5}
+    for bad in ({"workers": 8.5}, {"rate": np.bool_(True)}, {"workers": "8"}):
+        with pytest.raises(ConfigurationError):
+            EngineConfig(**bad)  # type: ignore[arg-type]
