@@ -580,3 +580,19 @@ def test_engine_config_takes_numpy_numbers_and_whole_floats_as_ints() -> None:
     for bad in ({"workers": 8.5}, {"rate": np.bool_(True)}, {"workers": "8"}):
         with pytest.raises(ConfigurationError):
             EngineConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_a_batch_refused_by_a_configuration_fault_stays_pending_in_the_ledger() -> None:
+    # Issue 9, row 10: nothing the fault stopped is journaled "failed"; the run after the fix
+    # sends it. The results still give every row a status, and the engine keeps the fault.
+    def handler(m: Message) -> None:
+        raise ProviderConfigurationError("NoCredentialsError", "Unable to locate credentials")
+
+    transport = RecordingTransport(handler)
+    with Ledger(":memory:") as ledger:
+        engine = SendEngine(FakePlan(5), transport, EngineConfig(workers=1), ledger=ledger,
+                            clock=FakeClock())  # fmt: skip
+        outcomes = engine.run()
+        assert ledger.counts() == {"pending": 1}
+    assert engine.fault is not None and engine.fault.code == "NoCredentialsError"
+    assert statuses(outcomes) == {"failed": 5}

@@ -7,7 +7,8 @@ Row states:
 
 ==============  =============================================================================
 ``in_flight``   the request carrying it is about to leave or has left (journal before send)
-``pending``     known not sent yet (a throttled/transient attempt, waiting to be retried)
+``pending``     known not sent yet (a throttled/transient attempt waiting to be retried, or a
+                batch the provider refused as a whole: a configuration fault stopped the run)
 ``sent``        final – never sent again
 ``rejected``    final – never sent again
 ``unknown``     final – may or may not have gone; resent only with ``retry_unknown=True``
