@@ -52,28 +52,34 @@ def add_parser(sub: Any) -> None:
 
 
 def run_sandbox(ns: argparse.Namespace) -> int:
+    from toolkit.errors import ConfigurationError
     from toolkit.sandbox import Sandbox
 
-    sandbox = Sandbox(
-        api_port=ns.api_port,
-        smtp_port=ns.smtp_port,
-        rate=ns.rate,
-        daily_quota=ns.daily_quota,
-        state_dir=ns.state,
-        latency_ms=ns.latency_ms,
-        throttle_rate=ns.throttle_rate,
-        error_rate=ns.error_rate,
-        drop_rate=ns.drop_rate,
-        partial_failure_rate=ns.partial_failure_rate,
-        seed=ns.seed,
-        sandbox_account=ns.sandbox_account,
-    )
+    try:  # a bad setting (a negative rate, a port out of range, a --state that is a file)
+        sandbox = Sandbox(
+            api_port=ns.api_port,
+            smtp_port=ns.smtp_port,
+            rate=ns.rate,
+            daily_quota=ns.daily_quota,
+            state_dir=ns.state,
+            latency_ms=ns.latency_ms,
+            throttle_rate=ns.throttle_rate,
+            error_rate=ns.error_rate,
+            drop_rate=ns.drop_rate,
+            partial_failure_rate=ns.partial_failure_rate,
+            seed=ns.seed,
+            sandbox_account=ns.sandbox_account,
+        ).start()
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ConfigurationError(f"cannot start the sandbox: {exc}") from exc
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with sandbox:
+    try:
         print(json.dumps(sandbox.info()), flush=True)
         stop.wait()
+    finally:
+        sandbox.stop()
     return 0
 
 
