@@ -147,7 +147,7 @@ class Preflight:
         ):  # fmt: skip
             self._require(column, where)
         if not spec.to:
-            raise ConfigurationError("ComposeSpec.to must name the column with the recipients")
+            raise ConfigurationError("to must name the column with the recipients (--to-column)")
         if spec.sender is None and spec.sender_column is None:
             raise ConfigurationError("no sender: set ComposeSpec.sender or sender_column")
         has_inline = any(p is not None for p in (spec.text, spec.html))
