@@ -15,10 +15,10 @@ Exit status:
        traceback
   2    a configuration or usage error (a setting, file, column or credential), one line; send:
        nothing was sent, or the provider refused the account part-way (results written)
-  130  interrupted (Ctrl-C; SIGTERM gives 143); send writes every row's status so far first
+  130  interrupted (Ctrl-C; 143 for SIGTERM to send), send writes every row's status so far
   141  output piped into a command that stopped reading (e.g. head)
 
-Add --debug anywhere to see the traceback of an unexpected error.
+Add --debug anywhere (or set TOOLKIT_DEBUG=1) to see the traceback of an unexpected error.
 
 One module per command (:mod:`.send`, :mod:`.serve`, :mod:`.demo`); ``report`` and ``guide``
 are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module has
