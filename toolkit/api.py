@@ -41,9 +41,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.compose.frame import conform
 from toolkit.compose.message import Attachment
 from toolkit.compose.spec import ComposeSpec
 from toolkit.delivery.config import EngineConfig
+from toolkit.delivery.ledger import check_ledger_path
 from toolkit.delivery.progress import Progress
 from toolkit.errors import ConfigurationError
 from toolkit.job import Job, Request
@@ -59,26 +61,42 @@ __all__ = ["SendHandle", "send", "send_in_background"]
 Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
-def _pairs(value: Pairs | None) -> tuple[tuple[str, str], ...]:
+def _pairs(name: str, value: Pairs | None) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple((str(k), str(v)) for k, v in items)
+    try:
+        items = value.items() if isinstance(value, Mapping) else value
+        return tuple((str(k), str(v)) for k, v in items)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"{name}= takes a mapping or (name, value) pairs, not {type(value).__name__}"
+        ) from exc
 
 
-def _attachments(items: Iterable[Attachment | str | os.PathLike[str]]) -> tuple[Attachment, ...]:
+def _attachments(items: Any) -> tuple[Attachment, ...]:
     from toolkit.compose.mime import guess_content_type
 
+    if isinstance(items, str | os.PathLike | Attachment):
+        items = [items]  # one file given on its own
+    elif not isinstance(items, Iterable):
+        raise ConfigurationError(
+            f"attachments= takes file paths or Attachment objects, not {type(items).__name__}"
+        )
     out: list[Attachment] = []
     for item in items:
+        if not isinstance(item, Attachment | str | os.PathLike):
+            raise ConfigurationError(
+                f"attachments= takes file paths or Attachment objects, not {type(item).__name__}"
+            )
         if isinstance(item, Attachment):
             out.append(item)
             continue
         path = Path(item)
         try:
             content = path.read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read attachment {path}: {exc.strerror}") from exc
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise ConfigurationError(f"cannot read attachment {path}: {reason}") from exc
         out.append(Attachment(path.name, content, guess_content_type(path.name)))
     return tuple(out)
 
@@ -94,17 +112,20 @@ _RUN_KEYWORDS = ("target", "compose", "config", "ledger", "dry_run", "progress")
 def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
     """The ComposeSpec the message keywords of :func:`send` describe."""
     columns = keywords["template_columns"]
+    if isinstance(columns, str):
+        columns = [columns]
     return ComposeSpec(
         to=keywords["to"], cc=keywords["cc"], bcc=keywords["bcc"],
         reply_to=keywords["reply_to"], sender=keywords["sender"],
         sender_column=keywords["sender_column"], name_column=keywords["name_column"],
         subject=keywords["subject"], text=keywords["text"], html=keywords["html"],
         template_name=keywords["template"],
-        template_columns=tuple(columns) if columns is not None else None,
+        template_columns=columns,
         attachments=_attachments(keywords["attachments"]),
         attachment_column=keywords["attachment_column"],
-        configuration_set=keywords["configuration_set"], tags=_pairs(keywords["tags"]),
-        headers=_pairs(keywords["headers"]), key_column=keywords["key"],
+        attachment_dir=keywords["attachment_dir"],
+        configuration_set=keywords["configuration_set"], tags=_pairs("tags", keywords["tags"]),
+        headers=_pairs("headers", keywords["headers"]), key_column=keywords["key"],
         allow_duplicates=keywords["allow_duplicates"],
     )  # fmt: skip
 
@@ -119,10 +140,13 @@ def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
     spec = spec or _spec_from(options)
     config = _given("config", options["config"], EngineConfig, changed & engine_keywords)
     config = config or EngineConfig(**{k: options[k] for k in engine_keywords})
+    df, spec = conform(df, spec)
     ledger = options["ledger"]
+    if ledger is not None and not isinstance(ledger, str | os.PathLike):
+        raise ConfigurationError(f"ledger= takes a file path, not {type(ledger).__name__}")
     return Request(
         df=df, via=via, target=options["target"], spec=spec, config=config,
-        ledger=Path(ledger) if ledger is not None else None,
+        ledger=check_ledger_path(ledger) if ledger is not None else None,
         dry_run=bool(options["dry_run"]), progress=bool(options["progress"]),
     )  # fmt: skip
 
@@ -172,6 +196,7 @@ def send(
     template_columns: Sequence[str] | None = None,
     attachments: Iterable[Attachment | str | os.PathLike[str]] = (),
     attachment_column: str | None = None,
+    attachment_dir: str | os.PathLike[str] | None = None,
     configuration_set: str | None = None,
     tags: Pairs | None = None,
     headers: Pairs | None = None,
@@ -191,7 +216,9 @@ def send(
     """Send one email per row and return one result row per input row (same index).
 
     Args:
-        df: one row per message.
+        df: one row per message (a Series is taken as the ``to`` column; column names that
+            are not text are used as text: ``to=0`` names the first column of a frame read
+            without a header).
         via: the transport: "ses" (SES v2 SendEmail), "ses-bulk" (SendBulkEmail, 50 per
             call), "pinpoint" (SendMessages; legacy) or "smtp" — the list is
             :data:`toolkit.transports.registry.TRANSPORTS`.
@@ -207,7 +234,9 @@ def send(
         subject / text / html: ``{{column}}`` templates rendered per row.
         template / template_columns: a template stored at the provider and the columns it uses.
         attachments: Attachment objects or file paths, attached to every message;
-            attachment_column: a column of file paths, per row.
+            attachment_column: a column of file paths, per row, read only under
+            ``attachment_dir`` (default: the working directory; a path leading elsewhere
+            makes its row ``invalid``/``AttachmentNotAllowed``).
         configuration_set, tags, headers: passed with every message.
         key: a column with a stable row key (default: the index) for the ledger.
         allow_duplicates: send rows with the same recipients and content more than once.
@@ -227,9 +256,15 @@ def send(
 
     Raises:
         ConfigurationError: nothing was sent — a missing column, no sender or content, a
-            bad setting, a target of the wrong kind, credentials the provider refuses.
+            bad setting, a target of the wrong kind, credentials the provider refuses, an
+            untrusted certificate. When the provider refuses the account only after some
+            rows were answered (a :class:`~toolkit.errors.ProviderConfigurationError`), the
+            error's ``results`` attribute holds the frame (rows it stopped: ``failed``).
         KeyboardInterrupt: after stopping cleanly; its ``results`` attribute holds the
             frame so far (rows not sent: ``skipped``/``Cancelled``).
+        Exception: anything unexpected (a bug, a disk that fills under the ledger), raised
+            after the workers stopped, with the frame so far in its ``results`` attribute
+            once sending had started.
     """
     request = _request(df, via, {k: v for k, v in locals().items() if k not in ("df", "via")})
     return Job(request).run()

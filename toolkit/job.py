@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.spec import ComposeSpec
 from toolkit.delivery.config import EngineConfig
 from toolkit.delivery.engine import SendEngine
 from toolkit.delivery.ledger import Ledger
-from toolkit.errors import ConfigurationError
+from toolkit.errors import ConfigurationError, ProviderConfigurationError
 from toolkit.results import Outcome, ResultTable, Status, results_frame
 from toolkit.targets import Target
 from toolkit.transports.base import Transport
@@ -114,28 +115,37 @@ class Job:
         finally:
             self.done.set()
 
-    def _run(self, observers: Sequence[Any]) -> pd.DataFrame:
+    def _plan(self, shape: Any, stored: Template | None = None) -> Plan:
         from toolkit.compose.plan import plan
 
         req = self.request
+        self.plan = plan(req.df, req.spec, mode=shape.content_mode,
+                         max_message_bytes=shape.max_message_bytes,
+                         transport=self.transport_name, stored_template=stored)  # fmt: skip
+        return self.plan
+
+    def _run(self, observers: Sequence[Any]) -> pd.DataFrame:
+        req = self.request
         # The transport's shape (content mode, size limit) without connecting anywhere yet.
         shape: Any = self.given or self.kind.transport_class()  # type: ignore[union-attr]
-        p = plan(req.df, req.spec, mode=shape.content_mode,
-                 max_message_bytes=shape.max_message_bytes,
-                 transport=self.transport_name)  # fmt: skip
-        self.plan = p
+        # A stored template is read from the provider first: its subject says which columns
+        # reach a header. Otherwise pre-flight runs before anything starts or connects.
+        stored = req.spec.template_name is not None and shape.content_mode is ContentMode.TEMPLATE
         if req.dry_run:
-            return _dry_run(p, req.df.index, self.transport_name)
+            return _dry_run(self._plan(shape), req.df.index, self.transport_name)
         if self.given is not None:
             try:
+                p = self._plan(shape, _stored_template(self.given, req.spec) if stored else None)
                 return self._send(p, self.given, quota=None, observers=observers)
             finally:
                 self.given.close()
         kind = self.kind
         assert kind is not None
+        planned = None if stored else self._plan(shape)
         with _target_scope(req.target, req.progress) as target:
             transport = kind.create(target, workers=req.config.workers)
             try:
+                p = planned or self._plan(shape, _stored_template(transport, req.spec))
                 return self._send(p, transport, quota=target.quota(kind), observers=observers)
             finally:
                 transport.close()  # safe when never opened, and more than once
@@ -164,25 +174,35 @@ class Job:
                 engine.cancel()
             try:
                 outcomes = engine.run()
-            except KeyboardInterrupt as interrupt:
-                done = getattr(interrupt, "outcomes", None)
-                if done is not None:
-                    frame = results_frame(done, req.df.index)
-                    frame.attrs["summary"] = _summary(engine, frame, transport.name)
-                    interrupt.results = frame  # type: ignore[attr-defined]
-                log.warning(
-                    "send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
-                    f"; resume with ledger={str(req.ledger)!r}" if ledger else "",
-                )
+            except BaseException as exc:  # Ctrl-C, a bug, a broken ledger: keep the results
+                frame = self._frame_so_far(engine, transport.name)
+                _attach(exc, frame)
+                if isinstance(exc, KeyboardInterrupt):
+                    log.warning(
+                        "send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
+                        f"; resume with ledger={str(req.ledger)!r}" if ledger else "",
+                    )
                 raise
             frame = results_frame(outcomes, req.df.index)
             frame.attrs["summary"] = _summary(engine, frame, transport.name)
+            fault = engine.fault
+            if fault is not None:
+                _raise_fault(fault, frame, outcomes)
             return frame
         finally:
             if bar is not None:
                 bar.close()
             if ledger is not None:
                 ledger.close()
+
+    def _frame_so_far(self, engine: SendEngine, transport: str) -> pd.DataFrame:
+        """Every row's outcome so far, on the input's index (rows not final: status None)."""
+        p = self.plan
+        assert p is not None
+        frame = results_frame(engine.outcomes(), self.request.df.index, row_keys=p.row_keys,
+                              transport=transport)  # fmt: skip
+        frame.attrs["summary"] = _summary(engine, frame, transport)
+        return frame
 
     def snapshot_frame(self) -> pd.DataFrame | None:
         """Results so far (rows not final yet have status None), or None before planning."""
@@ -199,6 +219,41 @@ class Job:
                 outcomes[position] = outcome
         return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
                              transport=self.transport_name)  # fmt: skip
+
+
+def _stored_template(transport: Any, spec: ComposeSpec) -> Template | None:
+    """The provider's copy of ``spec.template_name`` when the transport can read it."""
+    read = getattr(transport, "stored_template", None)
+    if spec.template_name is None or read is None:
+        return None
+    template: Template | None = read(spec.template_name)
+    return template
+
+
+def _attach(exc: BaseException, frame: pd.DataFrame) -> None:
+    """Give ``exc`` the results so far (``exc.results``) unless it already has them."""
+    if getattr(exc, "results", None) is None:
+        try:
+            exc.results = frame  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - an exception type with __slots__
+            log.warning("results could not be attached to %r", exc)
+
+
+def _raise_fault(
+    fault: ProviderConfigurationError, frame: pd.DataFrame, outcomes: Sequence[Outcome]
+) -> None:
+    """A configuration fault stopped the run: raise it, as nothing more can go until fixed.
+
+    When no message got any answer but the fault (no credentials, a refused key, an untrusted
+    certificate), nothing was sent: the error alone is the answer and no row is reported
+    ``failed``. When some had been answered before it, the error carries the results
+    (``.results``; rows the fault stopped are ``failed`` with its code, resent by a later run
+    with the same ledger).
+    """
+    answered = sum(1 for o in outcomes if o.attempts and o.error_code != fault.code)
+    if answered:
+        _attach(fault, frame)
+    raise fault
 
 
 def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:

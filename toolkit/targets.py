@@ -27,6 +27,7 @@ import functools
 import ipaddress
 import logging
 import math
+import re
 import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -121,6 +122,9 @@ class AwsTarget:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
 
+    def __post_init__(self) -> None:
+        _check_aws_settings(self)
+
     def boto3_session(self) -> boto3.Session:
         """The session credentials and the default Region come from (made once per target:
         a session caches the service models and the resolved credentials, so the clients for
@@ -132,14 +136,21 @@ class AwsTarget:
     @functools.cached_property
     def _own_session(self) -> boto3.Session:
         import boto3
+        from botocore.exceptions import ProfileNotFound
 
-        return boto3.Session(
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-            region_name=self.region,
-            profile_name=self.profile,
-        )
+        try:
+            return boto3.Session(
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                aws_session_token=self.session_token,
+                region_name=self.region,
+                profile_name=self.profile,
+            )
+        except ProfileNotFound as exc:
+            raise ConfigurationError(
+                f"profile {self.profile!r} is not in the AWS config files (~/.aws/config, "
+                "~/.aws/credentials): check its name with `aws configure list-profiles`"
+            ) from exc
 
     def make_client(self, service: str, *, workers: int = 1) -> Any:
         """A client for ``service`` ('sesv2' or 'pinpoint') shared by ``workers`` threads.
@@ -227,6 +238,62 @@ class AwsTarget:
         )
 
 
+# botocore's rule for a Region name (a DNS host label), so a name it would refuse later is
+# refused here, before anything is sent.
+_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+
+
+def _check_aws_settings(target: AwsTarget) -> None:
+    """Refuse an endpoint, Region or timeout no request could use (ConfigurationError).
+
+    Checked when the target is made: a bad value found only at send time used to end rows
+    ``unknown`` (an ``ftp://`` endpoint) or in a traceback (a Region with spaces).
+    """
+    from urllib.parse import urlsplit
+
+    url = target.endpoint_url
+    if url is not None:
+        problem = None
+        if not isinstance(url, str):
+            problem = f"must be a string, not {type(url).__name__}"
+        else:
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 - raises ValueError for a port out of range
+            except ValueError as exc:
+                problem = f"is not a valid URL ({exc})"
+            else:
+                if parts.scheme not in ("http", "https"):
+                    problem = "must start with https:// (or http:// for a local endpoint)"
+                elif not parts.hostname or any(c.isspace() for c in url):
+                    problem = "must name a host, without spaces"
+        if problem is not None:
+            shown = re.sub(r"//[^/@]*@", "//***@", url) if isinstance(url, str) else url
+            raise ConfigurationError(
+                f"endpoint_url {shown!r} {problem}; for example "
+                "https://email.eu-west-1.amazonaws.com or http://127.0.0.1:4566"
+            )
+    region = target.region
+    if region is not None and not (isinstance(region, str) and _REGION.match(region)):
+        raise ConfigurationError(
+            f"region {region!r} is not an AWS Region name: use letters, digits and dashes, "
+            "like eu-west-1"
+        )
+    for name in ("profile", "pinpoint_app_id"):
+        value = getattr(target, name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}")
+    for name in ("connect_timeout", "read_timeout"):
+        value = getattr(target, name)
+        if not (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        ):
+            raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
 def is_loopback_host(host: str) -> bool:
     """True for ``localhost`` and loopback IP addresses (where a self-signed cert is normal)."""
     if host.lower() in ("localhost", "localhost.localdomain"):
@@ -274,12 +341,22 @@ class SmtpTarget:
     daily_quota: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host or any(c.isspace() for c in self.host):
+            raise ConfigurationError(f"host must be a host name or address, not {self.host!r}")
+        if not (isinstance(self.port, int) and not isinstance(self.port, bool)) or not (
+            0 < self.port < 65536
+        ):
+            raise ConfigurationError(
+                f"port must be a whole number from 1 to 65535, not {self.port!r}"
+            )
         if self.tls not in ("starttls", "implicit", "none"):
             raise ConfigurationError(f"tls must be starttls, implicit or none, not {self.tls!r}")
         if self.reconnect_after_messages < 1 or self.reconnect_after_seconds <= 0:
             raise ConfigurationError("reconnect_after_messages/seconds must be positive")
-        if self.timeout <= 0:
-            raise ConfigurationError("timeout must be positive")
+        if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout)) or (
+            self.timeout <= 0
+        ):
+            raise ConfigurationError("timeout must be a positive number of seconds")
         if (self.username is None) != (self.password is None):
             raise ConfigurationError("give both username and password, or neither")
         for name in ("rate", "daily_quota"):

@@ -328,3 +328,18 @@ def test_a_client_that_never_reads_does_not_stop_the_server(sandbox: Sandbox) ->
         except BlockingIOError:
             pass  # the server stopped reading: back-pressure works
         assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200  # others are still served
+
+
+@pytest.mark.parametrize("path", [SEND_PATH, "/v1/apps/app/messages"])
+@pytest.mark.parametrize("depth", [100_000, 5_000])
+def test_json_nested_too_deep_is_a_400_and_the_server_keeps_serving(
+    sandbox: Sandbox, path: str, depth: int
+) -> None:
+    # Issue 9, row 12: it used to get no answer and a RecursionError on the server's stderr.
+    body = b"[" * depth + b"]" * depth
+    status, headers, payload = request(sandbox, "POST", path, body)
+    assert status == 400
+    assert headers["x-amzn-errortype"] == "BadRequestException"
+    message = payload.get("message") or payload.get("Message")
+    assert message == "Could not parse the request body as JSON: nested too deeply."
+    assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200

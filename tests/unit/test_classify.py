@@ -212,3 +212,43 @@ def test_pinpoint_delivery_statuses(status: str, verdict: Verdict) -> None:
 def test_smtp_replies(code: int, text: str, verdict: Verdict | None, name: str) -> None:
     classified = classify_smtp_reply(code, text)
     assert (classified.verdict, classified.code) == (verdict, name)
+
+
+def _certificate_error() -> ssl.SSLCertVerificationError:
+    error = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify")
+    error.verify_message = "self-signed certificate"
+    return error
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        _certificate_error(),
+        boto_exc.SSLError(endpoint_url="https://x", error=_certificate_error()),  # fast client
+        boto_exc.SSLError(  # boto3/urllib3: only the text says so
+            endpoint_url="https://x",
+            error="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed",
+        ),
+    ],
+)
+def test_an_untrusted_certificate_is_configuration_not_a_retry(exc: BaseException) -> None:
+    # Issue 9, row 11: it was retried five times and the rows ended failed.
+    classified = classify_aws_exception("sesv2", exc)
+    assert classified.verdict is CONFIG
+    assert classified.code == "CertificateVerifyFailed"
+    assert "AWS_CA_BUNDLE" in classified.message
+
+
+def test_a_tls_handshake_broken_by_the_network_is_still_transient() -> None:
+    exc = boto_exc.SSLError(endpoint_url="https://x", error="EOF occurred in violation of protocol")
+    assert classify_aws_exception("sesv2", exc).verdict is Verdict.TRANSIENT
+
+
+def test_missing_credentials_say_where_credentials_come_from() -> None:
+    classified = classify_network_exception(boto_exc.NoCredentialsError())
+    assert classified.message == (
+        "Unable to locate credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a "
+        "profile (profile= / --profile / AWS_PROFILE), or run where an IAM role provides them)"
+    )
+    region = classify_network_exception(boto_exc.NoRegionError())
+    assert region.verdict is CONFIG and "AWS_REGION" in region.message

@@ -225,7 +225,7 @@ def test_attachment_column(tmp_path: Path) -> None:
     invoice = tmp_path / "Rechnung für Ana.pdf"
     invoice.write_bytes(b"%PDF data")
     df = _frame().head(2).assign(file=[str(invoice), str(tmp_path / "missing.pdf")])
-    p = _plan(df, ContentMode.FIELDS, attachment_column="file")
+    p = _plan(df, ContentMode.FIELDS, attachment_column="file", attachment_dir=tmp_path)
     assert p.preflight[1].error_code == "AttachmentNotFound"
     (message,) = p.render([0])
     assert isinstance(message, Message) and message.raw is not None
@@ -345,3 +345,62 @@ def test_simple_address_split_without_arrow_matches_arrow() -> None:
         domains = [result[3][c] if c >= 0 else None for c in result[2]]
         assert domains == ["example.com", "Example.com", None, None, "example.com"]
         assert result[4](np.array([0, 4])) == ["a", "c"]
+
+
+def test_attachments_resolve_only_under_attachment_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 9, row 13: a frame may come from someone else; only files under attachment_dir
+    # (default: the working directory) are attached, whatever the path says.
+    inside = tmp_path / "box"
+    (inside / "sub").mkdir(parents=True)
+    (inside / "sub" / "ok.txt").write_text("fine")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not mail")
+    (inside / "link.txt").symlink_to(secret)
+    (inside / "dirlink").symlink_to(tmp_path)
+    cells = ["sub/ok.txt", str(inside / "sub" / "ok.txt"), "/etc/hostname", "../secret.txt",
+             "link.txt", "dirlink/secret.txt", "sub/../sub/ok.txt", "nope.txt",
+             "a\x00b"]  # fmt: skip
+    df = pd.DataFrame({"email": [f"u{i}@example.com" for i in range(len(cells))],
+                       "first_name": ["A"] * len(cells), "order_id": [1] * len(cells),
+                       "file": cells})  # fmt: skip
+    monkeypatch.chdir(inside)  # the default attachment_dir
+    p = _plan(df, ContentMode.FIELDS, attachment_column="file", allow_duplicates=True)
+    codes = {i: p.preflight[i].error_code for i in p.preflight}
+    assert codes == {2: "AttachmentNotAllowed", 3: "AttachmentNotAllowed",
+                     4: "AttachmentNotAllowed", 5: "AttachmentNotAllowed",
+                     7: "AttachmentNotFound", 8: "AttachmentNotFound"}  # fmt: skip
+    assert "outside the attachment directory" in p.preflight[2].error_message
+    assert "attachment_dir=" in p.preflight[2].error_message
+    assert p.sendable == [0, 1, 6]
+    for message in p.render(p.sendable):
+        assert isinstance(message, Message) and message.raw is not None
+        (part,) = _parse(message.raw).iter_attachments()
+        assert part.get_content() == "fine"
+    # an explicit attachment_dir moves the fence
+    p2 = _plan(df, ContentMode.FIELDS, attachment_column="file", allow_duplicates=True,
+               attachment_dir=tmp_path)  # fmt: skip
+    assert p2.sendable == [1]  # relative cells now start from tmp_path
+    assert p2.preflight[0].error_code == "AttachmentNotFound"
+    assert p2.preflight[2].error_code == "AttachmentNotAllowed"
+
+
+def test_an_attachment_swapped_for_a_link_after_preflight_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("fine")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("secret")
+    df = _frame().head(1).assign(file=["a.txt"])
+    p = _plan(df, ContentMode.FIELDS, attachment_column="file", attachment_dir=tmp_path)
+    (tmp_path / "a.txt").unlink()
+    (tmp_path / "a.txt").symlink_to(outside)
+    (late,) = p.render([0])
+    assert isinstance(late, Outcome)
+    assert (late.status, late.error_code) == (Status.INVALID, "AttachmentNotAllowed")
+    outside.unlink()
+
+
+def test_attachment_dir_must_be_a_directory(tmp_path: Path) -> None:
+    df = _frame().head(1).assign(file=["a.txt"])
+    with pytest.raises(ConfigurationError, match="attachment_dir"):
+        _plan(df, attachment_column="file", attachment_dir=tmp_path / "missing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import sqlite3
 import threading
@@ -281,6 +282,21 @@ def test_pacing_inside_the_engine_respects_the_quota_rate() -> None:
     assert clock.now() >= 9.0
 
 
+def test_a_rate_below_one_per_second_spaces_every_send_by_one_over_the_rate() -> None:
+    # Issue 9, row 7: rate=0.25 sends one message every 4 s (it used to be floored to 1/s).
+    clock = FakeClock()
+    stamps: list[float] = []
+
+    def handler(m: Message) -> None:
+        stamps.append(clock.now())
+
+    outcomes = run(FakePlan(6), RecordingTransport(handler, max_batch=50), clock=clock,
+                   workers=3, rate=0.25)  # fmt: skip
+    assert statuses(outcomes) == {"sent": 6}
+    stamps.sort()
+    assert [b - a for a, b in itertools.pairwise(stamps)] == pytest.approx([4.0] * 5, abs=0.01)
+
+
 def test_batches_shrink_to_fit_a_small_rate() -> None:
     transport = RecordingTransport(max_batch=50)
     outcomes = run(FakePlan(100), transport, quota=Quota(max_send_rate=14, max_24_hour_send=-1))
@@ -551,3 +567,32 @@ def test_adaptive_rate_converges_on_an_unknown_provider_limit() -> None:
     assert throttled["n"] < 300  # it backs off instead of hammering
     assert 15 <= engine.snapshot().send_rate <= 110  # type: ignore[operator]
     assert clock.now() < 1500 / 50 * 2.5  # and it does not crawl far below the limit
+
+
+def test_engine_config_takes_numpy_numbers_and_whole_floats_as_ints() -> None:
+    import numpy as np
+
+    config = EngineConfig(workers=8.0, limit=np.int64(3), rate=np.float32(2.5))
+    assert (config.workers, config.limit, config.rate) == (8, 3, 2.5)
+    assert type(config.workers) is int and type(config.limit) is int
+    outcomes = run(FakePlan(5), RecordingTransport(), workers=2.0, rate=np.float64(1000))
+    assert statuses(outcomes) == {"sent": 5}
+    for bad in ({"workers": 8.5}, {"rate": np.bool_(True)}, {"workers": "8"}):
+        with pytest.raises(ConfigurationError):
+            EngineConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_a_batch_refused_by_a_configuration_fault_stays_pending_in_the_ledger() -> None:
+    # Issue 9, row 10: nothing the fault stopped is journaled "failed"; the run after the fix
+    # sends it. The results still give every row a status, and the engine keeps the fault.
+    def handler(m: Message) -> None:
+        raise ProviderConfigurationError("NoCredentialsError", "Unable to locate credentials")
+
+    transport = RecordingTransport(handler)
+    with Ledger(":memory:") as ledger:
+        engine = SendEngine(FakePlan(5), transport, EngineConfig(workers=1), ledger=ledger,
+                            clock=FakeClock())  # fmt: skip
+        outcomes = engine.run()
+        assert ledger.counts() == {"pending": 1}
+    assert engine.fault is not None and engine.fault.code == "NoCredentialsError"
+    assert statuses(outcomes) == {"failed": 5}

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from toolkit.delivery.ledger import InFlight, Ledger, Pending
+from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome, Status
 
 
@@ -185,3 +188,61 @@ def test_a_crash_before_the_answer_is_committed_leaves_the_row_unknown(tmp_path:
     with Ledger(path) as reopened:
         (record,) = reopened.lookup([("a", "h1")]).values()
         assert record.status == "unknown" and record.final
+
+
+def _someone_elses(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+
+
+def _other_schema(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE rows (a INTEGER)")
+        conn.execute("CREATE TABLE runs (b INTEGER)")
+
+
+def _truncated(path: Path) -> None:
+    with Ledger(path) as ledger:
+        ledger.start_run("ses")
+        ledger.mark_in_flight([InFlight(f"k{i}", "h", "a@example.com", 1) for i in range(500)],
+                              "b-1", 1.0)  # fmt: skip
+        ledger.finish_run()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("name", "prepare", "needle"),
+    [
+        ("missing/run.sqlite", None, "the directory"),
+        ("", None, "is a directory"),
+        ("somedir/", None, "names a directory (it ends in /)"),
+        ("x.sqlite", lambda p: p.write_text("not a database"), "file is not a database"),
+        ("x.sqlite", _truncated, "is not a toolkit ledger"),
+        ("x.sqlite", _other_schema, "its table 'rows' has no"),
+        ("x.sqlite", _someone_elses, "its tables are customers"),
+    ],
+)
+def test_a_path_or_file_that_is_no_ledger_is_one_configuration_error(
+    tmp_path: Path, name: str, prepare: Any, needle: str
+) -> None:
+    path = tmp_path / name if name else tmp_path
+    if name.endswith("/"):
+        path = Path(f"{tmp_path}/{name}")
+    if prepare is not None:
+        prepare(path)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(ConfigurationError) as info:
+        Ledger(f"{tmp_path}/{name}" if name.endswith("/") else path)
+    assert needle in str(info.value)
+    assert str(info.value).startswith("ledger ")
+    if before is not None:
+        assert path.read_bytes() == before  # someone else's file is left as it was
+    assert not (tmp_path / "somedir").exists()
+
+
+def test_an_empty_file_becomes_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    path.touch()
+    with Ledger(path) as ledger:
+        assert ledger.counts() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections import deque
@@ -218,3 +219,63 @@ def test_reserved_requests_in_flight_block_the_window() -> None:
     assert bucket.acquire(1, abort=abort)
     done_later.join()
     assert bucket.admitted == 6
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5, 0.9])
+def test_a_rate_below_one_per_second_is_paced_exactly(rate: float) -> None:
+    # Issue 9, row 7: rate=0.25 is one recipient every 4 s, not one per second.
+    clock = FakeClock()
+    bucket = TokenBucket(rate, clock=clock)
+    stamps = []
+    for _ in range(12):
+        bucket.acquire(1)
+        stamps.append(clock.now())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert gaps == pytest.approx([1 / rate] * 11)
+    assert bucket.window == pytest.approx(1 / rate)
+    assert max_in_any_window([(t, 1) for t in stamps], window=1 / rate) == 1
+
+
+def test_below_one_per_second_a_message_with_several_recipients_holds_them_all() -> None:
+    # Two recipients at 0.5/s take 4 s, so the long-run rate stays exactly 0.5/s.
+    clock = FakeClock()
+    bucket = TokenBucket(0.5, clock=clock)
+    stamps = []
+    for _ in range(6):
+        bucket.acquire(2)
+        stamps.append(clock.now())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert gaps == pytest.approx([4.0] * 5)
+
+
+def test_reserved_admissions_below_one_per_second_count_from_the_answer() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(0.25, clock=clock)
+    held = bucket.reserve(1)
+    assert held is not None
+    clock.advance(1.5)  # the request's latency
+    held.done()
+    answered = clock.now()
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(answered + 4.0)
+
+
+def test_set_rate_below_one_stretches_the_window_and_back() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(10, clock=clock)
+    bucket.set_rate(0.2)
+    assert bucket.window == pytest.approx(5.0)
+    bucket.acquire(1)
+    start = clock.now()
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(start + 5.0)
+    bucket.set_rate(4)
+    assert bucket.window == pytest.approx(1.0)
+
+
+def test_adaptive_rate_with_a_floor_below_one_per_second() -> None:
+    clock = FakeClock()
+    adaptive = AdaptiveRate(TokenBucket(0.5, clock=clock), floor=0.25, ceiling=0.5)
+    adaptive.on_throttle()
+    assert adaptive.rate == 0.25
+    assert adaptive.bucket.window == pytest.approx(4.0)

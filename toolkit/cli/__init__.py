@@ -9,8 +9,16 @@ Commands:
   report    summarize a results file, write figures
   guide     Pinpoint or SES, API or SMTP? The decision guide, with sources
 
-Exit status: 0 when the command did its job (for send: every row reached a final status,
-even if some failed); 2 with a one-line reason on configuration errors.
+Exit status:
+  0    the command did its job (send: every row reached a final status, even if some failed)
+  1    an unexpected error, a bug: one line that says "please report"; --debug adds the
+       traceback
+  2    a configuration or usage error (a setting, file, column or credential), one line; send:
+       nothing was sent, or the provider refused the account part-way (results written)
+  130  interrupted (Ctrl-C; 143 for SIGTERM to send), send writes every row's status so far
+  141  output piped into a command that stopped reading (e.g. head)
+
+Add --debug anywhere (or set TOOLKIT_DEBUG=1) to see the traceback of an unexpected error.
 
 One module per command (:mod:`.send`, :mod:`.serve`, :mod:`.demo`); ``report`` and ``guide``
 are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module has
@@ -20,58 +28,137 @@ are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import sys
-from collections.abc import Sequence
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from toolkit.cli import demo, send, serve
 from toolkit.errors import ToolkitError
 
-__all__ = ["EXIT_CONFIG", "main"]
+__all__ = ["EXIT_BUG", "EXIT_CONFIG", "EXIT_INTERRUPTED", "main", "one_line"]
 
+EXIT_BUG = 1
 EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+_DEBUG = "--debug"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
+    """Entry point; returns the process exit status (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = _DEBUG in args or bool(os.environ.get("TOOLKIT_DEBUG"))
+    args = [a for a in args if a != _DEBUG]
+    handler = _OneLine(debug)
+    logger = logging.getLogger("toolkit")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            if not debug:  # a warning is one line too, not the file and line it came from
+                warnings.showwarning = _show_warning
+            return _guarded(lambda: _dispatch(args), debug=debug)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    print(f"toolkit: warning: {one_line(message)}", file=sys.stderr)
+
+
+class _OneLine(logging.Handler):
+    """The library's warnings and errors as ``toolkit: warning: …`` lines on stderr; a
+    traceback a log record carries only with --debug."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__(logging.DEBUG if debug else logging.WARNING)
+        self.debug = debug
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"toolkit: {record.levelname.lower()}: {one_line(record.getMessage())}"
+            print(line, file=sys.stderr)
+            if self.debug and record.exc_info:
+                traceback.print_exception(*record.exc_info, file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _dispatch(args: list[str]) -> int:
     if args and args[0] == "report":
         from toolkit.measure.cli import report_cli
 
-        return _guarded(lambda: report_cli(args[1:]))
+        return report_cli(args[1:])
     if args and args[0] == "guide":
         from toolkit.guide import guide_cli
 
-        return _guarded(lambda: guide_cli(args[1:]))
+        return guide_cli(args[1:])
     parser = _parser()
     ns = parser.parse_args(args)
     if not getattr(ns, "command", None):
         parser.print_help()
         return EXIT_CONFIG
-    return _guarded(lambda: ns.handler(ns))
+    return int(ns.handler(ns) or 0)
 
 
-def _guarded(run: Any) -> int:
-    """Turn configuration errors into one line on stderr and exit status 2."""
+def one_line(text: object) -> str:
+    """``text`` on one line: line breaks and other control characters become spaces."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()
+
+
+def _guarded(run: Callable[[], int], *, debug: bool = False) -> int:
+    """One guard around every command: each way out is an exit status and at most one line.
+
+    A ToolkitError is the user's to fix (2); Ctrl-C is 130; anything else is a bug: one line
+    asking for a report, and the traceback only with --debug. ``exc.results_note`` (set by
+    ``send`` when it wrote the results before giving up) is added to the line.
+    """
     try:
         return int(run() or 0)
     except ToolkitError as exc:
-        print(f"toolkit: error: {exc}", file=sys.stderr)
+        _say(f"error: {one_line(exc)}", exc)
         return EXIT_CONFIG
-    except KeyboardInterrupt:
-        print("toolkit: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        _say("interrupted", exc)
+        return getattr(exc, "exit_status", EXIT_INTERRUPTED)
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else "; run again with --debug for the traceback"
+        _say(f"internal error: {type(exc).__name__}: {one_line(exc)} — please report it{hint}", exc)
+        return EXIT_BUG
+
+
+def _say(line: str, exc: BaseException) -> None:
+    note = getattr(exc, "results_note", None)
+    print(f"toolkit: {line}" + (f"; {note}" if note else ""), file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (and the exit status 2 it always had)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(
+            EXIT_CONFIG, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m toolkit",
         description=__doc__.split("\n\nOne module per command")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        _DEBUG, action="store_true", help="show the traceback of an unexpected error"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo.add_parser(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -51,28 +52,34 @@ def add_parser(sub: Any) -> None:
 
 
 def run_sandbox(ns: argparse.Namespace) -> int:
+    from toolkit.errors import ConfigurationError
     from toolkit.sandbox import Sandbox
 
-    sandbox = Sandbox(
-        api_port=ns.api_port,
-        smtp_port=ns.smtp_port,
-        rate=ns.rate,
-        daily_quota=ns.daily_quota,
-        state_dir=ns.state,
-        latency_ms=ns.latency_ms,
-        throttle_rate=ns.throttle_rate,
-        error_rate=ns.error_rate,
-        drop_rate=ns.drop_rate,
-        partial_failure_rate=ns.partial_failure_rate,
-        seed=ns.seed,
-        sandbox_account=ns.sandbox_account,
-    )
+    try:  # a bad setting (a negative rate, a port out of range, a --state that is a file)
+        sandbox = Sandbox(
+            api_port=ns.api_port,
+            smtp_port=ns.smtp_port,
+            rate=ns.rate,
+            daily_quota=ns.daily_quota,
+            state_dir=ns.state,
+            latency_ms=ns.latency_ms,
+            throttle_rate=ns.throttle_rate,
+            error_rate=ns.error_rate,
+            drop_rate=ns.drop_rate,
+            partial_failure_rate=ns.partial_failure_rate,
+            seed=ns.seed,
+            sandbox_account=ns.sandbox_account,
+        ).start()
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ConfigurationError(f"cannot start the sandbox: {exc}") from exc
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    with sandbox:
+    try:
         print(json.dumps(sandbox.info()), flush=True)
         stop.wait()
+    finally:
+        sandbox.stop()
     return 0
 
 
@@ -86,6 +93,11 @@ def run_mailbox(ns: argparse.Namespace) -> int:
         raise ConfigurationError(str(exc)) from exc
     try:
         frame = mailbox.events() if ns.events else mailbox.messages()
+    except sqlite3.DatabaseError as exc:  # a file that is not a mailbox
+        raise ConfigurationError(
+            f"--state {ns.state} holds no sandbox mailbox ({exc}); give the directory a "
+            "sandbox was started with (--state)"
+        ) from exc
     finally:
         mailbox.close()
     if ns.format == "json":

@@ -1,10 +1,12 @@
 """Compose: a DataFrame and a :class:`ComposeSpec` become checked, rendered messages.
 
 The stages, one module each: :mod:`.spec` (what to compose, and the problem codes of rows
-refused before sending), :mod:`.preflight` with :mod:`.columns` (every row checked before the
-first send), :mod:`.plan` (the plan and its chunked rendering), :mod:`.render`
-(``{{column}}`` templates), :mod:`.mime` (MIME), :mod:`.addresses` (address syntax),
-:mod:`.message` (the message a transport receives). Nothing here talks to the network.
+refused before sending), :mod:`.frame` (the input made into a frame pre-flight can read),
+:mod:`.preflight` with :mod:`.columns` (every row checked before the first send), :mod:`.plan`
+(the plan and its chunked rendering), :mod:`.render` (``{{column}}`` templates), :mod:`.mime`
+(MIME), :mod:`.addresses` (address syntax), :mod:`.attachments` (files read only under
+``attachment_dir``), :mod:`.message` (the message a transport receives). Nothing here talks to
+the network.
 """
 
 from toolkit.compose.plan import Plan, plan

@@ -1,13 +1,16 @@
 """Column-at-a-time helpers for pre-flight: text conversion, the address fast path, hashes.
 
 Pre-flight looks at whole columns, never row by row; these are the pieces that make that fast
-and small: cells as pandas text (lone surrogates made printable), plain ``local@domain``
-addresses found with pyarrow's RE2 in one pass, and per-row content hashes kept as one numpy
-array.
+and small: cells as pandas text (lone surrogates made printable), cells that are not text at
+all (bytes, lists, dicts, objects) found without a Python loop over plain columns, plain
+``local@domain`` addresses found with pyarrow's RE2 in one pass, and per-row content hashes
+kept as one numpy array.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import numbers
 import re
 from collections.abc import Callable, Sequence
 from typing import overload
@@ -23,6 +26,8 @@ __all__ = [
     "as_text",
     "clean_text",
     "is_missing",
+    "is_plain_value",
+    "not_plain",
     "simple_addresses",
 ]
 
@@ -73,6 +78,43 @@ class HexDigests(Sequence[str]):
 def is_missing(value: object) -> bool:
     """True for None, pd.NA and NaN: the cell has no value."""
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+# What a cell may hold to become text in a message: text, a number, a date or time, or nothing.
+# Anything else (bytes, a list, a dict, an object) would be mailed as its repr().
+_PLAIN_TYPES = (str, numbers.Number, dt.date, dt.time, dt.timedelta, np.datetime64, np.timedelta64)
+# pandas' inferred kinds of an object column that hold only such values (checked in C).
+_PLAIN_KINDS = frozenset(
+    ["string", "empty", "integer", "floating", "mixed-integer-float", "decimal", "complex",
+     "boolean", "datetime64", "datetime", "date", "timedelta64", "timedelta", "time"]
+)  # fmt: skip
+
+
+def is_plain_value(value: object) -> bool:
+    """True for a cell that can be sent as text: str, a number, a date/time, or missing."""
+    return isinstance(value, _PLAIN_TYPES) or is_missing(value) or value is pd.NaT
+
+
+def not_plain(series: pd.Series) -> list[tuple[int, str]]:
+    """(position, type name) of the cells that are not text, numbers, dates or missing.
+
+    Typed columns (numbers, strings, dates) are plain by construction; an object column is
+    looked at cell by cell only when pandas cannot tell it holds plain values only.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = not_plain(pd.Series(dtype.categories, dtype=object))
+        if not categories:
+            return []
+        bad = {int(k) for k, _ in categories}
+        names = dict(categories)
+        codes = series.cat.codes.to_numpy()
+        return [(i, names[int(c)]) for i, c in enumerate(codes.tolist()) if c in bad]
+    if not pd.api.types.is_object_dtype(dtype):
+        return []
+    if pd.api.types.infer_dtype(series, skipna=True) in _PLAIN_KINDS:
+        return []
+    return [(i, type(v).__name__) for i, v in enumerate(series.tolist()) if not is_plain_value(v)]
 
 
 def clean_text(value: str) -> str:

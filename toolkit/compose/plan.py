@@ -12,10 +12,15 @@ What pre-flight checks (error_code of the row's outcome):
   (:mod:`toolkit.compose.addresses`; ``InvalidAddress``, ``NonAsciiLocalPart``), empty To/sender
   (``MissingValue``), at most ``max_recipients`` in To+Cc+Bcc (``TooManyRecipients``);
 * a NaN in a column a template or template data uses (``MissingValue``);
-* control characters (CR, LF, NUL, …) in anything that goes into a header: subject values,
-  display names, the sender (``HeaderInjection``); display names over 150 characters
-  (``InvalidValue``; also, at render time, cells that are not valid Unicode);
-* attachment files named in ``attachment_column`` exist (``AttachmentNotFound``);
+* a cell that is not text, a number or a date (bytes, a list, a dict, an object) in any column
+  the message uses (``InvalidValue``: its ``repr()`` would be mailed);
+* control characters (CR, LF, NUL, …) in anything that goes into a header: subject values
+  (for a stored template, the columns its subject uses, or every templated column when the
+  template could not be read), display names, the sender (``HeaderInjection``); display
+  names over 150 characters (``InvalidValue``; also, at render time, cells that are not valid
+  Unicode);
+* attachment files named in ``attachment_column`` exist (``AttachmentNotFound``) under
+  ``attachment_dir`` (``AttachmentNotAllowed``; see :mod:`.attachments`);
 * a cheap lower bound on the message size against ``max_message_bytes`` (``TooLarge``;
   the exact size is checked again when a row is rendered);
 * rows with the same recipients and content as an earlier row are ``skipped``
@@ -54,7 +59,6 @@ Usage::
 from __future__ import annotations
 
 import email.utils
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,13 +66,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from toolkit.compose.attachments import AttachmentProblem, read_attachment
+from toolkit.compose.frame import conform
 from toolkit.compose.message import Attachment, ContentMode, Message, Template
 from toolkit.compose.mime import (
     CRLF,
     MimeLayout,
     address_line,
     format_mailbox,
-    guess_content_type,
     has_unsafe_header_chars,
     header_line,
     normalize_display_name,
@@ -98,9 +103,18 @@ def plan(
     transport: str,
     max_recipients: int = 50,
     clock: Callable[[], float] = time.time,
+    stored_template: Template | None = None,
 ) -> Plan:
-    """Pre-flight the whole frame and return a :class:`Plan` (see the module docstring)."""
-    result = Preflight(df, spec, mode, max_message_bytes, transport, max_recipients, clock).run()
+    """Pre-flight the whole frame and return a :class:`Plan` (see the module docstring).
+
+    ``df`` goes through :func:`toolkit.compose.frame.conform` first (a Series of addresses,
+    non-text column names). ``stored_template`` is the provider's copy of
+    ``spec.template_name`` (read by the transport, never here): its subject says which
+    columns reach a header; without it every templated column is checked.
+    """
+    df, spec = conform(df, spec)
+    result = Preflight(df, spec, mode, max_message_bytes, transport, max_recipients, clock,
+                       stored_template=stored_template).run()  # fmt: skip
     renderer = _Renderer(df, spec, result, mode=mode, transport=transport,
                          max_bytes=max_message_bytes, clock=clock)  # fmt: skip
     return Plan(
@@ -232,6 +246,8 @@ class _Renderer:
         self.templates = result.templates
         self.addresses = dict(result.address_columns)
         self.senders = result.senders
+        self.attachment_paths = result.attachment_paths
+        self.attachment_base = result.attachment_base
         self.value_columns = value_columns = result.value_columns
         sender_name, sender_address = result.sender
         self.sender_constant = (
@@ -354,7 +370,13 @@ class _Renderer:
             path = cells[spec.attachment_column][i]
             if path:
                 if path not in files:
-                    files[path] = _read_attachment(path)
+                    real = self.attachment_paths.get(path)
+                    if real is None:  # pragma: no cover - pre-flight flagged the row
+                        raise _Late(ATTACHMENT_NOT_FOUND, f"attachment file {path!r} not checked")
+                    try:
+                        files[path] = read_attachment(self.attachment_base, path, real)
+                    except AttachmentProblem as problem:
+                        raise _Late(problem.code, problem.message) from problem
                 attachments = (*attachments, files[path])
         if self.mode is ContentMode.TEMPLATE:
             columns = self.value_columns
@@ -410,16 +432,6 @@ def _role_of(spec: ComposeSpec, column: str) -> str:
         if name == column:
             return role
     raise KeyError(column)
-
-
-def _read_attachment(path: str) -> Attachment:
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise _Late(ATTACHMENT_NOT_FOUND, f"attachment file {path!r}: {exc}") from exc
-    name = os.path.basename(path)
-    return Attachment(filename=name, content=content, content_type=guess_content_type(name))
 
 
 class _Late(Exception):

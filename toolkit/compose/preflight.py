@@ -7,6 +7,10 @@ attachment paths) and rare odd cells are looked at one by one. See :mod:`toolkit
 the list of checks, and :mod:`toolkit.compose.spec` for the codes; :class:`Preflight` is
 internal to :func:`toolkit.compose.plan.plan`, which renders with what :meth:`Preflight.run`
 returns (the checked templates and sender travel in :class:`PreflightResult`).
+
+Why one module of this size: every check writes into one table of per-row problems (the first
+problem found for a row is the one reported) and reads the same per-column text cache; split
+over files, each check would need that state handed to it.
 """
 
 from __future__ import annotations
@@ -20,17 +24,25 @@ import numpy as np
 import pandas as pd
 
 from toolkit.compose.addresses import AddressProblem, AddressValidator, parse_mailbox
-from toolkit.compose.columns import HexDigests, as_text, clean_text, is_missing, simple_addresses
-from toolkit.compose.message import ContentMode
+from toolkit.compose.attachments import attachment_base, resolve_attachment
+from toolkit.compose.columns import (
+    HexDigests,
+    as_text,
+    clean_text,
+    is_missing,
+    is_plain_value,
+    not_plain,
+    simple_addresses,
+)
+from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.mime import (
     MAX_DISPLAY_NAME,
     has_unsafe_header_chars,
     is_valid_field_name,
     normalize_display_name,
 )
-from toolkit.compose.render import CompiledTemplate, compile_template
+from toolkit.compose.render import CompiledTemplate, compile_template, handlebars_names
 from toolkit.compose.spec import (
-    ATTACHMENT_NOT_FOUND,
     DUPLICATE_RECIPIENT,
     HEADER_INJECTION,
     INVALID_VALUE,
@@ -81,6 +93,8 @@ class PreflightResult:
     value_columns: list[str]
     templates: dict[str, CompiledTemplate]
     sender: tuple[str, str | None]
+    attachment_paths: dict[str, str] = field(default_factory=dict)  # cell -> checked real path
+    attachment_base: str = ""  # the resolved attachment_dir
 
 
 def _digest(*parts: object) -> int:
@@ -101,8 +115,10 @@ class Preflight:
         transport: str,
         max_recipients: int,
         clock: Callable[[], float],
+        stored_template: Template | None = None,
     ) -> None:
         self.df = df
+        self.stored_template = stored_template
         self.spec = spec
         self.mode = mode
         self.max_bytes = max_message_bytes
@@ -113,6 +129,8 @@ class Preflight:
         self.problems: dict[int, tuple[str, str]] = {}
         self.validator = AddressValidator()
         self._texts: dict[str, pd.Series] = {}
+        self.attachment_paths: dict[str, str] = {}
+        self.attachment_base = ""
 
     # -- configuration --------------------------------------------------------------------
 
@@ -129,7 +147,7 @@ class Preflight:
         ):  # fmt: skip
             self._require(column, where)
         if not spec.to:
-            raise ConfigurationError("ComposeSpec.to must name the column with the recipients")
+            raise ConfigurationError("to must name the column with the recipients (--to-column)")
         if spec.sender is None and spec.sender_column is None:
             raise ConfigurationError("no sender: set ComposeSpec.sender or sender_column")
         has_inline = any(p is not None for p in (spec.text, spec.html))
@@ -294,7 +312,7 @@ class Preflight:
                     message += " (template data holds every column unless template_columns is set)"
                 self._flag(missing, MISSING_VALUE, message)
 
-    def _header_values(self, columns: list[str], where: str) -> None:
+    def _header_values(self, columns: list[str], where: str, reason: str | None = None) -> None:
         for column in columns:
             series = self.df[column]
             if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
@@ -304,18 +322,54 @@ class Preflight:
             if len(rows):
                 self._flag(rows, HEADER_INJECTION,
                            f"column {column!r} holds a control character (CR/LF…) "
-                           f"and goes into the {where} header")  # fmt: skip
+                           f"{reason or f'and goes into the {where} header'}")  # fmt: skip
+
+    def _stored_subject(self, value_columns: list[str]) -> None:
+        """Header safety for a stored template: check the columns its subject uses (read by
+        the transport with GetEmailTemplate) or, when it could not be read, every column."""
+        name = self.spec.template_name
+        stored = self.stored_template
+        if stored is not None:
+            used = set(handlebars_names(stored.subject))
+            reason = f"and the subject of the stored template {name!r} uses it"
+            self._header_values([c for c in value_columns if c in used], "Subject", reason)
+            return
+        reason = (
+            f"and may go into the Subject header: the subject of the stored template {name!r} "
+            "was not read (a dry run does not read it)"
+        )
+        self._header_values(value_columns, "Subject", reason)
+
+    def _plain_values(self, columns: list[str]) -> None:
+        """Cells that are not text, numbers or dates would be mailed as their repr(): invalid."""
+        for column in columns:
+            by_kind: dict[str, list[int]] = {}
+            for position, kind in not_plain(self.df[column]):
+                by_kind.setdefault(kind, []).append(position)
+            for kind, rows in by_kind.items():
+                hint = (
+                    f"decode it first, e.g. df[{column!r}].str.decode('utf-8')"
+                    if kind in ("bytes", "bytearray", "memoryview")
+                    else "convert it to text first"
+                )
+                self._flag(rows, INVALID_VALUE,
+                           f"column {column!r} holds a value of type {kind}, not text or a number: "
+                           f"{hint}")  # fmt: skip
 
     def _attachment_files(self, column: str) -> np.ndarray:
-        """Bytes of each row's attachment file (0 when none); missing files are flagged."""
+        """Bytes of each row's attachment file (0 when none); files that are missing or lead
+        outside ``attachment_dir`` are flagged."""
         sizes = np.zeros(self.n, dtype=np.int64)
+        base = self.attachment_base = attachment_base(self.spec.attachment_dir)
         codes, uniques = pd.factorize(self._text(column))
         for k, path in enumerate(uniques):
             rows = np.flatnonzero(codes == k)
-            if not os.path.isfile(path):
-                self._flag(rows, ATTACHMENT_NOT_FOUND, f"attachment file {path!r} does not exist")
+            found = resolve_attachment(base, path)
+            if isinstance(found, tuple):
+                self._flag(rows, *found)
             else:
-                sizes[rows] = os.path.getsize(path)
+                self.attachment_paths[path] = found
+                sizes[rows] = os.path.getsize(found)
         return sizes
 
     def _size_floor(self, value_columns: list[str], extra: np.ndarray | None) -> None:
@@ -350,7 +404,15 @@ class Preflight:
             keys = list(map(str, range(index.start, index.stop, index.step)))  # unique
             return keys
         else:
-            keys = self.df.index.astype("str").tolist()
+            index = self.df.index
+            try:  # vectorized for plain indexes; tuples (MultiIndex), NaN, odd text one by one
+                if isinstance(index, pd.MultiIndex):
+                    raise TypeError(index)
+                keys = index.astype("str").tolist()
+                if not all(isinstance(k, str) for k in keys):
+                    raise TypeError(index)
+            except (TypeError, ValueError):
+                keys = [clean_text(str(v)) for v in index]
         if len(set(keys)) != len(keys):
             raise ConfigurationError(
                 "row keys are not unique (the ledger needs one key per row): set key_column "
@@ -390,6 +452,9 @@ class Preflight:
         self._check_config()
         row_keys = self._row_keys()
         value_columns = self._value_columns()
+        used = [spec.to, spec.cc, spec.bcc, spec.reply_to, spec.sender_column,
+                spec.name_column, spec.attachment_column, *value_columns]  # fmt: skip
+        self._plain_values(list(dict.fromkeys(c for c in used if c is not None)))
         address_columns: list[tuple[str, Addresses]] = []
         for role, column, required in (
             ("To", spec.to, True), ("Cc", spec.cc, False),
@@ -402,6 +467,8 @@ class Preflight:
         subject = self.templates.get("subject")
         if subject is not None:
             self._header_values(list(subject.fields), "Subject")
+        if self.mode is ContentMode.TEMPLATE and spec.template_name is not None:
+            self._stored_subject(value_columns)
         if spec.name_column is not None:
             self._header_values([spec.name_column], "To")
             lengths = self._text(spec.name_column).str.len().fillna(0).to_numpy()
@@ -459,6 +526,7 @@ class Preflight:
             sendable=sendable, address_columns=address_columns, senders=senders,
             value_columns=value_columns, templates=self.templates,
             sender=(self.sender_name, self.sender_address),
+            attachment_paths=self.attachment_paths, attachment_base=self.attachment_base,
         )  # fmt: skip
 
     def _outcome(self, key: str, raw_to: object, code: str, message: str) -> Outcome:
@@ -469,7 +537,9 @@ class Preflight:
 
 
 def _recipient(value: object) -> str:
-    return "" if is_missing(value) else clean_text(str(value))
+    if is_missing(value) or not is_plain_value(value):
+        return ""
+    return clean_text(str(value))
 
 
 __all__ = ["Preflight", "PreflightResult", "is_missing"]

@@ -67,6 +67,30 @@ def placeholders(source: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_HANDLEBARS = re.compile(r"\{\{\{?(.*?)\}?\}\}", re.DOTALL)
+_HANDLEBARS_WORD = re.compile(r"[^\s#/^>!=()\"'~\[\]]+")
+_BRACKETED = re.compile(r"\[([^\]]*)\]")  # {{[first name]}}: a name with spaces
+
+
+def handlebars_names(source: str) -> tuple[str, ...]:
+    """Every name a provider (Handlebars) template may look up, in first-use order.
+
+    A stored SES or Pinpoint template is Handlebars, not our syntax: ``{{name}}``,
+    ``{{{raw}}}``, ``{{#if vip}}``, ``{{user.name}}``, ``{{[first name]}}``. The whole text
+    inside the braces, each word of it and each bracketed name counts, and a
+    dotted path by its first part, so the answer may name too many columns (``if``), never too
+    few: pre-flight checks those columns for header safety.
+    """
+    seen: dict[str, None] = {}
+    for match in _HANDLEBARS.finditer(source or ""):
+        inner = match.group(1)
+        words = [inner.strip(" \t\r\n~"), *_BRACKETED.findall(inner)]
+        for word in [*words, *_HANDLEBARS_WORD.findall(inner)]:
+            for part in (word, word.split(".", 1)[0]):
+                seen.setdefault(part, None)
+    return tuple(seen)
+
+
 def compile_template(source: str, *, escape_html: bool = False) -> CompiledTemplate:
     """Compile ``source`` once; ``escape_html`` escapes inserted values (for HTML parts)."""
     index: dict[str, int] = {}

@@ -13,11 +13,16 @@ Usage::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numbers
+import os
+from dataclasses import dataclass, fields
 
+from toolkit.compose.columns import clean_text
 from toolkit.compose.message import Attachment
+from toolkit.errors import ConfigurationError
 
 __all__ = [
+    "ATTACHMENT_NOT_ALLOWED",
     "ATTACHMENT_NOT_FOUND",
     "DUPLICATE_RECIPIENT",
     "HEADER_INJECTION",
@@ -38,6 +43,7 @@ INVALID_VALUE = "InvalidValue"  # a value that cannot be sent as it is (too long
 TOO_MANY_RECIPIENTS = "TooManyRecipients"  # more than 50 in To + Cc + Bcc
 TOO_LARGE = "TooLarge"  # over the transport's message size limit
 ATTACHMENT_NOT_FOUND = "AttachmentNotFound"  # the attachment file cannot be read
+ATTACHMENT_NOT_ALLOWED = "AttachmentNotAllowed"  # the path leads outside attachment_dir
 DUPLICATE_RECIPIENT = "DuplicateRecipient"  # same recipients and content as an earlier row
 
 
@@ -54,7 +60,10 @@ class ComposeSpec:
             escaped); a subject alone sends an empty text body.
         template_name / template_columns: a template stored at the provider, and the columns
             its data comes from (default: every column).
-        attachments: attached to every message; attachment_column: a column of file paths.
+        attachments: attached to every message; attachment_column: a column of file paths,
+            read only under ``attachment_dir`` (default: the working directory when the plan
+            is made): a path leading anywhere else (``..``, an absolute path, a symbolic link)
+            makes its row ``invalid`` — the frame may come from someone else.
         configuration_set, tags, headers: passed with every message.
         key_column: a column with a stable row key for the ledger (default: the index).
         allow_duplicates: send rows with the same recipients and content more than once.
@@ -79,3 +88,79 @@ class ComposeSpec:
     headers: tuple[tuple[str, str], ...] = ()
     key_column: str | None = None
     allow_duplicates: bool = False
+    attachment_dir: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        """Check every field's type up front (ConfigurationError), and make column names text.
+
+        A column may be named by any scalar label (``to=0`` for a frame read without a
+        header); it is kept as text (lone surrogates replaced), as
+        :func:`toolkit.compose.frame.conform` names the frame's columns.
+        """
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name in _COLUMN_FIELDS:
+                object.__setattr__(self, f.name, _column_name(f.name, value))
+            elif f.name in _TEXT_FIELDS:
+                if not isinstance(value, str):
+                    raise ConfigurationError(
+                        f"{f.name} must be text (str), not {type(value).__name__}"
+                    )
+                if clean_text(value) != value:
+                    raise ConfigurationError(
+                        f"{f.name} is not valid Unicode (it holds a lone surrogate, often the "
+                        "trace of a file decoded with errors='surrogateescape')"
+                    )
+        if self.template_columns is not None:
+            if isinstance(self.template_columns, str) or not _iterable(self.template_columns):
+                raise ConfigurationError("template_columns must be a list of column names")
+            columns = tuple(_column_name("template_columns", c) for c in self.template_columns)
+            object.__setattr__(self, "template_columns", columns)
+        for name in ("tags", "headers"):
+            pairs = getattr(self, name)
+            if not isinstance(pairs, tuple | list) or not all(
+                isinstance(p, tuple | list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                for p in pairs
+            ):
+                raise ConfigurationError(f"{name} must be (name, value) pairs of text")
+            object.__setattr__(self, name, tuple((str(k), str(v)) for k, v in pairs))
+        if not isinstance(self.attachments, tuple | list) or not all(
+            isinstance(a, Attachment) for a in self.attachments
+        ):
+            raise ConfigurationError("attachments must be a tuple of Attachment objects")
+        object.__setattr__(self, "attachments", tuple(self.attachments))
+        if not isinstance(self.allow_duplicates, bool):
+            raise ConfigurationError("allow_duplicates must be True or False")
+        directory = self.attachment_dir
+        if directory is not None and not isinstance(directory, str | os.PathLike):
+            raise ConfigurationError("attachment_dir must be a directory path")
+
+
+_COLUMN_FIELDS = frozenset(
+    ["to", "cc", "bcc", "reply_to", "sender_column", "name_column", "attachment_column",
+     "key_column"]
+)  # fmt: skip
+_TEXT_FIELDS = frozenset(
+    ["sender", "subject", "text", "html", "template_name", "configuration_set"]
+)
+
+
+def _iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True
+
+
+def _column_name(setting: str, value: object) -> str:
+    """A column reference as text: a string as is, a number or other scalar label as str()."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigurationError(
+        f"{setting} must name one column (a string), not {type(value).__name__} {value!r:.60}"
+    )

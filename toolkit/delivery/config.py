@@ -13,14 +13,22 @@ Usage::
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
 
 from toolkit.errors import ConfigurationError
 
-__all__ = ["MAX_WORKERS", "EngineConfig"]
+__all__ = ["MAX_WORKERS", "MIN_RATE", "EngineConfig"]
 
 MAX_WORKERS = 256
 """Threads per process at most: more only adds contention (go beyond one process with Dask)."""
+
+_OPTIONAL = frozenset(["rate", "limit", "queue_batches"])  # None means "not set"
+
+MIN_RATE = 1 / 3600
+"""The slowest pace accepted: one recipient an hour (slower is a run that never ends)."""
 
 
 def _number(
@@ -31,21 +39,26 @@ def _number(
     high: float | None = None,
     whole: bool = False,
     low_open: bool = False,
-) -> None:
-    """Raise ConfigurationError unless ``value`` is a finite number within the bounds."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    low_text: str | None = None,
+) -> float:
+    """``value`` as a float (an int when ``whole``); ConfigurationError unless it is a finite
+    number within the bounds. numpy numbers and ``8.0`` for a whole number are fine."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    ok = ok and math.isfinite(number)
     if ok and whole:
-        ok = float(value).is_integer()
+        ok = number.is_integer()
     if ok:
-        ok = value > low if low_open else value >= low
+        ok = number > low if low_open else number >= low
     if ok and high is not None:
-        ok = value <= high
+        ok = number <= high
     if not ok:
         kind = "a whole number" if whole else "a number"
-        bound = f"> {low:g}" if low_open else f"≥ {low:g}"
+        bound = f"> {low_text or f'{low:g}'}" if low_open else f"≥ {low_text or f'{low:g}'}"
         if high is not None:
             bound += f" and ≤ {high:g}"
         raise ConfigurationError(f"{name} must be {kind} {bound}, not {value!r}")
+    return int(number) if whole else number
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +69,8 @@ class EngineConfig:
         workers: threads sending at once; cover the provider's latency (rate × latency).
         max_attempts: requests per message at most, the first included.
         retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
-        rate: recipients per second; None = the transport's quota (``MaxSendRate``).
+        rate: recipients per second; None = the transport's quota (``MaxSendRate``). Below
+            1/s it is one recipient every ``1 / rate`` seconds; at least :data:`MIN_RATE`.
         headroom: fraction of the quota's rate to use (1.0 = exactly the quota; the
             sandbox, which counts exactly, never throttles a run paced this way because each
             admission counts until its answer arrives). Real SES is fuzzier: field reports
@@ -86,18 +100,21 @@ class EngineConfig:
     progress_interval: float = 0.1
 
     def __post_init__(self) -> None:
-        _number("workers", self.workers, low=1, high=MAX_WORKERS, whole=True)
-        _number("max_attempts", self.max_attempts, low=1, high=100, whole=True)
-        if self.rate is not None:
-            _number("rate (recipients per second)", self.rate, low=0, low_open=True)
-        _number("headroom", self.headroom, low=0, high=1, low_open=True)
-        _number("window_margin", self.window_margin, low=0, high=60)
-        if self.limit is not None:
-            _number("limit", self.limit, low=0, whole=True)
-        _number("chunk_size", self.chunk_size, low=1, whole=True)
-        if self.queue_batches is not None:
-            _number("queue_batches", self.queue_batches, low=1, whole=True)
-        _number("drain_timeout", self.drain_timeout, low=0)
-        _number("progress_interval", self.progress_interval, low=0)
+        def store(name: str, **bounds: object) -> None:
+            value = getattr(self, name)
+            if value is not None or name not in _OPTIONAL:
+                label = "rate (recipients per second)" if name == "rate" else name
+                object.__setattr__(self, name, _number(label, value, **bounds))  # type: ignore[arg-type]
+
+        store("workers", low=1, high=MAX_WORKERS, whole=True)
+        store("max_attempts", low=1, high=100, whole=True)
+        store("rate", low=MIN_RATE, low_text="1/3600 (one an hour)")
+        store("headroom", low=0, high=1, low_open=True)
+        store("window_margin", low=0, high=60)
+        store("limit", low=0, whole=True)
+        store("chunk_size", low=1, whole=True)
+        store("queue_batches", low=1, whole=True)
+        store("drain_timeout", low=0)
+        store("progress_interval", low=0)
         if self.adaptive not in (None, True, False):
             raise ConfigurationError(f"adaptive must be True, False or None, not {self.adaptive!r}")

@@ -20,9 +20,10 @@ Promises:
   full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
-  ``failed`` with its code; cancel (or Ctrl-C) stops taking batches, lets requests in flight
-  finish, and reports rows never sent as ``skipped``/``Cancelled`` while the ledger keeps them
-  pending for a resume.
+  ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
+  Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
+  as ``skipped``/``Cancelled`` while the ledger keeps them pending for a resume; any other
+  exception stops the workers first, then reaches the caller.
 
 Why one module of this size: the producer, the workers, the retry heap and the finalizer share
 one lock and one set of counters; split apart, that discipline would be spread over files.
@@ -178,6 +179,7 @@ class SendEngine:
         self._last_notify = 0.0
         self._notify_lock = threading.Lock()
         self._crash: BaseException | None = None
+        self._fault: ProviderConfigurationError | None = None
         self._started = False
         self._closed = False
         self.finished = threading.Event()
@@ -210,6 +212,11 @@ class SendEngine:
         """A copy of the outcomes so far, by position (None = not final yet)."""
         with self._lock:
             return list(self._outcomes)
+
+    @property
+    def fault(self) -> ProviderConfigurationError | None:
+        """The configuration fault that stopped the run, if one did (the first one)."""
+        return self._fault
 
     @property
     def stop_reason(self) -> tuple[str, str] | None:
@@ -250,6 +257,10 @@ class SendEngine:
             interrupted = exc
             self.cancel()
             self._shutdown(workers)
+        except BaseException as exc:  # a bug or a broken ledger: stop the workers, then raise
+            self._halt_with(_Stop(Status.FAILED, "EngineError", f"{type(exc).__name__}: {exc}"))
+            self._shutdown(workers)
+            raise
         finally:
             self._finalize()
             self.finished.set()
@@ -537,6 +548,9 @@ class SendEngine:
                 )
         except ProviderConfigurationError as exc:
             fatal = exc
+            with self._lock:
+                if self._fault is None:
+                    self._fault = exc
             replies = [
                 Reply(Verdict.REJECTED, started, time.time(), code=exc.code, message=exc.message)
             ] * len(batch)
@@ -621,8 +635,12 @@ class SendEngine:
             elif accepted:
                 self._adaptive.on_success()
         if self._ledger is not None:
+            # A batch the provider refused as a whole (a configuration fault) was not sent:
+            # the ledger keeps it pending for the run after the fix, not failed.
+            journal_finals = [] if fatal is not None else finals
+            waiting = [i for i, _ in retries] + ([i for i, _ in finals] if fatal else [])
             self._ledger.record(
-                [(item.content_hash, outcome) for item, outcome in finals],
+                [(item.content_hash, outcome) for item, outcome in journal_finals],
                 [
                     Pending(
                         row_keys[i.position],
@@ -631,7 +649,7 @@ class SendEngine:
                         i.last.code if i.last else None,
                         i.last.message if i.last else None,
                     )
-                    for i, _ in retries
+                    for i in waiting
                 ],
             )
         now = self._clock.now()
@@ -656,7 +674,9 @@ class SendEngine:
             if self._stop is None:
                 self._stop = stop
                 if stop.code != CANCELLED_CODE:
-                    log.error("stopping the send: %s: %s", stop.code, stop.message)
+                    # A configuration fault reaches the caller as an exception: no need to shout.
+                    level = logging.INFO if self._fault is not None else logging.ERROR
+                    log.log(level, "stopping the send: %s: %s", stop.code, stop.message)
             self._halt.set()
             self._cond.notify_all()
 

@@ -7,7 +7,8 @@ Row states:
 
 ==============  =============================================================================
 ``in_flight``   the request carrying it is about to leave or has left (journal before send)
-``pending``     known not sent yet (a throttled/transient attempt, waiting to be retried)
+``pending``     known not sent yet (a throttled/transient attempt waiting to be retried, or a
+                batch the provider refused as a whole: a configuration fault stopped the run)
 ``sent``        final – never sent again
 ``rejected``    final – never sent again
 ``unknown``     final – may or may not have gone; resent only with ``retry_unknown=True``
@@ -31,7 +32,13 @@ one-message calls (``ses``, ``smtp``). The price: a crash can lose answers of th
 ``durable=True`` every answer is committed at once.
 One run per ledger at a time: opening a ledger whose unfinished run belongs to another live
 process raises :class:`~toolkit.errors.ConfigurationError` (its in-flight rows are not ours to
-recover).
+recover). So does a path no ledger can live at (a directory, a missing directory, a name
+ending in ``/``) and a file that is not a ledger (not SQLite, damaged, another schema):
+:func:`check_ledger_path` looks before anything is sent, the constructor when it opens it.
+
+Why one module of this size: the row states, the SQL that moves rows between them and the
+write-behind discipline are one contract (journal before send, nothing sent twice); split,
+each half would have to trust the other's SQL.
 
 Usage::
 
@@ -97,7 +104,39 @@ _COLUMNS = (
     "row_key, content_hash, status, recipient, transport, message_id, error_code, "
     "error_message, attempts, started_at, finished_at, batch_id, run_id, updated_at"
 )
+_RUN_COLUMNS = frozenset(["run_id", "started_at", "finished_at", "transport", "pid", "note"])
+_MEMORY = ":memory:"
 _LOOKUP_CHUNK = 500
+
+
+def check_ledger_path(path: str | os.PathLike[str]) -> Path:
+    """The ledger's path, or ConfigurationError when no ledger file can live there.
+
+    Refused: a directory (or a name ending in ``/``), a directory that does not exist, a
+    directory we cannot write to. The file itself is checked when it is opened.
+    """
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigurationError(f"ledger {text!r}: give a file path, e.g. run.sqlite")
+    if text == _MEMORY:
+        return Path(text)
+    where = Path(text)
+    if text.endswith(("/", os.sep)) or where.is_dir():
+        what = "is a directory" if where.is_dir() else "names a directory (it ends in /)"
+        raise ConfigurationError(
+            f"ledger {text} {what}: give a file path, e.g. {where / 'ledger.sqlite'}"
+        )
+    parent = where.parent
+    if not parent.is_dir():
+        raise ConfigurationError(
+            f"ledger {text}: the directory {parent} does not exist; create it first or give "
+            "another path"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK) or (
+        where.exists() and not os.access(where, os.R_OK | os.W_OK)
+    ):
+        raise ConfigurationError(f"ledger {text}: not writable here; give a path you can write")
+    return where
 
 
 def _alive(pid: int) -> bool:
@@ -184,27 +223,67 @@ class Ledger:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
-        self.path = Path(path)
+        self.path = check_ledger_path(path)
         self.run_id = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
         self._write_behind = not durable
         self._staged_finals: list[tuple[Any, ...]] = []
         self._staged_pending: list[tuple[Any, ...]] = []
         self._flush_timer: threading.Timer | None = None
-        self._conn = sqlite3.connect(
-            str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._conn.executescript(_SCHEMA)
+        existed = str(self.path) != _MEMORY and self.path.exists() and self.path.stat().st_size
         try:
+            self._conn = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"ledger {self.path}: cannot open it ({exc})") from exc
+        try:
+            self._open(durable=durable, check=bool(existed))
             self._refuse_if_in_use()
-        except BaseException:
+            self.recovered = self._recover()
+        except BaseException as exc:
             self._conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._not_a_ledger(str(exc)) from exc
             raise
-        self.recovered = self._recover()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def _open(self, *, durable: bool, check: bool) -> None:
+        """Settings, the schema, and (for a file that was there) a check that it is one of
+        ours and intact, so a damaged file stops the run now rather than mid-send."""
+        conn = self._conn
+        if check:
+            self._check_existing()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        conn.executescript(_SCHEMA)
+
+    def _check_existing(self) -> None:
+        """An existing file must be an intact ledger: never add our tables to another
+        database, never run on a damaged one."""
+        conn = self._conn
+        verdict = conn.execute("PRAGMA quick_check(1)").fetchone()
+        if not verdict or verdict[0] != "ok":
+            raise self._not_a_ledger(f"damaged: {verdict[0] if verdict else 'no answer'}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return  # an empty database: the schema is made next
+        if not {"rows", "runs"} <= tables:
+            raise self._not_a_ledger(f"its tables are {', '.join(sorted(tables)[:5])}")
+        for table, wanted in (("rows", frozenset(c.strip() for c in _COLUMNS.split(","))),
+                              ("runs", _RUN_COLUMNS)):  # fmt: skip
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if not wanted <= have:
+                gone = sorted(wanted - have)
+                missing = ", ".join(gone[:4]) + (", …" if len(gone) > 4 else "")
+                raise self._not_a_ledger(f"its table {table!r} has no {missing}")
+
+    def _not_a_ledger(self, reason: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"ledger {self.path} is not a toolkit ledger ({reason}); give a new file, or move "
+            "this one away"
+        )
 
     def _refuse_if_in_use(self) -> None:
         """Another live process running on this ledger would have its in-flight rows turned

@@ -4,8 +4,10 @@
   runs (tests use a fake clock whose ``sleep`` advances it, ``tests/fakes.py``).
 * :class:`TokenBucket` – a sliding-window log: never more than ``rate`` recipients are admitted
   in *any* one-second window (``(t - 1, t]``), which is how SES counts ``MaxSendRate`` and how
-  the sandbox polices it. A classic token bucket with ``burst == rate`` can admit up to ``2R``
-  in a window that straddles a refill; the log cannot. :meth:`TokenBucket.reserve` keeps an
+  the sandbox polices it. Below one recipient per second the window stretches to ``1 / rate``
+  seconds (one recipient per window), so ``rate=0.25`` sends one every four seconds. A
+  classic token bucket with ``burst == rate`` can admit up to ``2R`` in a window that
+  straddles a refill; the log cannot. :meth:`TokenBucket.reserve` keeps an
   admission counting until its request is answered, so the guarantee also holds for the
   provider's *arrival* times, whatever the latency jitter.
 * :class:`AdaptiveRate` – AIMD on top of a bucket for when no quota is known: slow start
@@ -71,6 +73,9 @@ class TokenBucket:
     entries, so memory and time per call stay small.
 
     ``burst`` (default ``rate``) caps what one window may hold; a lower burst smooths traffic.
+    A window holds at least one recipient, so for a rate below 1/s it lasts ``1 / rate`` seconds
+    (``capacity / rate`` in general, never less than one second): the long-run rate is then
+    exactly ``rate``, and still never more than ``rate`` in any one-second window.
     ``margin`` (seconds) stretches the window to ``1 + margin`` s: the provider counts when
     requests *arrive*, and arrival times jitter by the request latency, so a margin of a few
     tens of milliseconds keeps a client that paces exactly from being throttled at the
@@ -79,8 +84,9 @@ class TokenBucket:
     in order and are not woken as a herd.
 
     A single request larger than the burst (say 50 recipients at 14/s) cannot be split: it is
-    admitted alone once the window is empty. Callers should size batches to fit the burst
-    (the engine does).
+    admitted alone once the window is empty, and it stays in the log for as many windows as it
+    fills (50/14 of one), so the average rate holds. Callers should size batches to fit the
+    burst (the engine does).
     """
 
     def __init__(
@@ -95,7 +101,7 @@ class TokenBucket:
         if margin < 0:
             raise ValueError("margin must be >= 0")
         self._clock = clock if clock is not None else MonotonicClock()
-        self._window = 1.0 + float(margin)
+        self._margin = float(margin)
         self._lock = threading.Lock()
         self._turnstile = threading.Lock()
         self._log: deque[_Entry] = deque()  # in admission order
@@ -103,6 +109,7 @@ class TokenBucket:
         self._rate = float(rate)
         self._burst_setting = burst
         self._capacity = self._compute_capacity()
+        self._window = self._compute_window()
         self.admitted = 0  # total recipients admitted (for tests and reports)
 
     def _compute_capacity(self) -> float:
@@ -110,6 +117,15 @@ class TokenBucket:
         if self._burst_setting is not None:
             cap = min(cap, float(self._burst_setting))
         return max(cap, 1.0)
+
+    def _compute_window(self) -> float:
+        # One window holds ``capacity`` recipients; at a rate below 1/s that takes longer
+        # than a second.
+        return max(1.0, self._capacity / self._rate) + self._margin
+
+    def _lifetime(self, count: float) -> float:
+        """Seconds an entry of ``count`` recipients counts (more than one window if oversize)."""
+        return self._window * max(1.0, count / self._capacity)
 
     @property
     def rate(self) -> float:
@@ -132,13 +148,18 @@ class TokenBucket:
         with self._lock:
             self._rate = float(rate)
             self._capacity = self._compute_capacity()
+            self._window = self._compute_window()
+
+    @property
+    def window(self) -> float:
+        """Seconds one admission of up to ``capacity`` recipients keeps counting."""
+        return self._window
 
     def _expire(self, now: float) -> None:
-        cutoff = now - self._window
         log = self._log
         # An entry still in flight stays (its request may not have arrived yet); entries
         # behind it stay too, which only errs on the safe side.
-        while log and not log[0].open and log[0].time <= cutoff:
+        while log and not log[0].open and log[0].time <= now - self._lifetime(log[0].count):
             self._in_window -= log.popleft().count
         if not log:
             self._in_window = 0.0
@@ -164,14 +185,14 @@ class TokenBucket:
             # Earliest time enough old entries leave the window.
             excess = self._in_window + need - self._capacity
             freed = 0.0
-            latest = now - self._window
+            latest = now
             for entry in self._log:
                 if entry.open:  # wait for its request to finish, then look again
                     return _OPEN_POLL
-                latest = max(latest, entry.time)
+                latest = max(latest, entry.time + self._lifetime(entry.count))
                 freed += entry.count
                 if freed >= excess - 1e-9:
-                    return max(latest + self._window - now, 1e-6)
+                    return max(latest - now, 1e-6)
             return _OPEN_POLL  # pragma: no cover - the log always covers the excess
 
     def _finish(self, entry: _Entry) -> None:

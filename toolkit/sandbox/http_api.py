@@ -203,6 +203,13 @@ class HttpApi:
                 "BadRequestException",
                 f"Could not parse the request body as JSON: {exc}",
             )
+        except RecursionError:  # nested deeper than the parser's stack: no AWS shape is
+            return _error(
+                style,
+                400,
+                "BadRequestException",
+                "Could not parse the request body as JSON: nested too deeply.",
+            )
         try:
             params = route.validator.params(
                 data, labels, dict(parse_qsl(query)) if query else None, headers

@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -51,6 +52,8 @@ __all__ = [
 
 # What a boto3(-compatible) call can raise for reasons outside our own code.
 AWS_CALL_ERRORS: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, OSError)
+
+log = logging.getLogger(__name__)
 
 _UTF8 = "UTF-8"
 _K = TypeVar("_K", bound=Hashable)
@@ -150,6 +153,7 @@ class AwsApiTransport(BaseTransport):
         self._extra = dict(extra_params or {})
         self._owns_client = owns_client
         self._setup_lock = threading.Lock()
+        self._stored: dict[str, tuple[Template | None]] = {}
 
     @classmethod
     def from_target(cls, target: AwsTarget, *, workers: int = 1, **options: Any) -> Self:
@@ -166,6 +170,33 @@ class AwsApiTransport(BaseTransport):
                 if value is None:
                     value = cache[key] = build(key)
         return value
+
+    def stored_template(self, name: str) -> Template | None:
+        """The provider's stored template ``name`` (GetEmailTemplate, read once), so that
+        pre-flight knows which columns reach the Subject header.
+
+        None when it cannot be read now (the IAM policy may allow sending but not reading
+        templates; the provider is busy): pre-flight then checks every templated column. A
+        template that does not exist, or credentials that do not work, raise
+        ProviderConfigurationError before anything is sent.
+        """
+        return self._built_once(self._stored, name, self._read_stored)[0]
+
+    def _read_stored(self, name: str) -> tuple[Template | None]:
+        try:
+            return (self._get_stored_template(name),)
+        except AWS_CALL_ERRORS as exc:
+            classified = classify_aws_exception(self.service, exc)
+            if classified.is_configuration and "AccessDenied" not in classified.code:
+                raise ProviderConfigurationError(
+                    classified.code, f"template {name!r}: {classified.message}", self.name
+                ) from exc
+            log.warning("cannot read template %r (%s); checking every templated column "
+                        "for header safety", name, classified.code)  # fmt: skip
+            return (None,)
+
+    def _get_stored_template(self, name: str) -> Template:  # pragma: no cover - per provider
+        raise NotImplementedError
 
     def close(self) -> None:
         """Close the client's connections when this transport made it."""

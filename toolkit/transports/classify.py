@@ -14,6 +14,9 @@ the transport raises as :class:`~toolkit.errors.ProviderConfigurationError`.
 * ``TRANSIENT``: the provider answered with a temporary failure, or the request provably never
   reached it (connection refused, DNS failure, connect timeout, TLS handshake failure). Safe to
   resend.
+* configuration: nothing left and nothing will until a setting changes — no credentials, or an
+  endpoint whose TLS certificate is not trusted (``CertificateVerifyFailed``, as the SMTP
+  transport says; retrying cannot fix a certificate).
 * ``UNKNOWN``: the request was written and no usable answer came back (read timeout, connection
   reset or closed while waiting, an SMTP disconnect after the message body was sent). The
   provider may have accepted it; the engine never resends these automatically.
@@ -40,6 +43,7 @@ from botocore import exceptions as boto_exc
 from toolkit.results import DAILY_QUOTA_CODE, Reply, Verdict
 
 __all__ = [
+    "CERTIFICATE_CODE",
     "CONFIGURATION",
     "DAILY_QUOTA_CODE",
     "PINPOINT_DELIVERY_STATUS",
@@ -232,6 +236,30 @@ _LOCAL_CONFIG_BOTO = (
 # reading) happens after the request was written: it may have been processed.
 
 
+CERTIFICATE_CODE = "CertificateVerifyFailed"
+_CERTIFICATE_TEXT = ("certificate verify failed", "certificate_verify_failed")
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) is a failed TLS certificate check."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        if isinstance(current, boto_exc.SSLError | ssl.SSLError) and any(
+            t in str(current).lower() for t in _CERTIFICATE_TEXT
+        ):
+            return True
+        wrapped = getattr(current, "kwargs", {}).get("error")  # botocore keeps it here
+        if isinstance(wrapped, BaseException) and id(wrapped) not in seen:
+            current = wrapped
+            continue
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def classify_network_exception(exc: BaseException) -> Classified:
     """Classify an exception that is not a provider answer (socket, TLS, botocore network).
 
@@ -241,7 +269,20 @@ def classify_network_exception(exc: BaseException) -> Classified:
     name = type(exc).__name__
     text = str(exc) or name
     if isinstance(exc, _LOCAL_CONFIG_BOTO):
-        return Classified(CONFIGURATION, name, text)
+        hint = (
+            "pass region= (--region) or set AWS_REGION"
+            if isinstance(exc, boto_exc.NoRegionError)
+            else "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile "
+            "(profile= / --profile / AWS_PROFILE), or run where an IAM role provides them"
+        )
+        return Classified(CONFIGURATION, name, f"{text} ({hint})")
+    if _certificate_failure(exc):
+        return Classified(
+            CONFIGURATION,
+            CERTIFICATE_CODE,
+            f"{text} (the endpoint's TLS certificate is not trusted: check the endpoint URL, "
+            "or point AWS_CA_BUNDLE at the CA that signed it)",
+        )
     if isinstance(exc, boto_exc.ParamValidationError):
         # botocore refused this message's parameters locally: nothing left.
         return Classified(Verdict.REJECTED, name, text)

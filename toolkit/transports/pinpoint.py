@@ -233,6 +233,13 @@ class PinpointTransport(AwsApiTransport):
             **self._extra,
         }
 
+    def _get_stored_template(self, name: str) -> Template:
+        """Pinpoint ``GetEmailTemplate``."""
+        response = self._client.get_email_template(TemplateName=name)
+        found = response.get("EmailTemplateResponse") or {}
+        return Template(subject=found.get("Subject") or "", text=found.get("TextPart"),
+                        html=found.get("HtmlPart"), name=name)  # fmt: skip
+
     def _store(self, template: Template) -> str:
         """Create the email template once (an existing one with this name is reused)."""
         name = stored_template_name(template)

@@ -5,7 +5,10 @@ its row's values as ``ReplacementTemplateData`` (JSON). The template is either a
 (``Template.name`` -> ``TemplateName``) or, by default, sent inline (``TemplateContent``), which
 botocore's SES v2 model supports for SendBulkEmail and which leaves nothing behind in the
 account (SES keeps at most 10,000 stored templates per Region). With ``inline_templates=False``
-an inline template is stored once per transport as ``toolkit-<sha256[:16]>`` instead.
+an inline template is stored once per transport as ``toolkit-<sha256[:16]>`` instead. A stored
+template given by name is read once with ``GetEmailTemplate`` before planning
+(:meth:`~toolkit.transports.aws.AwsApiTransport.stored_template`), so pre-flight can keep CR/LF
+out of the columns its subject uses.
 
 Per-entry statuses (``BulkEmailEntryResults``) become one Reply per message; messages of one
 batch with a different sender, reply-to, configuration set or template go in separate calls.
@@ -189,6 +192,12 @@ class SesBulkTransport(AwsApiTransport):
         if not self._inline and not template.name:
             stored = self._store(template)
         return build_default_content(template, stored_name=stored)
+
+    def _get_stored_template(self, name: str) -> Template:
+        """SES v2 ``GetEmailTemplate``."""
+        content = self._client.get_email_template(TemplateName=name).get("TemplateContent") or {}
+        return Template(subject=content.get("Subject") or "", text=content.get("Text"),
+                        html=content.get("Html"), name=name)  # fmt: skip
 
     def _store(self, template: Template) -> str:
         name = stored_template_name(template)
