@@ -9,15 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
@@ -115,6 +117,17 @@ def test_refuses_a_ledger_path_a_worker_cannot_open(
     assert box.message_ids() == []
 
 
+def test_an_empty_partition_sends_nothing_and_needs_no_ledger(
+    box: SandboxProcess, client: Any, tmp_path: Path
+) -> None:
+    box.clear()
+    ddf = dd.from_pandas(recipients(30, "e"), npartitions=3)
+    kept = ddf[ddf["name"].isin([f"Customer {i}" for i in range(10)])]  # 2 partitions empty
+    done = send(kept, box, tmp_path, client)
+    assert done.counts["sent"] == 10 and list(done.partitions["rows"]) == [10, 0, 0]
+    assert len(box.message_ids()) == 10 and len(list((tmp_path / "_ledger").glob("*.sqlite"))) == 1
+
+
 def test_a_dry_run_renders_every_partition_and_sends_nothing(
     box: SandboxProcess, client: Any, tmp_path: Path
 ) -> None:
@@ -142,44 +155,81 @@ def test_a_worker_no_longer_listed_gets_no_tokens(client: Any) -> None:
     assert lease[0] == FENCED
 
 
+def kill_a_busy_worker_while(call: Callable[[], Any], box: SandboxProcess, after: int) -> Any:
+    """Run ``call`` (a send on a cluster) on a thread; once the sandbox holds ``after``
+    messages, SIGKILL (by its pid) a worker process that is running a task; return the
+    call's result."""
+    client = distributed.get_client()
+    pids = client.run(os.getpid)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["done"] = call()
+        except BaseException as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+
+    sender = threading.Thread(target=run)
+    sender.start()
+    deadline = time.monotonic() + 60
+    while box.count() < after:
+        assert time.monotonic() < deadline and sender.is_alive()
+        time.sleep(0.05)
+    busy = [w for w, keys in client.processing().items() if keys and w in pids]
+    os.kill(pids[busy[0]], signal.SIGKILL)
+    sender.join(timeout=120)
+    assert not sender.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["done"]
+
+
+def no_one_got_two(box: SandboxProcess) -> bool:
+    got = box.recipients()
+    return len(got) == len(set(got))
+
+
 def test_a_worker_killed_mid_run_sends_nothing_twice(box: SandboxProcess, tmp_path: Path) -> None:
     box.clear()
     frame = recipients(600, "k")
     ddf = dd.from_pandas(frame, npartitions=4)
-    outcome: dict[str, Any] = {}
     with local_cluster() as cluster, distributed.Client(cluster) as client:
-        pids = client.run(os.getpid)
-        import threading
-
-        def run() -> None:
-            try:
-                outcome["done"] = send(ddf, box, tmp_path, client)
-            except BaseException as exc:  # re-raised below, in the test's thread
-                outcome["error"] = exc
-
-        sender = threading.Thread(target=run)
-        sender.start()
-        deadline = time.monotonic() + 60
-        while box.count() < 150:  # both workers are sending by now
-            assert time.monotonic() < deadline and sender.is_alive()
-            time.sleep(0.05)
-        busy = [w for w, keys in client.processing().items() if keys and w in pids]
-        os.kill(pids[busy[0]], signal.SIGKILL)
-        sender.join(timeout=120)
-        assert not sender.is_alive()
-    if "error" in outcome:
-        raise outcome["error"]
-    done = outcome["done"]
+        done = kill_a_busy_worker_while(lambda: send(ddf, box, tmp_path, client), box, 150)
     results = done.results.compute()
     assert results["status"].notna().all() and len(results) == 600
     got = box.recipients()
-    assert len(got) == len(set(got))  # nobody received two messages
+    assert no_one_got_two(box)
     sent = results[results["status"] == "sent"]
     assert set(sent["recipient"]) <= set(got)
     interrupted = results[results["error_code"] == "InterruptedInFlight"]
     assert len(interrupted) >= 1 and (interrupted["status"] == "unknown").all()
     assert done.partitions["taken_over"].any() and done.partitions["recovered"].sum() >= 1
     assert set(results["status"]) <= {"sent", "unknown"}
+
+
+def test_a_partition_that_fails_for_good_still_gives_every_row_a_status(
+    box: SandboxProcess, tmp_path: Path
+) -> None:
+    """allowed-failures=0: the first worker death fails the partition's task for good; its
+    rows get their status from its ledger, and a resume sends only what never went."""
+    box.clear()
+    frame = recipients(400, "f")
+    ddf = dd.from_pandas(frame, npartitions=2)
+    once = dask.config.set({"distributed.scheduler.allowed-failures": 0})
+    with once, local_cluster() as cluster, distributed.Client(cluster) as client:
+        done = kill_a_busy_worker_while(lambda: send(ddf, box, tmp_path, client), box, 80)
+        failed = done.partitions[done.partitions["error"].notna()]
+        assert len(failed) == 1 and "KilledWorker" in failed["error"].iloc[0]
+        results = done.results.compute()
+        assert results["status"].notna().all() and len(results) == 400
+        codes = Counter(results.loc[results["status"] == "failed", "error_code"])
+        assert set(codes) == {"PartitionFailed"} and codes["PartitionFailed"] > 0
+        sent = set(results.loc[results["status"] == "sent", "recipient"])
+        assert no_one_got_two(box) and sent <= set(box.recipients())
+
+        again = send(ddf, box, tmp_path, client)  # the resume sends the failed rows
+    assert again.counts["failed"] == 0 and again.counts["sent"] + again.counts["unknown"] == 400
+    assert no_one_got_two(box)
 
 
 def test_send_points_a_dask_frame_at_send_partitioned() -> None:

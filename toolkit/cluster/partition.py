@@ -161,7 +161,7 @@ def send_partition(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
     started = time.monotonic()
     identity = partition_identity(pdf, job.spec.key_column, job.spec.to)
     path = results_path(job.out_dir, identity)
-    if job.dry_run:
+    if job.dry_run or pdf.empty:  # an empty partition (a filter emptied it): nothing to send
         request = Request(
             df=pdf, via=job.via, target=None, spec=job.spec, config=job.config,
             ledger=None, dry_run=True, progress=False,

@@ -245,6 +245,9 @@ def _run(
             rows, errors = _collect(client, futures, progress)
         except KeyboardInterrupt:
             cancelled = True
+            if job.dry_run:  # nothing to stop cleanly: drop the work and go
+                client.cancel(futures)
+                raise
             _stop(client, job)
             rows, errors = _collect(client, futures, progress=False)
         for number, reason in sorted(errors.items()):
@@ -314,9 +317,8 @@ def _bar(total: int) -> Any:
 def _stop(client: Any, job: Any) -> None:
     """Ctrl-C: every partition stops at its next lease (rows not sent: Cancelled)."""
     log.warning("stopping: partitions finish their requests in flight and stop")
-    if not job.dry_run:
-        client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
-                    cancel=True)  # fmt: skip
+    client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
+                cancel=True)  # fmt: skip
 
 
 def _settle(client: Any, ddf: Any, job: Any, number: int, reason: str) -> pd.DataFrame | None:
