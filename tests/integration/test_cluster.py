@@ -94,6 +94,19 @@ def test_every_row_one_status_each_sent_row_once_and_one_quota(
     assert again.counts["sent"] == 480 and len(box.message_ids()) == 480
 
 
+def test_the_daily_quota_is_shared_by_the_workers(client: Any, tmp_path: Path) -> None:
+    """Max24HourSend = 50 (read once from GetAccount): the cluster sends 50, the other rows
+    fail with DailyQuotaExceeded before they are sent (the sandbox never has to refuse)."""
+    frame = recipients(120, "day")
+    with SandboxProcess(rate=RATE, daily_quota=50) as limited:
+        done = send(dd.from_pandas(frame, npartitions=4), limited, tmp_path, client)
+        assert len(limited.message_ids()) == 50
+    results = done.results.compute()
+    assert done.counts["sent"] == 50 and done.counts["failed"] == 70
+    failed = results[results["status"] == "failed"]
+    assert set(failed["error_code"]) == {"DailyQuotaExceeded"} and (failed["attempts"] == 0).all()
+
+
 def test_resume_refuses_ledgers_of_other_partitions(
     box: SandboxProcess, client: Any, tmp_path: Path
 ) -> None:
