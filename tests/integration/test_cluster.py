@@ -23,6 +23,7 @@ dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+import toolkit  # noqa: E402
 from benchmarks.sandbox_proc import SandboxProcess  # noqa: E402
 from toolkit import send_partitioned  # noqa: E402
 from toolkit.errors import ConfigurationError  # noqa: E402
@@ -128,6 +129,21 @@ def test_refuses_a_ledger_path_a_worker_cannot_open(
     with pytest.raises(ConfigurationError, match="cannot use"):
         send(ddf, box, tmp_path / "out", client, ledger=blocker / "ledgers")
     assert box.message_ids() == []
+
+
+def test_a_partition_without_results_is_an_error_that_keeps_the_others(
+    box: SandboxProcess, client: Any, tmp_path: Path
+) -> None:
+    box.clear()
+    frame = recipients(30, "x").assign(order=[f"A{i}" for i in range(30)])
+    frame.loc[25, "order"] = None  # the key column is empty in the last partition only
+    ddf = dd.from_pandas(frame, npartitions=3)
+    with pytest.raises(toolkit.ToolkitError, match="1 of 3 partitions have no results") as raised:
+        send(ddf, box, tmp_path, client, key="order")
+    done = raised.value.results  # type: ignore[attr-defined]
+    assert done.counts["sent"] == 20 and len(box.message_ids()) == 20
+    assert "key column 'order' has empty values" in done.partitions["error"].iloc[2]
+    assert done.results.npartitions == 2
 
 
 def test_an_empty_partition_sends_nothing_and_needs_no_ledger(
@@ -246,8 +262,6 @@ def test_a_partition_that_fails_for_good_still_gives_every_row_a_status(
 
 
 def test_send_points_a_dask_frame_at_send_partitioned() -> None:
-    import toolkit
-
     ddf = dd.from_pandas(recipients(4, "s"), npartitions=2)
     with pytest.raises(ConfigurationError, match="send_partitioned"):
         toolkit.send(ddf, "ses", **MESSAGE)

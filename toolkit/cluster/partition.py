@@ -69,17 +69,18 @@ _COUNTS = tuple(s.value for s in Status)
 SUMMARY_META = pd.DataFrame(
     {
         "identity": pd.Series([], dtype="string"),
-        "rows": pd.Series([], dtype="int64"),
-        **{status: pd.Series([], dtype="int64") for status in _COUNTS},
-        "recovered": pd.Series([], dtype="int64"),
-        "taken_over": pd.Series([], dtype="bool"),
+        "rows": pd.Series([], dtype="Int64"),
+        **{status: pd.Series([], dtype="Int64") for status in _COUNTS},
+        "recovered": pd.Series([], dtype="Int64"),
+        "taken_over": pd.Series([], dtype="boolean"),
         "worker": pd.Series([], dtype="string"),
         "seconds": pd.Series([], dtype="float64"),
         "file": pd.Series([], dtype="string"),
         "error": pd.Series([], dtype="string"),
     }
 )
-"""One row per partition: what :func:`send_partition` returns (``meta=`` for Dask)."""
+"""One row per partition: what :func:`send_partition` returns (``meta=`` for Dask). The
+numbers are nullable: a partition without results has only its ``error``."""
 IDENTITY_META = pd.DataFrame(
     {"identity": pd.Series([], dtype="string"), "rows": pd.Series([], dtype="int64")}
 )

@@ -156,7 +156,7 @@ def send_partitioned(
     from toolkit.api import _request, send
 
     defaults = send.__kwdefaults__ or {}
-    unknown = set(options) - set(defaults) - {"ledger"}
+    unknown = set(options) - set(defaults)
     if unknown:
         raise TypeError(f"send_partitioned() got unexpected arguments: {sorted(unknown)}")
     merged = {**defaults, **options, "ledger": None}
@@ -227,7 +227,7 @@ def _run(
 ) -> PartitionedResults:
     """Open the quota, send every partition, settle failures, read the results back."""
     from toolkit.cluster.partition import SUMMARY_META, send_partition
-    from toolkit.cluster.pool import TransportPool, release_run
+    from toolkit.cluster.pool import TransportPool
     from toolkit.cluster.service import QuotaService
 
     started = time.monotonic()
@@ -254,10 +254,8 @@ def _run(
             rows[number] = _settle(client, ddf, job, number, reason)
     finally:
         if not job.dry_run:
-            client.run(release_run, job.run)
-            client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
-                        cancel=cancelled)  # fmt: skip
-    done = _results(rows, job, time.monotonic() - started, client)
+            _close_run(client, job, cancelled)
+    done = _results(rows, errors, job, time.monotonic() - started, client)
     missing = [n for n, row in sorted(rows.items()) if row is None]
     if cancelled:
         interrupt = KeyboardInterrupt()
@@ -314,6 +312,19 @@ def _bar(total: int) -> Any:
     return tqdm(total=total, desc="partitions", unit="part", dynamic_ncols=True)
 
 
+def _close_run(client: Any, job: Any, cancelled: bool) -> None:
+    """Close the run's transports on the workers and its share of the quota (best effort:
+    a cluster that went away must not hide why the run ended)."""
+    from toolkit.cluster.pool import release_run
+
+    try:
+        client.run(release_run, job.run)
+        client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
+                    cancel=cancelled)  # fmt: skip
+    except Exception as exc:  # logged: the run's own outcome matters more
+        log.warning("could not close the run on the cluster: %s", exc)
+
+
 def _stop(client: Any, job: Any) -> None:
     """Ctrl-C: every partition stops at its next lease (rows not sent: Cancelled)."""
     log.warning("stopping: partitions finish their requests in flight and stop")
@@ -334,7 +345,11 @@ def _settle(client: Any, ddf: Any, job: Any, number: int, reason: str) -> pd.Dat
 
 
 def _results(
-    rows: Mapping[int, pd.DataFrame | None], job: Any, elapsed: float, client: Any
+    rows: Mapping[int, pd.DataFrame | None],
+    errors: Mapping[int, str],
+    job: Any,
+    elapsed: float,
+    client: Any,
 ) -> PartitionedResults:
     import dask.dataframe as dd
 
@@ -344,8 +359,10 @@ def _results(
     frames = []
     for number in sorted(rows):
         row = rows[number]
-        frame = row if row is not None else SUMMARY_META.iloc[:0]
-        frames.append(frame.assign(partition=number))
+        if row is None:  # no results at all: only the error is known
+            row = pd.DataFrame({"error": [errors.get(number)]}).astype({"error": "string"})
+            row = row.reindex(columns=SUMMARY_META.columns).astype(SUMMARY_META.dtypes.to_dict())
+        frames.append(row.assign(partition=number))
     partitions = pd.concat(frames, ignore_index=True) if frames else SUMMARY_META.copy()
     counts = {s: int(partitions[s].sum()) for s in _STATUSES}
     files = [str(f) for f in partitions["file"].dropna()]
