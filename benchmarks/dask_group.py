@@ -301,27 +301,24 @@ def _scale(ctx: Context, out: list[ScenarioResult]) -> None:
     if not ctx.selected(name):
         return
     rows = ctx.sizes.dask_scale_rows
+    per_file = min(250_000, max(1, rows // 4))
+    data = ctx.workdir / f"parquet-{rows}"
+    written = subprocess.run(  # once, in a child process (its memory is not the point)
+        [sys.executable, "-m", "benchmarks.dask_group", str(data), str(rows), str(per_file)],
+        capture_output=True, text=True, timeout=1800, check=False,
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )  # fmt: skip
 
     def run() -> ScenarioResult:
-        data = ctx.workdir / f"parquet-{rows}"
-        per_file = min(250_000, max(1, rows // 4))
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.dask_group", str(data), str(rows), str(per_file)],
-            capture_output=True, text=True, timeout=1800, check=False,
-            cwd=str(Path(__file__).resolve().parents[1]),
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"writing the Parquet files failed: {done.stderr[-500:]}")
+        if written.returncode != 0:
+            raise RuntimeError(f"writing the Parquet files failed: {written.stderr[-500:]}")
         import dask.dataframe as dd
 
-        try:
-            with cluster() as client:  # fresh workers: RSS does not shrink after a big run
-                warm = recipients_frame(40, domain="example.org")
-                partitioned(warm, client, ctx.workdir, "ses", None, dry_run=True)
-                ddf = dd.read_parquet(str(data))
-                record, _ = measure_partitioned(name, ddf, client, ctx, "ses", None, dry_run=True)
-        finally:
-            shutil.rmtree(data, ignore_errors=True)
+        with cluster() as client:  # fresh workers each time: RSS does not shrink after a run
+            warm = recipients_frame(40, domain="example.org")
+            partitioned(warm, client, ctx.workdir, "ses", None, dry_run=True)
+            ddf = dd.read_parquet(str(data))
+            record, _ = measure_partitioned(name, ddf, client, ctx, "ses", None, dry_run=True)
         growth = record.extra["worker_rss_growth_mb"]
         record.rss_growth_mb = max(growth)
         record.peak_rss_mb = None
@@ -335,7 +332,10 @@ def _scale(ctx: Context, out: list[ScenarioResult]) -> None:
         )
         return record
 
-    guarded(ctx, out, name, GROUP, "toolkit", run, rows=rows)
+    try:
+        guarded(ctx, out, name, GROUP, "toolkit", run, rows=rows)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def write_parquet(folder: Path, rows: int, per_file: int) -> None:
