@@ -152,7 +152,10 @@ def check_directories(client: Any, ddf: Any, job: Any) -> None:
         names = {answer["name"] for answer in written.values()}
         seen = client.run(probe, "see", paths, token, job.ledger_dir)
         for worker, answer in seen.items():
-            for folder, found in answer.get("probes", {}).items():
+            if "error" in answer:
+                raise ConfigurationError(f"worker {worker} cannot list {' and '.join(paths)}: "
+                                         f"{answer['error']}")  # fmt: skip
+            for folder, found in answer["probes"].items():
                 if not names <= set(found):
                     raise ConfigurationError(
                         f"worker {worker} does not see the other workers' files in {folder}: "
