@@ -10,7 +10,8 @@ Parent side::
 
 Child side (``python -m benchmarks.sandbox_proc '<json kwargs>'``): starts
 ``toolkit.sandbox.Sandbox(**kwargs)``, prints one JSON line describing how to reach it, then
-answers one-line commands on stdin (``count``, ``ids``, ``accepted``) until stdin closes.
+answers one-line commands on stdin (``count``, ``ids``, ``recipients``, ``accepted``) until
+stdin closes.
 The loopback credentials cross the pipe; they are never printed to the results.
 """
 
@@ -108,6 +109,10 @@ class SandboxProcess:
         """Ids of every accepted message."""
         return list(self._ask("ids"))
 
+    def recipients(self) -> list[str]:
+        """The recipients of every accepted message, one entry per recipient per message."""
+        return [str(r) for r in self._ask("recipients")]
+
     def accepted_at(self) -> list[float]:
         """Epoch seconds at which each message was accepted (for rate checks)."""
         return [float(t) for t in self._ask("accepted")]
@@ -201,6 +206,8 @@ def main(argv: list[str]) -> int:
                 answer: Any = sandbox.mailbox.count()
             elif command == "ids":
                 answer = list(sandbox.mailbox.messages()["message_id"])
+            elif command == "recipients":
+                answer = [r for rs in sandbox.mailbox.messages()["recipients"] for r in rs]
             elif command == "accepted":
                 answer = _accepted_epochs(sandbox.mailbox)
             elif command == "cpu":

@@ -57,6 +57,7 @@ def test_public_names_are_pinned() -> None:
         "ToolkitError",
         "send",
         "send_in_background",
+        "send_partitioned",
     ]
 
 

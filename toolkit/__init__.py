@@ -6,6 +6,9 @@ Usage::
     results = toolkit.send(df, via="ses", sender="Shop <sender@example.com>",
                            subject="Order {{order_id}}", text="Hi {{first_name}}")
 
+For a partitioned frame too large for one process, ``toolkit.send_partitioned`` sends a Dask
+DataFrame on Dask workers (``pip install "toolkit[dask]"``).
+
 The public names (``__all__``): the entry points, the two specs, the targets, the sandbox, the
 status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
 stays cheap in a notebook.
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 _HOMES = {
     "send": "toolkit.api",
     "send_in_background": "toolkit.api",
+    "send_partitioned": "toolkit.cluster.run",
     "SendHandle": "toolkit.api",
     "ComposeSpec": "toolkit.compose.spec",
     "EngineConfig": "toolkit.delivery.config",
@@ -56,10 +60,12 @@ __all__ = [
     "ToolkitError",
     "send",
     "send_in_background",
+    "send_partitioned",
 ]
 
 if TYPE_CHECKING:
     from toolkit.api import SendHandle, send, send_in_background
+    from toolkit.cluster.run import send_partitioned
     from toolkit.compose.spec import ComposeSpec
     from toolkit.delivery.config import EngineConfig
     from toolkit.errors import (

@@ -130,6 +130,15 @@ def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
     )  # fmt: skip
 
 
+def _refuse_partitioned(df: Any) -> None:
+    """A Dask frame has its own entry point (results on disk, a ledger per partition)."""
+    if type(df).__module__.partition(".")[0] in ("dask", "dask_expr"):
+        raise ConfigurationError(
+            "this is a partitioned (Dask) DataFrame: send it with toolkit.send_partitioned"
+            "(ddf, out=DIRECTORY, ...), or send a pandas DataFrame (ddf.compute()) here"
+        )
+
+
 def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
     """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
     defaults = send.__kwdefaults__ or {}
@@ -266,6 +275,7 @@ def send(
             after the workers stopped, with the frame so far in its ``results`` attribute
             once sending had started.
     """
+    _refuse_partitioned(df)
     request = _request(df, via, {k: v for k, v in locals().items() if k not in ("df", "via")})
     return Job(request).run()
 
@@ -357,5 +367,6 @@ def send_in_background(
     unknown = set(options) - set(defaults)
     if unknown:
         raise TypeError(f"send_in_background() got unexpected arguments: {sorted(unknown)}")
+    _refuse_partitioned(df)
     request = _request(df, via, {**defaults, **options, "progress": progress})
     return SendHandle(Job(request))

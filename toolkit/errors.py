@@ -50,11 +50,14 @@ class MissingColumnError(ConfigurationError, KeyError):
 
 
 class MissingDependencyError(ConfigurationError, ImportError):
-    """An optional package is needed for this feature."""
+    """An optional package is needed for this feature (``extra``: the toolkit's pip extra
+    that brings it, e.g. ``"dask"`` for ``pip install "toolkit[dask]"``)."""
 
-    def __init__(self, package: str, feature: str) -> None:
+    def __init__(self, package: str, feature: str, extra: str | None = None) -> None:
         self.package = package
-        super().__init__(f"{feature} needs the {package!r} package: pip install {package}")
+        self.extra = extra
+        how = f'pip install "toolkit[{extra}]"' if extra else f"pip install {package}"
+        super().__init__(f"{feature} needs the {package!r} package: {how}")
 
 
 class ProviderConfigurationError(ConfigurationError):

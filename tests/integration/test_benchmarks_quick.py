@@ -74,7 +74,7 @@ def test_quick_mode_writes_valid_json(tmp_path: Path) -> None:
             assert scenario["reason"]
     groups = {s["name"].split(".")[0] for s in scenarios}
     assert groups >= {"ses", "ses-bulk", "pinpoint", "smtp", "smtp-sink", "pacing", "adaptive",
-                      "scale", "faults"}  # fmt: skip
+                      "scale", "faults", "dask"}  # fmt: skip
     assert isinstance(document["goals"], list)
     markdown = (out / "latest.md").read_text()
     assert "| scenario |" in markdown and "Machine:" in markdown
@@ -201,3 +201,37 @@ def test_only_selects_by_group_and_prefix() -> None:
     assert not one.selected("smtp-sink.reference.smtp-source.s16")
     assert not ctx.selected("smtp-sink.toolkit.w1")
     assert ctx.group_selected("smtp-sink") and not ctx.group_selected("pacing")
+
+
+def test_dask_goals_compare_two_worker_processes_with_one() -> None:
+    scale = _record("dask.scale.dry-run", "dask", "toolkit", 90_000)
+    scale.rss_growth_mb = 620.0
+    records = [
+        _record("dask.smtp-sink.reference.smtp-source.s16", "dask", "reference", 20_000),
+        _record("dask.smtp-sink.toolkit.single", "dask", "toolkit", 3_000),
+        _record("dask.smtp-sink.toolkit.p2", "dask", "toolkit", 5_400),
+        _record("dask.ses.toolkit.single", "dask", "toolkit", 2_000),
+        _record("dask.ses.toolkit.p2", "dask", "toolkit", 3_000),
+        _record(
+            "dask.pacing.r100",
+            "dask",
+            "toolkit",
+            100,
+            configured_rate=100,
+            throttled_requests=0,
+            achieved_ratio=0.93,
+            busiest_1s_server=100,
+        ),
+        scale,
+    ]
+    goals = {g["goal"]: g for g in evaluate_goals(records)}
+    smtp = goals["dask: SMTP into smtp-sink, 2 worker processes / single-process toolkit"]
+    assert smtp["value"] == pytest.approx(1.8) and smtp["passed"] is True
+    source = goals["dask: SMTP into smtp-sink, 2 worker processes / smtp-source 16 sessions"]
+    assert source["value"] == pytest.approx(0.27) and source["passed"] is False
+    ses = goals["dask: SES API, 2 worker processes / single-process toolkit"]
+    assert ses["value"] == pytest.approx(1.5) and ses["passed"] is False
+    assert goals["dask.pacing.r100: achieved / configured rate"]["passed"] is True  # >= 0.9
+    assert goals["dask.pacing.r100: busiest 1 s window at the server"]["passed"] is True
+    memory = next(g for k, g in goals.items() if k.startswith("dask: Parquet dry run"))
+    assert memory["value"] == 620.0 and memory["passed"] is False

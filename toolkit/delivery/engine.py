@@ -15,7 +15,9 @@ Promises:
 * every position of the plan ends with exactly one :class:`~toolkit.results.Outcome`;
 * pacing counts recipients and never admits more than the rate in any one-second window
   (:class:`~.pacing.TokenBucket`), seeded from the target's :class:`~toolkit.targets.Quota`;
-  with no known rate it adapts to throttling (:class:`~.pacing.AdaptiveRate`);
+  with no known rate it adapts to throttling (:class:`~.pacing.AdaptiveRate`). A caller that
+  shares one quota between several engines (processes, machines) passes its own ``pacer``
+  and ``daily`` budget instead (:class:`Pacer`, :class:`DailyBudget`; ``toolkit.cluster``);
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
   full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
@@ -67,6 +69,48 @@ CANCELLED_CODE = "Cancelled"
 LIMIT_CODE = "Limit"
 NO_ANSWER_CODE = "NoAnswer"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
+
+
+class Held(Protocol):
+    """An admission whose request is in flight (:class:`~.pacing.Reservation` is one)."""
+
+    def done(self) -> None: ...
+
+
+class Pacer(Protocol):
+    """What the engine asks of its pacer; :class:`~.pacing.TokenBucket` is the local one.
+
+    ``reserve`` admits ``n`` recipients and keeps them counted until ``done()`` (None when
+    ``abort`` was set while waiting); ``capacity`` is the largest batch (in recipients) that
+    fits one window; ``rate`` is the rate in force (progress reports it).
+    """
+
+    @property
+    def rate(self) -> float: ...
+
+    @property
+    def capacity(self) -> float: ...
+
+    def reserve(self, n: float = 1, abort: threading.Event | None = None) -> Held | None: ...
+
+
+class DailyBudget(Protocol):
+    """The 24-hour quota left: ``take(n)`` is True when ``n`` more recipients fit in it."""
+
+    def take(self, n: int) -> bool: ...
+
+
+class _DailyLeft:
+    """The quota's remaining 24-hour sends, counted down by this engine alone."""
+
+    def __init__(self, left: float) -> None:
+        self.left = left
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            return False
+        self.left -= n
+        return True
 
 
 class SendPlan(Protocol):
@@ -142,6 +186,8 @@ class SendEngine:
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
         observers: Sequence[Observer] = (),
+        pacer: Pacer | None = None,
+        daily: DailyBudget | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._plan = plan
@@ -172,9 +218,9 @@ class SendEngine:
         self._queue: queue.Queue[list[_Item]] = queue.Queue(
             self.config.queue_batches or 2 * self.config.workers
         )
-        self._pacer: TokenBucket | None = None
+        self._pacer: Pacer | None = pacer  # given: shared with other engines, used as is
         self._adaptive: AdaptiveRate | None = None
-        self._daily_left: float | None = None
+        self._daily: DailyBudget | None = daily
         self._t0 = self._clock.now()
         self._last_notify = 0.0
         self._notify_lock = threading.Lock()
@@ -275,11 +321,13 @@ class SendEngine:
 
     def _setup_pacing(self) -> None:
         cfg, quota = self.config, self._quota
+        if self._daily is None and quota is not None and quota.remaining_24_hours is not None:
+            self._daily = _DailyLeft(quota.remaining_24_hours)
+        if self._pacer is not None:
+            return
         rate = cfg.rate
         if rate is None and quota is not None and quota.max_send_rate > 0:
             rate = quota.max_send_rate * cfg.headroom
-        if quota is not None:
-            self._daily_left = quota.remaining_24_hours
         adaptive = cfg.adaptive if cfg.adaptive is not None else rate is None
         if rate is None and not adaptive:
             return
@@ -341,21 +389,19 @@ class SendEngine:
                     self._finish(p, rendered, engine=False)
                     continue
                 n = max(1, len(rendered.recipients))
-                if self._daily_left is not None:
-                    if n > self._daily_left:
-                        self._finish(
+                if self._daily is not None and not self._daily.take(n):
+                    self._finish(
+                        p,
+                        self._plain(
                             p,
-                            self._plain(
-                                p,
-                                Status.FAILED,
-                                DAILY_QUOTA_CODE,
-                                "beyond the remaining 24-hour sending quota (Max24HourSend)",
-                                recipient=_recipient(rendered),
-                            ),
-                            engine=False,
-                        )
-                        continue
-                    self._daily_left -= n
+                            Status.FAILED,
+                            DAILY_QUOTA_CODE,
+                            "beyond the remaining 24-hour sending quota (Max24HourSend)",
+                            recipient=_recipient(rendered),
+                        ),
+                        engine=False,
+                    )
+                    continue
                 item = _Item(p, rendered, hashes[p], n)
                 if batch and (
                     len(batch) >= max_batch or batch_recipients + n > self._batch_capacity()

@@ -1,0 +1,388 @@
+"""``send_partitioned``: a partitioned (Dask) frame sent partition by partition on Dask workers.
+
+Why a sibling of :func:`toolkit.send` rather than ``send`` taking a Dask frame: the call has
+other inputs (an output *directory* and a ledger *directory* on storage every worker sees, a
+cluster) and another result (results that stay on disk, read lazily, instead of a frame in
+memory), and ``ledger=`` would mean a file in one and a directory in the other. ``send``
+given a Dask frame says to use this function.
+
+What one call does, on the client:
+
+1. checks the arguments exactly as ``send`` does (the same keywords), and the message against
+   the frame's columns, before anything is sent;
+2. connects to the cluster: a ``distributed.Client`` given, a scheduler address, or a
+   ``LocalCluster`` of worker processes sized to this machine (closed at the end); with no
+   target and a local cluster, an embedded sandbox in this process;
+3. reads the quota once (``GetAccount``, or the rate given) and opens it on the scheduler's
+   quota service (:mod:`toolkit.cluster.service`), shared by every worker, and by every run
+   sending to the same account at the same time;
+4. probes the ledger and output directories from every worker (each must open them, and see
+   the files the others write) and, when the ledger directory already holds ledgers (a
+   resume), checks that each still belongs to a partition of this frame;
+5. runs :func:`~toolkit.cluster.partition.send_partition` on every partition (``persist``
+   semantics: a failed partition does not stop the others), with a progress bar over
+   partitions and rows;
+6. settles partitions whose task failed for good (their rows get a status from the ledger);
+7. returns :class:`PartitionedResults`: the results as a Dask DataFrame read back from the
+   per-partition Parquet files, one partition per input partition, on the input's index.
+
+Usage::
+
+    import dask.dataframe as dd
+    done = send_partitioned(dd.read_parquet("recipients/*.parquet"), via="ses",
+                            out="/mnt/nfs/run-42", target=AwsTarget(region="eu-west-1"),
+                            sender="Shop <shop@example.com>", subject="...", text="...")
+    done.counts                      # {"sent": ..., "failed": ...}
+    done.results.status.value_counts().compute()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
+from toolkit.errors import ConfigurationError, MissingDependencyError, ToolkitError
+from toolkit.results import Status
+from toolkit.targets import AwsTarget, SmtpTarget
+from toolkit.transports.registry import TransportKind, transport_kind
+
+__all__ = ["DEFAULT_LEDGER", "PartitionedResults", "require_dask", "send_partitioned"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEDGER = "_ledger"
+"""The ledger directory inside ``out`` when none is given (the underscore keeps Parquet
+readers of ``out`` from looking into it)."""
+_STATUSES = tuple(s.value for s in Status)
+
+
+def require_dask(feature: str = "send_partitioned") -> None:
+    """Raise :class:`MissingDependencyError` unless dask.dataframe and distributed import."""
+    for package, module in (("dask", "dask.dataframe"), ("distributed", "distributed")):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise MissingDependencyError(package, feature, extra="dask") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class PartitionedResults:
+    """What a partitioned send did.
+
+    Attributes:
+        results: a Dask DataFrame with the results columns of ``toolkit.send``, one partition
+            per input partition, on the input's index (read from ``out``; nothing is loaded
+            until you compute).
+        partitions: one row per partition: identity, rows, rows per status, rows found in
+            flight from an earlier attempt (``recovered``), the worker, seconds, file, error.
+        counts: rows per status over the whole run.
+        summary: counts, transport, elapsed seconds, sent per second, the rate, the dashboard.
+        out / ledger: the directories used.
+    """
+
+    results: Any = field(repr=False)
+    partitions: pd.DataFrame = field(repr=False)
+    counts: dict[str, int]
+    summary: dict[str, Any] = field(repr=False)
+    out: Path
+    ledger: Path | None
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.counts.items() if v)
+        return f"<PartitionedResults {len(self.partitions)} partitions: {counts} in {self.out}>"
+
+
+# -- the call ----------------------------------------------------------------------------------
+
+
+def send_partitioned(
+    ddf: Any,
+    via: str = "ses",
+    *,
+    out: str | os.PathLike[str],
+    ledger: str | os.PathLike[str] | None = None,
+    client: Any = None,
+    **options: Any,
+) -> PartitionedResults:
+    """Send a Dask DataFrame, each partition on a Dask worker, sharing one account quota.
+
+    Args:
+        ddf: a ``dask.dataframe.DataFrame`` (``dd.read_parquet(...)``); one row per message.
+            Keep partitions at a few hundred thousand rows at most (each is loaded whole on
+            one worker). Row keys (``key=`` column, else the index) need only be unique
+            within a partition; duplicate recipients are detected within a partition only.
+        via: the transport, as for :func:`toolkit.send`.
+        out: a directory for the results, one Parquet file per partition (created).
+        ledger: the ledger directory (default ``<out>/_ledger``): one SQLite ledger per
+            partition. Call again with the same frame, ``out`` and ``ledger`` to resume: rows
+            already final are not sent again. On a cluster of several machines both
+            directories must be on storage every worker mounts at the same path.
+        client: a ``distributed.Client``, a scheduler address (``"tcp://host:8786"``), or
+            None for a LocalCluster of worker processes on this machine (one per CPU).
+        **options: the keywords of :func:`toolkit.send` (message, ``target``, ``rate``,
+            ``workers`` = sending threads per partition, ``dry_run``, ``progress``, ...);
+            ``limit`` is not supported. The rate must be known (given, or read from the
+            target's quota): it is shared by every worker.
+
+    Returns:
+        :class:`PartitionedResults`.
+
+    Raises:
+        MissingDependencyError: dask/distributed are not installed (``toolkit[dask]``).
+        ConfigurationError: nothing was sent: a bad argument or column, no known rate, a
+            directory a worker cannot open, or ledgers that belong to other partitions.
+        ToolkitError: some partitions have no results (their task and its settling failed);
+            its ``results`` attribute holds the :class:`PartitionedResults` of the rest.
+        KeyboardInterrupt: after stopping every partition cleanly (rows not sent are
+            ``skipped``/``Cancelled``); its ``results`` attribute holds what was done.
+    """
+    require_dask()
+    import dask.dataframe as dd
+
+    if not isinstance(ddf, dd.DataFrame):
+        raise ConfigurationError(
+            f"send_partitioned takes a dask DataFrame, not {type(ddf).__name__} "
+            "(use toolkit.send for a pandas DataFrame)"
+        )
+    from toolkit.api import _request, send
+
+    defaults = send.__kwdefaults__ or {}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"send_partitioned() got unexpected arguments: {sorted(unknown)}")
+    merged = {**defaults, **options, "ledger": None}
+    request = _request(ddf, via, merged)
+    if request.config.limit is not None:
+        raise ConfigurationError("limit= is not supported by send_partitioned (it is per process)")
+    kind = transport_kind(via)
+    _check_columns(ddf, request.spec, kind)
+    out_dir = Path(os.path.abspath(out))
+    ledger_dir = None
+    if not request.dry_run:
+        ledger_dir = Path(
+            os.path.abspath(ledger if ledger is not None else out_dir / DEFAULT_LEDGER)
+        )
+    with connected(client) as (dask_client, local), endpoint_for(request, kind, local) as target:
+        endpoint, quota = target
+        job, daily = _job(request, kind, endpoint, quota, out_dir, ledger_dir)
+        check_directories(dask_client, ddf, job)
+        return _run(dask_client, ddf, job, daily, request.progress)
+
+
+def _check_columns(ddf: Any, spec: Any, kind: TransportKind) -> None:
+    """Pre-flight an empty frame with the input's columns: a missing column or a bad
+    template raises here, on the client, before any task starts."""
+    from toolkit.compose.plan import plan
+
+    empty = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in ddf.dtypes.items()})
+    shape = kind.transport_class()
+    plan(empty, spec, mode=shape.content_mode, max_message_bytes=shape.max_message_bytes,
+         transport=kind.name)  # fmt: skip
+
+
+def _job(
+    request: Any,
+    kind: TransportKind,
+    endpoint: AwsTarget | SmtpTarget | None,
+    quota: Any,
+    out_dir: Path,
+    ledger_dir: Path | None,
+) -> tuple[Any, float | None]:
+    """The job every task gets, and the 24-hour quota left (None: no limit known)."""
+    from toolkit.cluster.partition import PartitionJob
+
+    config = request.config
+    rate = config.rate
+    if rate is None and quota is not None and quota.max_send_rate > 0:
+        rate = quota.max_send_rate * config.headroom
+    if rate is None and not request.dry_run:
+        raise ConfigurationError(
+            f"send_partitioned needs a known send rate for via={kind.name!r}: give rate= "
+            "(or a target that reports its quota); every worker shares it"
+        )
+    daily = quota.remaining_24_hours if quota is not None else None
+    job = PartitionJob(
+        via=kind.name, spec=request.spec, config=config, endpoint=endpoint,
+        out_dir=str(out_dir), ledger_dir=str(ledger_dir) if ledger_dir else None,
+        dry_run=request.dry_run, run=uuid.uuid4().hex[:12], scope=scope_of(kind, endpoint),
+        rate=rate, daily=daily is not None and not request.dry_run,
+    )  # fmt: skip
+    return job, daily
+
+
+# -- running it --------------------------------------------------------------------------------
+
+
+def _run(
+    client: Any, ddf: Any, job: Any, daily: float | None, progress: bool
+) -> PartitionedResults:
+    """Open the quota, send every partition, settle failures, read the results back."""
+    from toolkit.cluster.partition import SUMMARY_META, send_partition
+    from toolkit.cluster.pool import TransportPool
+    from toolkit.cluster.service import QuotaService
+
+    started = time.monotonic()
+    if not job.dry_run:
+        client.register_plugin(QuotaService())
+        client.register_plugin(TransportPool())
+        window = 1.0 + job.config.window_margin
+        client.sync(client.scheduler.toolkit_quota_open, scope=job.scope, run=job.run,
+                    rate=job.rate, window=window, daily=daily)  # fmt: skip
+    cancelled = False
+    try:
+        tasks = ddf.map_partitions(send_partition, job, meta=SUMMARY_META).to_delayed()
+        futures = client.compute(tasks)
+        try:
+            rows, errors = _collect(client, futures, progress)
+        except KeyboardInterrupt:
+            cancelled = True
+            if job.dry_run:  # nothing to stop cleanly: drop the work and go
+                client.cancel(futures)
+                raise
+            _stop(client, job)
+            rows, errors = _collect(client, futures, progress=False)
+        for number, reason in sorted(errors.items()):
+            rows[number] = _settle(client, ddf, job, number, reason)
+    finally:
+        if not job.dry_run:
+            _close_run(client, job, cancelled)
+    done = _results(rows, errors, job, time.monotonic() - started, client)
+    missing = [n for n, row in sorted(rows.items()) if row is None]
+    if cancelled:
+        interrupt = KeyboardInterrupt()
+        interrupt.results = done  # type: ignore[attr-defined]
+        raise interrupt
+    if missing:
+        first = errors[missing[0]]
+        error = ToolkitError(
+            f"{len(missing)} of {ddf.npartitions} partitions have no results: their tasks "
+            f"failed (partition {missing[0]}: {first}), and so did settling them; the others "
+            "are in the results. Call again with the same arguments to resume."
+        )
+        error.results = done  # type: ignore[attr-defined]
+        raise error
+    return done
+
+
+def _collect(
+    client: Any, futures: list[Any], progress: bool
+) -> tuple[dict[int, pd.DataFrame | None], dict[int, str]]:
+    """Wait for every partition; their summaries, and the error of those that failed."""
+    from distributed import as_completed
+
+    position = {f.key: i for i, f in enumerate(futures)}
+    rows: dict[int, pd.DataFrame | None] = {}
+    errors: dict[int, str] = {}
+    bar = _bar(len(futures)) if progress else None
+    totals = dict.fromkeys(("rows", *_STATUSES), 0)
+    try:
+        for future in as_completed(futures):
+            number = position[future.key]
+            if future.status == "error":
+                exc = future.exception()
+                errors[number] = f"{type(exc).__name__}: {exc}"
+                rows[number] = None
+                log.warning("partition %d failed: %s", number, errors[number])
+            else:
+                summary = future.result()
+                rows[number] = summary
+                for name in totals:
+                    totals[name] += int(summary[name].iloc[0])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: v for k, v in totals.items() if v}, refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+    return rows, errors
+
+
+def _bar(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="partitions", unit="part", dynamic_ncols=True)
+
+
+def _close_run(client: Any, job: Any, cancelled: bool) -> None:
+    """Close the run's transports on the workers and its share of the quota (best effort:
+    a cluster that went away must not hide why the run ended)."""
+    from toolkit.cluster.pool import release_run
+
+    try:
+        client.run(release_run, job.run)
+        client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
+                    cancel=cancelled)  # fmt: skip
+    except Exception as exc:  # logged: the run's own outcome matters more
+        log.warning("could not close the run on the cluster: %s", exc)
+
+
+def _stop(client: Any, job: Any) -> None:
+    """Ctrl-C: every partition stops at its next lease (rows not sent: Cancelled)."""
+    log.warning("stopping: partitions finish their requests in flight and stop")
+    client.sync(client.scheduler.toolkit_quota_close, scope=job.scope, run=job.run,
+                cancel=True)  # fmt: skip
+
+
+def _settle(client: Any, ddf: Any, job: Any, number: int, reason: str) -> pd.DataFrame | None:
+    """A status for every row of a partition whose task failed for good (or None)."""
+    from toolkit.cluster.partition import SUMMARY_META, settle_partition
+
+    part = ddf.partitions[number].map_partitions(settle_partition, job, reason, meta=SUMMARY_META)
+    try:
+        return client.compute(part).result()
+    except Exception as exc:  # reported with the partition; the others' results stand
+        log.error("partition %d could not be settled: %s", number, exc)
+        return None
+
+
+def _results(
+    rows: Mapping[int, pd.DataFrame | None],
+    errors: Mapping[int, str],
+    job: Any,
+    elapsed: float,
+    client: Any,
+) -> PartitionedResults:
+    import dask.dataframe as dd
+
+    from toolkit.cluster.partition import SUMMARY_META
+    from toolkit.cluster.storage import read_results
+
+    frames = []
+    for number in sorted(rows):
+        row = rows[number]
+        if row is None:  # no results at all: only the error is known
+            row = pd.DataFrame({"error": [errors.get(number)]}).astype({"error": "string"})
+            row = row.reindex(columns=SUMMARY_META.columns).astype(SUMMARY_META.dtypes.to_dict())
+        frames.append(row.assign(partition=number))
+    partitions = pd.concat(frames, ignore_index=True) if frames else SUMMARY_META.copy()
+    counts = {s: int(partitions[s].sum()) for s in _STATUSES}
+    files = [str(f) for f in partitions["file"].dropna()]
+    results = None
+    if files:
+        meta = read_results(files[0]).iloc[:0]
+        results = dd.from_map(read_results, files, meta=meta, enforce_metadata=False)
+    sent = counts.get(Status.SENT.value, 0)
+    summary = {
+        "counts": counts,
+        "transport": job.via,
+        "partitions": len(rows),
+        "failed_partitions": int(partitions["error"].notna().sum()),
+        "elapsed": round(elapsed, 3),
+        "sent_per_second": round(sent / elapsed, 2) if elapsed > 0 else None,
+        "rate": job.rate,
+        "dry_run": job.dry_run,
+        "dashboard": getattr(client, "dashboard_link", None),
+    }
+    return PartitionedResults(
+        results=results, partitions=partitions, counts=counts, summary=summary,
+        out=Path(job.out_dir), ledger=Path(job.ledger_dir) if job.ledger_dir else None,
+    )  # fmt: skip
