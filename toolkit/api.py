@@ -139,8 +139,9 @@ def _refuse_partitioned(df: Any) -> None:
         )
 
 
-def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
-    """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
+def _specs(options: Mapping[str, Any]) -> tuple[ComposeSpec, EngineConfig]:
+    """The message and engine halves of :func:`send`'s keywords, validated (no frame needed:
+    :func:`toolkit.send_partitioned` uses this too)."""
     defaults = send.__kwdefaults__ or {}
     changed = {k for k, v in options.items() if k in defaults and not _same(v, defaults[k])}
     engine_keywords = _ENGINE_KEYWORDS
@@ -149,6 +150,12 @@ def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
     spec = spec or _spec_from(options)
     config = _given("config", options["config"], EngineConfig, changed & engine_keywords)
     config = config or EngineConfig(**{k: options[k] for k in engine_keywords})
+    return spec, config
+
+
+def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
+    """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
+    spec, config = _specs(options)
     df, spec = conform(df, spec)
     ledger = options["ledger"]
     if ledger is not None and not isinstance(ledger, str | os.PathLike):

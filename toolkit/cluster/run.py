@@ -51,6 +51,7 @@ import pandas as pd
 
 from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
 from toolkit.errors import ConfigurationError, MissingDependencyError, ToolkitError
+from toolkit.job import Request
 from toolkit.results import Status
 from toolkit.targets import AwsTarget, SmtpTarget
 from toolkit.transports.registry import TransportKind, transport_kind
@@ -153,14 +154,18 @@ def send_partitioned(
             f"send_partitioned takes a dask DataFrame, not {type(ddf).__name__} "
             "(use toolkit.send for a pandas DataFrame)"
         )
-    from toolkit.api import _request, send
+    from toolkit.api import _specs, send
 
     defaults = send.__kwdefaults__ or {}
     unknown = set(options) - set(defaults)
     if unknown:
         raise TypeError(f"send_partitioned() got unexpected arguments: {sorted(unknown)}")
     merged = {**defaults, **options, "ledger": None}
-    request = _request(ddf, via, merged)
+    spec, config = _specs(merged)  # each partition is conformed on its worker, by plan()
+    request = Request(
+        df=ddf, via=via, target=merged["target"], spec=spec, config=config, ledger=None,
+        dry_run=bool(merged["dry_run"]), progress=bool(merged["progress"]),
+    )  # fmt: skip
     if request.config.limit is not None:
         raise ConfigurationError("limit= is not supported by send_partitioned (it is per process)")
     kind = transport_kind(via)
