@@ -223,7 +223,9 @@ def sent_count(results: pd.DataFrame) -> int:
 
 
 def row_latencies(results: pd.DataFrame) -> np.ndarray:
-    return (results["finished_at"].astype(float) - results["started_at"].astype(float)).to_numpy()
+    from toolkit.results import epoch_seconds
+
+    return epoch_seconds(results["finished_at"]) - epoch_seconds(results["started_at"])
 
 
 def status_counts(results: pd.DataFrame) -> dict[str, int]:
@@ -649,8 +651,10 @@ def run_pacing(ctx: Context) -> list[ScenarioResult]:
                     name, "pacing", recipients_frame(n), via, target, workers=8, rate=float(rate)
                 )
                 accepted = sb.accepted_at()
-            starts = results.loc[results["status"] == "sent", "started_at"].astype(float)
-            achieved = achieved_rate(accepted) or achieved_rate(starts.to_numpy())
+            from toolkit.results import epoch_seconds
+
+            starts = epoch_seconds(results.loc[results["status"] == "sent", "started_at"])
+            achieved = achieved_rate(accepted) or achieved_rate(starts)
             record.extra.update(
                 {
                     "configured_rate": rate,
@@ -658,7 +662,7 @@ def run_pacing(ctx: Context) -> list[ScenarioResult]:
                     "achieved_rate": None if achieved is None else round(achieved, 2),
                     "achieved_ratio": None if achieved is None else round(achieved / rate, 4),
                     "busiest_1s_server": busiest_window(accepted),
-                    "busiest_1s_client_starts": busiest_window(starts.to_numpy()),
+                    "busiest_1s_client_starts": busiest_window(starts),
                 }
             )
             if rate == 100:
@@ -708,7 +712,9 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
             accepted = np.sort(np.asarray(sb.accepted_at(), dtype=float))
         to_90 = None
         if accepted.size:
-            t0 = float(results["started_at"].astype(float).min())
+            from toolkit.results import epoch_seconds
+
+            t0 = float(np.nanmin(epoch_seconds(results["started_at"])))
             ends = np.searchsorted(accepted, accepted + 1.0, side="left")
             in_window = ends - np.arange(accepted.size)
             hit = np.nonzero(in_window >= 0.9 * limit)[0]
@@ -717,7 +723,7 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
         attempts = int(results["attempts"].fillna(0).sum())
         throttled = throttled_requests(results)
         record.params.update({"limit": limit, "adaptive_flag": adaptive})
-        from toolkit.measure.report import plot_throughput
+        from toolkit.measure.figures import plot_throughput
 
         ctx.figures["adaptive"] = plot_throughput(
             results,

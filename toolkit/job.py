@@ -59,6 +59,11 @@ class Request:
     ledger: Path | None
     dry_run: bool
     progress: bool
+    keep: tuple[str, ...] = ()  # input columns carried into the results
+
+    def kept(self) -> pd.DataFrame | None:
+        """The input columns to carry into the results, or None."""
+        return self.df[list(self.keep)] if self.keep else None
 
 
 @contextlib.contextmanager
@@ -125,7 +130,7 @@ class Job:
                  transport=self.transport_name)  # fmt: skip
         self.plan = p
         if req.dry_run:
-            return _dry_run(p, req.df.index, self.transport_name)
+            return _dry_run(p, req.df.index, self.transport_name, req.kept())
         if self.given is not None:
             try:
                 return self._send(p, self.given, quota=None, observers=observers)
@@ -167,16 +172,16 @@ class Job:
             except KeyboardInterrupt as interrupt:
                 done = getattr(interrupt, "outcomes", None)
                 if done is not None:
-                    frame = results_frame(done, req.df.index)
-                    frame.attrs["summary"] = _summary(engine, frame, transport.name)
+                    frame = results_frame(done, req.df.index, keep=req.kept())
+                    frame.attrs["summary"] = _summary(engine, frame, transport.name, quota)
                     interrupt.results = frame  # type: ignore[attr-defined]
                 log.warning(
                     "send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
                     f"; resume with ledger={str(req.ledger)!r}" if ledger else "",
                 )
                 raise
-            frame = results_frame(outcomes, req.df.index)
-            frame.attrs["summary"] = _summary(engine, frame, transport.name)
+            frame = results_frame(outcomes, req.df.index, keep=req.kept())
+            frame.attrs["summary"] = _summary(engine, frame, transport.name, quota)
             return frame
         finally:
             if bar is not None:
@@ -198,10 +203,10 @@ class Job:
             for position, outcome in p.preflight.items():
                 outcomes[position] = outcome
         return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
-                             transport=self.transport_name)  # fmt: skip
+                             transport=self.transport_name, keep=self.request.kept())  # fmt: skip
 
 
-def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
+def _dry_run(p: Plan, index: pd.Index, transport: str, keep: pd.DataFrame | None) -> pd.DataFrame:
     """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
     table = ResultTable(p.row_keys, transport,
                         default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
@@ -216,15 +221,18 @@ def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
             else:
                 to = item.to
                 table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
-    frame = table.frame(index)
+    frame = table.frame(index, keep)
     frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}
     return frame
 
 
-def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[str, Any]:
+def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str,
+             quota: Any) -> dict[str, Any]:  # fmt: skip
     snapshot = engine.snapshot()
+    config = engine.config
+    max_rate = quota.max_send_rate if quota is not None and quota.max_send_rate > 0 else None
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     sent = counts.get(Status.SENT.value, 0)
     return {
@@ -234,4 +242,7 @@ def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[st
         "sent_per_second": round(sent / snapshot.elapsed, 2) if snapshot.elapsed > 0 else None,
         "run_id": engine.run_id,
         "stopped": engine.stop_reason,
+        # the rates the figures draw: the provider's limit and the pace asked for
+        "max_send_rate": max_rate,
+        "rate": config.rate or (max_rate * config.headroom if max_rate else None),
     }

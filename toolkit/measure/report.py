@@ -26,15 +26,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from toolkit.results import OUTCOME_COLUMNS, Status
-
-if TYPE_CHECKING:
-    pass
+from toolkit.results import OUTCOME_COLUMNS, TIME_COLUMNS, Status, epoch_seconds
 
 #: Error codes that mean "slow down" across SES, Pinpoint and SMTP (454 is SES SMTP throttling).
 THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
@@ -306,7 +303,11 @@ def latencies_ms(results: pd.DataFrame) -> pd.Series:
 
 
 def normalized(results: pd.DataFrame) -> pd.DataFrame:
-    """The results columns with usable dtypes; raises KeyError naming missing columns."""
+    """The results columns with usable dtypes; raises KeyError naming missing columns.
+
+    Times become float epoch seconds (from the frame's UTC datetimes, older epoch floats, or
+    ISO text read back from a CSV), so the arithmetic below has one form to deal with.
+    """
     missing = [c for c in ("status", "started_at", "finished_at") if c not in results.columns]
     if missing:
         raise KeyError(f"results frame lacks columns: {', '.join(missing)}")
@@ -316,8 +317,8 @@ def normalized(results: pd.DataFrame) -> pd.DataFrame:
             frame[column] = None
     frame["status"] = frame["status"].map(lambda s: getattr(s, "value", s)).astype(object)
     frame["transport"] = frame["transport"].fillna("").astype(str)
-    for column in ("started_at", "finished_at"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in TIME_COLUMNS:
+        frame[column] = epoch_seconds(frame[column])
     frame["attempts"] = pd.to_numeric(frame["attempts"], errors="coerce")
     if frame["row_key"].isna().all():
         frame["row_key"] = np.arange(len(frame)).astype(str)
