@@ -67,16 +67,24 @@ def _guarded(run: Any) -> int:
         return 141
 
 
+_EPILOG = """\
+Exit status: 0 when the command did its job (for send: every row reached a final status,
+even if some failed); 2 with a one-line reason on configuration errors.
+Help on one command: python -m toolkit COMMAND --help"""
+
+
 def _parser() -> argparse.ArgumentParser:
+    # The commands are listed once, by argparse, from each command's own help line.
     parser = argparse.ArgumentParser(
         prog="python -m toolkit",
-        description=__doc__.split("\n\nOne module per command")[0],
+        description="Send email from a CSV or Parquet file, serve the sandbox, measure, decide.",
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     demo.add_parser(sub)
     send.add_parser(sub)
     serve.add_parser(sub)
-    sub.add_parser("report", help="summarize a results file (see: report --help)")
-    sub.add_parser("guide", help="Pinpoint or SES? (see: guide --help)")
+    sub.add_parser("report", help="summarize a results file and draw its figures")
+    sub.add_parser("guide", help="SES or Pinpoint, API or SMTP? the decision guide, with sources")
     return parser
