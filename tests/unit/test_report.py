@@ -20,6 +20,7 @@ from toolkit.measure import (
     plot_throughput,
     report_cli,
     save_figures,
+    status_table,
     steady_rate,
     summarize,
     timeline,
@@ -128,6 +129,16 @@ def test_failure_table_groups_by_code(frame: pd.DataFrame) -> None:
     }
     assert table["count"].sum() == 4
     assert table.loc[table["error_code"] == "Throttling", "example"].item().startswith("Maximum")
+
+
+def test_status_table_is_labelled_and_ordered(frame: pd.DataFrame) -> None:
+    table = status_table(frame)
+    assert table.index.name == "status" and list(table.columns) == ["rows", "share %"]
+    assert list(table.index) == ["sent", "rejected", "failed", "invalid"]  # vocabulary order
+    assert table.loc["sent", "rows"] == 16 and table.loc["sent", "share %"] == 80.0
+    two = pd.concat([frame, frame.assign(transport="smtp")])
+    by = status_table(two, by="transport")
+    assert by.columns.name == "transport" and by.loc["failed", "smtp"] == 2
 
 
 def test_failure_table_by_message() -> None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["error_card", "render_card", "source_link"]
 
+# JupyterLab would typeset "$105.00 … $44.00" as mathematics: MathJax skips these classes.
+_CARD_CLASSES = "toolkit-guide-card tex2jax_ignore mathjax_ignore"
 _CARD = (
     "font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-size: 14px; "
     "line-height: 1.45; color: #1f2328; max-width: 62em"
@@ -89,7 +91,7 @@ def render_card(rec: Recommendation, *, compact: bool = False, notes: tuple[str,
     shown, the rest and the cost table folded; ``notes``: extra lines for the time section
     (e.g. a benchmark file that could not be read)."""
     email = "email" in rec.profile.channels
-    parts = [f'<div class="toolkit-guide-card" style="{_CARD}">', _answer(rec)]
+    parts = [f'<div class="{_CARD_CLASSES}" style="{_CARD}">', _answer(rec)]
     badge = rec.pinpoint_badge
     if badge is not None:
         text, tone = badge
@@ -125,7 +127,7 @@ def error_card(message: str) -> str:
     """What the guide shows when it cannot answer: the reason, and nothing left over."""
     edge, fill, _ = _TONES["error"]
     return (
-        f'<div class="toolkit-guide-card" style="{_CARD}">'
+        f'<div class="{_CARD_CLASSES}" style="{_CARD}">'
         f'<div class="toolkit-guide-recommendation toolkit-guide-error" '
         f'style="{_ANSWER.format(edge=edge, fill=fill)}">'
         f'<div style="{_MUTED}">No recommendation</div>'
@@ -224,6 +226,9 @@ def _time(rec: Recommendation, notes: tuple[str, ...]) -> str:
             if t.max_24_hour_send is not None and t.max_24_hour_send >= 0
             else ""
         )
+        unknown_daily = ""
+        if t.max_24_hour_send is None:
+            unknown_daily = " Your 24-hour quota is not given; it can only make this longer."
         headroom = ""
         if t.at_headroom_s is not None:
             headroom = (
@@ -233,8 +238,8 @@ def _time(rec: Recommendation, notes: tuple[str, ...]) -> str:
             )
         parts.append(
             f"<div>{t.messages:,} emails at your quota ({t.max_send_rate:g}/s{daily}): "
-            f"<b>{_duration(t.at_quota_s)}</b>{headroom}. Limited by the {t.limited_by}. "
-            f"{source_link(t.quota_fact)}</div>"
+            f"<b>{_duration(t.at_quota_s)}</b>{headroom}. Limited by the {t.limited_by}."
+            f"{unknown_daily} {source_link(t.quota_fact)}</div>"
         )
     else:
         parts.append(

@@ -109,6 +109,10 @@ class Recommendation:
 
         return render_card(self, compact=True)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """The readable answer, not the dataclass fields, where a notebook shows plain text."""
+        printer.text(self.to_text())
+
     @property
     def rules(self) -> tuple[str, ...]:
         """Rule ids of the reasons, in rank order (handy in tests)."""

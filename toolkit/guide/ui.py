@@ -6,8 +6,9 @@ answer (:mod:`.card`), so nothing from an earlier answer can linger; a question 
 cannot answer clears it. Questions that only concern email are greyed out without email.
 
 What a saved notebook shows before it runs: :func:`show` returns a box whose display carries
-the answer card as HTML next to the live widget, and JupyterLab shows that HTML wherever it
-cannot show the widget (a notebook not run or not trusted yet, a rendered copy on a website).
+the answer card as HTML next to the live widget (:class:`toolkit.notebook.StaticHtmlBox`), and
+JupyterLab shows that HTML wherever it cannot show the widget (a notebook not run or not
+trusted yet, a rendered copy on a website).
 
 Stable DOM hooks for browser tests: the card's classes (see :mod:`.card`), and inputs with
 CSS classes ``toolkit-guide-<name>``: ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
@@ -36,10 +37,11 @@ from toolkit.guide.card import error_card, render_card, source_link
 from toolkit.guide.profile import CHANNEL_LABEL, CHANNELS, Profile
 from toolkit.guide.recommend import Recommendation, recommend
 from toolkit.guide.timing import Throughput, saved_runs
+from toolkit.notebook import StaticHtmlBox
 
 _NEEDS: tuple[tuple[str, str, bool], ...] = (
     # (Profile field, label, about email only)
-    ("third_party", "A third-party app or a language without an AWS SDK (SMTP)", True),
+    ("third_party", "Third-party app, or no AWS SDK (SMTP)", True),
     ("receive", "Receive email", True),
     ("config_sets", "Configuration sets / event publishing", True),
     ("sending_authorization", "Send for another account's identity", True),
@@ -105,10 +107,7 @@ class GuideUI:
             for name, label, _ in _NEEDS
         }
         self.needs["existing_pinpoint"] = w.Dropdown(
-            options=[
-                ("No, or created since 2025-05-20", False),
-                ("Yes, created before 2025-05-20", True),
-            ],
+            options=[("No", False), ("Yes", True)],
             value=base.existing_pinpoint,
             layout=w.Layout(width=_FILL),
         ).add_class(_css("existing_pinpoint"))
@@ -163,6 +162,8 @@ class GuideUI:
             widget.observe(self._on_change, names="value")
         self.widget = self._layout()
         self.widget.guide = self
+        self.widget.static_html = self.static_html
+        self.widget.static_text = self.static_text
         self.update()
 
     def _layout(self) -> GuideBox:
@@ -172,22 +173,27 @@ class GuideUI:
         )
         labelled = [
             *((label, self.numbers[name]) for name, label, *_ in _NUMBERS),
-            ("Pinpoint account from before 2025-05-20?", self.needs["existing_pinpoint"]),
+            ("A Pinpoint account created before 2025-05-20?", self.needs["existing_pinpoint"]),
             ("As of", self.date),
             ("Measured speed", self.benchmarks),
             ("", self.benchmark_path),
         ]
+        # Labels are HTML so that long ones wrap; the fields keep a fixed, readable width.
         grid = w.GridBox(
-            [part for label, field in labelled for part in (w.Label(label), field)],
+            [
+                part
+                for label, field in labelled
+                for part in (w.HTML(f"<span style='line-height: 1.25'>{label}</span>"), field)
+            ],
             layout=w.Layout(
-                grid_template_columns="max-content minmax(9em, 1fr)",
-                grid_gap="2px 0.8em",
+                grid_template_columns="minmax(10em, 1fr) 11em",
+                grid_gap="3px 0.8em",
                 align_items="center",
             ),
         )
         questions = w.VBox(
             [self.channel_box, w.HTML("<b>What you need</b>"), needs_box, grid],
-            layout=w.Layout(flex="1 1 24em", min_width="22em", margin="0 1.5em 0 0"),
+            layout=w.Layout(flex="1 1 26em", min_width="24em", margin="0 1.5em 0 0"),
         ).add_class(_css("questions"))
         answer = w.VBox(
             [self.answer, self.features], layout=w.Layout(flex="2 1 30em", min_width="26em")
@@ -269,25 +275,19 @@ class GuideUI:
         )
         return intro + self.answer.value
 
+    def static_text(self) -> str:
+        """One line for plain-text front ends."""
+        rec = self.recommendation
+        return f"Pinpoint or SES guide: {rec.summary}" if rec else f"Cannot answer: {self.error}"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-class GuideBox(w.VBox):
+class GuideBox(StaticHtmlBox):
     """The guide's outer box; its display carries the answer as HTML beside the widget."""
 
     guide: GuideUI
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        guide = getattr(self, "guide", None)
-        if isinstance(bundle, dict) and guide is not None:
-            bundle["text/html"] = guide.static_html()
-            rec = guide.recommendation
-            bundle["text/plain"] = (
-                f"Pinpoint or SES guide: {rec.summary}" if rec else f"Cannot answer: {guide.error}"
-            )
-        return bundle
 
 
 def _question(profile: Profile) -> str:

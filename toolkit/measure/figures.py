@@ -128,7 +128,7 @@ def plot_throughput(
             ax.axvspan(edges[-2], edges[-1], color="0.92", zorder=0, label="last second (partial)")
         ax.set_xlim(0, edges[-1])
     for value, label, style in _rate_lines(results, configured_rate, rate_label):
-        ax.axhline(value, color="black", ls=style, lw=1, label=label)
+        ax.axhline(value, color="black", ls=style, lw=1, label=label, zorder=3)
     ax.set_xlabel("seconds since the first request")
     ax.set_ylabel("rows per second")
     ax.set_ylim(bottom=0)
@@ -191,6 +191,7 @@ def plot_retries(
             ax.bar(np.arange(bottom.size), counts, width=1.0, align="edge", bottom=bottom,
                    label=label, color=colors[label])  # fmt: skip
             bottom += counts
+    ax.set_xlim(0, bottom.size)
     ax.set_xlabel("seconds since the first request (by finish time)")
     ax.set_ylabel("rows finished")
     ax.yaxis.set_major_locator(_integer_ticks())

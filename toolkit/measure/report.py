@@ -264,6 +264,26 @@ def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
     return out[columns]
 
 
+def status_table(results: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Rows per final status as a labelled table, statuses in the vocabulary's order.
+
+    Without ``by``: columns ``rows`` and ``share %`` (rounded to 0.1). With ``by`` (e.g.
+    ``"transport"``): one column of row counts per value of that column.
+    """
+    status = results["status"].map(lambda s: getattr(s, "value", s)).fillna("(not final)")
+    present = [s for s in STATUS_ORDER if (status == s).any()]
+    order = present + sorted(set(status) - set(present))
+    if by is None:
+        counts = status.value_counts().reindex(order)
+        share = (counts / max(len(results), 1) * 100).round(1)
+        table = pd.DataFrame({"rows": counts.astype(int), "share %": share})
+    else:
+        table = pd.crosstab(status, results[by]).reindex(order).fillna(0).astype(int)
+        table.columns.name = by
+    table.index.name = "status"
+    return table
+
+
 def failure_table(results: pd.DataFrame, by: str = "code") -> pd.DataFrame:
     """Rows that were not sent or skipped, grouped by status and provider code.
 
