@@ -107,13 +107,9 @@ def plot_throughput(
     last second is shaded: it holds only the rows that were left, so its lower count is the
     end of the run, not a drop in speed.
     """
-    frame = normalized(results)
-    fig, ax = _figure(figsize)
-    starts, ends = frame["started_at"].to_numpy(), frame["finished_at"].to_numpy()
-    timed = ~np.isnan(starts) & ~np.isnan(ends)
-    if not timed.any():
-        _empty(ax, "no row was sent (no request times)")
-    else:
+    frame, fig, ax = _timed_figure(results, figsize)
+    starts, _, timed = _times(frame)
+    if timed.any():
         series = timeline(frame, t0=float(starts[timed].min()))
         edges = np.arange(len(series) + 1)
         not_sent = series[["rejected", "failed", "unknown"]].sum(axis=1)
@@ -172,12 +168,9 @@ def plot_retries(
     A results row keeps only its last request, so this shows when retried rows finished,
     not each individual retry.
     """
-    frame = normalized(results)
-    fig, ax = _figure(figsize)
-    starts, ends = frame["started_at"].to_numpy(), frame["finished_at"].to_numpy()
-    timed = ~np.isnan(starts) & ~np.isnan(ends)
+    frame, fig, ax = _timed_figure(results, figsize)
+    starts, ends, timed = _times(frame)
     if not timed.any():
-        _empty(ax, "no row was sent (no request times)")
         return fig
     t0 = float(starts[timed].min())
     second = np.floor(ends[timed] - t0).astype(int).clip(min=0)
@@ -293,6 +286,23 @@ def _figure(figsize: tuple[float, float], ncols: int = 1) -> tuple[ReportFigure,
     fig = ReportFigure(figsize=figsize, layout="constrained")
     axes = fig.subplots(1, ncols)
     return fig, axes
+
+
+def _times(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Request start and end times (epoch seconds) and which rows have both."""
+    starts, ends = frame["started_at"].to_numpy(), frame["finished_at"].to_numpy()
+    return starts, ends, ~np.isnan(starts) & ~np.isnan(ends)
+
+
+def _timed_figure(
+    results: pd.DataFrame, figsize: tuple[float, float]
+) -> tuple[pd.DataFrame, ReportFigure, Any]:
+    """The normalized frame and an empty figure, which says so when no row has times."""
+    frame = normalized(results)
+    fig, ax = _figure(figsize)
+    if not _times(frame)[2].any():
+        _empty(ax, "no row was sent (no request times)")
+    return frame, fig, ax
 
 
 def _empty(ax: Any, text: str) -> None:
