@@ -234,7 +234,9 @@ def sent_count(results: pd.DataFrame) -> int:
 
 
 def row_latencies(results: pd.DataFrame) -> np.ndarray:
-    return (results["finished_at"].astype(float) - results["started_at"].astype(float)).to_numpy()
+    from toolkit.results import epoch_seconds
+
+    return epoch_seconds(results["finished_at"]) - epoch_seconds(results["started_at"])
 
 
 def status_counts(results: pd.DataFrame) -> dict[str, int]:
@@ -677,9 +679,11 @@ def run_pacing(ctx: Context) -> list[ScenarioResult]:
                     name, "pacing", recipients_frame(n), via, target, workers=8, rate=float(rate)
                 )
                 accepted = sb.accepted_at()
-            starts = results.loc[results["status"] == "sent", "started_at"].astype(float)
-            record.extra.update(pacing_report(rate, results, accepted, starts.to_numpy()))
-            record.extra["busiest_1s_client_starts"] = busiest_window(starts.to_numpy())
+            from toolkit.results import epoch_seconds
+
+            starts = epoch_seconds(results.loc[results["status"] == "sent", "started_at"])
+            record.extra.update(pacing_report(rate, results, accepted, starts))
+            record.extra["busiest_1s_client_starts"] = busiest_window(starts)
             if rate == 100:
                 from toolkit.measure.figures import plot_throughput
 
@@ -727,7 +731,9 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
             accepted = np.sort(np.asarray(sb.accepted_at(), dtype=float))
         to_90 = None
         if accepted.size:
-            t0 = float(results["started_at"].astype(float).min())
+            from toolkit.results import epoch_seconds
+
+            t0 = float(np.nanmin(epoch_seconds(results["started_at"])))
             ends = np.searchsorted(accepted, accepted + 1.0, side="left")
             in_window = ends - np.arange(accepted.size)
             hit = np.nonzero(in_window >= 0.9 * limit)[0]
@@ -736,7 +742,7 @@ def run_adaptive(ctx: Context) -> list[ScenarioResult]:
         attempts = int(results["attempts"].fillna(0).sum())
         throttled = throttled_requests(results)
         record.params.update({"limit": limit, "adaptive_flag": adaptive})
-        from toolkit.measure.report import plot_throughput
+        from toolkit.measure.figures import plot_throughput
 
         ctx.figures["adaptive"] = plot_throughput(
             results,

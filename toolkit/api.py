@@ -49,6 +49,7 @@ from toolkit.delivery.ledger import check_ledger_path
 from toolkit.delivery.progress import Progress
 from toolkit.errors import ConfigurationError
 from toolkit.job import Job, Request
+from toolkit.results import check_keep
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +107,7 @@ def _attachments(items: Any) -> tuple[Attachment, ...]:
 _ENGINE_KEYWORDS = frozenset(
     ["rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit"]
 )
-_RUN_KEYWORDS = ("target", "compose", "config", "ledger", "dry_run", "progress")
+_RUN_KEYWORDS = ("target", "compose", "config", "ledger", "dry_run", "progress", "keep")
 
 
 def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
@@ -164,6 +165,7 @@ def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
         df=df, via=via, target=options["target"], spec=spec, config=config,
         ledger=check_ledger_path(ledger) if ledger is not None else None,
         dry_run=bool(options["dry_run"]), progress=bool(options["progress"]),
+        keep=check_keep(options["keep"], getattr(df, "columns", ())),
     )  # fmt: skip
 
 
@@ -228,6 +230,7 @@ def send(
     dry_run: bool = False,
     limit: int | None = None,
     progress: bool = True,
+    keep: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Send one email per row and return one result row per input row (same index).
 
@@ -265,10 +268,13 @@ def send(
         dry_run: check and render every row, send nothing (rows ``skipped``/``DryRun``).
         limit: send at most this many rows (the rest ``skipped``/``Limit``).
         progress: show a progress bar.
+        keep: input columns to carry into the results (e.g. ``["order_id"]``), after the
+            outcome columns.
 
     Returns:
-        A DataFrame on ``df.index`` with :data:`toolkit.results.OUTCOME_COLUMNS`; per-row
-        problems are statuses there, never exceptions.
+        A DataFrame on ``df.index`` with :data:`toolkit.results.OUTCOME_COLUMNS` (times as
+        UTC datetimes) and the ``keep`` columns; per-row problems are statuses there, never
+        exceptions.
 
     Raises:
         ConfigurationError: nothing was sent — a missing column, no sender or content, a

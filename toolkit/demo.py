@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from toolkit.errors import ConfigurationError
-from toolkit.results import Status
+from toolkit.results import Status, epoch_seconds
 
 SENDER = "Example Shop <sender@example.com>"
 _TEMPLATE_STEM = "order_confirmation"
@@ -54,7 +54,9 @@ def summarize_run(via: str, results: pd.DataFrame, elapsed: float, in_mailbox: i
     """One line of the demo's table."""
     counts = results["status"].value_counts()
     sent = int(counts.get(Status.SENT.value, 0))
-    latency = (results["finished_at"] - results["started_at"]).dropna()
+    latency = pd.Series(
+        epoch_seconds(results["finished_at"]) - epoch_seconds(results["started_at"])
+    ).dropna()
     row: dict[str, object] = {"transport": via, "rows": len(results)}
     row.update({status.value: int(counts.get(status.value, 0)) for status in Status})
     row["msgs/s"] = round(sent / elapsed, 1) if elapsed > 0 else 0.0

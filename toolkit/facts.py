@@ -2,32 +2,74 @@
 
 Keep every date, limit and price the code relies on here, in one place, so that a change at
 AWS is a one-line change with a new source and date.
+
+Rules for an entry: the source is AWS's own English page (docs.aws.amazon.com,
+aws.amazon.com, an AWS-owned repository) wherever one exists; otherwise ``provenance`` says
+what it is instead (``third-party``, ``field-report``, or ``toolkit`` for the toolkit's own
+choice) and the guide says so next to the reason. ``checked`` is the day the source was
+actually read, and no fact may go unread for longer than :data:`REVIEW_PERIOD` (a test fails
+when one does).
+
+Why one module of this size: it is a register, not logic. Keeping every dated fact in one
+file is what makes a review possible (one place to re-read, one date per entry), and splitting
+it by topic would scatter the review across files that transports, the sandbox and the guide
+all import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+
+Provenance = Literal["aws", "third-party", "field-report", "toolkit"]
+PROVENANCE_LABEL: dict[str, str] = {
+    "aws": "AWS",
+    "third-party": "third-party copy, not AWS's page",
+    "field-report": "field report, not AWS",
+    "toolkit": "the toolkit's own choice",
+}
+
+#: Every fact is re-read at least this often; tests/unit/test_facts.py fails past it.
+REVIEW_PERIOD = dt.timedelta(days=90)
 
 
 @dataclass(frozen=True, slots=True)
 class Fact(Generic[T]):
-    """A value with where it comes from and when it was checked."""
+    """A value with where it comes from, when that was read, and what kind of source it is."""
 
     value: T
     source: str
     checked: dt.date
     note: str = ""
+    provenance: Provenance = "aws"
+
+    @property
+    def from_aws(self) -> bool:
+        """True when the source is AWS's own page."""
+        return self.provenance == "aws"
+
+
+def all_facts() -> dict[str, Fact[Any]]:
+    """Every fact of this module by name (for reviews and tests)."""
+    return {name: value for name, value in globals().items() if isinstance(value, Fact)}
+
+
+def overdue(today: dt.date | None = None) -> dict[str, Fact[Any]]:
+    """Facts whose source was last read more than :data:`REVIEW_PERIOD` before ``today``."""
+    day = today or dt.date.today()
+    return {n: f for n, f in all_facts().items() if day - f.checked > REVIEW_PERIOD}
 
 
 PINPOINT_END_OF_SUPPORT: Fact[dt.date] = Fact(
     dt.date(2026, 10, 30),
-    "https://docs.aws.amazon.com/pinpoint/latest/userguide/migrate.html",
-    dt.date(2026, 11, 26),
-    "After this date Amazon Pinpoint can no longer be used; AWS points email users to SES.",
+    "https://docs.aws.amazon.com/pinpoint/",
+    dt.date(2026, 11, 30),
+    "'On October 30, 2026, AWS will end support for Amazon Pinpoint' (the notice on every "
+    "Pinpoint page; details: https://docs.aws.amazon.com/pinpoint/latest/userguide/"
+    "migrate.html). AWS points email users to SES.",
 )
 PINPOINT_NO_NEW_CUSTOMERS: Fact[dt.date] = Fact(
     dt.date(2025, 5, 20),
@@ -45,8 +87,11 @@ SES_MAX_MESSAGE_BYTES: Fact[int] = Fact(
 )
 SES_BULK_MAX_ENTRIES: Fact[int] = Fact(
     50,
-    "https://docs.aws.amazon.com/goto/WebAPI/sesv2-2019-09-27/SendBulkEmail",
-    dt.date(2026, 11, 26),
+    "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
+    dt.date(2026, 11, 30),
+    "'Maximum number of recipients for each templated email: 50 destinations'; the number per "
+    "call may also be limited by the account's maximum sending rate. (The SendBulkEmail "
+    "reference states no maximum for BulkEmailEntries.)",
 )
 PINPOINT_MAX_ADDRESSES_PER_CALL: Fact[int] = Fact(
     100,
@@ -66,36 +111,41 @@ PINPOINT_MAX_PAYLOAD_BYTES: Fact[int] = Fact(
 # could adopt Pinpoint; until PINPOINT_END_OF_SUPPORT only accounts created before that date;
 # from PINPOINT_END_OF_SUPPORT on, Pinpoint email is gone.
 
-_CHECKED = dt.date(2026, 11, 26)
-_PRICE_LIST_READ = dt.date(2026, 8, 13)
+_CHECKED = dt.date(2026, 11, 26)  # read by the guide's author
+_REVIEWED = dt.date(2026, 11, 30)  # re-read in the source review (English AWS pages)
 
 PINPOINT_EMAIL_NOT_CONTINUED: Fact[tuple[str, ...]] = Fact(
     ("sms", "voice", "push", "otp", "phone number validate"),
     "https://aws.amazon.com/pinpoint/getting-started",
-    _CHECKED,
+    _REVIEWED,
     "APIs for SMS, voice, mobile push, OTP and phone number validate are not impacted by the "
     "end of support and are served by AWS End User Messaging; email is not on the list.",
 )
 PINPOINT_CHANNELS_RENAMED_EUM: Fact[str] = Fact(
     "AWS End User Messaging",
-    "https://docs.aws.amazon.com/zh_cn/pinpoint/latest/userguide/migrate.html",
-    _CHECKED,
-    "Pinpoint's SMS, MMS, push, WhatsApp and text-to-voice channels were renamed AWS End User "
-    "Messaging in Q3 2024 and continue to be served.",
+    "https://docs.aws.amazon.com/sms-voice/latest/userguide/what-is-service.html",
+    _REVIEWED,
+    "'The SMS, MMS, and voice (text to speech) features of Amazon Pinpoint are now called AWS "
+    "End User Messaging'; mobile push is served there too (the notice on every Pinpoint page).",
 )
 PINPOINT_V1_SMS_PUSH_SUPPORTED: Fact[bool] = Fact(
     True,
-    "http://aws.haqm.com/blogs/messaging-and-targeting/"
-    "aws-end-user-messaging-sms-and-voice-v2-api-a-migration-guide-from-v1",
-    _CHECKED,
+    "https://aws.amazon.com/blogs/messaging-and-targeting/"
+    "aws-end-user-messaging-sms-and-voice-v2-api-a-migration-guide-from-v1/",
+    _REVIEWED,
     "Push and SMS through the Pinpoint v1 SendMessages API remain supported; moving SMS to the "
     "End User Messaging SMS/Voice v2 SendTextMessage API is optional.",
 )
 AWS_ENGAGEMENT_DESTINATIONS: Fact[tuple[str, ...]] = Fact(
-    ("Amazon Connect outbound campaigns", "Amazon Connect Customer Profiles", "Amazon Kinesis"),
-    "https://docs.aws.amazon.com/zh_cn/pinpoint/latest/userguide/migrate.html",
-    _CHECKED,
-    "AWS's destinations for Pinpoint's endpoints, segments, campaigns, journeys and analytics.",
+    (
+        "Amazon Connect outbound campaigns",
+        "Amazon Connect Customer Profiles",
+        "Amazon Kinesis Data Streams or Amazon Data Firehose",
+    ),
+    "https://docs.amplify.aws/react/build-a-backend/add-aws-services/pinpoint-migration/",
+    _REVIEWED,
+    "AWS's destinations for Pinpoint's endpoints, segments, campaigns, journeys and analytics "
+    "(AWS Amplify's Pinpoint migration guide, updated 2026-07-29).",
 )
 PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL: Fact[str] = Fact(
     "Amazon SES",
@@ -136,8 +186,9 @@ PINPOINT_EMAIL_MESSAGE_FIELDS: Fact[tuple[str, ...]] = Fact(
         "FeedbackForwardingAddress",
         "Substitutions",
     ),
-    "https://rubydoc.info/gems/aws-sdk-pinpoint/1.37.0/Aws/Pinpoint/Types/EmailMessage",
-    _CHECKED,
+    "https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/latest/ppt/model/"
+    "_AWS1_CL_PPTEMAILMESSAGE.html",
+    _REVIEWED,
     "Every field of Pinpoint's EmailMessage; there is no sending-authorization ARN or "
     "configuration-set field.",
 )
@@ -174,10 +225,10 @@ PINPOINT_SMTP_IS_SES_SMTP: Fact[str] = Fact(
 
 SES_RECEIVING: Fact[bool] = Fact(
     True,
-    "https://docs.aws.amazon.com/boto3/latest/guide/ses-rules.html",
-    _CHECKED,
-    "Only SES receives inbound email: receipt rules route mail to S3, SNS or Lambda "
-    "(and Mail Manager adds ingress endpoints).",
+    "https://docs.aws.amazon.com/ses/latest/dg/receiving-email-action.html",
+    _REVIEWED,
+    "Only SES receives inbound email: receipt rule actions deliver to an S3 bucket, publish to "
+    "SNS or invoke Lambda.",
 )
 SES_CONFIGURATION_SETS: Fact[str] = Fact(
     "ConfigurationSetName / X-SES-CONFIGURATION-SET",
@@ -202,8 +253,8 @@ SES_TEMPLATES: Fact[str] = Fact(
 )
 SES_TENANTS: Fact[str] = Fact(
     "TenantName",
-    "https://docs.aws.amazon.com/ses/latest/dg/tenants.md",
-    _CHECKED,
+    "https://docs.aws.amazon.com/ses/latest/dg/tenants.html",
+    _REVIEWED,
     "Tenants isolate identities, configuration sets, templates and reputation, so one tenant's "
     "bounces do not pause the account; sends name the tenant with the TenantName API parameter.",
 )
@@ -246,28 +297,40 @@ SES_SMTP_NO_SDK_RETRIES: Fact[str] = Fact(
 SES_SANDBOX_MAX_SEND_RATE: Fact[float] = Fact(
     1.0,
     "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
-    _CHECKED,
+    _REVIEWED,
     "Sandbox accounts: 1 recipient per second.",
 )
 SES_SANDBOX_MAX_24_HOUR_SEND: Fact[int] = Fact(
     200,
     "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
-    _CHECKED,
+    _REVIEWED,
     "Sandbox accounts: 200 recipients per rolling 24 hours.",
 )
 SES_QUOTA_COUNTS_RECIPIENTS: Fact[str] = Fact(
     "recipients",
     "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
-    _CHECKED,
+    _REVIEWED,
     "Sending quotas count recipients, not messages; the 24 h quota is a rolling window; the "
     "production quota is per account and Region and is read from GetAccount.SendQuota.",
 )
 SES_RATE_HEADROOM: Fact[float] = Fact(
     0.7,
-    "https://github.com/nodemailer/nodemailer-ses-transport/issues/17",
-    _CHECKED,
-    "Field report: pacing at exactly MaxSendRate (14/s) still hit 'Maximum sending rate "
-    "exceeded', 10/s did not; leave headroom (the value is that observed ratio).",
+    "https://github.com/hackclub/hcb/pull/11734",
+    _REVIEWED,
+    "Not an AWS figure. AWS says SES may accept less than MaxSendRate and allows only short "
+    "bursts above it (https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html), "
+    "but gives no margin. A field report (hcb, 2025) still met 'Maximum sending rate exceeded' "
+    "at 14/s and lowered to 10/s; 0.7 is that ratio. django-ses uses 0.5.",
+    "field-report",
+)
+SES_SENDING_RATE_MAY_BE_LOWER: Fact[str] = Fact(
+    "SES may accept less than MaxSendRate; short bursts above it, not sustained",
+    "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html",
+    _REVIEWED,
+    "'You can exceed this quota for short bursts, but not for sustained periods of time. … The "
+    "rate at which Amazon SES accepts your messages can be less than the maximum send rate for "
+    "your account.' Read your quota with GetAccount (aws sesv2 get-account) or on the SES "
+    "console's Account dashboard.",
 )
 LARGE_VOLUME_PER_MONTH: Fact[int] = Fact(
     1_000_000,
@@ -275,17 +338,35 @@ LARGE_VOLUME_PER_MONTH: Fact[int] = Fact(
     _CHECKED,
     "(inference) AWS advised SES for 'large volumes' of transactional email without a number; "
     "this threshold is the toolkit's own, for the guide's wording and the dedicated-IP warning.",
+    "toolkit",
 )
 
 # --- Decision guide: prices (USD, us-east-1) ---------------------------------------------------
+# No copy of AWS's own pricing pages (https://aws.amazon.com/ses/pricing/,
+# https://aws.amazon.com/pinpoint/pricing/) or of the Price List offer file
+# (https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonSES/current/us-east-1/index.json)
+# could be read for this review. The prices below are a third party's reading of them (API
+# Evangelist, files dated 2026-08-13; SES from the Price List published 2026-07-22T17:20:54Z,
+# version 20260722172054; Pinpoint from its pricing page), read here on _PRICES_READ. They are
+# marked third-party and the guide says so. To replace them: read the offer file, record its
+# publicationDate, and cite it.
 
+_PRICES_READ = dt.date(2026, 11, 30)
 _SES_PLANS_SOURCE = (
-    "https://raw.githubusercontent.com/api-evangelist/amazon-ses/refs/heads/main/plans/"
-    "amazon-ses-plans-pricing.yml"
+    "https://github.com/api-evangelist/amazon-ses/blob/0d21edc28a7f74b74aad220cc9795fcf6f4d38f1/"
+    "plans/amazon-ses-plans-pricing.yml"
 )
 _PINPOINT_PRICES_SOURCE = (
-    "https://raw.githubusercontent.com/api-evangelist/amazon-pinpoint/refs/heads/main/plans/"
-    "amazon-pinpoint-plans-pricing.yml"
+    "https://github.com/api-evangelist/amazon-pinpoint/blob/"
+    "7f4ea46fa68f2d295050f438ed9816f325f80bd8/plans/amazon-pinpoint-plans-pricing.yml"
+)
+SES_PRICES_NOTE = (
+    "Third party's reading (2026-08-13) of the AWS Price List for AmazonSES us-east-1 "
+    "published 2026-07-22; not checked against https://aws.amazon.com/ses/pricing/."
+)
+PINPOINT_PRICES_NOTE = (
+    "Third party's reading (2026-08-13) of https://aws.amazon.com/pinpoint/pricing/; "
+    "not checked against AWS's page."
 )
 
 
@@ -307,46 +388,53 @@ class PlanPrice:
 SES_PRICE_OUTBOUND_PER_1000: Fact[float] = Fact(
     0.10,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "À la carte outbound: $0.0001 per recipient (Price List published 2026-07-22). "
-    "Confirm on https://aws.amazon.com/ses/pricing/.",
+    _PRICES_READ,
+    "À la carte outbound: $0.0001 per recipient. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PRICE_ATTACHMENT_PER_GB: Fact[float] = Fact(
     0.12,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "À la carte: attachments $0.12 per GB sent.",
+    _PRICES_READ,
+    "À la carte: attachments $0.12 per GB sent. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
     24.95,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "À la carte: standard dedicated IP per month.",
+    _PRICES_READ,
+    "À la carte: standard dedicated IP per month. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PRICE_TENANT_MONTH: Fact[float] = Fact(
     0.005,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "À la carte: $0.005 per tenant per month.",
+    _PRICES_READ,
+    "À la carte: $0.005 per tenant per month. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PRICE_INBOUND_PER_EMAIL: Fact[float] = Fact(
     0.0001,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "À la carte inbound: $0.0001 per email plus $0.00009 per 256 KB chunk.",
+    _PRICES_READ,
+    "À la carte inbound: $0.0001 per email plus $0.00009 per 256 KB chunk. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PLANS_INTRODUCED: Fact[dt.date] = Fact(
-    dt.date(2026, 7, 21),
-    _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "SES pricing plans (Essentials, Pro, Enterprise) chosen per account and Region; "
-    "PutAccountPricingAttributes Plan=NONE keeps per-feature (à la carte) billing.",
+    dt.date(2026, 7, 20),
+    "https://github.com/aws/aws-sdk-java-v2/blob/10a965d820483e0881600cf3210c61a0fc3e9967/"
+    "CHANGELOG.md",
+    _REVIEWED,
+    "AWS SDK for Java 2.48.4 (2026-07-20): 'Amazon SES introduces three new Pricing Plans "
+    "(Essentials, Pro, Enterprise)' with the PutAccountPricingAttributes API; Plan=NONE keeps "
+    "per-feature (à la carte) billing. A third party dates the plans 2026-07-21.",
 )
 SES_PLAN_ALACARTE: Fact[PlanPrice] = Fact(
     PlanPrice("À la carte", "NONE", 0.0, ((None, 0.0001),)),
     "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutAccountPricingAttributes.html",
     _CHECKED,
-    "Plan NONE = per-feature billing at the à la carte rates above.",
+    "Plan NONE = per-feature billing at the à la carte rates above (the rate itself: see "
+    "SES_PRICE_OUTBOUND_PER_1000, a third-party copy).",
 )
 SES_PLAN_ESSENTIALS: Fact[PlanPrice] = Fact(
     PlanPrice(
@@ -356,8 +444,9 @@ SES_PLAN_ESSENTIALS: Fact[PlanPrice] = Fact(
         ((10_000_000, 0.00016), (100_000_000, 0.00014), (None, 0.00011)),
     ),
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "No monthly fee; default for new accounts. Tiers assumed graduated.",
+    _PRICES_READ,
+    "No monthly fee; default for new accounts. Tiers assumed graduated. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PLAN_PRO: Fact[PlanPrice] = Fact(
     PlanPrice(
@@ -368,8 +457,10 @@ SES_PLAN_PRO: Fact[PlanPrice] = Fact(
         ("managed dedicated IPs", "Virtual Deliverability Manager", "inbox placement tests"),
     ),
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "$105/month; includes managed dedicated IPs, VDM and inbox placement tests.",
+    _PRICES_READ,
+    "$105/month (the Price List meters it hourly: USE1-Pro-Plan-Hours); includes managed "
+    "dedicated IPs, VDM and inbox placement tests. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PLAN_ENTERPRISE: Fact[PlanPrice] = Fact(
     PlanPrice(
@@ -380,44 +471,48 @@ SES_PLAN_ENTERPRISE: Fact[PlanPrice] = Fact(
         ("multi-region global endpoints", "1,000 tenants"),
     ),
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "$500/month; includes multi-region global endpoints and 1,000 tenants.",
+    _PRICES_READ,
+    "$500/month (metered hourly: USE1-Enterprise-Plan-Hours); includes multi-region global "
+    "endpoints and 1,000 tenants. " + SES_PRICES_NOTE,
+    "third-party",
 )
 SES_PLAN_ENTERPRISE_TENANTS: Fact[int] = Fact(
     1000,
     _SES_PLANS_SOURCE,
-    _PRICE_LIST_READ,
-    "Tenants included in the Enterprise plan.",
+    _PRICES_READ,
+    "Tenants included in the Enterprise plan. " + SES_PRICES_NOTE,
+    "third-party",
 )
 PINPOINT_PRICE_EMAIL: Fact[float] = Fact(
     0.0001,
     _PINPOINT_PRICES_SOURCE,
-    _PRICE_LIST_READ,
+    _PRICES_READ,
     "Historical: $1.00 per 10,000 emails; only for accounts predating 2025-05-20, ended "
-    "2026-10-30.",
+    "2026-10-30. " + PINPOINT_PRICES_NOTE,
+    "third-party",
 )
 PINPOINT_PRICE_TARGETED_AUDIENCE: Fact[tuple[int, float]] = Fact(
     (5000, 0.0012),
     _PINPOINT_PRICES_SOURCE,
-    _PRICE_LIST_READ,
-    "Historical: Monthly Targeted Audience, first 5,000 endpoints free, then $0.0012 each.",
+    _PRICES_READ,
+    "Historical: Monthly Targeted Audience, first 5,000 endpoints free, then $0.0012 each. "
+    + PINPOINT_PRICES_NOTE,
+    "third-party",
 )
 PINPOINT_PRICE_DEDICATED_IP_MONTH: Fact[float] = Fact(
     24.95,
     _PINPOINT_PRICES_SOURCE,
-    _PRICE_LIST_READ,
-    "Historical: dedicated IP per month.",
+    _PRICES_READ,
+    "Historical: dedicated IP per month. " + PINPOINT_PRICES_NOTE,
+    "third-party",
 )
 
 # Addresses and raw MIME (toolkit.compose.addresses, toolkit.compose.mime).
 SES_ASCII_LOCAL_PART: Fact[str] = Fact(
     "SES does not support SMTPUTF8 (RFC 6531): the local part must be 7-bit ASCII; a non-ASCII "
     "domain must be sent as Punycode; a non-ASCII display name as MIME encoded-words.",
-    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sesv2/"
-    "aws.sdk.kotlin.services.sesv2.model/-bulk-email-entry/destination.html ; "
-    "https://docs.aws.amazon.com/sdk-for-sap-abap/v1/api/latest/ses/model/"
-    "_AWS1_CL_SESDESTINATION.html",
-    dt.date(2026, 11, 26),
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_Destination.html",
+    dt.date(2026, 11, 30),
 )
 SES_RAW_MAX_LINE: Fact[int] = Fact(
     1000,

@@ -60,6 +60,11 @@ class Request:
     ledger: Path | None
     dry_run: bool
     progress: bool
+    keep: tuple[str, ...] = ()  # input columns carried into the results
+
+    def kept(self) -> pd.DataFrame | None:
+        """The input columns to carry into the results, or None."""
+        return self.df[list(self.keep)] if self.keep else None
 
 
 @contextlib.contextmanager
@@ -132,7 +137,7 @@ class Job:
         # reach a header. Otherwise pre-flight runs before anything starts or connects.
         stored = req.spec.template_name is not None and shape.content_mode is ContentMode.TEMPLATE
         if req.dry_run:
-            return _dry_run(self._plan(shape), req.df.index, self.transport_name)
+            return _dry_run(self._plan(shape), req.df.index, self.transport_name, req.kept())
         if self.given is not None:
             try:
                 p = self._plan(shape, _stored_template(self.given, req.spec) if stored else None)
@@ -175,7 +180,7 @@ class Job:
             try:
                 outcomes = engine.run()
             except BaseException as exc:  # Ctrl-C, a bug, a broken ledger: keep the results
-                frame = self._frame_so_far(engine, transport.name)
+                frame = self._frame_so_far(engine, transport.name, quota)
                 _attach(exc, frame)
                 if isinstance(exc, KeyboardInterrupt):
                     log.warning(
@@ -183,8 +188,8 @@ class Job:
                         f"; resume with ledger={str(req.ledger)!r}" if ledger else "",
                     )
                 raise
-            frame = results_frame(outcomes, req.df.index)
-            frame.attrs["summary"] = _summary(engine, frame, transport.name)
+            frame = results_frame(outcomes, req.df.index, keep=req.kept())
+            frame.attrs["summary"] = _summary(engine, frame, transport.name, quota)
             fault = engine.fault
             if fault is not None:
                 _raise_fault(fault, frame, outcomes)
@@ -195,13 +200,13 @@ class Job:
             if ledger is not None:
                 ledger.close()
 
-    def _frame_so_far(self, engine: SendEngine, transport: str) -> pd.DataFrame:
+    def _frame_so_far(self, engine: SendEngine, transport: str, quota: Any) -> pd.DataFrame:
         """Every row's outcome so far, on the input's index (rows not final: status None)."""
         p = self.plan
         assert p is not None
         frame = results_frame(engine.outcomes(), self.request.df.index, row_keys=p.row_keys,
-                              transport=transport)  # fmt: skip
-        frame.attrs["summary"] = _summary(engine, frame, transport)
+                              transport=transport, keep=self.request.kept())  # fmt: skip
+        frame.attrs["summary"] = _summary(engine, frame, transport, quota)
         return frame
 
     def snapshot_frame(self) -> pd.DataFrame | None:
@@ -218,7 +223,7 @@ class Job:
             for position, outcome in p.preflight.items():
                 outcomes[position] = outcome
         return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
-                             transport=self.transport_name)  # fmt: skip
+                             transport=self.transport_name, keep=self.request.kept())  # fmt: skip
 
 
 def _stored_template(transport: Any, spec: ComposeSpec) -> Template | None:
@@ -256,7 +261,7 @@ def _raise_fault(
     raise fault
 
 
-def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
+def _dry_run(p: Plan, index: pd.Index, transport: str, keep: pd.DataFrame | None) -> pd.DataFrame:
     """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
     table = ResultTable(p.row_keys, transport,
                         default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
@@ -271,15 +276,18 @@ def _dry_run(p: Plan, index: pd.Index, transport: str) -> pd.DataFrame:
             else:
                 to = item.to
                 table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
-    frame = table.frame(index)
+    frame = table.frame(index, keep)
     frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}
     return frame
 
 
-def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[str, Any]:
+def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str,
+             quota: Any) -> dict[str, Any]:  # fmt: skip
     snapshot = engine.snapshot()
+    config = engine.config
+    max_rate = quota.max_send_rate if quota is not None and quota.max_send_rate > 0 else None
     counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
     sent = counts.get(Status.SENT.value, 0)
     return {
@@ -289,4 +297,7 @@ def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str) -> dict[st
         "sent_per_second": round(sent / snapshot.elapsed, 2) if snapshot.elapsed > 0 else None,
         "run_id": engine.run_id,
         "stopped": engine.stop_reason,
+        # the rates the figures draw: the provider's limit and the pace asked for
+        "max_send_rate": max_rate,
+        "rate": config.rate or (max_rate * config.headroom if max_rate else None),
     }

@@ -9,7 +9,11 @@ Two small vocabularies, shared by every stage:
 
 The results frame is built in one place, :class:`ResultTable` (column by column, so a million
 rows never become a million objects); :func:`results_frame` is its shortcut for a list of
-outcomes.
+outcomes. In the frame, ``started_at``/``finished_at`` are timezone-aware (UTC) datetimes and
+input columns asked for with ``keep=`` follow the outcome columns; everything before the
+frame (transports, engine, ledger) keeps epoch floats, which are cheap to compare and store.
+:func:`epoch_seconds` turns either form (or ISO text read back from a CSV) into floats for
+the code that computes with them.
 
 Usage::
 
@@ -20,8 +24,11 @@ Usage::
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,12 +37,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DAILY_QUOTA_CODE",
     "OUTCOME_COLUMNS",
+    "TIME_COLUMNS",
     "Outcome",
     "Reply",
     "ResultTable",
     "Status",
     "Verdict",
+    "check_keep",
+    "epoch_seconds",
+    "read_results",
     "results_frame",
+    "write_results",
 ]
 
 
@@ -103,6 +115,7 @@ class Outcome:
 
 
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Outcome))
+TIME_COLUMNS: tuple[str, ...] = ("started_at", "finished_at")
 
 DAILY_QUOTA_CODE = "DailyQuotaExceeded"
 """The error code of every row stopped by the 24-hour quota, whatever the provider said."""
@@ -156,8 +169,14 @@ class ResultTable:
         """Record who a row would go to (a dry run renders without sending)."""
         self._recipient[position] = recipient
 
-    def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
-        """The results as a DataFrame with :data:`OUTCOME_COLUMNS`, on ``index`` when given."""
+    def frame(
+        self, index: pd.Index | None = None, keep: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """The results as a DataFrame with :data:`OUTCOME_COLUMNS`, on ``index`` when given.
+
+        ``keep``: input columns to carry along (row for row, by position), after the outcome
+        columns. Times become UTC datetimes here, and only here.
+        """
         import numpy as np
         import pandas as pd
 
@@ -174,13 +193,20 @@ class ResultTable:
             "error_code": self._code,
             "error_message": self._message,
             "attempts": np.asarray(self._attempts, dtype=np.int64),
-            "started_at": np.asarray(self._started, dtype=float),
-            "finished_at": np.asarray(self._finished, dtype=float),
+            "started_at": _utc(self._started),
+            "finished_at": _utc(self._finished),
             "batch_id": self._batch,
         }
         if index is not None and len(index) != n:
             raise ValueError(f"index has {len(index)} labels for {n} rows")
-        return pd.DataFrame(columns, columns=list(OUTCOME_COLUMNS), index=index)
+        order = list(OUTCOME_COLUMNS)
+        if keep is not None:
+            if len(keep) != n:
+                raise ValueError(f"keep= has {len(keep)} rows for {n} results")
+            for name in keep.columns:
+                columns[name] = keep[name].to_numpy()
+                order.append(name)
+        return pd.DataFrame(columns, columns=order, index=index)
 
 
 def results_frame(
@@ -189,10 +215,12 @@ def results_frame(
     *,
     row_keys: Sequence[str] | None = None,
     transport: str = "",
+    keep: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Outcomes (None = not final yet) as the results frame, in order, on ``index``.
 
     ``row_keys`` names the rows that have no outcome yet; without it they get an empty key.
+    ``keep``: input columns carried into the frame (see :meth:`ResultTable.frame`).
     """
     keys = (
         row_keys if row_keys is not None else [o.row_key if o is not None else "" for o in outcomes]
@@ -202,4 +230,155 @@ def results_frame(
     for position, outcome in enumerate(outcomes):
         if outcome is not None:
             table.put(position, outcome)
-    return table.frame(index)
+    return table.frame(index, keep)
+
+
+def check_keep(keep: Sequence[str] | str | None, available: Sequence[Any]) -> tuple[str, ...]:
+    """The input columns ``keep=`` asks for, checked against the frame's columns.
+
+    Raises MissingColumnError for a column the frame lacks, ConfigurationError for a name
+    the results already use (``status``, ``recipient``…: rename the input column first).
+    """
+    from toolkit.errors import ConfigurationError, MissingColumnError
+
+    if keep is None:
+        return ()
+    names = (keep,) if isinstance(keep, str) else tuple(keep)
+    present = {str(c) for c in available}
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigurationError(f"keep= takes column names, not {type(name).__name__}")
+        if name in OUTCOME_COLUMNS:
+            raise ConfigurationError(
+                f"keep={name!r}: the results already have a {name!r} column; rename the "
+                "input column to keep it"
+            )
+        if name not in present:
+            raise MissingColumnError(name, "keep=")
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"keep= names a column twice: {list(names)}")
+    return names
+
+
+def epoch_seconds(values: Any) -> Any:
+    """Timestamps as a float array of epoch seconds (NaN where missing).
+
+    Takes what a results column may hold: the frame's UTC datetimes, epoch floats (older
+    files), or ISO 8601 text (a results CSV read back without parsing dates).
+    """
+    import numpy as np
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        numbers = pd.to_numeric(series, errors="coerce")
+        if numbers.notna().sum() == series.notna().sum():
+            return numbers.to_numpy(dtype=float)
+        series = pd.to_datetime(series, utc=True, errors="coerce", format="ISO8601")
+    if series.dt.tz is None:
+        series = series.dt.tz_localize("UTC")
+    delta = series - pd.Timestamp(0, tz="UTC")
+    return (delta / pd.Timedelta(seconds=1)).to_numpy(dtype=float, na_value=np.nan)
+
+
+_ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Save a results frame as .csv (ISO 8601 UTC times, plus ``<name>.summary.json`` holding
+    ``frame.attrs["summary"]``) or .parquet (times and the summary kept inside the file).
+
+    Written atomically (a temporary file in the same directory, then a rename), so a reader
+    never sees half a file and an existing file is replaced only by a complete one. The index
+    is saved as ``input_index`` (``input_index_0``… for a MultiIndex), so each result row
+    points back at its input row. Returns the path written.
+    """
+    target = Path(path)
+    summary = frame.attrs.get("summary")
+    saved = frame.copy()  # attrs that are not JSON (a dry run's preview frame) stay behind
+    saved.attrs = {"summary": _jsonable(summary)} if isinstance(summary, Mapping) else {}
+    if saved.index.nlevels > 1:
+        saved.index.names = [n or f"input_index_{i}" for i, n in enumerate(saved.index.names)]
+    else:
+        saved.index.name = saved.index.name or "input_index"
+    if target.suffix.lower() in (".parquet", ".pq"):
+        _atomically(target, saved.to_parquet)
+        return target
+    _atomically(
+        target, lambda tmp: saved.to_csv(tmp, date_format=_ISO_UTC, errors="backslashreplace")
+    )
+    if saved.attrs:
+        text = json.dumps(saved.attrs["summary"], indent=2)
+        _atomically(_summary_path(target), lambda tmp: Path(tmp).write_text(text, "utf-8"))
+    return target
+
+
+def _atomically(path: Path, write: Callable[[str], object]) -> None:
+    """``write(temporary)`` then rename it to ``path``; an existing file keeps its mode."""
+    import contextlib
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
+        os.chmod(temporary, mode)  # mkstemp makes it private; give it a normal file's mode
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a results file (.csv, .parquet, .json, .jsonl) back into a results frame:
+    times as UTC datetimes, and ``attrs["summary"]`` when it was saved with the file."""
+    import pandas as pd
+
+    source = Path(path)
+    suffix = source.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(source)
+    elif suffix in (".json", ".jsonl"):
+        frame = pd.read_json(source, lines=suffix == ".jsonl")
+    else:
+        # every column as text (kept input columns such as "00123" stay as written)
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+        if "attempts" in frame.columns:
+            frame["attempts"] = pd.to_numeric(frame["attempts"], errors="coerce")
+        if "input_index" in frame.columns:
+            frame = frame.set_index("input_index")
+        sidecar = _summary_path(source)
+        if sidecar.exists():
+            frame.attrs["summary"] = json.loads(sidecar.read_text(encoding="utf-8"))
+    for column in TIME_COLUMNS:
+        if column in frame.columns:
+            frame[column] = _utc(epoch_seconds(frame[column]))
+    return frame
+
+
+def _summary_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.summary.json")
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only (tuples as lists); anything else as its text."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _utc(seconds: Sequence[float | None]) -> Any:
+    """Epoch seconds as UTC datetimes (NaT where None), exact to the microsecond."""
+    import numpy as np
+    import pandas as pd
+
+    micros = np.round(np.asarray(seconds, dtype=float) * 1e6)
+    return pd.to_datetime(micros, unit="us", utc=True)

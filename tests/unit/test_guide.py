@@ -298,11 +298,16 @@ def test_email_needs_without_email_are_reported_as_ignored():
 # --- quota and rate rules -----------------------------------------------------------------------
 
 
-def test_unknown_quota_warns_and_assumes_sandbox():
-    r = rec(monthly_volume=100)
+def test_unknown_quota_gives_no_time_but_says_what_is_known():
+    # The old answer timed 200k/month at the sandbox's 1/s and 200 per day: "999 d 0 h".
+    r = rec(monthly_volume=200_000)
     assert "quota-unknown" in r.warning_rules
-    assert r.time.quota_assumed and r.time.max_send_rate == 1.0
-    assert r.time.max_24_hour_send == 200
+    assert not r.time.quota_known and r.time.limited_by == "unknown quota"
+    assert r.time.at_quota_s is None and r.time.at_headroom_s is None
+    text = warning(r, "quota-unknown").text
+    assert "1 email per second and 200 per 24 hours" in text and "get-account" in text
+    assert " d " not in r.to_text() and "not estimated" in r.to_text()
+    assert r.time.to_dict()["at_quota_s"] is None
 
 
 def test_peak_over_quota_with_headroom():
@@ -350,7 +355,7 @@ def test_every_answer_says_why_with_dated_sources(profile, day):
     for item in (*r.reasons, *r.warnings):
         assert isinstance(item.fact, Fact)
         assert item.fact.source.startswith("http")
-        assert item.fact.checked <= TODAY
+        assert item.fact.checked <= dt.date.today()
         assert item.text
     assert [x.weight for x in r.reasons] == sorted((x.weight for x in r.reasons), reverse=True)
     if day >= EOS or (day >= CLOSE and not profile.existing_pinpoint):
@@ -361,6 +366,8 @@ def test_every_answer_says_why_with_dated_sources(profile, day):
             assert r.primary.interface is Interface.SES_SMTP
     else:
         assert r.primary.interface is Interface.EUM
+        assert not any("SES" in x.text for x in (*r.reasons, *r.warnings)), "SES without email"
+    assert r.time.at_quota_s is None  # no quota given: no time at an assumed one
     json.dumps(r.to_dict())  # always serialisable
 
 
@@ -441,9 +448,9 @@ def test_pro_is_cheapest_when_many_dedicated_ips():
 
 
 def test_plans_unavailable_before_introduction():
-    before = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 20))
+    before = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 19))
     assert [p.available for p in before.plans[:4]] == [True, False, False, False]
-    on = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 21))
+    on = estimate_cost(CostInputs(monthly_volume=5), today=dt.date(2026, 7, 20))
     assert all(p.available for p in on.plans[:4])
 
 
@@ -502,12 +509,22 @@ def test_seconds_to_send_never_faster_than_rate():
 
 def test_estimate_time_at_quota_headroom_and_measured():
     p = Profile(messages=14_000, max_send_rate=14, max_24_hour_send=-1)
-    t = estimate_time(p, Throughput.from_mapping({"ses": 70.0, "smtp": 35.0}, "bench"))
+    t = estimate_time(p, Throughput.from_mapping({"ses": 70.0, "smtp": 7.0}, "bench"))
     assert t.at_quota_s == pytest.approx(1000)
     assert t.at_headroom_s == pytest.approx(14_000 / (14 * 0.7))
-    assert t.measured == (("ses", 70.0, 200.0), ("smtp", 35.0, 400.0))
-    assert t.limited_by == "rate" and not t.quota_assumed
+    # alone: at the measured speed; with the quota: at the slower of the two
+    assert [(m.label, m.rate, m.alone_s, m.with_quota_s) for m in t.measured] == [
+        ("ses", 70.0, 200.0, pytest.approx(1000)),
+        ("smtp", 7.0, 2000.0, pytest.approx(2000)),
+    ]
+    assert t.limited_by == "rate" and t.quota_known
     assert t.to_dict()["measured"][0]["seconds"] == 200.0
+
+
+def test_measured_speed_without_quota_is_timed_alone():
+    t = estimate_time(Profile(messages=1000), Throughput.from_mapping({"ses": 100.0}))
+    assert t.at_quota_s is None
+    assert [(m.alone_s, m.with_quota_s) for m in t.measured] == [(10.0, None)]
 
 
 def test_estimate_time_defaults_to_monthly_volume_and_daily_limit():
@@ -593,10 +610,29 @@ def test_recommend_uses_measured_throughput():
     r = recommend(
         Profile(messages=1000, max_send_rate=100),
         today=TODAY,
-        measured=Throughput.from_mapping({"ses": 50}),
+        measured=Throughput.from_mapping({"ses": 50, "pinpoint": 80}),
     )
-    assert r.time.measured == (("ses", 50.0, 20.0),)
+    # Pinpoint has ended by TODAY: its measured speed no longer times anything
+    assert [(m.label, m.rate, m.alone_s) for m in r.time.measured] == [("ses", 50.0, 20.0)]
     assert "measured ses: 50.0 msg/s" in r.to_text()
+    before = recommend(Profile(messages=10), today=MID, measured={"pinpoint": 5.0})
+    assert [m.label for m in before.time.measured] == ["pinpoint"]
+
+
+def test_the_shipped_benchmark_results_change_the_estimate(monkeypatch, tmp_path):
+    # benchmarks/results/latest.json is in the toolkit's own format ("scenarios" with
+    # msgs_per_s per group); it is found from the checkout and from notebooks/ alike.
+    from toolkit.guide.timing import repo_root, saved_runs
+
+    assert repo_root() / "benchmarks" / "results" / "latest.json" in saved_runs()
+    monkeypatch.chdir(tmp_path)
+    t = Throughput.from_benchmarks("benchmarks/results/latest.json")
+    assert {"ses", "ses-bulk", "smtp"} <= set(t.as_dict) and "smtp-sink" not in t.as_dict
+    assert "latest.json" in t.source and "run of" in t.source
+    plain = recommend(Profile(messages=10**6, max_send_rate=10**6), today=TODAY)
+    measured = recommend(Profile(messages=10**6, max_send_rate=10**6), today=TODAY, measured=t)
+    assert plain.time.measured == () and measured.time.measured
+    assert measured.to_text() != plain.to_text()
 
 
 # --- feature table ------------------------------------------------------------------------------
@@ -635,9 +671,44 @@ def test_feature_table_records_are_json():
 def test_to_text_lists_reasons_sources_cost_and_time():
     text = rec(monthly_volume=1_000_000, max_send_rate=14).to_text()
     assert text.startswith("Recommendation (2026-11-26): SES API v2 for email")
-    assert "source: https://docs.aws.amazon.com/pinpoint/latest/userguide/migrate.html" in text
+    assert "[Pinpoint: ended 2026-10-30 → SES / End User Messaging]" in text
+    assert "source: https://docs.aws.amazon.com/pinpoint/ (checked" in text
     assert "À la carte" in text and "$      100.00" in text
-    assert "Time for 1,000,000 messages at the quota (14/s)" in text
+    assert "third-party copy" in text  # the prices are not from AWS's own page
+    assert "Time for 1,000,000 messages at your quota (14/s)" in text
+
+
+def test_without_email_nothing_is_about_ses():
+    r = rec(channels={"sms"}, monthly_volume=200_000, max_send_rate=14)
+    text = r.to_text()
+    assert "SES" not in text.replace("End User Messaging", "")
+    assert "Monthly cost" not in text and "Time for" not in text
+    from toolkit.guide.card import render_card
+
+    card = render_card(r)
+    assert "toolkit-guide-cost" in card and "Cost per month" not in card
+    assert "Time to send" not in card
+
+
+def test_badge_follows_the_calendar():
+    assert rec().pinpoint_badge == (
+        "Pinpoint: ended 2026-10-30 → SES / End User Messaging",
+        "ended",
+    )
+    badge = rec(today=MID).pinpoint_badge
+    assert badge is not None and badge[1] == "closing" and "2025-05-20" in badge[0]
+    assert rec(today=BEFORE_CLOSE).pinpoint_badge is None
+
+
+def test_field_reports_and_third_party_sources_say_so():
+    r = rec(max_send_rate=14, peak_rate=12, monthly_volume=100)
+    assert "field report, not an AWS figure" in warning(r, "peak-over-quota").text
+    assert "third-party copy of the AWS Price List" in reason(r, "cost").text
+    from toolkit.guide.card import source_link
+
+    assert "field report" in source_link(facts.SES_RATE_HEADROOM)
+    assert "third-party" in source_link(facts.SES_PRICE_OUTBOUND_PER_1000)
+    assert "third-party" not in source_link(facts.PINPOINT_END_OF_SUPPORT)
 
 
 def test_to_text_without_volume_asks_for_one_instead_of_pricing_nothing():
@@ -720,6 +791,7 @@ def test_cli_json_all_flags(capsys, tmp_path):
     assert data["pinpoint_phase"] == "existing-only"
     assert data["reasons"][0]["rank"] == 1 and data["reasons"][0]["source"].startswith("http")
     assert {m["label"] for m in data["time"]["measured"]} == {"ses", "smtp"}
+    assert data["time"]["measured"][0]["seconds_with_quota"] == 100.0
     assert data["time"]["at_quota_s"] == 100.0
     assert data["cost"]["inputs"] == {
         "monthly_volume": 500,
@@ -744,29 +816,74 @@ def test_ui_updates_on_every_change():
     from toolkit.guide.ui import build
 
     ui = build(channels={"email", "sms"}, monthly_volume=1000, today=TODAY)
-    assert "toolkit-guide-recommendation" in ui.out_recommendation.value
-    assert "SES API v2 for email + AWS End User Messaging for SMS" in ui.out_recommendation.value
+    assert "toolkit-guide-recommendation" in ui.answer.value
+    assert "SES API v2 for email + AWS End User Messaging for SMS" in ui.answer.value
+    assert "toolkit-guide-badge" in ui.answer.value
     ui.needs["third_party"].value = True
-    assert "SES SMTP for email" in ui.out_recommendation.value
+    assert "SES SMTP for email" in ui.answer.value
     ui.needs["third_party"].value = False
     ui.needs["existing_pinpoint"].value = True
     ui.date.value = MID
-    assert "Pinpoint SendMessages (legacy)" in ui.out_recommendation.value
-    assert "Migrate to" in ui.out_recommendation.value
-    assert 'href="https://' in ui.out_reasons.value and "⚠" in ui.out_warnings.value
+    assert "Pinpoint SendMessages (legacy)" in ui.answer.value
+    assert "Migrate to" in ui.answer.value
+    assert 'href="https://' in ui.answer.value and "toolkit-guide-warnings" in ui.answer.value
     ui.numbers["max_send_rate"].value = 10
     ui.numbers["messages"].value = 100
-    assert "<b>10.0 s</b>" in ui.out_time.value
-    assert "<table>" in ui.out_cost.value and "<sup>src</sup>" in ui.out_features.value
+    assert "<b>10.0 s</b>" in ui.answer.value
+    assert "Cost per month" in ui.answer.value and "↗" in ui.features_html.value
+
+
+def test_ui_clears_the_answer_when_it_cannot_answer():
+    from toolkit.guide.ui import build
+
+    ui = build(monthly_volume=1000, max_send_rate=14, today=TODAY)
+    assert "Cost per month" in ui.answer.value
     for box in ui.channels.values():
         box.value = False
-    assert "toolkit-guide-error" in ui.out_recommendation.value and ui.recommendation is None
+    assert "toolkit-guide-error" in ui.answer.value and ui.recommendation is None
+    for stale in ("Why", "Cost per month", "Time to send", "toolkit-guide-badge"):
+        assert stale not in ui.answer.value
+    assert ui.features.layout.display == "none"
+    ui.channels["sms"].value = True
+    assert "End User Messaging for SMS" in ui.answer.value and ui.error is None
+    # email-only questions are greyed out without email, and nothing is said about SES
+    assert ui.needs["third_party"].disabled and ui.numbers["max_send_rate"].disabled
+    assert not ui.needs["endpoint_ids"].disabled
+    assert "Cost per month" not in ui.answer.value and ui.features.layout.display == "none"
+
+
+def test_ui_numbers_are_bounded_and_there_is_one_dedicated_ip_control():
+    from toolkit.guide.ui import build
+
+    ui = build(monthly_volume=1000, today=TODAY)
+    ui.numbers["monthly_volume"].value = -5
+    assert ui.numbers["monthly_volume"].value == 0 and ui.error is None
+    ui.numbers["monthly_volume"].value = 1000
+    assert "dedicated_ips" not in ui.needs and "tenants" not in ui.needs
+    assert ui.numbers["dedicated_ip_count"].value == 0  # shared IPs until asked
+    assert not ui.profile().dedicated_ips
+    ui.numbers["dedicated_ip_count"].value = 3
+    profile = ui.profile()
+    assert profile.dedicated_ips and profile.dedicated_ip_count == 3
+    assert "3 dedicated IP(s)" in ui.answer.value
+    assert ui.numbers["attachments_gb"].disabled
+    ui.needs["attachments"].value = True
+    assert not ui.numbers["attachments_gb"].disabled
+
+
+def test_ui_no_time_without_quota_and_a_finite_time_with_it():
+    from toolkit.guide.ui import build
+
+    ui = build(monthly_volume=50_000_000, today=TODAY)
+    assert "No time estimate" in ui.answer.value and " d " not in ui.answer.value
+    ui.numbers["max_send_rate"].value = 500
+    assert "No time estimate" not in ui.answer.value and "at your quota (500/s" in ui.answer.value
 
 
 def test_ui_dom_hooks_and_show():
     from toolkit.guide import show
 
-    box = show(today=TODAY, measured={"ses": 50.0})
+    box = show(today=TODAY, measured={"ses": 50.0}, monthly_volume=100)
     ui = box.guide
     assert "toolkit-guide" in box._dom_classes
     assert "toolkit-guide-channels" in ui.channel_box._dom_classes
@@ -775,28 +892,44 @@ def test_ui_dom_hooks_and_show():
     assert "toolkit-guide-date" in ui.date._dom_classes
     assert "toolkit-guide-existing-pinpoint" in ui.needs["existing_pinpoint"]._dom_classes
     assert "toolkit-guide-monthly-volume" in ui.numbers["monthly_volume"]._dom_classes
-    assert "measured ses" in ui.out_time.value
+    assert "toolkit-guide-benchmarks" in ui.benchmarks._dom_classes
+    assert "measured speed" in ui.answer.value
+    # a saved notebook shows the answer as HTML where the live widget cannot be drawn
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "toolkit-guide-recommendation" in bundle["text/html"]
+    assert bundle["text/plain"] == "Pinpoint or SES guide: SES API v2 for email"
 
 
-def test_ui_benchmark_path_and_bad_options(tmp_path):
-    from toolkit.guide.ui import build
+def test_ui_benchmark_picker_and_path(tmp_path):
+    from toolkit.guide.ui import _OTHER_FILE, build
 
+    ui = build(today=TODAY, monthly_volume=10**6, max_send_rate=10**6)
+    before = ui.answer.value
+    saved = [v for _, v in ui.benchmarks.options if v.endswith("latest.json")]
+    assert saved, "the shipped benchmark results are offered"
+    ui.benchmarks.value = saved[0]
+    assert ui.answer.value != before and "measured speed" in ui.answer.value
     bench = tmp_path / "b.json"
     bench.write_text(json.dumps({"smtp": {"messages_per_s": 5}}))
-    ui = build(today=TODAY)
-    ui.benchmarks.value = str(bench)
-    assert "measured smtp" in ui.out_time.value
-    ui.benchmarks.value = str(tmp_path / "nope.json")
-    assert "toolkit-guide-error" in ui.out_recommendation.value
+    ui.benchmarks.value = _OTHER_FILE
+    assert ui.benchmark_path.layout.display == "flex"
+    ui.benchmark_path.value = str(bench)
+    assert ">smtp<" in ui.answer.value
+    ui.benchmark_path.value = str(tmp_path / "nope.json")
+    # a file that cannot be read is said in the time section; the answer stays
+    assert "Measured speed not used" in ui.answer.value and ui.error is None
     with pytest.raises(ConfigurationError):
         build(colour="blue")
 
 
 def test_recommend_accepts_raw_throughput_inputs(tmp_path):
     r = recommend(Profile(messages=10, max_send_rate=1), today=TODAY, measured={"ses": 5.0})
-    assert r.time.measured == (("ses", 5.0, 2.0),)
+    assert [(m.label, m.rate, m.alone_s) for m in r.time.measured] == [("ses", 5.0, 2.0)]
     frame = pd.DataFrame({"started_at": [0.0], "finished_at": [2.0]})
-    assert recommend(Profile(messages=10), today=TODAY, measured=frame).time.measured[0][0] == "run"
+    assert (
+        recommend(Profile(messages=10), today=TODAY, measured=frame).time.measured[0].label == "run"
+    )
     with pytest.raises(ConfigurationError):
         recommend(Profile(), today=TODAY, measured=42)
 
@@ -806,4 +939,4 @@ def test_every_fact_is_dated_and_sourced():
     assert len(found) > 40
     for fact in found:
         assert fact.source.startswith("http"), fact
-        assert dt.date(2026, 1, 1) <= fact.checked <= TODAY, fact
+        assert dt.date(2026, 1, 1) <= fact.checked <= dt.date.today(), fact

@@ -388,6 +388,20 @@ def test_code_hint_is_python():
     m = migrate_send_messages(request(emails("a@example.org")))
     code = m.code()
     assert code.startswith("import boto3")
-    assert "ses.send_email(**{" in code
+    assert "ses.send_email(\n    FromEmailAddress=" in code
     compile(code, "<hint>", "exec")
     assert isinstance(m, Migration)
+
+
+def test_code_hint_keeps_every_string_whole_and_equal_to_the_call():
+    import ast
+
+    long_name = {"name": ["Ana " * 40]}  # pprint used to split such strings into pieces
+    addresses = emails("a@example.org", "b@example.org", Substitutions=long_name)
+    m = migrate_send_messages(request(addresses))
+    code = m.code()
+    calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and n.keywords]
+    assert len(calls) == len(m.calls)
+    for node, call in zip(calls, m.calls, strict=True):
+        assert {k.arg: ast.literal_eval(k.value) for k in node.keywords} == call.kwargs
+    assert "' '" not in code  # no adjacent string pieces

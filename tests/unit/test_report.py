@@ -10,13 +10,17 @@ import pandas as pd
 import pytest
 
 from toolkit.measure import (
+    ReportFigure,
     busiest_window,
     failure_table,
     plot_failures,
     plot_latency,
+    plot_retries,
+    plot_status,
     plot_throughput,
     report_cli,
     save_figures,
+    status_table,
     steady_rate,
     summarize,
     timeline,
@@ -127,6 +131,16 @@ def test_failure_table_groups_by_code(frame: pd.DataFrame) -> None:
     assert table.loc[table["error_code"] == "Throttling", "example"].item().startswith("Maximum")
 
 
+def test_status_table_is_labelled_and_ordered(frame: pd.DataFrame) -> None:
+    table = status_table(frame)
+    assert table.index.name == "status" and list(table.columns) == ["rows", "share %"]
+    assert list(table.index) == ["sent", "rejected", "failed", "invalid"]  # vocabulary order
+    assert table.loc["sent", "rows"] == 16 and table.loc["sent", "share %"] == 80.0
+    two = pd.concat([frame, frame.assign(transport="smtp")])
+    by = status_table(two, by="transport")
+    assert by.columns.name == "transport" and by.loc["failed", "smtp"] == 2
+
+
 def test_failure_table_by_message() -> None:
     rows = [
         _row(0, "rejected", error_code="MessageRejected", error_message="not verified"),
@@ -219,8 +233,64 @@ def test_figures_render_to_png(frame: pd.DataFrame, tmp_path) -> None:  # type: 
         fig.savefig(path)
         assert _is_png(path)
     paths = save_figures(frame, tmp_path / "figs", configured_rate=10)
-    assert [p.name for p in paths] == ["throughput.png", "latency.png", "failures.png"]
+    assert [p.name for p in paths] == [
+        "throughput.png",
+        "status.png",
+        "retries.png",
+        "latency.png",
+        "failures.png",
+    ]
     assert all(_is_png(p) for p in paths)
+
+
+@pytest.mark.parametrize(
+    "plot", [plot_throughput, plot_latency, plot_failures, plot_status, plot_retries]
+)
+def test_figures_show_themselves_in_a_notebook(frame: pd.DataFrame, plot) -> None:  # type: ignore[no-untyped-def]
+    # A Figure built without pyplot has no canvas manager: IPython would print only
+    # "<Figure size … with 1 Axes>". The toolkit's figures render their own PNG instead.
+    from IPython.core.formatters import PNGFormatter
+
+    fig = plot(frame)
+    assert isinstance(fig, ReportFigure)
+    png = PNGFormatter()(fig)
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_row_counts_get_whole_number_ticks(frame: pd.DataFrame) -> None:
+    for fig, axis in (
+        (plot_failures(frame), "x"),
+        (plot_status(frame), "x"),
+        (plot_retries(frame), "y"),
+        (plot_throughput(frame), "y"),
+    ):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+        assert all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_status_figure_has_one_bar_per_transport_and_an_outside_legend(frame: pd.DataFrame) -> None:
+    two = pd.concat([frame, frame.assign(transport="smtp")])
+    fig = plot_status(two)
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == ["ses", "smtp"]
+    legend = ax.get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
+
+
+def test_retries_figure_splits_rows_by_attempts(frame: pd.DataFrame) -> None:
+    ax = plot_retries(frame).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["1 attempt", "2 attempts", "3 or more"]
+    assert "6 of 19 rows" in ax.get_title()  # 4 sent after 2 attempts, 2 failed after 3
+
+
+def test_failures_figure_says_which_codes_the_toolkit_assigned(frame: pd.DataFrame) -> None:
+    ax = plot_failures(frame).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any("(before sending)" in label and label.startswith("invalid") for label in labels)
+    assert "provider code" not in ax.get_title()
 
 
 def test_throughput_figure_draws_configured_rate(frame: pd.DataFrame) -> None:
@@ -230,9 +300,24 @@ def test_throughput_figure_draws_configured_rate(frame: pd.DataFrame) -> None:
     assert lines and np.allclose(lines[0].get_ydata(), 10)
 
 
+def test_throughput_figure_draws_the_rate_the_results_know(frame: pd.DataFrame) -> None:
+    known = frame.copy()
+    known.attrs["summary"] = {"max_send_rate": 14.0, "rate": 9.8}
+    labels = {line.get_label(): line for line in plot_throughput(known).axes[0].get_lines()}
+    assert np.allclose(labels["quota (MaxSendRate) 14/s"].get_ydata(), 14)
+    assert np.allclose(labels["pace asked for 9.8/s"].get_ydata(), 9.8)
+    bare = {line.get_label() for line in plot_throughput(frame).axes[0].get_lines()}
+    assert not any("MaxSendRate" in label for label in bare)
+
+
+def test_throughput_figure_shades_the_partial_last_second(frame: pd.DataFrame) -> None:
+    ax = plot_throughput(frame).axes[0]
+    assert "last second (partial)" in ax.get_legend_handles_labels()[1]
+
+
 def test_report_cli_prints_and_writes_pngs(frame: pd.DataFrame, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     csv = tmp_path / "results.csv"
-    frame.to_csv(csv, index_label="input_index")
+    frame.to_csv(csv, index_label="input_index")  # an older file: epoch floats, no summary
     assert report_cli([str(csv), "--rate", "10", "--png", str(tmp_path / "png")]) == 0
     out = capsys.readouterr().out
     assert "rows: 20" in out and "throughput.png" in out
@@ -240,3 +325,27 @@ def test_report_cli_prints_and_writes_pngs(frame: pd.DataFrame, tmp_path, capsys
     assert report_cli([str(csv), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["failed"] == 2
     assert report_cli([str(tmp_path / "missing.csv")]) == 2
+
+
+def test_report_cli_uses_the_rate_saved_with_the_results(
+    frame: pd.DataFrame, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from toolkit.results import results_frame, write_results
+
+    outcomes = [
+        Outcome(str(i), Status.SENT, "ses", started_at=T0 + i / 10, finished_at=T0 + i / 10 + 0.01)
+        for i in range(30)
+    ]
+    saved = results_frame(outcomes)
+    saved.attrs["summary"] = {"max_send_rate": 10.0, "rate": 10.0, "transport": "ses"}
+    path = write_results(saved, tmp_path / "results.csv")
+    assert (tmp_path / "results.summary.json").exists()
+    assert report_cli([str(path), "--png", str(tmp_path / "png")]) == 0
+    assert "configured rate: 10/s" in capsys.readouterr().out
+
+
+def test_report_help_names_the_command_as_typed(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit):
+        report_cli(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m toolkit report")

@@ -151,19 +151,28 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+_EPILOG = (
+    __doc__.split("Exit status:", 1)[1]
+    .split("\n\nOne module per command", 1)[0]
+    .join(("Exit status:", "\n\nHelp on one command: python -m toolkit COMMAND --help"))
+)
+
+
 def _parser() -> argparse.ArgumentParser:
+    # The commands are listed once, by argparse, from each command's own help line.
     parser = _Parser(
         prog="python -m toolkit",
-        description=__doc__.split("\n\nOne module per command")[0],
+        description="Send email from a CSV or Parquet file, serve the sandbox, measure, decide.",
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         _DEBUG, action="store_true", help="show the traceback of an unexpected error"
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     demo.add_parser(sub)
     send.add_parser(sub)
     serve.add_parser(sub)
-    sub.add_parser("report", help="summarize a results file (see: report --help)")
-    sub.add_parser("guide", help="Pinpoint or SES? (see: guide --help)")
+    sub.add_parser("report", help="summarize a results file and draw its figures")
+    sub.add_parser("guide", help="SES or Pinpoint, API or SMTP? the decision guide, with sources")
     return parser

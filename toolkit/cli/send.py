@@ -31,40 +31,151 @@ def _via_help() -> str:
     return "; ".join(f"{k.name}: {k.call}" for k in TRANSPORTS.values())
 
 
+_EXAMPLE = """examples:
+  python -m toolkit send data/recipients.csv --via ses --from "Shop <sender@example.com>" \\
+      --subject "Your order {{order_id}}" --text @data/templates/order_confirmation.txt \\
+      --keep order_id --out results.csv
+  python -m toolkit send customers.parquet --via ses-bulk --from sender@example.com \\
+      --to-column mail --subject "Hello {{name}}" --text "Hi {{name}}, thanks!" --dry-run \\
+      --out preview.csv
+
+--subject, --text and --html take the text itself, with {{column}} placeholders; start the
+value with @ to read it from a file instead (--html @mail.html). Without --region, --profile
+or --smtp-host the send goes to an embedded local sandbox (nothing leaves this machine).
+"""
+
+
 def add_parser(sub: Any) -> None:
-    send = sub.add_parser("send", help="send a CSV or Parquet file")
-    send.add_argument("file", type=Path)
-    send.add_argument("--via", choices=names(), required=True, help=_via_help())
-    send.add_argument("--from", dest="sender", required=True, help="From address")
-    content = send.add_argument_group("content")
-    content.add_argument("--subject", help="subject template, {{column}} placeholders")
-    content.add_argument("--text", type=Path, help="text body template file")
-    content.add_argument("--html", type=Path, help="HTML body template file")
-    content.add_argument("--template", help="name of a stored SES/Pinpoint template")
-    send.add_argument("--to-column", default="email")
-    send.add_argument("--key-column", default=None, help="stable row key (default: row index)")
-    where = send.add_argument_group("where to send")
-    where.add_argument("--sandbox", action="store_true", help="start an embedded sandbox (default)")
-    where.add_argument("--region")
-    where.add_argument("--profile")
-    where.add_argument("--endpoint-url")
-    where.add_argument("--pinpoint-app-id")
-    where.add_argument("--smtp-host")
-    where.add_argument("--smtp-port", type=int, default=587)
-    where.add_argument("--smtp-user")
-    where.add_argument("--smtp-password-env", metavar="VAR", help="env var holding the password")
-    where.add_argument("--smtp-tls", choices=("starttls", "implicit", "none"), default="starttls")
-    where.add_argument("--smtp-no-verify", action="store_true", help="skip certificate checks")
-    engine = send.add_argument_group("engine")
-    engine.add_argument("--rate", type=float, help="recipients per second (default: quota)")
-    engine.add_argument("--workers", type=int, default=8)
-    engine.add_argument("--ledger", help="SQLite journal; makes the run resumable")
-    engine.add_argument("--resume", action="store_true", help="continue an existing ledger")
-    engine.add_argument("--retry-unknown", action="store_true", help="resend 'unknown' rows")
-    engine.add_argument("--dry-run", action="store_true", help="check and render; send nothing")
-    engine.add_argument("--limit", type=int, help="send at most N rows")
-    engine.add_argument("--no-progress", action="store_true")
-    send.add_argument("--out", required=True, help="results CSV")
+    send = sub.add_parser(
+        "send",
+        help="send one email per row of a CSV or Parquet file",
+        description="Send one email per row of a CSV or Parquet file and write one result "
+        "row per input row.",
+        epilog=_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    send.add_argument(
+        "file", type=Path, help="recipients, one row per email (.csv, or .parquet/.pq)"
+    )
+    send.add_argument(
+        "--via", choices=names(), required=True, metavar="TRANSPORT",
+        help=f"how to send, e.g. --via ses. {_via_help()}",
+    )  # fmt: skip
+    send.add_argument(
+        "--from", dest="sender", required=True, metavar="ADDRESS",
+        help='the From address (a verified identity), e.g. --from "Shop <sender@example.com>"',
+    )  # fmt: skip
+    content = send.add_argument_group(
+        "content ({{column}} placeholders are filled from each row; @FILE reads a file)"
+    )
+    content.add_argument(
+        "--subject", metavar="TEXT", help='subject line, e.g. --subject "Order {{order_id}}"'
+    )
+    content.add_argument(
+        "--text", metavar="TEXT|@FILE",
+        help='plain-text body: the text itself (--text "Hi {{first_name}}") or @ and a file '
+        "(--text @body.txt)",
+    )  # fmt: skip
+    content.add_argument(
+        "--html", metavar="HTML|@FILE",
+        help='HTML body: the HTML itself (--html "<p>Hi {{first_name}}</p>") or @ and a file '
+        "(--html @body.html)",
+    )  # fmt: skip
+    content.add_argument(
+        "--template", metavar="NAME",
+        help="instead of --subject/--text/--html: a template stored in SES (or Pinpoint), "
+        "e.g. --template order-confirmation",
+    )  # fmt: skip
+    columns = send.add_argument_group("columns")
+    columns.add_argument(
+        "--to-column", default="email", metavar="COLUMN",
+        help="the column with each row's address (default: email), e.g. --to-column mail",
+    )  # fmt: skip
+    columns.add_argument(
+        "--key-column", default=None, metavar="COLUMN",
+        help="a column with a stable id per row, used by the ledger to recognise rows "
+        "(default: the row number), e.g. --key-column order_id",
+    )  # fmt: skip
+    columns.add_argument(
+        "--keep", default=None, metavar="COLUMNS",
+        help="input columns to copy into the results, comma-separated, e.g. --keep "
+        "order_id,first_name",
+    )  # fmt: skip
+    where = send.add_argument_group("where to send (default: an embedded local sandbox)")
+    where.add_argument(
+        "--sandbox", action="store_true",
+        help="send to an embedded local sandbox (the default when no AWS or SMTP option is "
+        "given)",
+    )  # fmt: skip
+    where.add_argument("--region", help="AWS Region of your SES account, e.g. --region eu-west-1")
+    where.add_argument(
+        "--profile",
+        help="AWS profile from ~/.aws/config to take credentials from, e.g. --profile prod",
+    )
+    where.add_argument(
+        "--endpoint-url", metavar="URL",
+        help="a different SES/Pinpoint endpoint, e.g. a sandbox served by 'python -m toolkit "
+        "sandbox': --endpoint-url http://127.0.0.1:8025",
+    )  # fmt: skip
+    where.add_argument(
+        "--pinpoint-app-id", metavar="ID",
+        help="Pinpoint application (project) id, for --via pinpoint on AWS",
+    )  # fmt: skip
+    where.add_argument(
+        "--smtp-host", metavar="HOST",
+        help="SMTP server for --via smtp, e.g. --smtp-host email-smtp.eu-west-1.amazonaws.com",
+    )  # fmt: skip
+    where.add_argument(
+        "--smtp-port", type=int, default=587, metavar="PORT", help="SMTP port (default: 587)"
+    )
+    where.add_argument("--smtp-user", metavar="USER", help="SMTP user name (SES: SMTP credentials)")
+    where.add_argument(
+        "--smtp-password-env", metavar="VAR",
+        help="the environment variable holding the SMTP password, e.g. --smtp-password-env "
+        "SMTP_PASSWORD (never the password itself)",
+    )  # fmt: skip
+    where.add_argument(
+        "--smtp-tls", choices=("starttls", "implicit", "none"), default="starttls",
+        help="STARTTLS on a plain port (default), implicit TLS (port 465), or none",
+    )  # fmt: skip
+    where.add_argument(
+        "--smtp-no-verify", action="store_true",
+        help="do not check the server's certificate (test servers only)",
+    )  # fmt: skip
+    engine = send.add_argument_group("sending")
+    engine.add_argument(
+        "--rate", type=float, metavar="PER_SECOND",
+        help="recipients per second, e.g. --rate 14 (default: the account's quota when the "
+        "API reports it)",
+    )  # fmt: skip
+    engine.add_argument(
+        "--workers", type=int, default=8, metavar="N",
+        help="requests in flight at once (default: 8)",
+    )  # fmt: skip
+    engine.add_argument(
+        "--ledger", metavar="PATH",
+        help="SQLite journal of every row; makes the run resumable, e.g. --ledger run.sqlite",
+    )  # fmt: skip
+    engine.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in an existing --ledger (rows already final are not resent)",
+    )  # fmt: skip
+    engine.add_argument(
+        "--retry-unknown", action="store_true",
+        help="also resend rows whose fate is unknown (they may arrive twice)",
+    )  # fmt: skip
+    engine.add_argument(
+        "--dry-run", action="store_true", help="check and render every row; send nothing"
+    )
+    engine.add_argument(
+        "--limit", type=int, metavar="N", help="send at most N rows, e.g. --limit 10"
+    )
+    engine.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    send.add_argument(
+        "--out", required=True, metavar="PATH",
+        help="where to write the results, one row per input row: .csv (with "
+        "NAME.summary.json beside it) or .parquet, e.g. --out results.csv",
+    )  # fmt: skip
     send.set_defaults(handler=run)
 
 
@@ -83,20 +194,32 @@ def _read_frame(path: Path) -> Any:
         raise ConfigurationError(f"cannot read {path}: {exc}") from exc
 
 
-def _read_text(path: Path | None, flag: str = "--text") -> str | None:
+def _read_text(value: str | None, flag: str = "--text") -> str | None:
+    """The text of --subject/--text/--html: the value itself, or a file's content for @PATH.
+
+    A value that is the name of an existing file (without the @) is refused rather than sent
+    as the body: that is almost always a forgotten @.
+    """
     from toolkit.errors import ConfigurationError
 
-    if path is None:
+    if value is None:
         return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{flag}: cannot read template {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"{flag}: cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(
+                f"{flag}: {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                f"offset {exc.start}); save it as UTF-8"
+            ) from exc
+    if "\n" not in value and len(value) < 4096 and Path(value).is_file():
         raise ConfigurationError(
-            f"{flag}: {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
-            f"{exc.start}); save it as UTF-8"
-        ) from exc
+            f"{flag} {value} names a file: write {flag} @{value} to send its content"
+        )
+    return value
 
 
 # Which flag sets a setting, for messages that name the setting (``region 'x' is not ...``).
@@ -207,38 +330,17 @@ def _check_paths(ns: argparse.Namespace) -> tuple[Path, Path | None]:
     return out, ledger
 
 
-def write_results(frame: pd.DataFrame, out: Path) -> Path:
-    """Write the results CSV atomically (a temporary file in the same directory, then a
-    rename): a reader never sees half a file, and an old file is replaced only by a complete
-    one. If ``out`` cannot be written any more, the results go to the temporary directory
-    instead. Returns the path written."""
+def _write(frame: pd.DataFrame, out: Path) -> Path:
+    """Write the results (atomically, see :func:`toolkit.results.write_results`); if ``out``
+    cannot be written any more, write them to the temporary directory instead, so a result is
+    never lost. Returns the path written."""
+    from toolkit.results import write_results
+
     try:
-        _write_atomically(frame, out)
-        return out
+        return write_results(frame, out)
     except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"toolkit-results-{os.getpid()}.csv"
-        _write_atomically(frame, fallback)
-        return fallback
-
-
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    index = frame.index
-    label: Any = "input_index"
-    if index.nlevels > 1:
-        label = [f"input_index_{i}" for i in range(index.nlevels)]
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
-        os.chmod(temporary, mode)  # mkstemp makes it private; give it a normal file's mode
-        frame.to_csv(temporary, index_label=label, errors="backslashreplace")
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        fallback = Path(tempfile.gettempdir()) / f"toolkit-results-{os.getpid()}{out.suffix}"
+        return write_results(frame, fallback)
 
 
 def _counts_line(frame: pd.DataFrame) -> str:
@@ -289,9 +391,10 @@ def run(ns: argparse.Namespace) -> int:
                 sender=ns.sender,
                 to=ns.to_column,
                 key=ns.key_column,
-                subject=ns.subject,
+                subject=_read_text(ns.subject, "--subject"),
                 text=text,
                 html=html,
+                keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
                 template=ns.template,
                 ledger=ledger,
                 dry_run=ns.dry_run,
@@ -300,13 +403,13 @@ def run(ns: argparse.Namespace) -> int:
     except BaseException as exc:
         partial = getattr(exc, "results", None)
         if partial is not None:  # something was sent: never lose what happened to it
-            written = write_results(partial, out)
+            written = _write(partial, out)
             with contextlib.suppress(AttributeError):
                 exc.results_note = (  # type: ignore[attr-defined]
                     f"every row's status so far ({_counts_line(partial)}) -> {written}"
                 )
         raise
-    written = write_results(results, out)
+    written = _write(results, out)
     print(_counts_line(results), f"-> {written}")
     if written != out:
         print(f"toolkit: could not write {out}; results are in {written}", file=sys.stderr)

@@ -36,23 +36,33 @@ class Progress:
 
 
 Observer = Callable[[Progress], None]
-
-
-Observer = Callable[[Progress], None]
 """Anything that takes progress snapshots (the bar below, a widget, a logger)."""
 
 _SHOWN = ("sent", "rejected", "failed", "unknown", "invalid", "skipped")
 
 
 class ProgressBar:
-    """A tqdm bar counting finished rows (unit "msg", with rate and ETA)."""
+    """A tqdm bar counting finished rows (unit "msg", with rate and ETA).
+
+    In a notebook the bar is displayed with a display id and redrawn once more when it
+    closes, so a saved notebook (or any front end that cannot draw the widget) shows the
+    final count instead of the "0%" the bar had when it first appeared.
+    """
 
     def __init__(self, total: int, desc: str = "send", **tqdm_options: Any) -> None:
         from tqdm.auto import tqdm
 
         options: dict[str, Any] = {"unit": "msg", "dynamic_ncols": True, "leave": True}
         options.update(tqdm_options)
+        widget = _is_widget_bar(tqdm)
+        if widget:
+            options["display"] = False
         self._bar = tqdm(total=total, desc=desc, **options)
+        self._handle: Any = None
+        if widget:
+            from IPython.display import display
+
+            self._handle = display(self._bar.container, display_id=True)
         self._closed = False
 
     def __call__(self, snapshot: Progress) -> None:
@@ -71,3 +81,14 @@ class ProgressBar:
         if not self._closed:
             self._closed = True
             self._bar.close()
+            if self._handle is not None:
+                self._handle.update(self._bar.container)
+
+
+def _is_widget_bar(tqdm_class: type) -> bool:
+    """True when ``tqdm.auto`` chose the Jupyter widget bar."""
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:  # no ipywidgets: the console bar
+        return False
+    return issubclass(tqdm_class, notebook_tqdm)

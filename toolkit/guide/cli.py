@@ -33,6 +33,8 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
     ap = argparse.ArgumentParser(
         prog=prog,
         description="Which AWS service/interface to send with, and why (dated facts with sources).",
+        epilog="example: python -m toolkit guide --channels email,sms --monthly-volume 2000000 "
+        "--max-send-rate 14",
     )
     ap.add_argument(
         "--channels", default="email", help="comma-separated: email,sms,push,voice (default: email)"
@@ -63,14 +65,17 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
         "--max-send-rate",
         type=float,
         default=None,
-        help="account MaxSendRate (default: sandbox 1/s)",
+        help="your account's MaxSendRate, e.g. --max-send-rate 14 (aws sesv2 get-account; "
+        "without it no time is estimated)",
     )
     ap.add_argument(
         "--max-24h-send", type=float, default=None, help="account Max24HourSend (-1 = unlimited)"
     )
     ap.add_argument("--attachments-gb", type=float, default=0.0, help="GB of attachments/month")
-    ap.add_argument("--dedicated-ip-count", type=int, default=1)
-    ap.add_argument("--tenant-count", type=int, default=0)
+    ap.add_argument(
+        "--dedicated-ip-count", type=int, default=1, help="with --dedicated-ips: how many"
+    )
+    ap.add_argument("--tenant-count", type=int, default=0, help="with --tenants: how many")
     ap.add_argument("--date", type=_date, default=None, help="answer as of YYYY-MM-DD")
     ap.add_argument(
         "--benchmarks",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pprint
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,9 +100,25 @@ class Migration:
         for note in self.prerequisites:
             lines.append(f"# before: {note}")
         for call in self.calls:
-            args = pprint.pformat(call.kwargs, width=90)
-            lines.append(f"{client_name}.{call.operation}(**{args})")
+            args = ",\n".join(f"    {k}={_literal(v, 1)}" for k, v in call.kwargs.items())
+            lines.append(f"{client_name}.{call.operation}(\n{args},\n)")
         return "\n".join(lines) + "\n"
+
+
+def _literal(value: Any, depth: int) -> str:
+    """A Python literal, one item per line, strings never split (pprint breaks long strings
+    into adjacent pieces such as '{"name": ' '"Ana"}', which read as a mistake)."""
+    pad, inner = "    " * depth, "    " * (depth + 1)
+    if isinstance(value, Mapping) and value:
+        items = ",\n".join(f"{inner}{k!r}: {_literal(v, depth + 1)}" for k, v in value.items())
+        return "{\n" + items + ",\n" + pad + "}"
+    if isinstance(value, list | tuple) and value:
+        flat = repr(list(value))
+        if len(flat) <= 60 and not any(isinstance(v, Mapping | list | tuple) for v in value):
+            return flat  # a short list of addresses reads best on one line
+        items = ",\n".join(inner + _literal(v, depth + 1) for v in value)
+        return "[\n" + items + ",\n" + pad + "]"
+    return repr(list(value) if isinstance(value, tuple) else value)
 
 
 def _substitutions(raw: Any, where: str, notes: list[str]) -> dict[str, Any]:

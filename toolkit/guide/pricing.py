@@ -241,9 +241,7 @@ def estimate_cost(inputs: CostInputs, *, today: dt.date) -> CostEstimate:
         _pinpoint(inputs, today),
     )
     notes = (
-        "Prices are USD, us-east-1, from the AWS Price List read "
-        f"{facts.SES_PLAN_ESSENTIALS.checked.isoformat()}; confirm on "
-        "https://aws.amazon.com/ses/pricing/.",
+        "Prices are USD, us-east-1. " + facts.SES_PRICES_NOTE,
         "Plan tiers are taken as graduated; add-ons (attachments, dedicated IPs, tenants) are "
         "priced à la carte on every plan unless the plan includes them (not verified).",
     )

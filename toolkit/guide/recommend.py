@@ -50,7 +50,13 @@ from toolkit.guide.rules import (
     rules_ses,
     ses_needs,
 )
-from toolkit.guide.timing import Throughput, TimeEstimate, estimate_time, format_duration
+from toolkit.guide.timing import (
+    Throughput,
+    TimeEstimate,
+    estimate_time,
+    format_duration,
+    known_limits,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,35 @@ class Recommendation:
     def summary(self) -> str:
         """E.g. 'SES API v2 for email + AWS End User Messaging for SMS'."""
         return " + ".join(c.label for c in self.choices)
+
+    @property
+    def pinpoint_badge(self) -> tuple[str, str] | None:
+        """(text, tone) of the Pinpoint notice for ``today``, or None before 2025-05-20.
+
+        Tone: "ended" from the end of support, "closing" while only existing accounts may
+        use it. The guide shows it whatever was asked (it is a Pinpoint-or-SES guide); SES is
+        named only when email is among the channels.
+        """
+        eos = facts.PINPOINT_END_OF_SUPPORT.value.isoformat()
+        to = (
+            "SES / End User Messaging" if "email" in self.profile.channels else "End User Messaging"
+        )
+        if self.phase is PinpointPhase.ENDED:
+            return f"Pinpoint: ended {eos} → {to}", "ended"
+        if self.phase is PinpointPhase.EXISTING_ONLY:
+            closed = facts.PINPOINT_NO_NEW_CUSTOMERS.value.isoformat()
+            return f"Pinpoint: closed to new customers {closed}, ends {eos} → {to}", "closing"
+        return None
+
+    def _repr_html_(self) -> str:
+        """A compact answer card in a notebook (see :mod:`.card`)."""
+        from toolkit.guide.card import render_card
+
+        return render_card(self, compact=True)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """The readable answer, not the dataclass fields, where a notebook shows plain text."""
+        printer.text(self.to_text())
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -122,15 +157,19 @@ class Recommendation:
         lines = [f"Recommendation ({self.today.isoformat()}): {self.summary}"]
         if self.alternative:
             lines.append("Migrate to: " + " + ".join(c.label for c in self.alternative))
+        if self.pinpoint_badge:
+            lines.append(f"[{self.pinpoint_badge[0]}]")
         lines.append("Why:")
         for i, r in enumerate(self.reasons, 1):
             lines.append(f" {i}. {r.text}")
-            lines.append(f"    source: {r.fact.source} (checked {r.fact.checked.isoformat()})")
+            lines.append(f"    source: {_cited(r.fact)}")
         if self.warnings:
-            lines.append("Warnings:")
+            lines.append("Watch out:")
             for w in self.warnings:
                 lines.append(f" ! {w.text}")
-                lines.append(f"    source: {w.fact.source} (checked {w.fact.checked.isoformat()})")
+                lines.append(f"    source: {_cited(w.fact)}")
+        if "email" not in self.profile.channels:
+            return "\n".join(lines)  # cost and time are SES's: nothing to say without email
         volume = self.cost.inputs.monthly_volume
         if not volume and not self.time.messages:
             # "$0.00" and "0.0 s" for nothing to send would read as answers; say what is missing.
@@ -139,33 +178,59 @@ class Recommendation:
                 " --monthly-volume N)."
             )
             return "\n".join(lines)
-        lines.append(
-            f"Monthly cost for {volume:,} emails (cheapest available: {self.cost.cheapest.plan}):"
-        )
-        for p in self.cost.plans:
-            flag = "" if p.available else " (not available)"
+        if volume:
             lines.append(
-                f"   {p.plan:<22} ${p.monthly_usd:>12,.2f}{flag}"
-                + (f"  {p.note}" if p.note else "")
+                f"Monthly cost for {volume:,} emails (cheapest available: "
+                f"{self.cost.cheapest.plan}):"
             )
-        for note in self.cost.notes:
-            lines.append(f"   note: {note}")
-        t = self.time
-        quota = f"{t.max_send_rate:g}/s" + (
-            f", {t.max_24_hour_send:,.0f}/24 h" if t.max_24_hour_send not in (None, -1) else ""
-        )
-        assumed = " (sandbox quota assumed; read GetAccount)" if t.quota_assumed else ""
-        lines.append(
-            f"Time for {t.messages:,} messages at the quota ({quota}){assumed}: "
-            f"{format_duration(t.at_quota_s)}; with headroom: "
-            f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by})"
-        )
-        for label, rate, seconds in t.measured:
-            lines.append(
-                f"   measured {label}: {rate:,.1f} msg/s → {format_duration(seconds)}"
-                f" ({t.measured_source})"
-            )
+            for p in self.cost.plans:
+                flag = "" if p.available else " (not available)"
+                lines.append(
+                    f"   {p.plan:<22} ${p.monthly_usd:>12,.2f}{flag}"
+                    + (f"  {p.note}" if p.note else "")
+                )
+            for note in self.cost.notes:
+                lines.append(f"   note: {note}")
+        lines.extend(_time_lines(self.time))
         return "\n".join(lines)
+
+
+def _cited(fact: facts.Fact[Any]) -> str:
+    kind = "" if fact.from_aws else f"; {facts.PROVENANCE_LABEL[fact.provenance]}"
+    return f"{fact.source} (checked {fact.checked.isoformat()}{kind})"
+
+
+def _time_lines(t: TimeEstimate) -> list[str]:
+    if not t.messages:
+        return []
+    if t.at_quota_s is None or t.max_send_rate is None:
+        lines = [f"Time for {t.messages:,} messages: not estimated, your quota is not given.",
+                 f"   {known_limits()}"]  # fmt: skip
+    else:
+        quota = f"{t.max_send_rate:g}/s" + (
+            f", {t.max_24_hour_send:,.0f}/24 h"
+            if t.max_24_hour_send is not None and t.max_24_hour_send >= 0
+            else ""
+        )
+        lines = [
+            f"Time for {t.messages:,} messages at your quota ({quota}): "
+            f"{format_duration(t.at_quota_s)}; paced at "
+            f"{facts.SES_RATE_HEADROOM.value:.0%} of it (a field report's margin): "
+            f"{format_duration(t.at_headroom_s or 0.0)} (limited by {t.limited_by})"
+        ]
+    if t.measured:
+        lines.append(f"   the toolkit's measured speed ({t.measured_source}):")
+    for m in t.measured:
+        with_quota = (
+            f"; with your quota {format_duration(m.with_quota_s)}"
+            if m.with_quota_s is not None
+            else ""
+        )
+        lines.append(
+            f"   measured {m.label}: {m.rate:,.1f} msg/s → {format_duration(m.alone_s)} at that "
+            f"speed{with_quota}"
+        )
+    return lines
 
 
 def recommend(
@@ -185,9 +250,12 @@ def recommend(
     ``measured`` may also be a results DataFrame, a benchmark JSON path or {label: msgs/s}.
     """
     today = today or dt.date.today()
-    throughput = Throughput.coerce(measured)
     p = profile
     phase = pinpoint_phase(today)
+    throughput = Throughput.coerce(measured)
+    if throughput is not None and phase is PinpointPhase.ENDED:  # no longer a way to send email
+        rates = tuple((k, v) for k, v in throughput.rates if k != "pinpoint")
+        throughput = Throughput(rates, throughput.source)
     c = Collector()
     email = "email" in p.channels
     others = tuple(ch for ch in CHANNELS if ch in p.channels and ch != "email")

@@ -10,22 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolkit import facts
 from toolkit.facts import Fact
 from toolkit.guide.pricing import CostEstimate
-
-if TYPE_CHECKING:
-    pass
-
 from toolkit.guide.profile import (
     CHANNEL_LABEL,
     PinpointPhase,
     Profile,
     Reason,
 )
-from toolkit.guide.timing import TimeEstimate
+from toolkit.guide.timing import TimeEstimate, known_limits
 
 
 @dataclass
@@ -411,32 +407,39 @@ def rules_cost_and_rate(
         if legacy:
             pinpoint = next(pl for pl in cost.plans if pl.historical)
             text += f" Pinpoint (historical price): about ${pinpoint.monthly_usd:,.2f}/month."
+        if not plan_fact.from_aws:
+            text += (
+                " Prices from a third-party copy of the AWS Price List, not AWS's own page: "
+                "confirm on aws.amazon.com/ses/pricing."
+            )
         c.why("cost", text, plan_fact, 20)
-    if time.quota_assumed:
+    if not time.quota_known:
         c.warn(
             "quota-unknown",
-            "Account quota not given: estimates assume the SES sandbox (1/s, 200 per 24 h). "
-            "Read GetAccount.SendQuota (production quotas vary per account).",
+            "Your sending quota is not given, so no time is estimated. " + known_limits(),
             facts.SES_SANDBOX_MAX_SEND_RATE,
             30,
         )
-    else:
-        limit = round(time.max_send_rate * facts.SES_RATE_HEADROOM.value, 9)
-        if p.peak_rate > limit:
-            c.warn(
-                "peak-over-quota",
-                f"Peak {p.peak_rate:g}/s is above {limit:g}/s (max send rate "
-                f"{time.max_send_rate:g}/s with headroom): request a quota increase or "
-                "queue the peak.",
-                facts.SES_RATE_HEADROOM,
-                70,
-            )
-        daily = p.max_24_hour_send
-        if daily is not None and daily >= 0 and p.monthly_volume > 30 * daily:
-            c.warn(
-                "volume-over-daily-quota",
-                f"{p.monthly_volume:,}/month exceeds 30 × the 24-hour quota ({daily:,.0f}): "
-                "request an increase.",
-                facts.SES_QUOTA_COUNTS_RECIPIENTS,
-                65,
-            )
+        return
+    assert time.max_send_rate is not None
+    headroom = facts.SES_RATE_HEADROOM.value
+    limit = round(time.max_send_rate * headroom, 9)
+    if p.peak_rate > limit:
+        c.warn(
+            "peak-over-quota",
+            f"Peak {p.peak_rate:g}/s is above {limit:g}/s, {headroom:.0%} of your max send rate "
+            f"{time.max_send_rate:g}/s. AWS: SES may accept less than the max rate and only "
+            f"short bursts above it; the {headroom:.0%} margin is a field report, not an AWS "
+            "figure. Request a quota increase or queue the peak.",
+            facts.SES_RATE_HEADROOM,
+            70,
+        )
+    daily = p.max_24_hour_send
+    if daily is not None and daily >= 0 and p.monthly_volume > 30 * daily:
+        c.warn(
+            "volume-over-daily-quota",
+            f"{p.monthly_volume:,}/month exceeds 30 × the 24-hour quota ({daily:,.0f}): "
+            "request an increase.",
+            facts.SES_QUOTA_COUNTS_RECIPIENTS,
+            65,
+        )

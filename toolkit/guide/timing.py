@@ -1,7 +1,10 @@
-"""How long a month's mail takes: at the quota, and at a throughput measured by the toolkit.
+"""How long a month's mail takes: at the account's quota, and at a throughput measured by the
+toolkit.
 
-:class:`Throughput` reads measured rates from a results frame, a benchmark JSON or a mapping;
-:func:`estimate_time` turns a :class:`~.profile.Profile` into a :class:`TimeEstimate`.
+:class:`Throughput` reads measured rates from a results frame, a benchmark JSON (found relative
+to the working directory or the checkout: :func:`find_file`, :func:`saved_runs`) or a
+mapping; :func:`estimate_time` turns a :class:`~.profile.Profile` into a :class:`TimeEstimate`.
+Without the account's quota there is no time at the quota, only :func:`known_limits`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from toolkit import facts
 from toolkit.errors import ConfigurationError
 from toolkit.facts import Fact
+from toolkit.results import epoch_seconds
+from toolkit.transports.registry import names as transport_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +67,7 @@ class Throughput:
         Grouped by the ``transport`` column when present. Only rows with status ``sent``
         count when a ``status`` column exists (skipped and invalid rows took no time).
         """
-        import pandas as pd
+        import numpy as np
 
         missing = {"started_at", "finished_at"} - set(frame.columns)
         if missing:
@@ -77,11 +82,11 @@ class Throughput:
             groups = [("run", data)]
         rates: dict[str, float] = {}
         for label, group in groups:
-            start, end = group["started_at"].min(), group["finished_at"].max()
-            if pd.isna(start) or pd.isna(end):
+            starts = epoch_seconds(group["started_at"])
+            ends = epoch_seconds(group["finished_at"])
+            if np.isnan(starts).all() or np.isnan(ends).all():
                 continue
-            span = end - start
-            seconds = span.total_seconds() if hasattr(span, "total_seconds") else float(span)
+            seconds = float(np.nanmax(ends) - np.nanmin(starts))
             if seconds > 0:
                 rates[str(label)] = len(group) / seconds
         return cls.from_mapping(rates, source)
@@ -95,14 +100,17 @@ class Throughput:
         """
         source = "dict"
         if isinstance(data, (str, Path)):
-            path = Path(data)
+            path = find_file(data)
             try:
                 data = json.loads(path.read_text())
             except (OSError, ValueError) as exc:
                 raise ConfigurationError(f"cannot read benchmark results {path}: {exc}") from exc
-            source = str(path)
+            source = _describe_run(path, data)
         if not isinstance(data, Mapping):
             raise ConfigurationError("benchmark results must be a JSON object")
+        saved = _toolkit_benchmarks(data)
+        if saved:
+            return cls.from_mapping(saved, source)
         rates: dict[str, float] = {}
 
         def visit(node: Any, key: str) -> None:
@@ -123,6 +131,68 @@ class Throughput:
             return cls.from_mapping(data, source)
         visit(data, "benchmark")
         return cls.from_mapping(rates, source)
+
+
+def _toolkit_benchmarks(data: Mapping[str, Any]) -> dict[str, float]:
+    """Best rate per transport from ``python -m benchmarks`` output (its "scenarios" list:
+    toolkit runs that finished, grouped by transport name); empty for other layouts."""
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, list):
+        return {}
+    best: dict[str, float] = {}
+    for item in scenarios:
+        if not isinstance(item, Mapping) or item.get("kind") != "toolkit":
+            continue
+        group, rate = item.get("group"), item.get("msgs_per_s")
+        if item.get("status", "ok") != "ok" or group not in transport_names():
+            continue
+        if isinstance(rate, (int, float)) and rate > 0:
+            best[str(group)] = max(best.get(str(group), 0.0), float(rate))
+    return best
+
+
+def _describe_run(path: Path, data: Any) -> str:
+    """'benchmarks/results/latest.json (full run of 2026-11-26)' for a saved benchmark run."""
+    label = _display_path(path)
+    if isinstance(data, Mapping) and isinstance(data.get("started_at"), str):
+        mode = f"{data['mode']} run" if isinstance(data.get("mode"), str) else "run"
+        return f"{label} ({mode} of {data['started_at'][:10]}, against the local sandbox)"
+    return label
+
+
+def repo_root() -> Path:
+    """The checkout the toolkit runs from (where benchmarks/ and data/ live)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def find_file(name: str | Path) -> Path:
+    """``name`` as given, else relative to the checkout, else to the working directory's
+    parents (a notebook runs from notebooks/). ConfigurationError names where it looked."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        bases = [Path.cwd(), repo_root(), *list(Path.cwd().parents)[:2]]
+        candidates = [base / path for base in bases]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
+    raise ConfigurationError(f"no file {str(name)!r} (looked in {looked})")
+
+
+def saved_runs() -> list[Path]:
+    """Benchmark results saved in the checkout (benchmarks/results/*.json), newest first."""
+    folder = repo_root() / "benchmarks" / "results"
+    runs = [p for p in folder.glob("*.json") if p.is_file()] if folder.is_dir() else []
+    return sorted(runs, key=lambda p: (p.name != "latest.json", -p.stat().st_mtime))
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        return str(path)
 
 
 def seconds_to_send(
@@ -165,22 +235,43 @@ def format_duration(seconds: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class MeasuredTime:
+    """How long the send takes at one measured throughput."""
+
+    label: str
+    rate: float  # messages per second measured (e.g. the toolkit against the sandbox)
+    alone_s: float  # at the measured rate, were the quota no limit
+    with_quota_s: float | None  # at the slower of the measured rate and the quota (None: unknown)
+
+
+@dataclass(frozen=True, slots=True)
 class TimeEstimate:
-    """How long one send of ``messages`` takes at the quota and at measured rates."""
+    """How long one send of ``messages`` takes at the account's quota and at measured rates.
+
+    With the quota unknown (``max_send_rate`` None) there is no time at the quota: the
+    sandbox's limits would give absurd answers for production volumes and any other guess
+    would be made up. What is known instead is in :data:`known_limits`.
+    """
 
     messages: int
-    max_send_rate: float
+    max_send_rate: float | None  # None: the account's quota was not given
     max_24_hour_send: float | None
-    quota_assumed: bool  # True when the sandbox quota was assumed (account quota not given)
-    at_quota_s: float
-    at_headroom_s: float  # pacing below the max rate, as field reports advise
-    measured: tuple[tuple[str, float, float], ...] = ()  # (label, msgs/s, seconds)
+    at_quota_s: float | None
+    at_headroom_s: float | None  # pacing at facts.SES_RATE_HEADROOM of the rate (field report)
+    measured: tuple[MeasuredTime, ...] = ()
     measured_source: str = ""
     quota_fact: Fact[Any] = facts.SES_QUOTA_COUNTS_RECIPIENTS
 
     @property
+    def quota_known(self) -> bool:
+        """True when the account's MaxSendRate was given."""
+        return self.max_send_rate is not None
+
+    @property
     def limited_by(self) -> str:
-        """'rate' or 'daily quota'."""
+        """'rate', 'daily quota', or 'unknown quota'."""
+        if not self.quota_known:
+            return "unknown quota"
         if self.max_24_hour_send is not None and 0 <= self.max_24_hour_send < self.messages:
             return "daily quota"
         return "rate"
@@ -189,37 +280,67 @@ class TimeEstimate:
         """JSON-ready form."""
         return {
             "messages": self.messages,
+            "quota_known": self.quota_known,
             "max_send_rate": self.max_send_rate,
             "max_24_hour_send": self.max_24_hour_send,
-            "quota_assumed": self.quota_assumed,
             "limited_by": self.limited_by,
-            "at_quota_s": None if math.isinf(self.at_quota_s) else self.at_quota_s,
-            "at_headroom_s": None if math.isinf(self.at_headroom_s) else self.at_headroom_s,
+            "at_quota_s": _finite(self.at_quota_s),
+            "at_headroom_s": _finite(self.at_headroom_s),
             "measured": [
-                {"label": k, "messages_per_s": r, "seconds": s} for k, r, s in self.measured
+                {
+                    "label": m.label,
+                    "messages_per_s": m.rate,
+                    "seconds": m.alone_s,
+                    "seconds_with_quota": _finite(m.with_quota_s),
+                }
+                for m in self.measured
             ],
             "measured_source": self.measured_source,
             "source": self.quota_fact.source,
         }
 
 
+def known_limits() -> str:
+    """What is known about SES quotas when the account's own is not given, and how to read it."""
+    rate = facts.SES_SANDBOX_MAX_SEND_RATE.value
+    daily = facts.SES_SANDBOX_MAX_24_HOUR_SEND.value
+    return (
+        f"A new SES account starts in the sandbox: {rate:g} email per second and {daily:,} per "
+        "24 hours; production quotas are set per account and Region. Read yours with "
+        "'aws sesv2 get-account' (SendQuota: MaxSendRate, Max24HourSend) or on the SES "
+        "console's Account dashboard."
+    )
+
+
 def estimate_time(profile: Profile, measured: Throughput | None = None) -> TimeEstimate:
-    """Time for ``profile.messages`` (default: the monthly volume) at the quota and measured."""
+    """Time for ``profile.messages`` (default: the monthly volume) at the quota and measured.
+
+    No time at the quota when ``profile.max_send_rate`` is None; measured rates are then
+    timed on their own (what the toolkit could do if the quota allowed it).
+    """
     n = profile.monthly_volume if profile.messages is None else profile.messages
-    assumed = profile.max_send_rate is None
-    rate = facts.SES_SANDBOX_MAX_SEND_RATE.value if assumed else float(profile.max_send_rate or 0)
+    rate = float(profile.max_send_rate) if profile.max_send_rate is not None else None
     daily: float | None = profile.max_24_hour_send
-    if assumed and daily is None:
-        daily = float(facts.SES_SANDBOX_MAX_24_HOUR_SEND.value)
     headroom = facts.SES_RATE_HEADROOM.value
-    rows = tuple((label, r, n / r) for label, r in (measured.rates if measured else ()))
+    rows = tuple(
+        MeasuredTime(
+            label,
+            r,
+            n / r,
+            seconds_to_send(n, min(r, rate), daily) if rate is not None else None,
+        )
+        for label, r in (measured.rates if measured else ())
+    )
     return TimeEstimate(
         messages=n,
         max_send_rate=rate,
         max_24_hour_send=daily,
-        quota_assumed=assumed,
-        at_quota_s=seconds_to_send(n, rate, daily),
-        at_headroom_s=seconds_to_send(n, rate * headroom, daily),
+        at_quota_s=seconds_to_send(n, rate, daily) if rate is not None else None,
+        at_headroom_s=seconds_to_send(n, rate * headroom, daily) if rate is not None else None,
         measured=rows,
         measured_source=measured.source if measured else "",
     )
+
+
+def _finite(seconds: float | None) -> float | None:
+    return None if seconds is None or math.isinf(seconds) else seconds

@@ -1,13 +1,21 @@
-"""The decision guide as ipywidgets: questions on top, the answer (and why) below.
+"""The decision guide as ipywidgets: the questions on the left, the answer card on the right.
 
 Why a separate module: ipywidgets is imported only here, so the plain guide works without a
-notebook front end. Every change re-runs :func:`toolkit.guide.recommend`.
+notebook front end. Every change re-runs :func:`toolkit.guide.recommend` and redraws the whole
+answer (:mod:`.card`), so nothing from an earlier answer can linger; a question the guide
+cannot answer clears it. Questions that only concern email are greyed out without email.
 
-Stable DOM hooks for browser tests: the recommendation sits in an HTML widget whose value holds
-``<div class="toolkit-guide-recommendation">…</div>``; inputs carry CSS classes
-``toolkit-guide-<name>`` (e.g. ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
+What a saved notebook shows before it runs: :func:`show` returns a box whose display carries
+the answer card as HTML next to the live widget (:class:`toolkit.notebook.StaticHtmlBox`), and
+JupyterLab shows that HTML wherever it cannot show the widget (a notebook not run or not
+trusted yet, a rendered copy on a website).
+
+Stable DOM hooks for browser tests: the card's classes (see :mod:`.card`), and inputs with
+CSS classes ``toolkit-guide-<name>``: ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
 ``toolkit-guide-third-party``, ``toolkit-guide-existing-pinpoint`` (a dropdown),
-``toolkit-guide-date``, ``toolkit-guide-monthly-volume``, ``toolkit-guide-benchmarks``).
+``toolkit-guide-date``, ``toolkit-guide-monthly-volume``, ``toolkit-guide-max-send-rate``,
+``toolkit-guide-dedicated-ip-count``, ``toolkit-guide-benchmarks`` (a dropdown of saved runs)
+and ``toolkit-guide-benchmark-path``.
 
 Usage (in a notebook cell)::
 
@@ -25,47 +33,40 @@ from typing import Any
 import ipywidgets as w
 
 from toolkit.errors import ConfigurationError
-from toolkit.guide.profile import CHANNELS, Profile
+from toolkit.guide.card import error_card, render_card, source_link
+from toolkit.guide.profile import CHANNEL_LABEL, CHANNELS, Profile
 from toolkit.guide.recommend import Recommendation, recommend
-from toolkit.guide.timing import Throughput, format_duration
+from toolkit.guide.timing import Throughput, saved_runs
+from toolkit.notebook import StaticHtmlBox
 
-_NEEDS: tuple[tuple[str, str], ...] = (
-    ("third_party", "Third-party app or language without an AWS SDK (SMTP)"),
-    ("receive", "Receive email"),
-    ("config_sets", "Configuration sets / event publishing"),
-    ("sending_authorization", "Sending authorization"),
-    ("dedicated_ips", "Dedicated IPs"),
-    ("tenants", "Tenant isolation"),
-    ("templates", "Templates"),
-    ("attachments", "Attachments"),
-    ("endpoint_ids", "Address by Pinpoint endpoint / user IDs"),
+_NEEDS: tuple[tuple[str, str, bool], ...] = (
+    # (Profile field, label, about email only)
+    ("third_party", "Third-party app, or no AWS SDK (SMTP)", True),
+    ("receive", "Receive email", True),
+    ("config_sets", "Configuration sets / event publishing", True),
+    ("sending_authorization", "Send for another account's identity", True),
+    ("templates", "Templates", True),
+    ("attachments", "Attachments", True),
+    ("endpoint_ids", "Address people by Pinpoint endpoint / user IDs", False),
 )  # plus existing_pinpoint: a dropdown, because that question is about a date
-_NUMBERS: tuple[tuple[str, str, type], ...] = (
-    ("monthly_volume", "Emails / month", int),
-    ("peak_rate", "Peak msgs/s", float),
-    ("messages", "Send to time (0 = monthly)", int),
-    ("max_send_rate", "Max send rate /s (0 = unknown)", float),
-    ("max_24_hour_send", "Max 24 h send (0 = unknown, -1 = unlimited)", float),
-    ("attachments_gb", "Attachment GB / month", float),
-    ("dedicated_ip_count", "Dedicated IPs", int),
-    ("tenant_count", "Tenants", int),
+_NUMBERS: tuple[tuple[str, str, type, float, float], ...] = (
+    # (Profile field or count, label, kind, minimum, maximum); all of them are about email
+    ("monthly_volume", "Emails per month", int, 0, 10**11),
+    ("peak_rate", "Peak emails per second", float, 0, 10**7),
+    ("messages", "One send to time (0 = a month's)", int, 0, 10**11),
+    ("max_send_rate", "Your max send rate per second (0 = not known)", float, 0, 10**7),
+    ("max_24_hour_send", "Your 24-hour quota (0 = not known, -1 = unlimited)", float, -1, 10**11),
+    ("attachments_gb", "Attachments, GB per month", float, 0, 10**7),
+    ("dedicated_ip_count", "Dedicated IPs (0 = shared IPs)", int, 0, 10_000),
+    ("tenant_count", "Tenants (0 = no tenant isolation)", int, 0, 10**8),
 )
-# Labels and fields sit in their own grid columns (label, field, label, field): a label
-# inside the widget (``description``) shares the widget's fixed 300 px with its field, so a
-# long label squashed the field to a few pixels.
-_FIELDS_GRID = "max-content minmax(10em, 1fr) max-content minmax(10em, 1fr)"
+_UNKNOWN_WHEN_ZERO = ("messages", "max_send_rate", "max_24_hour_send")
+_OTHER_FILE = "\0other"  # the benchmark picker's "a file…" entry
 _FILL = "auto"  # the width of a grid item that stretches over its cell
 
 
 def _css(name: str) -> str:
     return "toolkit-guide-" + name.replace("_", "-")
-
-
-def _link(url: str, checked: dt.date) -> str:
-    return (
-        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">source</a>'
-        f" <small>(checked {checked.isoformat()})</small>"
-    )
 
 
 class GuideUI:
@@ -82,19 +83,20 @@ class GuideUI:
         self.measured = Throughput.coerce(measured)
         self.recommendation: Recommendation | None = None
         self.error: str | None = None
+        self.notes: tuple[str, ...] = ()
 
         self.channels = {
             ch: w.Checkbox(
                 value=ch in base.channels,
-                description=ch,
+                description=CHANNEL_LABEL[ch],
                 indent=False,
-                layout=w.Layout(width="auto"),
+                layout=w.Layout(width="auto", margin="0 1em 0 0"),
             ).add_class(_css(f"channel-{ch}"))
             for ch in CHANNELS
         }
-        self.channel_box = w.HBox([w.Label("Channels:"), *self.channels.values()]).add_class(
-            _css("channels")
-        )
+        self.channel_box = w.HBox(
+            [w.HTML("<b>Channels</b>&nbsp;&nbsp;"), *self.channels.values()]
+        ).add_class(_css("channels"))
         self.needs: dict[str, w.ValueWidget] = {
             name: w.Checkbox(
                 value=bool(getattr(base, name)),
@@ -102,41 +104,51 @@ class GuideUI:
                 indent=False,
                 layout=w.Layout(width="auto"),
             ).add_class(_css(name))
-            for name, label in _NEEDS
+            for name, label, _ in _NEEDS
         }
         self.needs["existing_pinpoint"] = w.Dropdown(
-            options=[
-                ("None, or since 2025-05-20", False),
-                ("Created before 2025-05-20", True),
-            ],
+            options=[("No", False), ("Yes", True)],
             value=base.existing_pinpoint,
-            tooltip="Pinpoint account created before 2025-05-20?",
             layout=w.Layout(width=_FILL),
         ).add_class(_css("existing_pinpoint"))
+        start = {
+            "dedicated_ip_count": max(base.dedicated_ip_count, 1) if base.dedicated_ips else 0,
+            "tenant_count": max(base.tenant_count, 1) if base.tenants else 0,
+        }
         self.numbers: dict[str, w.ValueWidget] = {}
-        for name, label, kind in _NUMBERS:
-            value = getattr(base, name)
-            widget_cls = w.IntText if kind is int else w.FloatText
-            self.numbers[name] = widget_cls(
-                value=value or 0, tooltip=label, layout=w.Layout(width=_FILL)
+        for name, label, kind, low, high in _NUMBERS:
+            value = start.get(name, getattr(base, name, 0))
+            cls = w.BoundedIntText if kind is int else w.BoundedFloatText
+            self.numbers[name] = cls(
+                value=value if value is not None else 0,
+                min=low,
+                max=high,
+                tooltip=label,
+                layout=w.Layout(width=_FILL),
             ).add_class(_css(name))
         self.date = w.DatePicker(
             value=today or dt.date.today(), tooltip="As of", layout=w.Layout(width=_FILL)
         ).add_class(_css("date"))
-        self.benchmarks = w.Text(
+        runs = [(_run_label(path), str(path)) for path in saved_runs()]
+        self.benchmarks = w.Dropdown(
+            options=[("none", ""), *runs, ("a file…", _OTHER_FILE)],
             value="",
-            placeholder="benchmarks/results/latest.json",
-            tooltip="Benchmark JSON",
-            continuous_update=False,
             layout=w.Layout(width=_FILL),
         ).add_class(_css("benchmarks"))
+        self.benchmark_path = w.Text(
+            value="",
+            placeholder="results.json, relative to this notebook or the checkout",
+            continuous_update=False,
+            layout=w.Layout(width=_FILL, display="none"),
+        ).add_class(_css("benchmark_path"))
 
-        self.out_recommendation = w.HTML().add_class(_css("recommendation-box"))
-        self.out_reasons = w.HTML().add_class(_css("reasons"))
-        self.out_warnings = w.HTML().add_class(_css("warnings"))
-        self.out_cost = w.HTML().add_class(_css("cost"))
-        self.out_time = w.HTML().add_class(_css("time"))
-        self.out_features = w.HTML().add_class(_css("features"))
+        self.answer = w.HTML().add_class(_css("answer"))
+        self.features_html = w.HTML().add_class(_css("features"))
+        self.features = w.Accordion(
+            children=[self.features_html],
+            titles=("What each interface offers (feature table, with sources)",),
+            selected_index=None,
+        )
 
         inputs: list[w.Widget] = [
             *self.channels.values(),
@@ -144,43 +156,54 @@ class GuideUI:
             *self.numbers.values(),
             self.date,
             self.benchmarks,
+            self.benchmark_path,
         ]
         for widget in inputs:
             widget.observe(self._on_change, names="value")
+        self.widget = self._layout()
+        self.widget.guide = self
+        self.widget.static_html = self.static_html
+        self.widget.static_text = self.static_text
+        self.update()
 
-        needs_grid = w.GridBox(
+    def _layout(self) -> GuideBox:
+        needs_box = w.VBox(
             [box for name, box in self.needs.items() if name != "existing_pinpoint"],
-            layout=w.Layout(grid_template_columns="repeat(2, minmax(18em, 1fr))"),
+            layout=w.Layout(margin="4px 0"),
         )
         labelled = [
-            *((label, self.numbers[name]) for name, label, _ in _NUMBERS),
-            ("Pinpoint account", self.needs["existing_pinpoint"]),
+            *((label, self.numbers[name]) for name, label, *_ in _NUMBERS),
+            ("A Pinpoint account created before 2025-05-20?", self.needs["existing_pinpoint"]),
             ("As of", self.date),
-            ("Benchmark JSON", self.benchmarks),
+            ("Measured speed", self.benchmarks),
+            ("", self.benchmark_path),
         ]
-        fields_grid = w.GridBox(
-            [part for label, field in labelled for part in (w.Label(label), field)],
+        # Labels are HTML so that long ones wrap; the fields keep a fixed, readable width.
+        grid = w.GridBox(
+            [
+                part
+                for label, field in labelled
+                for part in (w.HTML(f"<span style='line-height: 1.25'>{label}</span>"), field)
+            ],
             layout=w.Layout(
-                grid_template_columns=_FIELDS_GRID, grid_gap="0 1em", align_items="center"
+                grid_template_columns="minmax(10em, 1fr) 11em",
+                grid_gap="3px 0.8em",
+                align_items="center",
             ),
         )
-        self.widget = w.VBox(
+        questions = w.VBox(
+            [self.channel_box, w.HTML("<b>What you need</b>"), needs_box, grid],
+            layout=w.Layout(flex="1 1 26em", min_width="24em", margin="0 1.5em 0 0"),
+        ).add_class(_css("questions"))
+        answer = w.VBox(
+            [self.answer, self.features], layout=w.Layout(flex="2 1 30em", min_width="26em")
+        )
+        return GuideBox(
             [
-                w.HTML("<h3>Pinpoint or SES? Which interface?</h3>"),
-                self.channel_box,
-                needs_grid,
-                fields_grid,
-                self.out_recommendation,
-                self.out_reasons,
-                self.out_warnings,
-                w.HTML("<h4>Cost per month</h4>"),
-                self.out_cost,
-                w.HTML("<h4>Time</h4>"),
-                self.out_time,
-                w.Accordion(children=[self.out_features], titles=("Feature table",)),
+                w.HTML("<h3 style='margin: 0 0 6px 0'>Pinpoint or SES? Which interface?</h3>"),
+                w.Box([questions, answer], layout=w.Layout(flex_flow="row wrap")),
             ]
         ).add_class("toolkit-guide")
-        self.update()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -189,132 +212,112 @@ class GuideUI:
         values: dict[str, Any] = {name: box.value for name, box in self.needs.items()}
         for name, box in self.numbers.items():
             values[name] = box.value
-        for name in ("messages", "max_send_rate", "max_24_hour_send"):
+        for name in _UNKNOWN_WHEN_ZERO:
             if not values[name]:
                 values[name] = None
+        ips, tenants = values.pop("dedicated_ip_count"), values.pop("tenant_count")
         channels = frozenset(ch for ch, box in self.channels.items() if box.value)
-        return Profile(channels=channels, **values)
+        return Profile(
+            channels=channels,
+            dedicated_ips=ips > 0,
+            dedicated_ip_count=max(ips, 1),
+            tenants=tenants > 0,
+            tenant_count=tenants,
+            **values,
+        )
+
+    def _measured(self) -> tuple[Throughput | None, tuple[str, ...]]:
+        """The throughput picked (or given), and a note when a picked file cannot be read."""
+        choice = self.benchmarks.value
+        self.benchmark_path.layout.display = "flex" if choice == _OTHER_FILE else "none"
+        path = self.benchmark_path.value.strip() if choice == _OTHER_FILE else choice
+        if not path:
+            return self.measured, ()
+        try:
+            return Throughput.from_benchmarks(path), ()
+        except ConfigurationError as exc:
+            return self.measured, (f"Measured speed not used: {exc}",)
 
     def _on_change(self, _change: Any) -> None:
         self.update()
 
     def update(self) -> None:
-        """Re-run the guide and refresh every output (errors go into the answer box)."""
+        """Re-run the guide and redraw the answer (a question it cannot answer clears it)."""
+        email = self.channels["email"].value
+        for name, _, email_only in _NEEDS:
+            self.needs[name].disabled = email_only and not email
+        for name, *_ in _NUMBERS:
+            self.numbers[name].disabled = not email or (
+                name == "attachments_gb" and not self.needs["attachments"].value
+            )
+        measured, self.notes = self._measured()
         try:
-            measured = self.measured
-            path = self.benchmarks.value.strip()
-            if path:
-                measured = Throughput.from_benchmarks(path)
             rec = recommend(self.profile(), today=self.date.value, measured=measured)
         except ConfigurationError as exc:
             self.error = str(exc)
             self.recommendation = None
-            self.out_recommendation.value = (
-                '<div class="toolkit-guide-recommendation toolkit-guide-error">'
-                f"<b>Cannot answer:</b> {html.escape(str(exc))}</div>"
-            )
+            self.answer.value = error_card(str(exc))
+            self.features.layout.display = "none"
             return
         self.error = None
         self.recommendation = rec
-        self.out_recommendation.value = render_recommendation(rec)
-        self.out_reasons.value = render_reasons(rec)
-        self.out_warnings.value = render_warnings(rec)
-        self.out_cost.value = render_cost(rec)
-        self.out_time.value = render_time(rec)
-        self.out_features.value = render_features(rec)
+        self.answer.value = render_card(rec, notes=self.notes)
+        self.features.layout.display = "flex" if email else "none"
+        self.features_html.value = render_features(rec)
+
+    def static_html(self) -> str:
+        """The current answer as plain HTML (what a saved notebook shows before it runs)."""
+        intro = (
+            "<div style='color: #59636e; font-size: 12px; margin-bottom: 4px; "
+            "font-family: system-ui, -apple-system, sans-serif'>"
+            "The interactive guide: run the notebook to change the questions. The answer for "
+            f"{html.escape(_question(self.profile()) if self.error is None else '…')}:</div>"
+        )
+        return intro + self.answer.value
+
+    def static_text(self) -> str:
+        """One line for plain-text front ends."""
+        rec = self.recommendation
+        return f"Pinpoint or SES guide: {rec.summary}" if rec else f"Cannot answer: {self.error}"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def render_recommendation(rec: Recommendation) -> str:
-    """The answer line (the browser-test hook)."""
-    alt = ""
-    if rec.alternative:
-        alt = (
-            "<br><small>Migrate to: "
-            + html.escape(" + ".join(c.label for c in rec.alternative))
-            + "</small>"
-        )
-    return (
-        f'<div class="toolkit-guide-recommendation"><b>Recommendation '
-        f"({rec.today.isoformat()}):</b> {html.escape(rec.summary)}{alt}</div>"
-    )
+class GuideBox(StaticHtmlBox):
+    """The guide's outer box; its display carries the answer as HTML beside the widget."""
+
+    guide: GuideUI
 
 
-def render_reasons(rec: Recommendation) -> str:
-    """Ranked reasons, each with its source link."""
-    items = "".join(
-        f"<li>{html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
-        for r in rec.reasons
-    )
-    return f'<div class="toolkit-guide-reasons-list"><b>Why</b><ol>{items}</ol></div>'
+def _question(profile: Profile) -> str:
+    channels = " + ".join(CHANNEL_LABEL[c] for c in CHANNELS if c in profile.channels)
+    volume = f", {profile.monthly_volume:,} emails per month" if profile.monthly_volume else ""
+    return channels + volume
 
 
-def render_warnings(rec: Recommendation) -> str:
-    """Warnings, each with its source link."""
-    if not rec.warnings:
-        return ""
-    items = "".join(
-        f"<li>⚠ {html.escape(r.text)} {_link(r.fact.source, r.fact.checked)}</li>"
-        for r in rec.warnings
-    )
-    return f'<div class="toolkit-guide-warnings-list"><b>Warnings</b><ul>{items}</ul></div>'
-
-
-def render_cost(rec: Recommendation) -> str:
-    """The plans table, cheapest available in bold."""
-    cheapest = rec.cost.cheapest
-    rows = []
-    for p in rec.cost.plans:
-        sources = " ".join(sorted({_link(ln.fact.source, ln.fact.checked) for ln in p.lines}))
-        breakdown = "; ".join(f"{html.escape(ln.item)} ${ln.usd:,.2f}" for ln in p.lines)
-        style = ' style="font-weight:bold"' if p is cheapest else ""
-        avail = "" if p.available else " (not available)"
-        rows.append(
-            f"<tr{style}><td>{html.escape(p.plan)}{avail}</td>"
-            f"<td>${p.monthly_usd:,.2f}</td><td>{breakdown}<br><small>"
-            f"{html.escape(p.note)}</small></td><td>{sources}</td></tr>"
-        )
-    notes = "".join(f"<li><small>{html.escape(n)}</small></li>" for n in rec.cost.notes)
-    return (
-        "<table><tr><th>plan</th><th>USD/month</th><th>breakdown</th><th></th></tr>"
-        + "".join(rows)
-        + f"</table><ul>{notes}</ul>"
-    )
-
-
-def render_time(rec: Recommendation) -> str:
-    """Time at the quota, with headroom, and at measured rates."""
-    t = rec.time
-    assumed = " <i>(sandbox quota assumed; read GetAccount)</i>" if t.quota_assumed else ""
-    lines = [
-        f"{t.messages:,} messages at {t.max_send_rate:g}/s{assumed}: "
-        f"<b>{format_duration(t.at_quota_s)}</b>; with headroom "
-        f"{format_duration(t.at_headroom_s)} (limited by {t.limited_by}) "
-        f"{_link(t.quota_fact.source, t.quota_fact.checked)}"
-    ]
-    lines += [
-        f"measured {html.escape(label)}: {rate:,.1f} msg/s → "
-        f"<b>{format_duration(sec)}</b> <small>({html.escape(t.measured_source)})</small>"
-        for label, rate, sec in t.measured
-    ]
-    return '<div class="toolkit-guide-time-list">' + "<br>".join(lines) + "</div>"
+def _run_label(path: Any) -> str:
+    try:
+        return Throughput.from_benchmarks(path).source
+    except ConfigurationError:
+        return str(path)
 
 
 def render_features(rec: Recommendation) -> str:
     """The feature table, each cell linked to its fact."""
     table = rec.feature_table()
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    cell = "border-bottom: 1px solid #d1d9e0; padding: 3px 8px 3px 0; text-align: left"
+    head = "".join(f'<th style="{cell}">{html.escape(c)}</th>' for c in table.columns)
     body = []
     for feature, row in table.iterrows():
         cells = "".join(
-            f'<td>{html.escape(cell.text)} <a href="{html.escape(cell.fact.source, quote=True)}"'
-            f' target="_blank" rel="noopener"><sup>src</sup></a></td>'
-            for cell in row
+            f'<td style="{cell}">{html.escape(c.text)}<br>{source_link(c.fact)}</td>' for c in row
         )
-        body.append(f"<tr><td>{html.escape(str(feature))}</td>{cells}</tr>")
-    return f"<table><tr><th>feature</th>{head}</tr>{''.join(body)}</table>"
+        body.append(f'<tr><td style="{cell}"><b>{html.escape(str(feature))}</b></td>{cells}</tr>')
+    return (
+        '<table style="border-collapse: collapse; font-size: 12px">'
+        f'<tr><th style="{cell}">feature</th>{head}</tr>{"".join(body)}</table>'
+    )
 
 
 def build(**initial: Any) -> GuideUI:
@@ -322,14 +325,11 @@ def build(**initial: Any) -> GuideUI:
     return GuideUI(**initial)
 
 
-def show(**initial: Any) -> w.VBox:
+def show(**initial: Any) -> GuideBox:
     """Build the guide; the returned box renders when it is a cell's last expression.
 
     ``initial`` takes Profile fields (``channels``, ``monthly_volume``…), ``today`` and
     ``measured`` (Throughput, results DataFrame, benchmark JSON path or {label: rate}).
     The :class:`GuideUI` is reachable as ``box.guide``.
     """
-    ui = GuideUI(**initial)
-    box = ui.widget
-    box.guide = ui
-    return box
+    return GuideUI(**initial).widget

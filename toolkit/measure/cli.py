@@ -10,38 +10,47 @@ from pathlib import Path
 
 import pandas as pd
 
-from toolkit.measure.figures import save_figures
+from toolkit.measure.figures import known_rates, save_figures
 from toolkit.measure.report import summarize
+from toolkit.results import read_results
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
     """Read a results file written by the toolkit (.csv, .parquet, .json or .jsonl)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(p)
-    if suffix in (".json", ".jsonl"):
-        return pd.read_json(p, lines=suffix == ".jsonl")
-    return pd.read_csv(p, dtype={"row_key": str, "message_id": str, "error_code": str})
+    return read_results(path)
 
 
 def report_cli(argv: Sequence[str] | None = None) -> int:
     """``python -m toolkit report RESULTS [--rate R] [--png DIR] [--json]``.
 
-    Prints the summary (or its JSON with ``--json``) and, with ``--png``, writes the three
-    figures. Returns 0 on success, 2 when the file cannot be read or lacks columns.
+    Prints the summary (or its JSON with ``--json``) and, with ``--png``, writes the figures.
+    The rate line comes from ``--rate`` or from the summary saved with the results. Returns 0
+    on success, 2 when the file cannot be read or lacks columns.
     """
     parser = argparse.ArgumentParser(
-        prog="toolkit report", description="Summarize a results file from a send run."
+        prog="python -m toolkit report",
+        description="Summarize a results file from a send run and draw its figures.",
+        epilog="example: python -m toolkit report results.csv --png figures/",
     )
-    parser.add_argument("results", help="results file (.csv, .parquet, .json, .jsonl)")
-    parser.add_argument("--rate", type=float, default=None, help="configured send rate (/s)")
-    parser.add_argument("--png", metavar="DIR", default=None, help="write figures here")
+    parser.add_argument(
+        "results", help="results file written by 'send --out' (.csv, .parquet, .json, .jsonl)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="send rate to compare with, per second, e.g. --rate 14 (default: the rate saved "
+        "with the results, when known)",
+    )
+    parser.add_argument(
+        "--png", metavar="DIR", default=None, help="write the figures as PNG files into DIR"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     try:
         frame = load_results(args.results)
-        summary = summarize(frame, configured_rate=args.rate)
+        quota, pace = known_rates(frame)
+        summary = summarize(frame, configured_rate=args.rate or pace or quota)
     except (OSError, ValueError, KeyError) as exc:
         print(f"toolkit report: cannot read {args.results}: {exc}", file=sys.stderr)
         return 2

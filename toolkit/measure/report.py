@@ -26,15 +26,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from toolkit.results import OUTCOME_COLUMNS, Status
-
-if TYPE_CHECKING:
-    pass
+from toolkit.results import OUTCOME_COLUMNS, TIME_COLUMNS, Status, epoch_seconds
 
 #: Error codes that mean "slow down" across SES, Pinpoint and SMTP (454 is SES SMTP throttling).
 THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
@@ -267,6 +264,26 @@ def timeline(results: pd.DataFrame, t0: float | None = None) -> pd.DataFrame:
     return out[columns]
 
 
+def status_table(results: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Rows per final status as a labelled table, statuses in the vocabulary's order.
+
+    Without ``by``: columns ``rows`` and ``share %`` (rounded to 0.1). With ``by`` (e.g.
+    ``"transport"``): one column of row counts per value of that column.
+    """
+    status = results["status"].map(lambda s: getattr(s, "value", s)).fillna("(not final)")
+    present = [s for s in STATUS_ORDER if (status == s).any()]
+    order = present + sorted(set(status) - set(present))
+    if by is None:
+        counts = status.value_counts().reindex(order)
+        share = (counts / max(len(results), 1) * 100).round(1)
+        table = pd.DataFrame({"rows": counts.astype(int), "share %": share})
+    else:
+        table = pd.crosstab(status, results[by]).reindex(order).fillna(0).astype(int)
+        table.columns.name = by
+    table.index.name = "status"
+    return table
+
+
 def failure_table(results: pd.DataFrame, by: str = "code") -> pd.DataFrame:
     """Rows that were not sent or skipped, grouped by status and provider code.
 
@@ -306,7 +323,11 @@ def latencies_ms(results: pd.DataFrame) -> pd.Series:
 
 
 def normalized(results: pd.DataFrame) -> pd.DataFrame:
-    """The results columns with usable dtypes; raises KeyError naming missing columns."""
+    """The results columns with usable dtypes; raises KeyError naming missing columns.
+
+    Times become float epoch seconds (from the frame's UTC datetimes, older epoch floats, or
+    ISO text read back from a CSV), so the arithmetic below has one form to deal with.
+    """
     missing = [c for c in ("status", "started_at", "finished_at") if c not in results.columns]
     if missing:
         raise KeyError(f"results frame lacks columns: {', '.join(missing)}")
@@ -316,8 +337,8 @@ def normalized(results: pd.DataFrame) -> pd.DataFrame:
             frame[column] = None
     frame["status"] = frame["status"].map(lambda s: getattr(s, "value", s)).astype(object)
     frame["transport"] = frame["transport"].fillna("").astype(str)
-    for column in ("started_at", "finished_at"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in TIME_COLUMNS:
+        frame[column] = epoch_seconds(frame[column])
     frame["attempts"] = pd.to_numeric(frame["attempts"], errors="coerce")
     if frame["row_key"].isna().all():
         frame["row_key"] = np.arange(len(frame)).astype(str)
