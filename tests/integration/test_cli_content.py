@@ -32,7 +32,7 @@ def test_text_is_the_text_itself_or_at_a_file(tmp_path: Path) -> None:
     assert code == 0 and (read_results(out)["status"] == "skipped").sum() > 900
     assert _read_text("Hi {{first_name}}") == "Hi {{first_name}}"
     assert _read_text(f"@{TEXT_FILE}") == TEXT_FILE.read_text(encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="cannot read --html file"):
+    with pytest.raises(ConfigurationError, match="--html: cannot read"):
         _read_text("@/no/such/file.html", "--html")
 
 

@@ -211,7 +211,7 @@ FIFTEEN: list[tuple[list[str], Callable[[Path], None] | None, tuple[str, ...]]] 
     (["--ledger", "{tmp}/x.sqlite", "--resume"], _truncated, ("is not a toolkit ledger",)),
     (["--ledger", "{tmp}/x.sqlite", "--resume"], _other_schema, ("is not a toolkit ledger",
                                                                  "has no")),
-    (["--text", "{tmp}/x.txt"], _not_utf8, ("--text:", "is not UTF-8 text", "save it as UTF-8")),
+    (["--text", "@{tmp}/x.txt"], _not_utf8, ("--text:", "is not UTF-8 text", "save it as UTF-8")),
 ]  # fmt: skip
 
 
@@ -331,7 +331,8 @@ def test_results_are_written_atomically_with_a_normal_file_mode(
     assert code == 0, lines
     assert pd.read_csv(out)["status"].tolist() == ["sent", "sent", "invalid"]
     assert out.stat().st_mode & 0o777 == 0o640  # the old file's mode is kept
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "people.csv"]
+    # no temporary file left behind; the summary sidecar is written the same way
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.csv", "o.summary.json", "people.csv"]
 
 
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
