@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -19,3 +20,20 @@ def send_hi(df: pd.DataFrame, via: str = "ses", **options: Any) -> pd.DataFrame:
     values: dict[str, Any] = {**HI, "progress": False}
     values.update(options)
     return send(df, via, **values)
+
+
+def freeze_botocore_clock(monkeypatch: Any, when: dt.datetime) -> None:
+    """Make botocore sign at ``when`` (1.44 reads ``get_current_datetime``, older versions
+    ``datetime.datetime.utcnow``), so a signature can be compared with another client's."""
+    import botocore.auth
+
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: when)
+        return
+
+    class _Frozen(dt.datetime):
+        @classmethod
+        def utcnow(cls) -> dt.datetime:  # type: ignore[override]
+            return when
+
+    monkeypatch.setattr(botocore.auth.datetime, "datetime", _Frozen)

@@ -8,7 +8,8 @@ one SHA-256 of the body, one of the canonical request and one HMAC.
 
 The output is byte-for-byte what ``botocore.auth.SigV4Auth`` produces for the same request and
 time (``tests/unit/test_fastaws.py`` checks it), including botocore's header selection: every
-header except the hop-by-hop ones and ``User-Agent`` is signed.
+header except those on the installed botocore's unsigned list (``User-Agent``, the hop-by-hop
+ones) is signed.
 
 Usage::
 
@@ -26,30 +27,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
 
+from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.utils import normalize_url_path
 
 __all__ = ["UNSIGNED_HEADERS", "Credentials", "SigV4Signer", "canonical_path", "canonical_query"]
 
-# botocore.auth.SIGNED_HEADERS_BLACKLIST (1.44): never part of a signature.
-UNSIGNED_HEADERS = frozenset(
-    {
-        "baggage",
-        "connection",
-        "expect",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "traceparent",
-        "tracestate",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "user-agent",
-        "x-amzn-trace-id",
-        "content-length",  # added by the HTTP layer after signing, as in botocore
-    }
-)
+# Never part of a signature: the installed botocore's own list (it grew between 1.40 and
+# 1.44), plus Content-Length, which the HTTP layer adds after signing, as in botocore.
+UNSIGNED_HEADERS = frozenset(SIGNED_HEADERS_BLACKLIST) | {"content-length"}
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _sha256 = hashlib.sha256
