@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
@@ -120,8 +121,38 @@ class SigV4Signer:
         :func:`canonical_query`.
         """
         names = sorted(n for n in headers if n not in UNSIGNED_HEADERS)
-        canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
+        signature = self.signature(
+            credentials.secret_key,
+            amz_date,
+            method,
+            canonical_uri,
+            canonical_querystring,
+            names,
+            headers,
+            body,
+        )
+        scope = amz_date[:8] + self._scope_tail
         signed_headers = ";".join(names)
+        return (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}"
+        )
+
+    def signature(
+        self,
+        secret_key: str,
+        amz_date: str,
+        method: str,
+        canonical_uri: str,
+        canonical_querystring: str,
+        names: list[str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> str:
+        """The hex signature over the headers ``names`` (sorted, lower-case, all in
+        ``headers``): what :meth:`authorization` signs, and what a server recomputes from the
+        ``SignedHeaders`` a client listed (the sandbox checks requests with it)."""
+        canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
         payload_hash = _sha256(body).hexdigest() if body else _EMPTY_SHA256
         canonical_request = "\n".join(
             (
@@ -129,19 +160,14 @@ class SigV4Signer:
                 canonical_uri,
                 canonical_querystring,
                 canonical_headers,
-                signed_headers,
+                ";".join(names),
                 payload_hash,
             )
         )
         datestamp = amz_date[:8]
-        scope = datestamp + self._scope_tail
         string_to_sign = (
-            f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
+            f"AWS4-HMAC-SHA256\n{amz_date}\n{datestamp}{self._scope_tail}\n"
             f"{_sha256(canonical_request.encode()).hexdigest()}"
         )
-        key = self.signing_key(credentials.secret_key, datestamp)
-        signature = hmac.new(key, string_to_sign.encode(), _sha256).hexdigest()
-        return (
-            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}"
-        )
+        key = self.signing_key(secret_key, datestamp)
+        return hmac.new(key, string_to_sign.encode(), _sha256).hexdigest()

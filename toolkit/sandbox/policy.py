@@ -6,16 +6,23 @@ or SMTP — as it does at AWS, where they all draw on one account's quota.
 
 What it models (the limits and their sources are in :mod:`toolkit.facts`):
 
-* verified identities: addresses and domains (``sender@example.com`` and ``example.com`` are
-  verified by default); a sender is verified when its address or its domain is;
+* identities: addresses and domains, each ``PENDING`` until verified (those given at start-up,
+  by default ``sender@example.com`` and ``example.com``, are verified); a sender may send when
+  its address, the address without its ``+label``, its domain or a parent domain is verified;
+  local parts compare case-sensitively, domains case-insensitively, as at SES; a pending
+  address fails after 24 h, a pending domain after 72 h;
 * ``MaxSendRate`` counted in *recipients* over an exact sliding one-second window (never more
-  than R recipients admitted in any 1 s window);
+  than R recipients admitted in any 1 s window), except that a message with more recipients
+  than R is admitted once the window is empty and then blocks sending for count/R seconds
+  (the short burst SES allows, modelled on AWS's own example; see ``SES_BURST_MODEL`` in
+  :mod:`toolkit.facts`);
 * ``Max24HourSend`` (-1 = unlimited) over a rolling 24 h window, reported as ``SentLast24Hours``;
 * the sandbox-account mode: only verified recipients and the mailbox simulator;
 * the mailbox simulator (``success``/``bounce``/``ooto``/``complaint``/``suppressionlist``
   ``@simulator.amazonses.com``, ``+label`` allowed): it counts against the rate but not
   against the daily quota; :func:`simulator_events` says what each recipient produces;
-* per-message checks: at most 50 recipients, at most 40 MB.
+* per-message checks: at most 50 recipients, at most 40 MB (one answer at every size:
+  ``BadRequestException`` "Message length is more than 41943040 bytes long: 'n'.").
 
 Usage (what an interface does per message)::
 
@@ -33,20 +40,27 @@ Usage (what an interface does per message)::
 from __future__ import annotations
 
 import enum
+import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 
-from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
+from toolkit.facts import (
+    SES_DOMAIN_VERIFICATION_WINDOW,
+    SES_MAX_MESSAGE_BYTES,
+    SES_MAX_RECIPIENTS_PER_MESSAGE,
+    SES_VERIFICATION_LINK_EXPIRY,
+)
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 MAX_RECIPIENTS = SES_MAX_RECIPIENTS_PER_MESSAGE.value  # 50, To + Cc + Bcc
 MAX_MESSAGE_BYTES = SES_MAX_MESSAGE_BYTES.value  # 40 MB (SES v2 API and SMTP)
 DEFAULT_IDENTITIES = ("sender@example.com", "example.com")
 _DAY = 86_400.0
+PENDING, SUCCESS, FAILED = "PENDING", "SUCCESS", "FAILED"
 
 
 class Decision(enum.Enum):
@@ -106,6 +120,12 @@ ACCEPTED = Admission(Decision.ACCEPTED)
 
 RATE_MESSAGE = "Maximum sending rate exceeded."
 DAILY_MESSAGE = "Daily message quota exceeded."
+TOO_LARGE_REPLY = "552 Message is too long."
+
+
+def too_large_message(size: int) -> str:
+    """SES's words for a message over 40 MB (the v1 API's, with the v2 limit)."""
+    return f"Message length is more than {MAX_MESSAGE_BYTES} bytes long: '{size}'."
 
 
 def _throttled(reason: Reason, message: str) -> Admission:
@@ -167,10 +187,6 @@ def bare_address(address: str) -> str:
     return parseaddr(address)[1] or address.strip()
 
 
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
-
-
 def is_simulator(address: str) -> bool:
     """True for any address at the SES mailbox simulator domain."""
     return bare_address(address).lower().endswith("@" + SIMULATOR_DOMAIN)
@@ -224,6 +240,77 @@ class _Window:
         self._total = 0
 
 
+@dataclass(slots=True)
+class Identity:
+    """One SES identity: an address or a domain, and where its verification stands.
+
+    ``created`` is wall-clock time (identities survive a restart with a state directory);
+    ``tokens`` are the domain's DKIM tokens, or the address's verification-link token.
+    """
+
+    name: str
+    kind: str  # EMAIL_ADDRESS | DOMAIN
+    status: str = PENDING  # PENDING | SUCCESS | FAILED
+    created: float = field(default_factory=time.time)
+    tokens: tuple[str, ...] = ()
+
+    def current_status(self, now: float | None = None) -> str:
+        """The status now: a pending identity fails once its verification window has passed."""
+        if self.status != PENDING:
+            return self.status
+        window = (
+            SES_VERIFICATION_LINK_EXPIRY.value
+            if self.kind == "EMAIL_ADDRESS"
+            else SES_DOMAIN_VERIFICATION_WINDOW.value
+        )
+        elapsed = (time.time() if now is None else now) - self.created
+        return FAILED if elapsed > window.total_seconds() else PENDING
+
+    def to_json(self) -> dict[str, object]:
+        """What the state directory keeps."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "created": self.created,
+            "tokens": list(self.tokens),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> Identity:
+        """Read a stored identity (a bare name, as older state directories hold: verified)."""
+        if isinstance(data, str):
+            return cls(data, identity_kind(data), SUCCESS)
+        assert isinstance(data, dict)
+        return cls(
+            str(data["name"]),
+            str(data["kind"]),
+            str(data["status"]),
+            float(data["created"]),  # type: ignore[arg-type]
+            tuple(data.get("tokens") or ()),
+        )
+
+
+def identity_kind(identity: str) -> str:
+    """EMAIL_ADDRESS when it has an ``@``, else DOMAIN."""
+    return "EMAIL_ADDRESS" if "@" in identity else "DOMAIN"
+
+
+def identity_key(identity: str) -> str:
+    """The lookup key: a domain lower-cased, an address with only its domain lower-cased
+    (SES: "Email addresses are case sensitive … Domain names are case-insensitive")."""
+    local, at, domain = identity.strip().rpartition("@")
+    if not at:
+        return identity.strip().lower().rstrip(".")
+    return f"{local}@{domain.lower()}"
+
+
+def _parent_domains(domain: str) -> list[str]:
+    """``a.b.example.com`` -> itself, ``b.example.com``, ``example.com``, ``com``."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
 @dataclass(frozen=True, slots=True)
 class SendQuota:
     """A snapshot of the account's quota, as SES ``GetAccount.SendQuota`` reports it."""
@@ -266,41 +353,101 @@ class Policy:
         self.region = region
         self._clock = clock
         self._lock = threading.Lock()
-        self._identities: dict[str, str] = {}
+        self._identities: dict[str, Identity] = {}
         for identity in identities:
             self.verify_identity(identity)
         self._second = _Window(1.0)
         self._day = _Window(_DAY, bucket=1.0)
+        self._blocked_until = 0.0  # after a burst above MaxSendRate
 
     # -- identities -------------------------------------------------------------------------
 
-    def verify_identity(self, identity: str) -> str:
-        """Mark an address or a domain verified; returns its type (EMAIL_ADDRESS/DOMAIN)."""
-        kind = "EMAIL_ADDRESS" if "@" in identity else "DOMAIN"
-        key = _normalize_identity(identity)
+    def add_identity(self, identity: str) -> Identity:
+        """Create a new, pending identity (CreateEmailIdentity); ValueError if it exists.
+
+        A domain gets three DKIM tokens, an address a verification-link token.
+        """
+        kind = identity_kind(identity)
+        count = 3 if kind == "DOMAIN" else 1
+        record = Identity(
+            identity.strip() if kind == "EMAIL_ADDRESS" else identity_key(identity),
+            kind,
+            tokens=tuple(secrets.token_hex(16) for _ in range(count)),
+        )
+        key = identity_key(identity)
         with self._lock:
-            self._identities[key] = kind
+            if key in self._identities:
+                raise ValueError(f"identity {identity} already exists")
+            self._identities[key] = record
+        return record
+
+    def verify_identity(self, identity: str) -> str:
+        """Mark an address or a domain verified (creating it if needed); returns its type.
+
+        The sandbox-only way to complete a verification (SES needs a click on the mailed link,
+        or DNS records for a domain).
+        """
+        key = identity_key(identity)
+        kind = identity_kind(identity)
+        with self._lock:
+            record = self._identities.get(key)
+            if record is None:
+                name = identity.strip() if kind == "EMAIL_ADDRESS" else key
+                self._identities[key] = record = Identity(name, kind)
+            record.status = SUCCESS
         return kind
+
+    def restore_identity(self, record: Identity) -> None:
+        """Put back an identity read from a state directory."""
+        with self._lock:
+            self._identities[identity_key(record.name)] = record
 
     def remove_identity(self, identity: str) -> bool:
         """Forget an identity; False when it was not there."""
         with self._lock:
-            return self._identities.pop(_normalize_identity(identity), None) is not None
+            return self._identities.pop(identity_key(identity), None) is not None
+
+    def clear_identities(self) -> None:
+        """Forget every identity (before restoring a state directory's)."""
+        with self._lock:
+            self._identities.clear()
 
     def identities(self) -> dict[str, str]:
-        """A copy of the verified identities: name -> EMAIL_ADDRESS | DOMAIN."""
+        """A copy of the identities, verified or not: name -> EMAIL_ADDRESS | DOMAIN."""
         with self._lock:
-            return dict(self._identities)
+            return {record.name: record.kind for record in self._identities.values()}
+
+    def identity_records(self) -> list[Identity]:
+        """Every identity record (for listing and persisting)."""
+        with self._lock:
+            return list(self._identities.values())
+
+    def identity(self, identity: str) -> Identity | None:
+        """The record of a known identity, else None."""
+        return self._identities.get(identity_key(identity))
 
     def identity_type(self, identity: str) -> str | None:
         """EMAIL_ADDRESS / DOMAIN for a known identity, else None."""
-        return self._identities.get(_normalize_identity(identity))
+        record = self.identity(identity)
+        return None if record is None else record.kind
 
-    def is_verified(self, address: str) -> bool:
-        """True when the address itself or its domain is a verified identity."""
-        ids = self._identities
-        address = bare_address(address)
-        return _normalize_identity(address) in ids or _domain(address) in ids
+    def _verified_key(self, key: str) -> bool:
+        record = self._identities.get(key)
+        return record is not None and record.status == SUCCESS
+
+    def is_verified(self, address: str, *, labels: bool = True) -> bool:
+        """True when SES would let ``address`` send: it, or (with ``labels``) the address
+        without its ``+label``, or its domain or a parent domain is a verified identity."""
+        bare = bare_address(address)
+        local, at, domain = bare.rpartition("@")
+        if not at:
+            return False
+        domain = domain.lower().rstrip(".")
+        if self._verified_key(f"{local}@{domain}"):
+            return True
+        if labels and "+" in local and self._verified_key(f"{local.split('+', 1)[0]}@{domain}"):
+            return True
+        return any(self._verified_key(parent) for parent in _parent_domains(domain))
 
     # -- quota ------------------------------------------------------------------------------
 
@@ -315,6 +462,7 @@ class Policy:
         with self._lock:
             self._second.clear()
             self._day.clear()
+            self._blocked_until = 0.0
 
     # -- the check --------------------------------------------------------------------------
 
@@ -343,7 +491,14 @@ class Policy:
                 554,
             )
         if size_bytes > MAX_MESSAGE_BYTES:
-            return _rejected(Reason.TOO_LARGE, "Message length is more than 40 MB.", 552)
+            return Admission(
+                Decision.REJECTED,
+                Reason.TOO_LARGE,
+                too_large_message(size_bytes),
+                "BadRequestException",
+                400,
+                TOO_LARGE_REPLY,
+            )
         if not self.sending_enabled:
             return _rejected(
                 Reason.SENDING_PAUSED,
@@ -352,11 +507,12 @@ class Policy:
                 "SendingPausedException",
             )
         if not self.is_verified(sender):
-            message = self._unverified_message([bare_address(sender)])
-            return _rejected(Reason.UNVERIFIED_SENDER, message)
+            return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([sender.strip()]))
         if self.sandbox_account:
             bad = [
-                bare_address(r) for r in recipients if not (is_simulator(r) or self.is_verified(r))
+                r.strip()
+                for r in recipients
+                if not (is_simulator(r) or self.is_verified(r, labels=False))
             ]
             if bad:
                 return _rejected(Reason.UNVERIFIED_RECIPIENT, self._unverified_message(bad))
@@ -369,8 +525,15 @@ class Policy:
                 and (self._day.total(now) + billable > self.max_24_hour_send)
             ):
                 return _DAILY
-            if self._second.total(now) + count > self.max_send_rate:
+            if now < self._blocked_until:
                 return _RATE
+            in_window = self._second.total(now)
+            if in_window + count > self.max_send_rate:
+                if count <= self.max_send_rate or in_window:
+                    return _RATE
+                # More recipients than the rate, on an idle account: SES lets the burst through
+                # and then refuses sends until the account has caught up (count / rate s).
+                self._blocked_until = now + count / self.max_send_rate
             self._second.add(now, count)
             if billable:
                 self._day.add(now, billable)
@@ -381,16 +544,10 @@ class Policy:
         where an unverified sender fails the whole request rather than each entry."""
         if self.is_verified(sender):
             return ACCEPTED
-        return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([bare_address(sender)]))
+        return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([sender.strip()]))
 
     def _unverified_message(self, identities: Sequence[str]) -> str:
         return (
             "Email address is not verified. The following identities failed the check in "
             f"region {self.region.upper()}: {', '.join(identities)}"
         )
-
-
-def _normalize_identity(identity: str) -> str:
-    """Domains are case-insensitive; keep the local part as given but compare lower-case
-    (SES treats addresses case-insensitively in practice)."""
-    return identity.strip().lower()
