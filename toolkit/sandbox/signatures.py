@@ -57,11 +57,16 @@ _MISMATCH = (
 )
 
 
+_STAMP = re.compile(r"\d{8}T\d{6}Z\Z")
+_PATH_CACHE_MAX = 1024
+
+
 def _amz_time(stamp: str) -> float | None:
-    try:
-        return float(calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ")))
-    except ValueError:
+    """Seconds since the epoch of an ``X-Amz-Date`` (``YYYYMMDDTHHMMSSZ``), or None."""
+    if _STAMP.match(stamp) is None:
         return None
+    fields = (stamp[0:4], stamp[4:6], stamp[6:8], stamp[9:11], stamp[11:13], stamp[13:15])
+    return float(calendar.timegm((*map(int, fields), 0, 0, 0)))
 
 
 def _stamp(seconds: float) -> str:
@@ -84,6 +89,7 @@ class SignatureCheck:
         self._region = region
         self._clock = clock
         self._signers = {service: SigV4Signer(service, region) for _, service in _SERVICES}
+        self._paths: dict[str, str] = {}  # canonical form of each path seen
 
     def __repr__(self) -> str:
         return f"SignatureCheck(access_key_id={self._access_key_id!r}, region={self._region!r})"
@@ -135,11 +141,16 @@ class SignatureCheck:
             )
         if any(name not in headers for name in names) or names != sorted(names):
             return _MISMATCH
+        canonical = self._paths.get(path)
+        if canonical is None:
+            if len(self._paths) >= _PATH_CACHE_MAX:
+                self._paths.clear()
+            canonical = self._paths[path] = canonical_path(path)
         computed = signer.signature(
             self._secret,
             amz_date,
             method,
-            canonical_path(path),
+            canonical,
             canonical_query(query),
             names,
             headers,
