@@ -6,7 +6,8 @@ Usage::
     results = toolkit.send(df, via="ses", sender="Shop <sender@example.com>",
                            subject="Order {{order_id}}", text="Hi {{first_name}}")
 
-The public names (``__all__``): the entry points, the two specs, the targets, the sandbox, the
+The public names (``__all__``): the entry points (``send``, ``send_in_background``, and
+``check`` before a real send), the two specs, the targets, the sandbox, the
 status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
 stays cheap in a notebook.
 """
@@ -17,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOMES = {
+    "check": "toolkit.checks",
     "send": "toolkit.api",
     "send_in_background": "toolkit.api",
     "SendHandle": "toolkit.api",
@@ -54,12 +56,14 @@ __all__ = [
     "Status",
     "Target",
     "ToolkitError",
+    "check",
     "send",
     "send_in_background",
 ]
 
 if TYPE_CHECKING:
     from toolkit.api import SendHandle, send, send_in_background
+    from toolkit.checks import check
     from toolkit.compose.spec import ComposeSpec
     from toolkit.delivery.config import EngineConfig
     from toolkit.errors import (

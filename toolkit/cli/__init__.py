@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from toolkit.cli import demo, send, serve
+from toolkit.cli import check, demo, send, serve
 from toolkit.errors import ToolkitError
 
 __all__ = ["EXIT_CONFIG", "main"]
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo.add_parser(sub)
     send.add_parser(sub)
+    check.add_parser(sub)
     serve.add_parser(sub)
     sub.add_parser("report", help="summarize a results file (see: report --help)")
     sub.add_parser("guide", help="Pinpoint or SES? (see: guide --help)")
