@@ -99,6 +99,10 @@ SINGLE_HEADERS = frozenset(
     ]
 )
 _SPECIALS = frozenset('()<>,;:\\"[]@')  # JavaMail's specialsNoDot, with "@"
+# What JavaMail surely accepts: a dot-atom of RFC 5322 atext (every printable ASCII character
+# but its specials), one "@", a domain of letters, digits and hyphens in dot-separated labels.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_PLAIN = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
 _DISPLAY_SPECIALS = frozenset(',;:@[]\\<>"')
 _EMPTY_MESSAGE = "Invalid email address ."
 _QUOTED_NAME = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -109,6 +113,8 @@ _LONG_LINE = re.compile(rb"[^\r\n]{%d}" % (_LINE_LIMIT + 1))
 
 def address_problem(address: str) -> str | None:
     """SES's message for a malformed address (``Name <addr>`` allowed), or None when valid."""
+    if _PLAIN.match(address) is not None:
+        return None  # the common case, decided by one regular expression
     text = address.strip()
     if not text:
         return _EMPTY_MESSAGE
