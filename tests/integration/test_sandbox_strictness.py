@@ -74,6 +74,7 @@ def test_a_new_address_is_pending_until_its_mailed_link_is_followed(sandbox: San
     )
     link = re.search(rb"http://\S+", mails["content"].iloc[0])
     assert link is not None
+    assert mails["detail"].iloc[0] == link.group(0).decode()  # listed by `toolkit mailbox`
     with urllib.request.urlopen(link.group(0).decode(), timeout=10) as answer:
         assert "successfully verified" in json.loads(answer.read())["message"]
     got = client.get_email_identity(EmailIdentity="news@corp.test")

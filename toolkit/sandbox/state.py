@@ -101,6 +101,7 @@ class SandboxState:
             recipients=[identity.name],
             subject=str(mail["Subject"]),
             content=mail.as_bytes(),
+            detail=link,  # so `python -m toolkit mailbox --state DIR` shows it
             events=[],
         )
         return link
