@@ -88,6 +88,18 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("sesv2", "list_email_templates", {"PageSize": 10, "NextToken": "a b"}),
     ("sesv2", "delete_email_template", {"TemplateName": "t"}),
     (
+        "sesv2",
+        "create_email_template",
+        {"TemplateName": "t", "TemplateContent": {"Subject": "Hi {{name}}", "Text": "ü"}},
+    ),
+    (
+        "pinpoint",
+        "create_email_template",
+        {"TemplateName": "t", "EmailTemplateRequest": {"Subject": "s", "TextPart": "x"}},
+    ),
+    ("pinpoint", "get_email_channel", {"ApplicationId": APP}),
+    ("pinpoint", "get_email_template", {"TemplateName": "t"}),
+    (
         "pinpoint",
         "send_messages",
         {
