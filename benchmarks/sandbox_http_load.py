@@ -4,9 +4,10 @@ What is measured: SES v2 ``SendEmail`` (Simple content, ~1 KB, one recipient) re
 second, including the sandbox's model validation, policy check and mailbox write.
 
 * ``raw``: ``--procs`` client processes (default 2), each with ``--conns`` keep-alive
-  ``http.client`` connections (default 1, one thread each), sending a pre-built request that
-  carries an ``Authorization`` header (the sandbox requires one; neither server checks the
-  signature) and parsing each answer with ``http.client.HTTPResponse``. This is the server's
+  ``http.client`` connections (default 1, one thread each), sending a request signed once with
+  the server's keys (the sandbox checks SigV4 signatures, as AWS does; moto does not; a
+  signature stays valid for 15 minutes, so the same bytes are sent again) and parsing each
+  answer with ``http.client.HTTPResponse``. This is the server's
   throughput as far as a cheap client can drive it; ``srv us/req`` is the server process's
   CPU per request (psutil), the figure least disturbed by other load on the machine.
 * ``boto3``: one sequential boto3 client in one process (a real client's view; boto3's own
@@ -54,10 +55,28 @@ BODY = json.dumps(
         },
     }
 ).encode()
-AUTH = (
-    "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20261126/us-east-1/ses/aws4_request, "
-    "SignedHeaders=content-type;host;x-amz-date, Signature=" + "0" * 64
-)
+MOTO_KEYS = ("AKIDBENCH", "bench")  # moto accepts any keys
+
+
+def _signed_request(port: int, keys: tuple[str, str]) -> bytes:
+    """The SendEmail request, signed by botocore with ``keys``, as bytes on the wire."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    host = f"127.0.0.1:{port}"
+    request = AWSRequest(
+        method="POST",
+        url=f"http://{host}{PATH}",
+        data=BODY,
+        headers={"Content-Type": "application/json"},
+    )
+    SigV4Auth(Credentials(*keys), "ses", "us-east-1").add_auth(request)
+    return (
+        f"POST {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: identity\r\n"
+        f"Content-Type: application/json\r\nAuthorization: {request.headers['Authorization']}\r\n"
+        f"X-Amz-Date: {request.headers['X-Amz-Date']}\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    ).encode() + BODY
 
 
 # -- servers --------------------------------------------------------------------------------
@@ -156,7 +175,9 @@ class MotoChild:
 # -- clients --------------------------------------------------------------------------------
 
 
-def _raw_worker(port: int, count: int, start: Any, out: Any, conns: int = 1) -> None:
+def _raw_worker(
+    port: int, count: int, start: Any, out: Any, conns: int = 1, keys: tuple[str, str] = MOTO_KEYS
+) -> None:
     """``conns`` keep-alive connections (one thread each), ``count`` requests in all."""
     if conns > 1:
         import queue
@@ -164,7 +185,7 @@ def _raw_worker(port: int, count: int, start: Any, out: Any, conns: int = 1) -> 
 
         inner: queue.Queue[tuple[int, float, float]] = queue.Queue()
         threads = [
-            threading.Thread(target=_raw_worker, args=(port, count // conns, start, inner))
+            threading.Thread(target=_raw_worker, args=(port, count // conns, start, inner, 1, keys))
             for _ in range(conns)
         ]
         for thread in threads:
@@ -176,13 +197,9 @@ def _raw_worker(port: int, count: int, start: Any, out: Any, conns: int = 1) -> 
             (sum(r[0] for r in results), min(r[1] for r in results), max(r[2] for r in results))
         )
         return
-    # The request is built once, as a pre-signed request would be, and written with
+    # The request is signed once, as a pre-signed request would be, and written with
     # http.client's connection; the answer is parsed by http.client's HTTPResponse.
-    request = (
-        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: identity\r\n"
-        f"Content-Type: application/json\r\nAuthorization: {AUTH}\r\n"
-        f"X-Amz-Date: 20261126T100000Z\r\nContent-Length: {len(BODY)}\r\n\r\n"
-    ).encode() + BODY
+    request = _signed_request(port, keys)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.connect()  # sets TCP_NODELAY; reconnects by itself when a server closes
     start.wait()
@@ -213,7 +230,12 @@ def _cpu_seconds(pid: int | None) -> float:
 
 
 def raw_load(
-    port: int, total: int, procs: int, server_pid: int | None = None, conns: int = 1
+    port: int,
+    total: int,
+    procs: int,
+    server_pid: int | None = None,
+    conns: int = 1,
+    keys: tuple[str, str] = MOTO_KEYS,
 ) -> dict[str, Any]:
     """``procs`` processes × ``conns`` keep-alive connections; requests/s over the run."""
     ctx = mp.get_context("spawn")
@@ -221,7 +243,8 @@ def raw_load(
     out = ctx.Queue()
     per = total // procs // conns * conns
     workers = [
-        ctx.Process(target=_raw_worker, args=(port, per, start, out, conns)) for _ in range(procs)
+        ctx.Process(target=_raw_worker, args=(port, per, start, out, conns, keys))
+        for _ in range(procs)
     ]
     for worker in workers:
         worker.start()
@@ -243,7 +266,7 @@ def raw_load(
     }
 
 
-def boto3_load(endpoint: str, total: int) -> dict[str, Any]:
+def boto3_load(endpoint: str, total: int, keys: tuple[str, str] = MOTO_KEYS) -> dict[str, Any]:
     """One sequential boto3 client (after 100 warm-up calls)."""
     import boto3
     from botocore.config import Config
@@ -252,8 +275,8 @@ def boto3_load(endpoint: str, total: int) -> dict[str, Any]:
         "sesv2",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="AKIDBENCH",
-        aws_secret_access_key="bench",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
         config=Config(retries={"total_max_attempts": 1}),
     )
     params = json.loads(BODY)
@@ -288,10 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict[str, Any]] = {}
     sandbox = SandboxChild()
     try:
+        keys = (sandbox.info["access_key_id"], sandbox.info["secret_access_key"])
         rows["sandbox.raw"] = raw_load(
-            sandbox.port, args.n, args.procs, sandbox.proc.pid, args.conns
+            sandbox.port, args.n, args.procs, sandbox.proc.pid, args.conns, keys
         )
-        rows["sandbox.boto3"] = boto3_load(sandbox.info["endpoint_url"], args.boto3_n)
+        rows["sandbox.boto3"] = boto3_load(sandbox.info["endpoint_url"], args.boto3_n, keys)
         stored = sandbox.count()
     finally:
         sandbox.close()

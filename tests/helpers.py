@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -19,3 +20,45 @@ def send_hi(df: pd.DataFrame, via: str = "ses", **options: Any) -> pd.DataFrame:
     values: dict[str, Any] = {**HI, "progress": False}
     values.update(options)
     return send(df, via, **values)
+
+
+def freeze_botocore_clock(monkeypatch: Any, when: dt.datetime) -> None:
+    """Make botocore sign at ``when`` (1.44 reads ``get_current_datetime``, older versions
+    ``datetime.datetime.utcnow``), so a signature can be compared with another client's."""
+    import botocore.auth
+
+    if hasattr(botocore.auth, "get_current_datetime"):
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: when)
+        return
+
+    class _Frozen(dt.datetime):
+        @classmethod
+        def utcnow(cls) -> dt.datetime:  # type: ignore[override]
+            return when
+
+    monkeypatch.setattr(botocore.auth.datetime, "datetime", _Frozen)
+
+
+def sigv4_headers(
+    sandbox: Any,
+    method: str,
+    target: str,
+    body: bytes = b"",
+    *,
+    host: str,
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """``Authorization`` and ``X-Amz-Date`` for a hand-made request to a sandbox, signed by
+    botocore with the sandbox's keys (the sandbox checks signatures as AWS does); ``headers``
+    are the other headers the request will carry (they are signed too)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    service = "mobiletargeting" if target.startswith("/v1/") else "ses"
+    request = AWSRequest(
+        method=method, url=f"http://{host}{target}", data=body, headers=dict(headers or {})
+    )
+    credentials = Credentials(sandbox.access_key_id, sandbox.secret_access_key)
+    SigV4Auth(credentials, service, sandbox.region).add_auth(request)
+    return {name: str(request.headers[name]) for name in ("Authorization", "X-Amz-Date")}

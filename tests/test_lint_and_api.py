@@ -55,6 +55,7 @@ def test_public_names_are_pinned() -> None:
         "Status",
         "Target",
         "ToolkitError",
+        "check",
         "send",
         "send_in_background",
         "send_partitioned",

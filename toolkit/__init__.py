@@ -9,7 +9,8 @@ Usage::
 For a partitioned frame too large for one process, ``toolkit.send_partitioned`` sends a Dask
 DataFrame on Dask workers (``pip install "toolkit[dask]"``).
 
-The public names (``__all__``): the entry points, the two specs, the targets, the sandbox, the
+The public names (``__all__``): the entry points (``send``, ``send_in_background``,
+``send_partitioned``, and ``check`` before a real send), the two specs, the targets, the sandbox, the
 status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
 stays cheap in a notebook.
 """
@@ -20,6 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOMES = {
+    "check": "toolkit.checks",
     "send": "toolkit.api",
     "send_in_background": "toolkit.api",
     "send_partitioned": "toolkit.cluster.run",
@@ -58,6 +60,7 @@ __all__ = [
     "Status",
     "Target",
     "ToolkitError",
+    "check",
     "send",
     "send_in_background",
     "send_partitioned",
@@ -65,6 +68,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from toolkit.api import SendHandle, send, send_in_background
+    from toolkit.checks import check
     from toolkit.cluster.run import send_partitioned
     from toolkit.compose.spec import ComposeSpec
     from toolkit.delivery.config import EngineConfig

@@ -19,6 +19,11 @@ from toolkit.errors import ConfigurationError
 from toolkit.results import Status, epoch_seconds
 
 SENDER = "Example Shop <sender@example.com>"
+PINPOINT_NOTE = (
+    "pinpoint: legacy emulation. Pinpoint email ended at AWS on 2026-10-30; the sandbox still\n"
+    "answers it as before (each Pinpoint message in its mailbox says so) so the old path can\n"
+    "be compared; `python -m toolkit sandbox --pinpoint-ended` answers as AWS does now (403)."
+)
 _TEMPLATE_STEM = "order_confirmation"
 
 
@@ -105,4 +110,6 @@ def run_demo(
     print("invalid: the sample's deliberately bad rows, refused before sending, with a reason;")
     print("skipped: a repeated recipient. Bounces and complaints of the simulator addresses arrive")
     print("later, as events: see notebooks/01_send_a_batch.ipynb.")
+    if "pinpoint" in vias:
+        print(PINPOINT_NOTE)
     return 0

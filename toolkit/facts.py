@@ -1,7 +1,8 @@
 """Dated facts the toolkit depends on, each with its source and the date it was checked.
 
 Keep every date, limit and price the code relies on here, in one place, so that a change at
-AWS is a one-line change with a new source and date.
+AWS is a one-line change with a new source and date. Where the sandbox models a behaviour AWS
+does not document, the entry says "modelled, not documented" and what it was modelled on.
 
 Rules for an entry: the source is AWS's own English page (docs.aws.amazon.com,
 aws.amazon.com, an AWS-owned repository) wherever one exists; otherwise ``provenance`` says
@@ -519,4 +520,224 @@ SES_RAW_MAX_LINE: Fact[int] = Fact(
     "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_EmailContent.html",
     dt.date(2026, 11, 26),
     "Raw content: no text line longer than 1,000 characters (RFC 5322 allows 998 + CRLF).",
+)
+
+
+# --- How strict SES is: what the sandbox (toolkit.sandbox) models ---------------------------
+# Sources were read 2026-11-26 from stored copies; [3P] = a field report, not AWS's own word.
+
+_SES_DG = "https://docs.aws.amazon.com/ses/latest/dg/"
+_SESV2_MODEL = (
+    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/service-2.json"
+)
+
+SES_NEW_IDENTITY_PENDING: Fact[str] = Fact(
+    "PENDING",
+    f"{_SESV2_MODEL} (CreateEmailIdentity); https://github.com/getmoto/moto/issues/9771 [3P]",
+    _CHECKED,
+    "An identity created through the API cannot send until verified: CreateEmailIdentity "
+    "answers VerifiedForSendingStatus false (an address: only IdentityType and that flag); "
+    "GetEmailIdentity reports VerificationStatus PENDING; a new domain gets three DKIM tokens "
+    "with Status PENDING. An address under a verified domain can send while its own status is "
+    "still PENDING (terraform-provider-aws #41634 [3P]).",
+)
+SES_VERIFICATION_EMAIL: Fact[tuple[str, str]] = Fact(
+    (
+        "no-reply-aws@amazon.com",
+        "Amazon Web Services – Email Address Verification Request in region {region_name}",
+    ),
+    f"{_SES_DG}creating-identities.html",
+    _CHECKED,
+    "Verifying an address sends this mail; the address is verified when its link is followed. "
+    "The sandbox puts the mail in its mailbox (interface 'verification') with a local link; "
+    "a domain, verified at AWS by DNS records, is confirmed with one of its DKIM tokens "
+    "(modelled, not documented: the sandbox has no DNS).",
+)
+SES_VERIFICATION_LINK_EXPIRY: Fact[dt.timedelta] = Fact(
+    dt.timedelta(hours=24),
+    f"{_SES_DG}creating-identities.html",
+    _CHECKED,
+    "The link expires after 24 hours; the status then becomes Failed (v1 "
+    "GetIdentityVerificationAttributes documentation).",
+)
+SES_DOMAIN_VERIFICATION_WINDOW: Fact[dt.timedelta] = Fact(
+    dt.timedelta(hours=72),
+    f"{_SESV2_MODEL} (DkimAttributes.Tokens)",
+    _CHECKED,
+    "SES looks for a domain's DKIM records for up to 72 hours.",
+)
+SES_IDENTITY_MATCHING: Fact[str] = Fact(
+    "local part case-sensitive; domain case-insensitive; +label and subdomains covered",
+    f"{_SES_DG}creating-identities.html",
+    _CHECKED,
+    "Verifying sender@EXAMPLE.com does not verify sender@example.com; a verified "
+    "sender@example.com may send as sender+label@example.com; a verified domain covers its "
+    "subdomains. The sandbox applies the +label rule to senders only.",
+)
+SES_UNVERIFIED_MESSAGE: Fact[str] = Fact(
+    "Email address is not verified. The following identities failed the check in region "
+    "{REGION}: {identities}",
+    f"{_SES_DG}troubleshoot-error-messages.html ; https://github.com/mettle/sendportal/issues/94",
+    _CHECKED,
+    "API: 400 MessageRejected; SMTP: 554 Message rejected: ... The region is upper case and "
+    "each identity is echoed as given, display name included ([3P] sendportal #94).",
+)
+SES_ADDRESS_SYNTAX: Fact[str] = Fact(
+    "400 BadRequestException (v2) with JavaMail InternetAddress's messages",
+    "https://github.com/awsdocs/aws-doc-sdk-examples/pull/5191 ; "
+    "https://github.com/cloud-custodian/cloud-custodian/issues/885 [3P] ; "
+    "https://github.com/brave/accounts/issues/35 [3P] ; "
+    "https://github.com/openstax/accounts/issues/253 [3P] ; "
+    "https://github.com/hcengineering/platform/issues/7864 [3P]",
+    _CHECKED,
+    "One malformed To/Cc/Bcc/Reply-To/From address rejects the whole message (v1 SendEmail "
+    'documentation). Messages seen: "Illegal address", "Missing final \'@domain\'", '
+    '"Missing domain", "Local address contains illegal character", "Local address '
+    'contains control or whitespace" (also for non-ASCII, stackoverflow 38808009), '
+    '"Domain contains illegal character"; an empty address "Invalid email address ." '
+    "(aws-ses-v2-local #44 [3P]). Modelled, not documented: the v2 code for every message "
+    "(BadRequestException, as v1's InvalidParameterValue maps to it), and SendBulkEmail "
+    "answering a bad entry with INVALID_PARAMETER while the others are sent.",
+)
+SES_SMTP_ADDRESS_REPLIES: Fact[tuple[str, str]] = Fact(
+    ("501 Invalid MAIL FROM address provided", "501 Invalid RCPT TO address provided"),
+    "https://github.com/sugaya0204/blog (summary-of-SES-relay-for-non-RFC-compliant-email-"
+    "addresses) [3P]",
+    _CHECKED,
+    "SES SMTP answers a malformed envelope address (MAIL FROM:<> included) at the command.",
+)
+SES_RAW_HEADER_CHECKS: Fact[tuple[str, ...]] = Fact(
+    (
+        "Illegal header '{line}'.",
+        "Empty header names are illegal.",
+        "Duplicate header '{name}'.",
+        "Missing required header 'From'.",
+        "Missing required header 'To'.",
+        "Empty required header 'To'.",
+    ),
+    f"{_SESV2_MODEL} (RawMessage.Data) ; {_SES_DG}header-fields.html ; "
+    "https://github.com/jmhobbs/Swiftmailer-Transport--AWS-SES/issues/13 [3P] ; "
+    "https://github.com/aws/aws-sdk-php/issues/1459 ; "
+    "https://github.com/arithmetric/aws-lambda-ses-forwarder/issues/11 [3P] ; "
+    "https://github.com/aws/aws-sdk-php/issues/68 ; "
+    "https://github.com/daniel-zahariev/php-aws-ses/issues/41 [3P]",
+    _CHECKED,
+    "A raw message needs a header block separated from the body by a blank line; the headers "
+    "on AWS's single-occurrence list may appear once; From is required only when the request "
+    "names no sender (v2 accepted a raw message without From when FromEmailAddress was given: "
+    "soto #469 [3P]). SMTP answers 554 Transaction failed: <message>. Modelled, not "
+    "documented: v2's code (BadRequestException) and the 68 characters of an illegal line "
+    "quoted (as long as the quote in the field report).",
+)
+SES_RAW_LONG_LINES: Fact[str] = Fact(
+    "accepted, then bounced by the receiving server",
+    f"{_SESV2_MODEL} (RawMessage.Data: no line over 1,000 characters) ; "
+    "https://github.com/andris9/mimelib/issues/39 [3P] ; "
+    "https://github.com/jstedfast/MimeKit/issues/381 [3P]",
+    _CHECKED,
+    "AWS documents the 1,000-character limit but no send-time refusal was found: field "
+    "reports show the message accepted and bouncing later ('552 message line is too long'). "
+    "The sandbox accepts it and records a bounce for every recipient (modelled).",
+)
+SES_OVERSIZE_ANSWER: Fact[str] = Fact(
+    "400 BadRequestException: Message length is more than 41943040 bytes long: '{n}'.",
+    "https://github.com/aws/aws-sdk-go-v2/issues/1774 ; "
+    "https://docs.aws.amazon.com/ses/latest/dg/quotas.html",
+    _CHECKED,
+    "The v1 API answers InvalidParameterValue 'Message length is more than 10485760 bytes "
+    "long: ...' (the SDK issue); v2's 40 MB answer is modelled on it, not documented. The "
+    "sandbox gives this one answer at every size (a body too large to read is measured by its "
+    "Content-Length). SMTP: '552 Message is too long.' at the end of DATA, with no SIZE in EHLO "
+    "(troubleshoot-smtp; 2023-2026 transcripts advertise none).",
+)
+SES_BURST_MODEL: Fact[str] = Fact(
+    "a message above MaxSendRate is admitted on an idle account, then sending waits count/rate s",
+    f"{_SES_DG}manage-sending-quotas.html ; https://aws.amazon.com/blogs/messaging-and-targeting/"
+    "what-happens-when-you-reach-your-sending-limits/ (quoted in "
+    "https://github.com/django-ses/django-ses/issues/59)",
+    _CHECKED,
+    "AWS: 'You can exceed this quota for short bursts, but not for sustained periods'; its blog: "
+    "at 1 message per second a message to five recipients is accepted, then five seconds of "
+    "errors. No window or burst size is published, so the sandbox keeps its exact one-second "
+    "window and allows only that documented burst (modelled): never more lenient on average.",
+)
+SES_DAILY_QUOTA_LAST_MESSAGE: Fact[str] = Fact(
+    "refused when it would exceed Max24HourSend",
+    f"{_SES_DG}manage-sending-quotas.html",
+    _CHECKED,
+    "AWS says both 'accepted as long as the total sent is less than the quota' and 'if sending "
+    "a message would exceed the daily maximum, your call is rejected'; the sandbox takes the "
+    "stricter reading (an unresolved contradiction).",
+)
+SES_LIST_ROUTES: Fact[tuple[str, ...]] = Fact(
+    (
+        "GET /v2/email/identities",
+        "POST /v2/email/list-identities",
+        "GET /v2/email/configuration-sets",
+        "POST /v2/email/list-configuration-sets",
+    ),
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_ListEmailIdentities.html ; "
+    "https://github.com/boto/botocore/commit/9931e97",
+    _CHECKED,
+    "botocore 1.43.105 moved these two list operations to POST routes; clients from before "
+    "still send GET. AWS states no change, so both forms must work (inference); the sandbox "
+    "serves both whatever botocore is installed.",
+)
+SES_CONFIGURATION_SET_MISSING: Fact[str] = Fact(
+    "404 NotFoundException: Configuration set {name} does not exist.",
+    f"{_SESV2_MODEL} (SendEmail errors) ; https://github.com/mettle/sendportal/issues/75 [3P]",
+    _CHECKED,
+    "Sending through a configuration set that does not exist fails (v1: "
+    "ConfigurationSetDoesNotExist). v2's answer is modelled on SendEmail's declared "
+    "NotFoundException, not documented.",
+)
+AWS_SIGNATURE_ERRORS: Fact[tuple[str, ...]] = Fact(
+    (
+        "403 MissingAuthenticationTokenException",
+        "403 UnrecognizedClientException: The security token included in the request is invalid.",
+        "403 SignatureDoesNotMatch: The request signature we calculated does not match ...",
+        "403 InvalidSignatureException: Signature expired: ...",
+    ),
+    "https://github.com/django-ses/django-ses/issues/283 [3P] ; "
+    "https://github.com/aws/aws-sdk/issues/467 ; "
+    "https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html",
+    _CHECKED,
+    "SES v2 answers an unknown access key with UnrecognizedClientException (django-ses #283) "
+    "and a wrong secret with the signature-mismatch message; a request signed more than 15 "
+    "minutes from the server's clock is refused (RequestExpired in the common errors). The "
+    "v2 codes for the last two are modelled on SES v1 and the JSON services, not documented.",
+)
+PINPOINT_EMAIL_ENDED_ANSWER: Fact[str] = Fact(
+    "403 ForbiddenException: Amazon Pinpoint email is no longer available "
+    "(end of support 2026-10-30).",
+    "https://docs.aws.amazon.com/pinpoint/latest/userguide/migrate.html",
+    _CHECKED,
+    "Invented: AWS documents the end of Pinpoint email but not the answer afterwards. The "
+    "sandbox's --pinpoint-ended switch answers email SendMessages and the email channel and "
+    "template operations this way (ForbiddenException is a declared Pinpoint error). Without "
+    "the switch the sandbox emulates legacy Pinpoint email and says so in every mailbox record.",
+)
+SES_SMTP_TRANSCRIPT: Fact[tuple[str, ...]] = Fact(
+    (
+        "250-8BITMIME",
+        "250-STARTTLS",
+        "250-AUTH PLAIN LOGIN",
+        "250 Ok",
+        "235 Authentication successful.",
+        "250 Ok <message-id>",
+        "451 4.4.2 Timeout waiting for data from client.",
+        "530 Must issue a STARTTLS command first",
+    ),
+    "https://github.com/jstedfast/MailKit/issues/1581 [3P] ; "
+    "https://github.com/knadh/listmonk/issues/81 [3P] ; "
+    f"{_SES_DG}troubleshoot-smtp.html",
+    _CHECKED,
+    "SES's EHLO before TLS already lists AUTH PLAIN LOGIN (and no SIZE); MAIL and RCPT answer "
+    "'250 Ok'; AUTH before STARTTLS answers 530 (swaks #15 [3P]).",
+)
+SES_SMTP_IDLE_TIMEOUT: Fact[float] = Fact(
+    10.0,
+    f"{_SES_DG}send-email-smtp-client-command-line.html",
+    _CHECKED,
+    "'The connection automatically closes after about 10 seconds of inactivity.'",
 )

@@ -98,10 +98,12 @@ class AwsTarget:
             asks for (e.g. the fast client, or a client with a Stubber). Its retry settings
             are the caller's business.
         pinpoint_app_id: the Pinpoint application (project) id SendMessages posts to.
-        fast: use :func:`toolkit.aws.client.make_client` (the default): the same
-            model validation, serialization, SigV4 signing and response parsing as boto3,
-            checked byte for byte against it, at a fraction of its CPU per request. Where it
-            does not apply (a proxy, a multi-region endpoint) the plain boto3 client is used.
+        fast: use :func:`toolkit.aws.client.make_client` (the default): boto3 on the wire
+            (endpoint rules, credentials, CA bundle and timeouts all taken from the boto3
+            client it wraps, compared byte for byte with it) at a fraction of its CPU per
+            request. Where it would differ (a proxy, a botocore outside the tested range) the
+            plain boto3 client is used, with one ``FastClientHandoverWarning``; ``fast=False``
+            always gives plain boto3.
         connect_timeout / read_timeout: seconds, per request.
 
     Clients made here never retry on their own (``total_max_attempts=1``): the engine owns
@@ -166,24 +168,9 @@ class AwsTarget:
             raise ConfigurationError(
                 "no AWS Region: pass region=... or set AWS_REGION / a profile's region"
             )
-        if self.fast:
-            from toolkit.aws import client as fastaws
-
-            try:
-                return fastaws.make_client(
-                    service,
-                    region=region,
-                    endpoint_url=self.endpoint_url,
-                    credentials=session.get_credentials(),
-                    session=session,
-                    max_connections=max(1, workers) + 2,
-                    connect_timeout=self.connect_timeout,
-                    read_timeout=self.read_timeout,
-                )
-            except ValueError as exc:  # a setup the fast client does not cover
-                logger.info("using the boto3 client for %s: %s", service, exc)
         from botocore.config import Config
 
+        # One configuration for both clients, so that a hand-over changes nothing on the wire.
         config = Config(
             region_name=region,
             retries={"total_max_attempts": 1, "mode": "standard"},
@@ -192,6 +179,16 @@ class AwsTarget:
             read_timeout=self.read_timeout,
             tcp_keepalive=True,
         )
+        if self.fast:
+            from toolkit.aws import client as fastaws
+
+            return fastaws.make_client(
+                service,
+                region=region,
+                endpoint_url=self.endpoint_url,
+                session=session,
+                config=config,
+            )
         return session.client(service, endpoint_url=self.endpoint_url, config=config)
 
     def resolve(self, kind: TransportKind) -> AwsTarget:

@@ -502,7 +502,8 @@ def test_https_verifies_certificates() -> None:
                     while b"\r\n\r\n" not in data:
                         data += conn.recv(65536)
                     head, _, rest = data.partition(b"\r\n\r\n")
-                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    found = head.lower().split(b"content-length:")
+                    length = int(found[1].split(b"\r\n")[0]) if len(found) > 1 else 0
                     while len(rest) < length:
                         rest += conn.recv(65536)
                     conn.sendall(_render(200, {"Content-Type": "application/json"}, b"{}"))
@@ -614,7 +615,9 @@ def test_send_failing_on_a_reused_connection_is_sent_once_more_on_a_new_one() ->
     try:
         _, fast = _clients("sesv2", server.url)
         assert fast.send_email(**_send("ok@example.com"))["MessageId"] == "m-1"
-        (idle,) = fast._pool._idle
+        pool = fast._operation("SendEmail").pool
+        assert pool is not None
+        (idle,) = pool._idle
         # A stale keep-alive socket: nothing to read (the idle check passes), sending fails.
         stale, peer = socket.socketpair()
         stale.shutdown(socket.SHUT_WR)

@@ -277,12 +277,15 @@ def test_get_account(make_sandbox: Callable[..., Sandbox]) -> None:
 def test_email_identities(sandbox: Sandbox) -> None:
     client = ses(sandbox)
     created = client.create_email_identity(EmailIdentity="news@corp.test")
-    assert created["IdentityType"] == "EMAIL_ADDRESS" and created["VerifiedForSendingStatus"]
+    assert created["IdentityType"] == "EMAIL_ADDRESS" and not created["VerifiedForSendingStatus"]
     assert client.create_email_identity(EmailIdentity="corp.test")["IdentityType"] == "DOMAIN"
     with pytest.raises(client.exceptions.AlreadyExistsException):
         client.create_email_identity(EmailIdentity="corp.test")
     got = client.get_email_identity(EmailIdentity="news@corp.test")
-    assert got["VerificationStatus"] == "SUCCESS" and got["IdentityType"] == "EMAIL_ADDRESS"
+    assert got["VerificationStatus"] == "PENDING" and got["IdentityType"] == "EMAIL_ADDRESS"
+    sandbox.verify_identity("news@corp.test")  # what following the mailed link does
+    got = client.get_email_identity(EmailIdentity="news@corp.test")
+    assert got["VerificationStatus"] == "SUCCESS" and got["VerifiedForSendingStatus"]
     names = [i["IdentityName"] for i in client.list_email_identities()["EmailIdentities"]]
     assert names == ["corp.test", "example.com", "news@corp.test", "sender@example.com"]
     page = client.list_email_identities(PageSize=3)

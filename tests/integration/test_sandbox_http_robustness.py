@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
+from tests.helpers import sigv4_headers
 from toolkit.sandbox import Sandbox
 
 SENDER = "sender@example.com"
+# For requests refused from their framing alone (the signature is never looked at).
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261126/us-east-1/ses/aws4_request, "
     "SignedHeaders=host, Signature=0"
@@ -38,7 +40,8 @@ def request(
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     headers = {"Content-Type": "application/json"}
     if auth:
-        headers["Authorization"] = AUTH
+        host = f"127.0.0.1:{sandbox.api_port}"
+        headers |= sigv4_headers(sandbox, method, path, data or b"", host=host, headers=headers)
     try:
         connection.request(method, path, body=data, headers=headers)
         response = connection.getresponse()
@@ -69,10 +72,12 @@ def raw_exchange(sandbox: Sandbox, data: bytes, *, read_until_close: bool = True
         return b"".join(chunks)
 
 
-def head(method: str, path: str, body: bytes, extra: str = "") -> bytes:
+def head(sandbox: Sandbox, method: str, path: str, body: bytes, extra: str = "") -> bytes:
+    """One signed request, as bytes."""
+    signed = sigv4_headers(sandbox, method, path, body, host="x")
     return (
-        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
-        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {signed['Authorization']}\r\n"
+        f"X-Amz-Date: {signed['X-Amz-Date']}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
     ).encode() + body
 
 
@@ -151,14 +156,17 @@ def test_unknown_path_and_method(sandbox: Sandbox) -> None:
     assert status == 404
 
 
-def test_oversized_body_is_413_and_server_keeps_serving(sandbox: Sandbox) -> None:
+def test_oversized_body_gets_ses_answer_and_server_keeps_serving(sandbox: Sandbox) -> None:
+    """Too large to read: the same answer SES gives any message over 40 MB (not a 413)."""
+    size = 50 * 1024 * 1024
     announced = (
         f"POST {SEND_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
-        f"Content-Length: {50 * 1024 * 1024}\r\n\r\n"
+        f"Content-Length: {size}\r\n\r\n"
     ).encode()
     answer = raw_exchange(sandbox, announced + b"x" * 1000)
-    assert answer.startswith(b"HTTP/1.1 413 ")
-    assert b"PayloadTooLargeException" in answer
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"BadRequestException" in answer
+    assert f"Message length is more than 41943040 bytes long: '{size}'.".encode() in answer
     assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200
 
 
@@ -188,7 +196,7 @@ def test_garbage_gets_400_and_the_server_survives(sandbox: Sandbox, garbage: byt
 def test_client_disconnecting_mid_request_loses_nothing(sandbox: Sandbox) -> None:
     assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200
     body = json.dumps(GOOD).encode()
-    partial = head("POST", SEND_PATH, body)[: -len(body) // 2]
+    partial = head(sandbox, "POST", SEND_PATH, body)[: -len(body) // 2]
     for _ in range(5):
         raw_exchange(sandbox, partial, read_until_close=False)  # send half, hang up
     assert request(sandbox, "POST", SEND_PATH, GOOD)[0] == 200
@@ -198,9 +206,9 @@ def test_client_disconnecting_mid_request_loses_nothing(sandbox: Sandbox) -> Non
 def test_pipelined_requests_are_answered_in_order(sandbox: Sandbox) -> None:
     body = json.dumps(GOOD).encode()
     data = (
-        head("POST", SEND_PATH, body)
-        + head("GET", "/v2/email/account", b"")
-        + head("POST", SEND_PATH, body, "Connection: close\r\n")
+        head(sandbox, "POST", SEND_PATH, body)
+        + head(sandbox, "GET", "/v2/email/account", b"")
+        + head(sandbox, "POST", SEND_PATH, body, "Connection: close\r\n")
     )
     answer = raw_exchange(sandbox, data)
     assert answer.count(b"HTTP/1.1 200 OK") == 3
@@ -216,7 +224,9 @@ def test_pipelined_requests_are_answered_in_order(sandbox: Sandbox) -> None:
 def test_keep_alive_serves_many_requests_on_one_connection(sandbox: Sandbox) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", sandbox.api_port, timeout=10)
     body = json.dumps(GOOD)
-    headers = {"Authorization": AUTH, "Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json"}
+    host = f"127.0.0.1:{sandbox.api_port}"
+    headers |= sigv4_headers(sandbox, "POST", SEND_PATH, body.encode(), host=host, headers=headers)
     try:
         for _ in range(50):
             connection.request("POST", SEND_PATH, body=body, headers=headers)
@@ -234,6 +244,8 @@ def test_restart_with_a_state_directory_keeps_everything(
     first = make_sandbox(state_dir=tmp_path, smtp=False)
     ses = first.client("sesv2")
     ses.create_email_identity(EmailIdentity="corp.test")
+    first.verify_identity("corp.test")  # the sandbox-only step (DNS records at AWS)
+    ses.create_email_identity(EmailIdentity="pending.test")
     ses.delete_email_identity(EmailIdentity="example.com")
     ses.create_email_template(TemplateName="t", TemplateContent={"Subject": "x {{a}}"})
     app_id = first.client("pinpoint").create_app(CreateApplicationRequest={"Name": "kept"})[
@@ -254,8 +266,15 @@ def test_restart_with_a_state_directory_keeps_everything(
     assert second.mailbox.count() == 1
     assert second.mailbox.message(message_id) is not None
     assert ses2.get_email_template(TemplateName="t")["TemplateContent"]["Subject"] == "x {{a}}"
-    names = {i["IdentityName"] for i in ses2.list_email_identities()["EmailIdentities"]}
-    assert names == {"corp.test", "sender@example.com"}
+    statuses = {
+        i["IdentityName"]: i["VerificationStatus"]
+        for i in ses2.list_email_identities()["EmailIdentities"]
+    }
+    assert statuses == {
+        "corp.test": "SUCCESS",
+        "pending.test": "PENDING",
+        "sender@example.com": "SUCCESS",
+    }
     assert (
         second.client("pinpoint").get_app(ApplicationId=app_id)["ApplicationResponse"]["Name"]
         == "kept"
@@ -302,7 +321,7 @@ def test_a_request_arriving_byte_by_byte_is_served(sandbox: Sandbox) -> None:
     import time
 
     body = json.dumps(GOOD).encode()
-    data = head("POST", SEND_PATH, body, "Connection: close\r\n")
+    data = head(sandbox, "POST", SEND_PATH, body, "Connection: close\r\n")
     with socket.create_connection(("127.0.0.1", sandbox.api_port), timeout=10) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for index in range(0, len(data), 7):
@@ -318,7 +337,7 @@ def test_a_request_arriving_byte_by_byte_is_served(sandbox: Sandbox) -> None:
 
 def test_a_client_that_never_reads_does_not_stop_the_server(sandbox: Sandbox) -> None:
     body = json.dumps({"FromEmailAddress": SENDER}).encode()  # fails validation: small answers
-    flood = head("POST", SEND_PATH, body) * 2000
+    flood = head(sandbox, "POST", SEND_PATH, body) * 2000
     with socket.create_connection(("127.0.0.1", sandbox.api_port), timeout=10) as sock:
         sock.setblocking(False)
         sent = 0

@@ -68,7 +68,7 @@ def test_per_address_statuses(make_sandbox: Callable[..., Sandbox]) -> None:
     accepted = {r.message_id for r in replies if r.verdict is Verdict.ACCEPTED}
     assert set(sandbox.mailbox.messages("pinpoint")["message_id"]) == accepted
 
-    strict = make_sandbox(sandbox_account=True)
+    strict = make_sandbox(sandbox_account=True, rate=1000)  # about recipients, not the 1/s rate
     with pinpoint(strict) as transport:
         replies = transport.send(
             [

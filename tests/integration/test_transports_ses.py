@@ -73,7 +73,7 @@ def test_mailbox_simulator_addresses(sandbox: Sandbox) -> None:
 
 
 def test_unverified_sender_is_rejected(make_sandbox: Callable[..., Sandbox]) -> None:
-    sandbox = make_sandbox(sandbox_account=True)
+    sandbox = make_sandbox(sandbox_account=True, rate=1000)  # about recipients, not the 1/s rate
     with ses(sandbox) as transport:
         replies = transport.send(
             [message(0, sender="nobody@unverified.test"), message(1, to="stranger@example.net")]

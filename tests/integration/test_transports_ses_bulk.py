@@ -53,7 +53,7 @@ def test_per_entry_failures_inside_a_200_answer(make_sandbox: Callable[..., Sand
 
 
 def test_unverified_recipients_are_rejected_per_entry(make_sandbox: Callable[..., Sandbox]) -> None:
-    sandbox = make_sandbox(sandbox_account=True)
+    sandbox = make_sandbox(sandbox_account=True, rate=1000)  # about recipients, not the 1/s rate
     batch = [
         message(0, to="success@simulator.amazonses.com"),
         message(1, to="x@example.net"),

@@ -76,7 +76,7 @@ def test_tls_is_verified_against_the_sandbox_certificate(sandbox: Sandbox) -> No
 
 
 def test_simulator_and_rejections(make_sandbox: Callable[..., Sandbox]) -> None:
-    sandbox = make_sandbox(sandbox_account=True)
+    sandbox = make_sandbox(sandbox_account=True, rate=1000)  # about recipients, not the 1/s rate
     with smtp(sandbox) as transport:
         replies = transport.send(
             [

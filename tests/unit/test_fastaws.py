@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import boto3
-import botocore.auth
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
@@ -22,7 +21,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import NoCredentialsError, ParamValidationError
 from botocore.serialize import create_serializer
 
-from toolkit.aws.client import FastClient, default_endpoint, make_client
+from tests.helpers import freeze_botocore_clock
+from toolkit.aws.client import FastClient, FastClientHandoverWarning, make_client
 from toolkit.aws.http import Endpoint
 from toolkit.aws.sigv4 import SigV4Signer, canonical_query
 
@@ -79,7 +79,7 @@ def _boto3_request(service: str, method: str, params: dict[str, Any], creds: Cre
 
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: FROZEN)
+    freeze_botocore_clock(monkeypatch, FROZEN)
 
 
 @functools.cache
@@ -208,7 +208,7 @@ def test_body_equals_botocore_serializer() -> None:
 @pytest.mark.parametrize("creds", [STATIC, TEMPORARY], ids=["static", "session-token"])
 def test_signature_equals_sigv4auth(monkeypatch: pytest.MonkeyPatch, creds: Credentials) -> None:
     """Our signer against botocore's SigV4Auth on a hand-built request with a query string."""
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: FROZEN)
+    freeze_botocore_clock(monkeypatch, FROZEN)
     url = "https://email.eu-west-1.amazonaws.com/v2/email/templates/a%20b?b=2&a=1&a=0"
     body = b'{"x": "\xc3\xbc"}'
     headers = {"Content-Type": "application/json", "X-Amz-Meta": "  spaced   value "}
@@ -272,9 +272,12 @@ def test_unknown_attribute_and_exceptions_like_boto3() -> None:
 def test_no_credentials_raises_like_boto3() -> None:
     client = FastClient(
         boto3.client(
-            "sesv2", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b"
+            "sesv2",
+            region_name="eu-west-1",
+            endpoint_url=ENDPOINT,
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
         ),
-        endpoint_url=ENDPOINT,
         credentials=None,
     )
     with pytest.raises(NoCredentialsError):
@@ -284,16 +287,14 @@ def test_no_credentials_raises_like_boto3() -> None:
 def test_repr_has_no_secrets() -> None:
     client = _fast("sesv2", TEMPORARY)
     prepared = client.build_request("get_account", {}, amz_date=AMZ_DATE)
-    text = repr(client) + repr(prepared) + repr(client._signer) + repr(client._pool)
+    op = client._operation("GetAccount")
+    text = repr(client) + repr(prepared) + repr(op.signer) + repr(op.pool)
     assert TEMPORARY.secret_key not in text
     assert TEMPORARY.token not in text
     assert "Authorization" not in repr(prepared)
 
 
-def test_default_endpoints_and_host_header() -> None:
-    assert default_endpoint("sesv2", "eu-west-1") == "https://email.eu-west-1.amazonaws.com"
-    assert default_endpoint("pinpoint", "us-east-1") == "https://pinpoint.us-east-1.amazonaws.com"
-    assert default_endpoint("s3", "us-east-1") is None
+def test_endpoint_comes_from_botocore_and_host_header() -> None:
     assert Endpoint.parse("https://email.eu-west-1.amazonaws.com").host_header == (
         "email.eu-west-1.amazonaws.com"
     )
@@ -303,11 +304,15 @@ def test_default_endpoints_and_host_header() -> None:
         Endpoint.parse("ftp://example.com")
     client = make_client("sesv2", region="eu-west-1", credentials=STATIC)
     assert client.endpoint_url == "https://email.eu-west-1.amazonaws.com"
+    prepared = client.build_request("get_account", {}, amz_date=AMZ_DATE)
+    assert prepared.host == "email.eu-west-1.amazonaws.com"
 
 
-def test_query_protocol_service_is_refused() -> None:
-    with pytest.raises(ValueError, match="rest-json"):
-        make_client("ses", region="eu-west-1", credentials=STATIC)
+def test_query_protocol_service_is_handed_to_boto3() -> None:
+    with pytest.warns(FastClientHandoverWarning, match="rest-json"):
+        client = make_client("ses", region="eu-west-1", credentials=STATIC)
+    assert not isinstance(client, FastClient)
+    assert type(client).__name__ == "SES"
 
 
 # -- the compiled validator and serializer -----------------------------------------------------
@@ -437,9 +442,9 @@ def test_connect_failures_map_to_botocore(
     assert ENDPOINT in str(error.value)
 
 
-def test_multi_region_endpoint_id_is_refused() -> None:
+def test_multi_region_endpoint_id_goes_through_boto3() -> None:
     params = {**CASES[0][2], "EndpointId": "abc123.xyz"}
-    with pytest.raises(ValueError, match="EndpointId"):
+    with pytest.raises(ValueError, match="made by boto3"):
         _fast("sesv2").build_request("send_email", params, amz_date=AMZ_DATE)
 
 
@@ -471,11 +476,15 @@ def test_refreshable_credentials_are_reread() -> None:
     assert prepared.headers["X-Amz-Security-Token"] == "t2"
 
 
-def test_configured_proxy_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configured_proxy_hands_over_to_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    with pytest.raises(ValueError, match="proxy"):
-        make_client("sesv2", region="eu-west-1", credentials=STATIC)
-    # Loopback endpoints (the sandbox) are never proxied.
-    assert make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=STATIC)
+    with pytest.warns(FastClientHandoverWarning, match="proxy"):
+        client = make_client("sesv2", region="eu-west-1", credentials=STATIC)
+    assert not isinstance(client, FastClient)
+    # A plain-HTTP endpoint is not proxied by HTTPS_PROXY, for boto3 either.
+    assert isinstance(
+        make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=STATIC),
+        FastClient,
+    )

@@ -56,7 +56,7 @@ def test_unverified_sender_is_rejected_with_ses_text() -> None:
     assert admission.error_code == "MessageRejected" and admission.http_status == 400
     assert admission.message == (
         "Email address is not verified. The following identities failed the check in region "
-        "EU-WEST-1: bob@elsewhere.org"
+        "EU-WEST-1: Bob <bob@elsewhere.org>"  # as given, display name included (as SES)
     )
     assert admission.smtp_reply.startswith("554 Message rejected: Email address is not verified")
 

@@ -9,7 +9,11 @@ hooks, endpoint-ruleset resolution, retry bookkeeping and ``AWSRequest`` prepara
 validation and serialisation grow with the request (a 50-entry ``SendBulkEmail``).
 
 So :class:`FastClient` keeps the parts that make a call correct and drops the machinery
-around them:
+around them, and it is built from a real boto3 client, which decides everything else
+(:mod:`.settings`): each operation's endpoint (botocore's ruleset: FIPS, dual-stack,
+``AWS_ENDPOINT_URL_SESV2``, custom endpoints with a base path), the signing scope, the
+credentials (the client's own provider, read on every request, so they refresh), timeouts,
+CA bundle, client certificate and socket options.
 
 * **kept**: botocore's model validation (a compiled "surely valid" check, and botocore's own
   ``ParamValidator`` whenever that check is unsure, so errors are botocore's
@@ -19,52 +23,48 @@ around them:
   ``HTTPStatusCode`` and ``RetryAttempts=0``), the modeled error classes
   (``client.exceptions.TooManyRequestsException`` …, raised like boto3 raises them), SigV4
   with real credentials (identical signature, signing key derived once a day;
-  :mod:`.sigv4`), real HTTP/1.1 on keep-alive sockets (TLS with certificate checks for AWS;
-  :mod:`.http`), boto3's socket-error exceptions (``EndpointConnectionError``,
-  ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ConnectionClosedError``).
-* **dropped**: event hooks (no plugins), per-call endpoint rules (the endpoint is resolved
-  once; SES multi-region ``EndpointId`` is refused with ValueError), retries (the engine
-  retries, with its own backoff and journal — a client that silently resends would break
-  "never sent twice"), checksum/compression handlers (the SES v2 and Pinpoint operations
-  declare none), proxies.
+  :mod:`.sigv4`), the same headers on the wire as boto3 (``amz-sdk-invocation-id``,
+  ``amz-sdk-request``, ``Accept-Encoding``), real HTTP/1.1 on keep-alive sockets (:mod:`.http`),
+  boto3's socket-error exceptions (``EndpointConnectionError``, ``ConnectTimeoutError``,
+  ``ReadTimeoutError``, ``ConnectionClosedError``).
+* **dropped**: event hooks (no plugins), per-call endpoint resolution (resolved once per
+  operation), retries (the engine retries, with its own backoff and journal — a client that
+  silently resends would break "never sent twice").
+* **handed to boto3**: a whole client whose setup the fast client does not reproduce (a proxy,
+  a botocore outside the tested range, another protocol: :func:`make_client` returns the
+  plain boto3 client with one :class:`FastClientHandoverWarning`), and single calls it does
+  not do (SES multi-region ``EndpointId``, checksums, host prefixes), which the boto3 client
+  it holds makes instead. ``tests/integration/test_fastaws_differential.py`` compares both
+  clients on the wire over a matrix of configurations.
 
 The benchmarks compare it with plain boto3 in the same run (``python -m benchmarks``, group
-``ses``); ``benchmarks/results/`` holds the latest figures.
-
-Any operation of the service model works (``__getattr__`` dispatch by boto3 method name);
-other attributes (``meta``, ``exceptions``, ``get_paginator`` …) come from a real boto3
-client created once.
+``ses``). Any operation of the service model works (``__getattr__`` dispatch by boto3 method name);
+other attributes (``meta``, ``exceptions``, ``get_paginator`` …) come from the boto3 client.
 
 Usage::
 
-    client = make_client("sesv2", region="us-east-1", endpoint_url=sandbox.url,
+    client = make_client("sesv2", region="us-east-1", endpoint_url=sandbox.endpoint_url,
                          credentials=Credentials("AKID", "secret"))
-    client.send_email(FromEmailAddress=..., Destination=..., Content=...)
-    try:
-        ...
-    except client.exceptions.TooManyRequestsException:
-        ...
+    client.send_email(FromEmailAddress=..., Destination=..., Content=...)  # as with boto3
 """
 
 from __future__ import annotations
 
 import io
 import platform
-import ssl
 import threading
 import time
+import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 import boto3
 import botocore
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import NoCredentialsError, ParamValidationError
-from botocore.httpsession import get_cert_path
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import create_parser
 from botocore.response import StreamingBody
@@ -74,29 +74,32 @@ from botocore.validate import ParamValidator
 
 from toolkit.aws.http import ConnectionPool, Endpoint
 from toolkit.aws.serializer import Check, CompiledRequest, compile_check
+from toolkit.aws.settings import (
+    FastClientHandoverWarning,
+    HttpSettings,
+    Unsupported,
+    client_credentials,
+    handover_reason,
+    http_settings,
+    operation_endpoint,
+    sdk_request_header,
+    ssl_context,
+)
 from toolkit.aws.sigv4 import SigV4Signer, canonical_path, canonical_query
 
-__all__ = ["FastClient", "PreparedRequest", "default_endpoint", "make_client"]
+__all__ = ["FastClient", "FastClientHandoverWarning", "PreparedRequest", "make_client"]
 
-# AWS's regional endpoints for the services the toolkit uses (the ruleset's answer for a
-# standard partition with no FIPS/dual-stack), so no per-call endpoint resolution is needed.
-_ENDPOINTS = {
-    "sesv2": "https://email.{region}.amazonaws.com",
-    "pinpoint": "https://pinpoint.{region}.amazonaws.com",
-    "pinpoint-email": "https://email.{region}.amazonaws.com",
-}
-_SUPPORTED_PROTOCOLS = ("rest-json",)
 _PATH_CACHE_MAX = 1024
+_FROM_CLIENT: Any = object()  # credentials: the boto3 client's own (the default)
 
 
 def _always(value: Any) -> bool:
     return True
 
 
-def default_endpoint(service: str, region: str) -> str | None:
-    """The regional AWS endpoint for ``service``, or None when this module does not know it."""
-    pattern = _ENDPOINTS.get(service)
-    return pattern.format(region=region) if pattern else None
+def _amz_date() -> str:
+    """Now, as SigV4 writes it (one function, so a test can fix the signing time)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,14 @@ class _Operation:
     streaming_output: bool
     check: Check  # "surely valid" fast predicate; botocore's validator decides otherwise
     compiled: CompiledRequest | None  # None: botocore's serializer builds this request
-    # Members that would make boto3 pick another endpoint (SES multi-region EndpointId).
+    # Members that would make boto3 pick another endpoint (SES multi-region EndpointId):
+    # a call that sets one is made by the boto3 client.
     routing_members: tuple[str, ...]
+    boto3_method: Callable[..., dict[str, Any]]
+    # Where the call goes; None: the boto3 client makes every call of this operation.
+    pool: ConnectionPool | None
+    signer: SigV4Signer | None
+    handover: str = ""  # why pool is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,7 @@ class PreparedRequest:
     target: str  # path and query string, as in the request line
     headers: dict[str, str] = field(repr=False)  # holds the Authorization/session token
     body: bytes = field(repr=False)
+    host: str = ""  # the Host header (the endpoint's host, and port when not the default)
 
 
 class _Headers(dict[str, str]):
@@ -141,40 +151,29 @@ class _Headers(dict[str, str]):
 class FastClient:
     """A boto3-compatible client for one service: call operations as ``client.send_email(...)``.
 
-    Thread-safe: each request takes its own pooled connection. Build with :func:`make_client`.
+    Built from a boto3 client (``real_client``), whose endpoint rules, credentials and HTTP
+    settings it uses; ``credentials`` replaces the client's own (None: no credentials).
+    Raises :class:`~toolkit.aws.settings.Unsupported` for a client it cannot stand in for
+    (:func:`make_client` then keeps the boto3 client). Thread-safe: each request takes its
+    own pooled connection.
     """
 
-    def __init__(
-        self,
-        real_client: Any,
-        *,
-        endpoint_url: str,
-        credentials: Credentials | None,
-        max_connections: int = 10,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
+    def __init__(self, real_client: Any, *, credentials: Any = _FROM_CLIENT) -> None:
+        reason = handover_reason(real_client)
+        if reason is not None:
+            raise Unsupported(reason)
         service_model: ServiceModel = real_client.meta.service_model
         protocol = service_model.resolved_protocol
-        if protocol not in _SUPPORTED_PROTOCOLS:
-            raise ValueError(
-                f"FastClient speaks {_SUPPORTED_PROTOCOLS}, not {protocol!r} "
-                f"({service_model.service_name}); use a boto3 client for it"
-            )
         self._real = real_client
         self._service_model = service_model
         self._method_to_api: dict[str, str] = dict(real_client.meta.method_to_api_mapping)
-        self._credentials = credentials
-        self._endpoint = Endpoint.parse(endpoint_url)
-        self._pool = ConnectionPool(
-            self._endpoint,
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            ssl_context=ssl_context,
+        self._api_to_method = {api: py for py, api in self._method_to_api.items()}
+        self._credentials = (
+            client_credentials(real_client) if credentials is _FROM_CLIENT else credentials
         )
-        self._signer = SigV4Signer(service_model.signing_name, real_client.meta.region_name)
+        self._http: HttpSettings = http_settings(real_client)
+        self._pools: dict[str, ConnectionPool] = {}
+        self._signers: dict[tuple[str, str], SigV4Signer] = {}
         self._validator = ParamValidator()
         self._serializer = create_serializer(protocol, include_validation=False)
         self._parser = create_parser(protocol)
@@ -182,6 +181,7 @@ class FastClient:
         self._checks: dict[str, Check] = {}
         self._compile_lock = threading.Lock()
         self._canonical_paths: dict[str, str] = {}
+        self._sdk_request = sdk_request_header()
         self._user_agent = (
             f"Boto3/{boto3.__version__} md/Botocore#{botocore.__version__} "
             f"lang/python#{platform.python_version()} md/toolkit-fastaws"
@@ -194,7 +194,7 @@ class FastClient:
     def __repr__(self) -> str:
         return (
             f"FastClient(service={self._service_model.service_name!r}, "
-            f"region={self.meta.region_name!r}, endpoint={self._endpoint.url!r})"
+            f"region={self.meta.region_name!r}, endpoint={self.endpoint_url!r})"
         )
 
     def __getattr__(self, name: str) -> Any:
@@ -205,7 +205,7 @@ class FastClient:
         api_name = self._method_to_api.get(name)
         if api_name is None:
             return getattr(self._real, name)
-        method = self._make_method(name, self._operation(api_name))
+        method = self._make_method(name, api_name)
         self.__dict__[name] = method
         return method
 
@@ -213,8 +213,9 @@ class FastClient:
         return sorted(set(super().__dir__()) | set(self._method_to_api))
 
     def close(self) -> None:
-        """Close pooled connections (and the helper boto3 client's)."""
-        self._pool.close()
+        """Close pooled connections (and the boto3 client's)."""
+        for pool in list(self._pools.values()):
+            pool.close()
         self._real.close()
 
     def __enter__(self) -> FastClient:
@@ -225,13 +226,19 @@ class FastClient:
 
     @property
     def endpoint_url(self) -> str:
-        """Where requests go (resolved once at construction)."""
-        return self._endpoint.url
+        """The service endpoint as the boto3 client resolved it (each operation is resolved
+        with botocore's ruleset on first use; for SES and Pinpoint they all agree)."""
+        return str(self.meta.endpoint_url)
 
     @property
     def connections_opened(self) -> int:
         """How many TCP connections this client has opened (keep-alive makes it small)."""
-        return self._pool.connections_opened
+        return sum(pool.connections_opened for pool in list(self._pools.values()))
+
+    def handover(self, operation_name: str) -> str:
+        """Why every call of ``operation_name`` is made by boto3, or "" when none is."""
+        api_name = self._method_to_api.get(operation_name, operation_name)
+        return self._operation(api_name).handover
 
     # -- one call -------------------------------------------------------------------------------
 
@@ -245,6 +252,19 @@ class FastClient:
             if op is not None:
                 return op
             model = self._service_model.operation_model(api_name)
+            pool: ConnectionPool | None = None
+            signer: SigV4Signer | None = None
+            handover = ""
+            try:
+                where = operation_endpoint(self._real, model)
+            except Unsupported as exc:
+                handover = str(exc)
+            else:
+                pool = self._pool_for(where.url)
+                key = (where.signing_name, where.signing_region)
+                signer = self._signers.get(key)
+                if signer is None:
+                    signer = self._signers[key] = SigV4Signer(*key)
             op = _Operation(
                 name=api_name,
                 model=model,
@@ -259,11 +279,34 @@ class FastClient:
                 ),
                 compiled=CompiledRequest.compile(model, self._serializer),
                 routing_members=tuple(p.member_name for p in model.context_parameters),
+                boto3_method=getattr(self._real, self._api_to_method[api_name]),
+                pool=pool,
+                signer=signer,
+                handover=handover,
             )
             self._operations[api_name] = op
             return op
 
-    def _make_method(self, py_name: str, op: _Operation) -> Callable[..., dict[str, Any]]:
+    def _pool_for(self, url: str) -> ConnectionPool:
+        pool = self._pools.get(url)
+        if pool is None:
+            endpoint = Endpoint.parse(url)
+            http = self._http
+            pool = ConnectionPool(
+                endpoint,
+                max_connections=http.max_connections,
+                connect_timeout=http.connect_timeout,
+                read_timeout=http.read_timeout,
+                ssl_context=ssl_context(http) if endpoint.scheme == "https" else None,
+                socket_options=http.socket_options,
+            )
+            self._pools[url] = pool
+        return pool
+
+    def _make_method(self, py_name: str, api_name: str) -> Callable[..., dict[str, Any]]:
+        op = self._operation(api_name)
+        if op.pool is None:
+            return op.boto3_method  # every call of it goes through boto3
         invoke = self._invoke
 
         def api_call(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -291,20 +334,24 @@ class FastClient:
         """Validate, serialise and sign one call without sending it (for tests and debugging).
 
         ``operation_name`` is the boto3 method name (``"send_email"``) or the API name
-        (``"SendEmail"``); ``amz_date`` (``YYYYMMDDTHHMMSSZ``) fixes the signing time.
+        (``"SendEmail"``); ``amz_date`` (``YYYYMMDDTHHMMSSZ``) fixes the signing time. Raises
+        ValueError for a call the boto3 client would make instead.
         """
         api_name = self._method_to_api.get(operation_name, operation_name)
-        return self._prepare(self._operation(api_name), params, amz_date)
+        op = self._operation(api_name)
+        if op.pool is None or self._routed(op, params):
+            raise ValueError(f"{api_name}: this call is made by boto3 ({op.handover or 'routed'})")
+        return self._prepare(op, params, amz_date)
+
+    @staticmethod
+    def _routed(op: _Operation, params: dict[str, Any]) -> bool:
+        """True when a member picks another endpoint (SES multi-region ``EndpointId``)."""
+        return any(params.get(member) is not None for member in op.routing_members)
 
     def _prepare(
         self, op: _Operation, params: dict[str, Any], amz_date: str | None = None
     ) -> PreparedRequest:
-        for member in op.routing_members:
-            if params.get(member) is not None:
-                raise ValueError(
-                    f"{op.name}: {member} routes to another endpoint (SES multi-region "
-                    "endpoints, SigV4a); FastClient does not do that, use a boto3 client"
-                )
+        assert op.pool is not None and op.signer is not None
         if op.check(params) and op.compiled is not None:
             request = op.compiled.build(params)
         else:
@@ -319,8 +366,9 @@ class FastClient:
         if isinstance(body, str):
             body = body.encode()
 
+        endpoint = op.pool.endpoint
         path, _, literal_query = request["url_path"].partition("?")
-        base_path = self._endpoint.base_path
+        base_path = endpoint.base_path
         if base_path:
             path = base_path + path
         query = request["query_string"]
@@ -333,14 +381,14 @@ class FastClient:
             raise NoCredentialsError()
         creds = self._credentials.get_frozen_credentials()
         if amz_date is None:
-            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            amz_date = _amz_date()
         headers: dict[str, str] = {str(k): str(v) for k, v in request["headers"].items()}
         headers["X-Amz-Date"] = amz_date
         if creds.token:
             headers["X-Amz-Security-Token"] = creds.token
         signed = {k.lower(): v for k, v in headers.items()}
-        signed["host"] = self._endpoint.host_header
-        headers["Authorization"] = self._signer.authorization(
+        signed["host"] = endpoint.host_header
+        headers["Authorization"] = op.signer.authorization(
             creds,
             amz_date,
             op.method,
@@ -349,13 +397,20 @@ class FastClient:
             signed,
             body,
         )
+        # Added after signing, as boto3 adds them (http.client adds Accept-Encoding).
         headers["User-Agent"] = self._user_agent
-        return PreparedRequest(op.method, target, headers, body)
+        headers["Accept-Encoding"] = "identity"
+        headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
+        headers["amz-sdk-request"] = self._sdk_request
+        return PreparedRequest(op.method, target, headers, body, endpoint.host_header)
 
     def _invoke(self, op: _Operation, params: dict[str, Any]) -> dict[str, Any]:
+        if op.routing_members and self._routed(op, params):
+            return op.boto3_method(**params)
         prepared = self._prepare(op, params)
         head = "".join(f"{k}: {v}\r\n" for k, v in prepared.headers.items())
-        status, headers, payload = self._pool.request(
+        assert op.pool is not None
+        status, headers, payload = op.pool.request(
             prepared.method, prepared.target, head, prepared.body
         )
         return self._parse(op, status, headers, payload)
@@ -389,53 +444,30 @@ class FastClient:
         return parsed
 
 
-def _refuse_proxy(url: str) -> None:
-    """boto3 honours HTTP(S)_PROXY; FastClient connects directly, so say so instead of failing
-    later with a connect error (loopback endpoints such as the sandbox are never proxied)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return
-    proxy = getproxies().get(parts.scheme)
-    if proxy and not proxy_bypass(host):
-        raise ValueError(
-            f"a {parts.scheme} proxy is configured for {host}; FastClient does not use "
-            "proxies: use a boto3 client (AwsTarget(fast=False))"
-        )
-
-
-def _ssl_context(verify: bool | str | ssl.SSLContext | None) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if verify is False:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    cafile = get_cert_path(True if verify is None else verify)
-    return ssl.create_default_context(cafile=cafile)
-
-
 def make_client(
     service: str,
     *,
-    region: str,
+    region: str | None = None,
     endpoint_url: str | None = None,
     credentials: Credentials | None = None,
     session: boto3.Session | None = None,
+    config: Config | None = None,
     max_connections: int = 10,
     connect_timeout: float = 5,
     read_timeout: float = 30,
-    verify: bool | str | ssl.SSLContext | None = None,
-) -> FastClient:
-    """Build a :class:`FastClient` for ``service`` (``"sesv2"``, ``"pinpoint"`` …).
+    verify: bool | str | None = None,
+) -> Any:
+    """A :class:`FastClient` for ``service`` (``"sesv2"``, ``"pinpoint"`` …), or the plain boto3
+    client it would be built from, when it cannot be boto3 on the wire there.
 
-    ``credentials`` defaults to the ``session``'s chain (a new ``boto3.Session()`` when none is
-    given); refreshable credentials are re-read on every call. With no credentials anywhere,
-    calls raise ``NoCredentialsError`` as boto3's do. ``verify`` is boto3's: True/None checks
-    certificates against botocore's CA bundle, a path names another bundle, False disables the
-    check; an ``ssl.SSLContext`` is used as is. Raises ``ValueError`` for a service whose
-    protocol is not REST-JSON.
+    The boto3 client is ``session.client(service, region_name=region, endpoint_url=...,
+    config=config, verify=verify)`` (a new ``boto3.Session()`` when no session is given; with
+    no ``config``, one with retries off and the given pool size and timeouts). Everything the
+    fast client sends follows from that client: endpoint rules and environment, credentials
+    (``credentials`` replaces the session's chain; refreshable ones are re-read on every call),
+    CA bundle, client certificate, proxies. When it would differ from boto3 (a proxy, a
+    botocore outside the tested range, a protocol other than REST-JSON), the boto3 client is
+    returned and one :class:`FastClientHandoverWarning` says why.
     """
     session = session or boto3.Session()
     client_kwargs: dict[str, Any] = {}
@@ -446,30 +478,23 @@ def make_client(
             "aws_secret_access_key": frozen.secret_key,
             "aws_session_token": frozen.token,
         }
-    else:
-        credentials = session.get_credentials()
-    config = Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=max_connections,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-    )
+    if config is None:
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
     real = session.client(
         service,
         region_name=region,
         endpoint_url=endpoint_url,
         config=config,
-        verify=verify if isinstance(verify, (bool, str)) else None,
+        verify=verify,
         **client_kwargs,
     )
-    url = endpoint_url or default_endpoint(service, region) or real.meta.endpoint_url
-    _refuse_proxy(url)
-    return FastClient(
-        real,
-        endpoint_url=url,
-        credentials=credentials,
-        max_connections=max_connections,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        ssl_context=_ssl_context(verify) if url.startswith("https") else None,
-    )
+    try:
+        return FastClient(real, credentials=credentials or _FROM_CLIENT)
+    except Unsupported as exc:
+        warnings.warn(f"plain boto3 for {service}: {exc}", FastClientHandoverWarning, stacklevel=2)
+        return real

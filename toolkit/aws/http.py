@@ -35,7 +35,7 @@ import contextlib
 import select
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,6 +51,8 @@ __all__ = ["ConnectionPool", "Endpoint", "Response"]
 
 _RECV = 65536
 _MAX_HEAD = 64 * 1024
+_NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+_NO_LENGTH = frozenset({"GET", "HEAD", "OPTIONS"})  # botocore's AWSRequestPreparer
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -101,8 +103,9 @@ class ConnectionPool:
         *,
         max_connections: int = 10,
         connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        read_timeout: float | None = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        socket_options: Sequence[tuple[int, int, int]] = _NODELAY,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -110,6 +113,7 @@ class ConnectionPool:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.socket_options = tuple(socket_options)
         if endpoint.scheme == "https" and ssl_context is None:
             ssl_context = ssl.create_default_context()
         self._ssl = ssl_context if endpoint.scheme == "https" else None
@@ -135,7 +139,8 @@ class ConnectionPool:
         except OSError as exc:
             raise EndpointConnectionError(endpoint_url=ep.url, error=exc) from exc
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for level, option, value in self.socket_options:
+                sock.setsockopt(level, option, value)
             if self._ssl is not None:
                 sock = self._ssl.wrap_socket(sock, server_hostname=ep.host)
         except ssl.SSLCertVerificationError as exc:
@@ -191,12 +196,13 @@ class ConnectionPool:
         """Send one request and return ``(status, lower-cased headers, body)``.
 
         ``headers`` is the pre-rendered header block (``"Name: value\\r\\n"`` lines) without
-        ``Host`` and ``Content-Length``, which are added here.
+        ``Host`` and ``Content-Length``, which are added here (``Content-Length`` as botocore
+        adds it: on every method but GET, HEAD and OPTIONS, and whenever there is a body).
         """
         ep = self.endpoint
+        length = f"Content-Length: {len(body)}\r\n" if body or method not in _NO_LENGTH else ""
         data = (
-            f"{method} {target} HTTP/1.1\r\nHost: {ep.host_header}\r\n{headers}"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{method} {target} HTTP/1.1\r\nHost: {ep.host_header}\r\n{headers}{length}\r\n"
         ).encode() + body
         conn = self._acquire()
         while True:  # at most twice: a new connection is never ``reused``

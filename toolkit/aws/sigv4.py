@@ -8,7 +8,8 @@ one SHA-256 of the body, one of the canonical request and one HMAC.
 
 The output is byte-for-byte what ``botocore.auth.SigV4Auth`` produces for the same request and
 time (``tests/unit/test_fastaws.py`` checks it), including botocore's header selection: every
-header except the hop-by-hop ones and ``User-Agent`` is signed.
+header except those on the installed botocore's unsigned list (``User-Agent``, the hop-by-hop
+ones) is signed.
 
 Usage::
 
@@ -22,34 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
 
+from botocore.auth import SIGNED_HEADERS_BLACKLIST
 from botocore.utils import normalize_url_path
 
 __all__ = ["UNSIGNED_HEADERS", "Credentials", "SigV4Signer", "canonical_path", "canonical_query"]
 
-# botocore.auth.SIGNED_HEADERS_BLACKLIST (1.44): never part of a signature.
-UNSIGNED_HEADERS = frozenset(
-    {
-        "baggage",
-        "connection",
-        "expect",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "traceparent",
-        "tracestate",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "user-agent",
-        "x-amzn-trace-id",
-        "content-length",  # added by the HTTP layer after signing, as in botocore
-    }
-)
+# Never part of a signature: the installed botocore's own list (it grew between 1.40 and
+# 1.44), plus Content-Length, which the HTTP layer adds after signing, as in botocore.
+UNSIGNED_HEADERS = frozenset(SIGNED_HEADERS_BLACKLIST) | {"content-length"}
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _sha256 = hashlib.sha256
@@ -135,8 +121,38 @@ class SigV4Signer:
         :func:`canonical_query`.
         """
         names = sorted(n for n in headers if n not in UNSIGNED_HEADERS)
-        canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
+        signature = self.signature(
+            credentials.secret_key,
+            amz_date,
+            method,
+            canonical_uri,
+            canonical_querystring,
+            names,
+            headers,
+            body,
+        )
+        scope = amz_date[:8] + self._scope_tail
         signed_headers = ";".join(names)
+        return (
+            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+            f"SignedHeaders={signed_headers}, Signature={signature}"
+        )
+
+    def signature(
+        self,
+        secret_key: str,
+        amz_date: str,
+        method: str,
+        canonical_uri: str,
+        canonical_querystring: str,
+        names: list[str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> str:
+        """The hex signature over the headers ``names`` (sorted, lower-case, all in
+        ``headers``): what :meth:`authorization` signs, and what a server recomputes from the
+        ``SignedHeaders`` a client listed (the sandbox checks requests with it)."""
+        canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
         payload_hash = _sha256(body).hexdigest() if body else _EMPTY_SHA256
         canonical_request = "\n".join(
             (
@@ -144,19 +160,14 @@ class SigV4Signer:
                 canonical_uri,
                 canonical_querystring,
                 canonical_headers,
-                signed_headers,
+                ";".join(names),
                 payload_hash,
             )
         )
         datestamp = amz_date[:8]
-        scope = datestamp + self._scope_tail
         string_to_sign = (
-            f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
+            f"AWS4-HMAC-SHA256\n{amz_date}\n{datestamp}{self._scope_tail}\n"
             f"{_sha256(canonical_request.encode()).hexdigest()}"
         )
-        key = self.signing_key(credentials.secret_key, datestamp)
-        signature = hmac.new(key, string_to_sign.encode(), _sha256).hexdigest()
-        return (
-            f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-            f"SignedHeaders={signed_headers}, Signature={signature}"
-        )
+        key = self.signing_key(secret_key, datestamp)
+        return hmac.new(key, string_to_sign.encode(), _sha256).hexdigest()

@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from toolkit.cli import demo, send, serve
+from toolkit.cli import check, demo, send, serve
 from toolkit.errors import ToolkitError
 
 __all__ = ["EXIT_BUG", "EXIT_CONFIG", "EXIT_INTERRUPTED", "main", "one_line"]
@@ -172,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     demo.add_parser(sub)
     send.add_parser(sub)
+    check.add_parser(sub)
     serve.add_parser(sub)
     sub.add_parser("report", help="summarize a results file and draw its figures")
     sub.add_parser("guide", help="SES or Pinpoint, API or SMTP? the decision guide, with sources")

@@ -16,8 +16,14 @@ def add_parser(sub: Any) -> None:
     box = sub.add_parser("sandbox", help="serve the local SES/Pinpoint/SMTP sandbox")
     box.add_argument("--api-port", type=int, default=0, help="HTTP API port (0: any free port)")
     box.add_argument("--smtp-port", type=int, default=0, help="SMTP port (0: any free port)")
-    box.add_argument("--rate", type=float, default=1000.0, help="MaxSendRate, recipients/s")
-    box.add_argument("--daily-quota", type=int, default=-1, help="Max24HourSend (-1: none)")
+    box.add_argument(
+        "--rate", type=float, help="MaxSendRate, recipients/s (1000; 1 with --sandbox-account)"
+    )
+    box.add_argument(
+        "--daily-quota",
+        type=int,
+        help="Max24HourSend (-1: none, the default; 200 with --sandbox-account)",
+    )
     box.add_argument(
         "--state", type=Path, help="directory that keeps the mailbox (read it with: mailbox)"
     )
@@ -37,7 +43,23 @@ def add_parser(sub: Any) -> None:
         help="P(transient failure) per recipient inside bulk answers",
     )
     box.add_argument("--seed", type=int, help="makes the injected faults reproducible")
-    box.add_argument("--sandbox-account", action="store_true", help="verified recipients only")
+    box.add_argument(
+        "--sandbox-account",
+        action="store_true",
+        help="an account in SES's sandbox: verified recipients only, 1/s, 200 per 24 h",
+    )
+    box.add_argument(
+        "--verified",
+        action="append",
+        metavar="IDENTITY",
+        help="an address or domain verified from the start (repeatable; default: "
+        "sender@example.com and example.com); others start pending, as at SES",
+    )
+    box.add_argument(
+        "--pinpoint-ended",
+        action="store_true",
+        help="answer Pinpoint email as AWS does after its end of support (403)",
+    )
     box.set_defaults(handler=run_sandbox)
 
     mailbox = sub.add_parser("mailbox", help="print what a sandbox received")
@@ -69,6 +91,8 @@ def run_sandbox(ns: argparse.Namespace) -> int:
             partial_failure_rate=ns.partial_failure_rate,
             seed=ns.seed,
             sandbox_account=ns.sandbox_account,
+            pinpoint_ended=ns.pinpoint_ended,
+            **({"verified": ns.verified} if ns.verified else {}),
         ).start()
     except (ValueError, OverflowError, OSError) as exc:
         raise ConfigurationError(f"cannot start the sandbox: {exc}") from exc

@@ -1,15 +1,16 @@
-"""What the SES and Pinpoint handlers both do to a message: decode it, render it, fault it.
+"""What the SES and Pinpoint handlers both do to a message: decode it, check it, render it,
+fault it.
 
-One place for the parts both APIs share, so that a raw message, a template placeholder or an
-injected fault is handled the same way whichever interface it came through; only the wording
-of the answers (which each service phrases its own way) is passed in.
+One place for the parts both APIs share, so that a raw message, an address, a template
+placeholder or an injected fault is handled the same way whichever interface it came through;
+only the wording of the answers (which each service phrases its own way) is passed in.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -18,6 +19,13 @@ from typing import Any
 from toolkit.sandbox.faults import FaultAction, Faults
 from toolkit.sandbox.http_api import ApiError, DropConnection
 from toolkit.sandbox.rendering import render
+from toolkit.sandbox.ses_checks import address_problem, long_line, raw_problem
+
+# The bounce a receiving server gives a line over 1,000 octets (SES accepts the message).
+LONG_LINE_BOUNCE = (
+    "Permanent/General: smtp; 552 5.3.4 Message line is too long "
+    "(a line is over 1,000 octets with its CRLF)"
+)
 
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
 
@@ -72,3 +80,26 @@ def raise_fault(faults: Faults, *, throttle_message: str, error_message: str) ->
     if action is FaultAction.ERROR:
         raise ApiError(500, "InternalServerErrorException", error_message)
     raise DropConnection
+
+
+def check_addresses(addresses: Iterable[str]) -> None:
+    """Refuse the request, as SES does, when any address is malformed (400 with its message)."""
+    for address in addresses:
+        problem = address_problem(address)
+        if problem is not None:
+            raise ApiError(400, "BadRequestException", problem)
+
+
+def check_raw(raw: bytes, *, has_sender: bool, has_recipients: bool) -> None:
+    """Refuse a raw MIME message SES would refuse at send time (400 with SES's message)."""
+    problem = raw_problem(raw, has_sender=has_sender, has_recipients=has_recipients)
+    if problem is not None:
+        raise ApiError(400, "BadRequestException", problem)
+
+
+def long_line_bounces(raw: bytes, recipients: Sequence[str]) -> list[tuple[str, str, str]] | None:
+    """Mailbox events for a message with an over-long line: a bounce per recipient (None, the
+    default events, when every line fits)."""
+    if not long_line(raw):
+        return None
+    return [(recipient, "bounce", LONG_LINE_BOUNCE) for recipient in recipients]

@@ -7,17 +7,21 @@ costs tens of microseconds per request. The event loop runs on a background thre
 server works inside Jupyter, whose own loop is left alone.
 
 What it does per request: require an ``Authorization`` header (403
-``MissingAuthenticationTokenException``, as AWS), route ``method + path`` with the URIs of
-botocore's service models, decode the JSON body, validate it (400 ``BadRequestException``
-naming the member), call the operation's handler, and answer with the operation's modeled
-status code. Errors carry ``x-amzn-ErrorType`` and a JSON body (``{"message": ...}`` for
-SES v2, ``{"Message": ..., "RequestID": ...}`` for Pinpoint) so botocore raises the modeled
-exception. Operations the sandbox does not implement answer 501 ``NotImplementedException``;
-unknown paths 404 ``UnknownOperationException``.
+``MissingAuthenticationTokenException``, as AWS) and, given an ``authenticate`` check (the
+sandbox's :class:`~toolkit.sandbox.signatures.SignatureCheck`), a valid signature; route
+``method + path`` with the URIs of botocore's service models, decode the JSON body, validate
+it (400 ``BadRequestException`` naming the member), call the operation's handler, and answer
+with the operation's modeled status code. Errors carry ``x-amzn-ErrorType`` and a JSON body
+(``{"message": ...}`` for SES v2, ``{"Message": ..., "RequestID": ...}`` for Pinpoint) so
+botocore raises the modeled exception. Operations the sandbox does not implement answer 501
+``NotImplementedException``; unknown paths 404 ``UnknownOperationException``.
+
+A few unsigned ``local_routes`` (the sandbox's verification link) are served before any of that.
 
 Framing rules: keep-alive by default (HTTP/1.1), pipelined requests answered in order, bodies
-over ``max_body_bytes`` refused with 413, chunked bodies refused with 411 (botocore always
-sends Content-Length), malformed request lines with 400; after a framing error the
+over ``max_body_bytes`` refused from the head (413, or what ``too_large`` answers for the
+path), chunked bodies refused with 411 (botocore always sends Content-Length), malformed
+request lines with 400; after a framing error the
 connection is closed. A handler may raise :class:`DropConnection` to close the socket without
 answering (fault injection: the request is lost in transit).
 
@@ -52,6 +56,12 @@ MAX_BODY_BYTES = 45 * 1024 * 1024
 MAX_HEAD_BYTES = 64 * 1024
 
 Handler = Callable[[dict[str, Any], int], Any]
+# (method, target, headers, body) -> None when the request may proceed, else its refusal.
+Authenticate = Callable[[str, str, Mapping[str, str], bytes], "tuple[int, str, str] | None"]
+# query parameters -> (status, JSON answer): unsigned routes such as a verification link.
+LocalRoute = Callable[[dict[str, str]], "tuple[int, Any]"]
+# (path, Content-Length) -> (status, error code, message) for a body over max_body_bytes.
+TooLarge = Callable[[str, int], "tuple[int, str, str]"]
 
 
 class ApiError(Exception):
@@ -166,8 +176,16 @@ class Router:
 class HttpApi:
     """Turns one parsed request into ``(status, body, error_type)``; no I/O here."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        authenticate: Authenticate | None = None,
+        local_routes: Mapping[tuple[str, str], LocalRoute] | None = None,
+    ) -> None:
         self.router = router
+        self.authenticate = authenticate
+        self.local_routes = dict(local_routes or {})
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
@@ -175,10 +193,18 @@ class HttpApi:
         """Serve one request; raises :class:`DropConnection` to drop it."""
         path, _, query = target.partition("?")
         style = "pinpoint" if path.startswith("/v1/") else "ses"
+        local = self.local_routes.get((method, path))
+        if local is not None:
+            status, answer = local(dict(parse_qsl(query)))
+            return status, json.dumps(answer).encode(), None
         if not headers.get("authorization"):
             return _error(
                 style, 403, "MissingAuthenticationTokenException", "Missing Authentication Token"
             )
+        if self.authenticate is not None:
+            refusal = self.authenticate(method, target, headers, body)
+            if refusal is not None:
+                return _error(style, *refusal)
         found = self.router.match(method, path)
         if found is None:
             return _error(
@@ -257,9 +283,19 @@ class _Connection(asyncio.Protocol):
     """One client connection: parse, serve in order, keep alive."""
 
     def __init__(
-        self, api: HttpApi, latency_s: float, max_body: int, connections: set[_Connection]
+        self,
+        api: HttpApi,
+        latency_s: float,
+        max_body: int,
+        connections: set[_Connection],
+        too_large: TooLarge = lambda path, length: (
+            413,
+            "PayloadTooLargeException",
+            f"Request body of {length} bytes exceeds the limit.",
+        ),
     ) -> None:
         self._api = api
+        self._too_large = too_large
         self._latency = latency_s
         self._max_body = max_body
         self._connections = connections
@@ -369,11 +405,7 @@ class _Connection(asyncio.Protocol):
             self._fail(400, "BadRequestException", "Invalid Content-Length.")
             return False
         if length > self._max_body:
-            self._fail(
-                413,
-                "PayloadTooLargeException",
-                f"Request body of {length} bytes exceeds {self._max_body} bytes.",
-            )
+            self._fail(*self._too_large(parts[1].partition("?")[0], length))
             return False
         version = parts[2]
         connection = headers.get("connection", "").lower()
@@ -420,12 +452,16 @@ class HttpApiServer:
         port: int = 0,
         latency_s: float = 0.0,
         max_body_bytes: int = MAX_BODY_BYTES,
+        authenticate: Authenticate | None = None,
+        local_routes: Mapping[tuple[str, str], LocalRoute] | None = None,
+        too_large: TooLarge | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self._api = HttpApi(router)
+        self._api = HttpApi(router, authenticate=authenticate, local_routes=local_routes)
         self._latency = latency_s
         self._max_body = max_body_bytes
+        self._too_large = too_large
         self._runner = LoopThread("sandbox-http")
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[_Connection] = set()
@@ -445,8 +481,11 @@ class HttpApiServer:
         self._runner.stop(timeout)
 
     async def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        too_large = () if self._too_large is None else (self._too_large,)
         self._server = await loop.create_server(
-            lambda: _Connection(self._api, self._latency, self._max_body, self._connections),
+            lambda: _Connection(
+                self._api, self._latency, self._max_body, self._connections, *too_large
+            ),
             self.host,
             self.port,
             reuse_address=True,

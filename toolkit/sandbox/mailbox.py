@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DB_NAME = "mailbox.sqlite3"
-INTERFACES = ("ses-api", "ses-bulk", "pinpoint", "smtp")
+INTERFACES = ("ses-api", "ses-bulk", "pinpoint", "smtp", "verification")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

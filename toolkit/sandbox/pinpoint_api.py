@@ -1,10 +1,16 @@
 """Pinpoint operations of the sandbox: apps, the email channel, email templates, SendMessages.
 
-Pinpoint email ended at AWS on 2026-10-30 (see toolkit.facts); the sandbox keeps it so the
-legacy Pinpoint transport can be exercised and compared. SendMessages answers per address,
-inside a 200 response, with ``DeliveryStatus`` (SUCCESSFUL, THROTTLED, TEMPORARY_FAILURE,
-PERMANENT_FAILURE), ``StatusCode`` and ``MessageId``, after asking the shared policy once per
-address. Request-level faults answer 429 / 500 or drop the connection.
+Pinpoint email ended at AWS on 2026-10-30 (see toolkit.facts). By default the sandbox emulates
+it as it was, so the legacy Pinpoint transport can be exercised and compared, and says so in
+every message it stores (the mailbox's ``detail`` column: :data:`LEGACY_NOTE`). With
+``pinpoint_ended`` it answers email SendMessages and the email channel and template operations
+with 403 ``ForbiddenException`` (:data:`ENDED_MESSAGE`; AWS documents no answer, so this one is
+the sandbox's choice, ``PINPOINT_EMAIL_ENDED_ANSWER`` in toolkit.facts).
+
+SendMessages answers per address, inside a 200 response, with ``DeliveryStatus`` (SUCCESSFUL,
+THROTTLED, TEMPORARY_FAILURE, PERMANENT_FAILURE), ``StatusCode`` and ``MessageId``, after
+checking the address's syntax (PERMANENT_FAILURE 400 with SES's message) and asking the shared
+policy once per address. Request-level faults answer 429 / 500 or drop the connection.
 """
 
 from __future__ import annotations
@@ -15,9 +21,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from toolkit.facts import PINPOINT_MAX_ADDRESSES_PER_CALL
+from toolkit.facts import (
+    PINPOINT_EMAIL_ENDED_ANSWER,
+    PINPOINT_END_OF_SUPPORT,
+    PINPOINT_MAX_ADDRESSES_PER_CALL,
+)
 from toolkit.sandbox.content import (
+    check_raw,
     decode_base64,
+    long_line_bounces,
     raise_fault,
     raw_headers,
     render_parts,
@@ -26,9 +38,23 @@ from toolkit.sandbox.content import (
 from toolkit.sandbox.http_api import ApiError
 from toolkit.sandbox.mailbox import random_uuid
 from toolkit.sandbox.policy import Reason, bare_address
+from toolkit.sandbox.ses_checks import address_problem
 from toolkit.sandbox.state import SandboxState
 
 MAX_ADDRESSES = PINPOINT_MAX_ADDRESSES_PER_CALL.value
+LEGACY_NOTE = (
+    "legacy emulation: Amazon Pinpoint email ended at AWS on "
+    f"{PINPOINT_END_OF_SUPPORT.value.isoformat()}; use SES (via='ses' or 'ses-bulk')"
+)
+ENDED_MESSAGE = PINPOINT_EMAIL_ENDED_ANSWER.value.split(": ", 1)[1]
+_EMAIL_OPERATIONS = (
+    "UpdateEmailChannel",
+    "GetEmailChannel",
+    "CreateEmailTemplate",
+    "GetEmailTemplate",
+    "UpdateEmailTemplate",
+    "DeleteEmailTemplate",
+)
 
 
 def _now() -> str:
@@ -66,6 +92,13 @@ class PinpointApi:
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any], int], Any]]:
         """Operation name -> handler, for :meth:`Router.add_service`."""
+        handlers = self._handlers()
+        if self.state.pinpoint_ended:
+            for name in _EMAIL_OPERATIONS:
+                handlers[name] = _ended
+        return handlers
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any], int], Any]]:
         return {
             "CreateApp": self.create_app,
             "GetApp": self.get_app,
@@ -244,6 +277,10 @@ class PinpointApi:
                 "BadRequestException",
                 f"The maximum number of addresses per request is {MAX_ADDRESSES}.",
             )
+        if self.state.pinpoint_ended and any(
+            (config or {}).get("ChannelType", "EMAIL") == "EMAIL" for config in addresses.values()
+        ):
+            _ended(params, size)
         email = ((request.get("MessageConfiguration") or {}).get("EmailMessage")) or {}
         channel = self.state.pinpoint_channels.get(app_id)
         sender = email.get("FromAddress") or (channel or {}).get("FromAddress")
@@ -259,6 +296,7 @@ class PinpointApi:
         if template is None:
             if email.get("RawEmail") and email["RawEmail"].get("Data") is not None:
                 raw = decode_base64(email["RawEmail"]["Data"], "RawEmail.Data")
+                check_raw(raw, has_sender=True, has_recipients=True)
             elif not email.get("SimpleEmail"):
                 raise ApiError(
                     400,
@@ -297,6 +335,10 @@ class PinpointApi:
                     "TEMPORARY_FAILURE", 500, "Temporary failure (injected by the sandbox)."
                 )
                 continue
+            problem = address_problem(address)
+            if problem is not None:
+                results[address] = _result("PERMANENT_FAILURE", 400, problem)
+                continue
             admission = policy.admit("pinpoint", sender, [address], per_address_size)
             if not admission.ok:
                 if admission.throttled:
@@ -305,11 +347,12 @@ class PinpointApi:
                     status = 400 if admission.reason is not Reason.TOO_LARGE else 413
                     results[address] = _result("PERMANENT_FAILURE", status, admission.message)
                 continue
+            events = None
             if raw is not None:
                 subject = raw_subject
                 content: bytes | str = raw
                 kind = "mime"
-                missing: list[str] = []
+                events = long_line_bounces(raw, [address])
             else:
                 data = _substitutions(shared, config.get("Substitutions"))
                 rendered, missing = _render_email(template, email.get("SimpleEmail"), data)
@@ -320,6 +363,7 @@ class PinpointApi:
                 subject = rendered.get("Subject")
                 content = json.dumps(rendered)
                 kind = "json"
+                events = rendering_failures([address], missing, "Attribute(s) missing: ")
             message_id = mailbox.add(
                 interface="pinpoint",
                 sender=bare_address(sender),
@@ -328,8 +372,8 @@ class PinpointApi:
                 content=content,
                 content_kind=kind,
                 size=per_address_size,
-                detail=app_id,
-                events=rendering_failures([address], missing, "Attribute(s) missing: "),
+                detail=f"{app_id}; {LEGACY_NOTE}",
+                events=events,
             )
             results[address] = {
                 "DeliveryStatus": "SUCCESSFUL",
@@ -345,6 +389,11 @@ class PinpointApi:
             throttle_message="Too many requests",
             error_message="Internal server error (injected by the sandbox).",
         )
+
+
+def _ended(params: dict[str, Any], size: int) -> dict[str, Any]:
+    """Pinpoint email after its end of support, as the sandbox answers it (see the docstring)."""
+    raise ApiError(403, "ForbiddenException", ENDED_MESSAGE)
 
 
 def _result(status: str, code: int, message: str) -> dict[str, Any]:

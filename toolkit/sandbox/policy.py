@@ -6,16 +6,23 @@ or SMTP — as it does at AWS, where they all draw on one account's quota.
 
 What it models (the limits and their sources are in :mod:`toolkit.facts`):
 
-* verified identities: addresses and domains (``sender@example.com`` and ``example.com`` are
-  verified by default); a sender is verified when its address or its domain is;
+* identities: addresses and domains, each ``PENDING`` until verified (those given at start-up,
+  by default ``sender@example.com`` and ``example.com``, are verified); a sender may send when
+  its address, the address without its ``+label``, its domain or a parent domain is verified;
+  local parts compare case-sensitively, domains case-insensitively, as at SES; a pending
+  address fails after 24 h, a pending domain after 72 h;
 * ``MaxSendRate`` counted in *recipients* over an exact sliding one-second window (never more
-  than R recipients admitted in any 1 s window);
+  than R recipients admitted in any 1 s window), except that a message with more recipients
+  than R is admitted once the window is empty and then blocks sending for count/R seconds
+  (the short burst SES allows, modelled on AWS's own example; see ``SES_BURST_MODEL`` in
+  :mod:`toolkit.facts`);
 * ``Max24HourSend`` (-1 = unlimited) over a rolling 24 h window, reported as ``SentLast24Hours``;
 * the sandbox-account mode: only verified recipients and the mailbox simulator;
 * the mailbox simulator (``success``/``bounce``/``ooto``/``complaint``/``suppressionlist``
   ``@simulator.amazonses.com``, ``+label`` allowed): it counts against the rate but not
   against the daily quota; :func:`simulator_events` says what each recipient produces;
-* per-message checks: at most 50 recipients, at most 40 MB.
+* per-message checks: at most 50 recipients, at most 40 MB (one answer at every size:
+  ``BadRequestException`` "Message length is more than 41943040 bytes long: 'n'.").
 
 Usage (what an interface does per message)::
 
@@ -38,9 +45,35 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
+from toolkit.sandbox.identities import (
+    FAILED,
+    PENDING,
+    SUCCESS,
+    Identity,
+    IdentityStore,
+    bare_address,
+    identity_key,
+    identity_kind,
+)
+
+__all__ = [
+    "FAILED",
+    "PENDING",
+    "SUCCESS",
+    "Admission",
+    "Decision",
+    "Identity",
+    "Policy",
+    "Reason",
+    "bare_address",
+    "identity_key",
+    "identity_kind",
+    "is_simulator",
+    "simulator_events",
+    "too_large_message",
+]
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 MAX_RECIPIENTS = SES_MAX_RECIPIENTS_PER_MESSAGE.value  # 50, To + Cc + Bcc
@@ -106,6 +139,12 @@ ACCEPTED = Admission(Decision.ACCEPTED)
 
 RATE_MESSAGE = "Maximum sending rate exceeded."
 DAILY_MESSAGE = "Daily message quota exceeded."
+TOO_LARGE_REPLY = "552 Message is too long."
+
+
+def too_large_message(size: int) -> str:
+    """SES's words for a message over 40 MB (the v1 API's, with the v2 limit)."""
+    return f"Message length is more than {MAX_MESSAGE_BYTES} bytes long: '{size}'."
 
 
 def _throttled(reason: Reason, message: str) -> Admission:
@@ -158,17 +197,6 @@ _SIMULATOR_EVENTS: dict[str, tuple[SimulatedEvent, ...]] = {
     ),
 }
 _NORMAL_EVENTS = (_DELIVERY,)
-
-
-def bare_address(address: str) -> str:
-    """``"Name <a@b.c>"`` -> ``a@b.c`` (cheap when there is no display name)."""
-    if "<" not in address:
-        return address.strip()
-    return parseaddr(address)[1] or address.strip()
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()
 
 
 def is_simulator(address: str) -> bool:
@@ -233,8 +261,11 @@ class SendQuota:
     sent_last_24_hours: float
 
 
-class Policy:
+class Policy(IdentityStore):
     """Verified identities, send rate, daily quota and sandbox-account rules for one region.
+
+    The identity methods (``add_identity``, ``verify_identity``, ``is_verified`` …) are
+    :class:`~toolkit.sandbox.identities.IdentityStore`'s.
 
     Args:
         max_send_rate: recipients per second admitted in any one-second window.
@@ -266,41 +297,10 @@ class Policy:
         self.region = region
         self._clock = clock
         self._lock = threading.Lock()
-        self._identities: dict[str, str] = {}
-        for identity in identities:
-            self.verify_identity(identity)
+        super().__init__(identities)
         self._second = _Window(1.0)
         self._day = _Window(_DAY, bucket=1.0)
-
-    # -- identities -------------------------------------------------------------------------
-
-    def verify_identity(self, identity: str) -> str:
-        """Mark an address or a domain verified; returns its type (EMAIL_ADDRESS/DOMAIN)."""
-        kind = "EMAIL_ADDRESS" if "@" in identity else "DOMAIN"
-        key = _normalize_identity(identity)
-        with self._lock:
-            self._identities[key] = kind
-        return kind
-
-    def remove_identity(self, identity: str) -> bool:
-        """Forget an identity; False when it was not there."""
-        with self._lock:
-            return self._identities.pop(_normalize_identity(identity), None) is not None
-
-    def identities(self) -> dict[str, str]:
-        """A copy of the verified identities: name -> EMAIL_ADDRESS | DOMAIN."""
-        with self._lock:
-            return dict(self._identities)
-
-    def identity_type(self, identity: str) -> str | None:
-        """EMAIL_ADDRESS / DOMAIN for a known identity, else None."""
-        return self._identities.get(_normalize_identity(identity))
-
-    def is_verified(self, address: str) -> bool:
-        """True when the address itself or its domain is a verified identity."""
-        ids = self._identities
-        address = bare_address(address)
-        return _normalize_identity(address) in ids or _domain(address) in ids
+        self._blocked_until = 0.0  # after a burst above MaxSendRate
 
     # -- quota ------------------------------------------------------------------------------
 
@@ -315,6 +315,7 @@ class Policy:
         with self._lock:
             self._second.clear()
             self._day.clear()
+            self._blocked_until = 0.0
 
     # -- the check --------------------------------------------------------------------------
 
@@ -343,7 +344,14 @@ class Policy:
                 554,
             )
         if size_bytes > MAX_MESSAGE_BYTES:
-            return _rejected(Reason.TOO_LARGE, "Message length is more than 40 MB.", 552)
+            return Admission(
+                Decision.REJECTED,
+                Reason.TOO_LARGE,
+                too_large_message(size_bytes),
+                "BadRequestException",
+                400,
+                TOO_LARGE_REPLY,
+            )
         if not self.sending_enabled:
             return _rejected(
                 Reason.SENDING_PAUSED,
@@ -352,11 +360,12 @@ class Policy:
                 "SendingPausedException",
             )
         if not self.is_verified(sender):
-            message = self._unverified_message([bare_address(sender)])
-            return _rejected(Reason.UNVERIFIED_SENDER, message)
+            return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([sender.strip()]))
         if self.sandbox_account:
             bad = [
-                bare_address(r) for r in recipients if not (is_simulator(r) or self.is_verified(r))
+                r.strip()
+                for r in recipients
+                if not (is_simulator(r) or self.is_verified(r, labels=False))
             ]
             if bad:
                 return _rejected(Reason.UNVERIFIED_RECIPIENT, self._unverified_message(bad))
@@ -369,8 +378,15 @@ class Policy:
                 and (self._day.total(now) + billable > self.max_24_hour_send)
             ):
                 return _DAILY
-            if self._second.total(now) + count > self.max_send_rate:
+            if now < self._blocked_until:
                 return _RATE
+            in_window = self._second.total(now)
+            if in_window + count > self.max_send_rate:
+                if count <= self.max_send_rate or in_window:
+                    return _RATE
+                # More recipients than the rate, on an idle account: SES lets the burst through
+                # and then refuses sends until the account has caught up (count / rate s).
+                self._blocked_until = now + count / self.max_send_rate
             self._second.add(now, count)
             if billable:
                 self._day.add(now, billable)
@@ -381,16 +397,10 @@ class Policy:
         where an unverified sender fails the whole request rather than each entry."""
         if self.is_verified(sender):
             return ACCEPTED
-        return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([bare_address(sender)]))
+        return _rejected(Reason.UNVERIFIED_SENDER, self._unverified_message([sender.strip()]))
 
     def _unverified_message(self, identities: Sequence[str]) -> str:
         return (
             "Email address is not verified. The following identities failed the check in "
             f"region {self.region.upper()}: {', '.join(identities)}"
         )
-
-
-def _normalize_identity(identity: str) -> str:
-    """Domains are case-insensitive; keep the local part as given but compare lower-case
-    (SES treats addresses case-insensitively in practice)."""
-    return identity.strip().lower()

@@ -14,11 +14,22 @@ pointed at ``endpoint_url`` with the sandbox's keys works unchanged::
 
 With ``state_dir`` the mailbox, identities, templates and Pinpoint apps survive a restart, and
 another process can read the mailbox with ``Mailbox.open(state_dir)``.
+
+As strict as SES, never more lenient (each rule and its source is in :mod:`toolkit.facts`):
+requests must be signed with the sandbox's own key pair; identities created through the API
+start unverified (an address gets SES's verification mail in the mailbox; the identities given
+as ``verified`` are verified from the start, and :meth:`Sandbox.verify_identity` completes any
+other); ``sandbox_account=True`` is SES's sandbox (1 recipient per second, 200 per 24 hours,
+verified recipients only). Pinpoint email is emulated as it was before its end of support,
+and every Pinpoint message in the mailbox says so; ``pinpoint_ended=True`` answers as AWS does
+after 2026-10-30.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -27,13 +38,16 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 
 from toolkit.errors import SandboxError
+from toolkit.facts import SES_SANDBOX_MAX_24_HOUR_SEND, SES_SANDBOX_MAX_SEND_RATE
 from toolkit.sandbox.faults import Faults
-from toolkit.sandbox.http_api import HttpApiServer, Router
+from toolkit.sandbox.http_api import ApiError, HttpApiServer, Router
 from toolkit.sandbox.mailbox import Mailbox
 from toolkit.sandbox.pinpoint_api import PinpointApi
-from toolkit.sandbox.policy import Policy
+from toolkit.sandbox.policy import DEFAULT_IDENTITIES, Policy, too_large_message
 from toolkit.sandbox.ses_api import SesV2Api
-from toolkit.sandbox.state import SandboxState
+from toolkit.sandbox.ses_resources import list_route_models
+from toolkit.sandbox.signatures import SignatureCheck
+from toolkit.sandbox.state import CONFIRM_PATH, SandboxState
 
 if TYPE_CHECKING:
     from toolkit.targets import AwsTarget, Quota, SmtpTarget
@@ -56,15 +70,23 @@ class Sandbox:
 
     Args:
         api_port, smtp_port: loopback ports (0 = ephemeral; read the attributes after start).
-        rate: MaxSendRate in recipients per second.
-        daily_quota: Max24HourSend (-1 = unlimited).
+        rate: MaxSendRate in recipients per second (default 1000, or SES's sandbox rate of 1
+            with ``sandbox_account``).
+        daily_quota: Max24HourSend (-1 = unlimited; the default, or 200 with
+            ``sandbox_account``).
         state_dir: keep the mailbox (and identities, templates, apps, keys) here.
         latency_ms, throttle_rate, error_rate, drop_rate, partial_failure_rate, seed: faults
             (see :class:`~toolkit.sandbox.faults.Faults`).
         sandbox_account: behave like an SES account still in the SES sandbox (verified
-            recipients and the mailbox simulator only).
+            recipients and the mailbox simulator only, 1 recipient/s, 200 per 24 h unless
+            ``rate``/``daily_quota`` say otherwise).
         region: the Region the endpoint pretends to be.
         smtp: also start the SMTP server.
+        verified: identities verified from the start (default ``sender@example.com`` and
+            ``example.com``); others are created pending through the API.
+        pinpoint_ended: answer Pinpoint email (SendMessages to EMAIL addresses, the email
+            channel and email templates) with 403 ``ForbiddenException``, as after AWS's end
+            of support; by default the sandbox emulates legacy Pinpoint email.
     """
 
     def __init__(
@@ -72,8 +94,8 @@ class Sandbox:
         *,
         api_port: int = 0,
         smtp_port: int = 0,
-        rate: float = 1000.0,
-        daily_quota: float = -1,
+        rate: float | None = None,
+        daily_quota: float | None = None,
         state_dir: str | Path | None = None,
         latency_ms: float = 0.0,
         throttle_rate: float = 0.0,
@@ -84,18 +106,27 @@ class Sandbox:
         sandbox_account: bool = False,
         region: str = "us-east-1",
         smtp: bool = True,
+        verified: Iterable[str] = DEFAULT_IDENTITIES,
+        pinpoint_ended: bool = False,
     ) -> None:
         self.region = region
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._api_port = api_port
         self._smtp_port = smtp_port
         self._want_smtp = smtp
+        self.pinpoint_ended = pinpoint_ended
+        if rate is None:
+            rate = SES_SANDBOX_MAX_SEND_RATE.value if sandbox_account else 1000.0
+        if daily_quota is None:
+            daily_quota = float(SES_SANDBOX_MAX_24_HOUR_SEND.value) if sandbox_account else -1.0
         self.policy = Policy(
             max_send_rate=rate,
             max_24_hour_send=daily_quota,
             sandbox_account=sandbox_account,
             region=region,
+            identities=verified,
         )
+        self._state: SandboxState | None = None
         self.faults = Faults(
             latency_ms=latency_ms,
             throttle_rate=throttle_rate,
@@ -126,34 +157,56 @@ class Sandbox:
         mailbox = Mailbox.in_dir(self.state_dir) if self.state_dir else Mailbox()
         self._mailbox = mailbox
         try:
-            state = SandboxState(self.policy, mailbox, self.faults, region=self.region)
+            state = SandboxState(
+                self.policy,
+                mailbox,
+                self.faults,
+                region=self.region,
+                pinpoint_ended=self.pinpoint_ended,
+            )
             if self.state_dir is not None:
                 self._restore(state)
+            self._state = state
             pinpoint = PinpointApi(state)
             if DEFAULT_APP_ID not in state.pinpoint_apps:
                 pinpoint.create_application(DEFAULT_APP_NAME, DEFAULT_APP_ID)
-                pinpoint.set_email_channel(
-                    DEFAULT_APP_ID,
-                    {
-                        "FromAddress": DEFAULT_SENDER,
-                        "Identity": state.arn("ses", "identity/example.com"),
-                        "Enabled": True,
-                    },
-                )
+                # Skipped when the default sender is not among the verified identities.
+                with contextlib.suppress(ApiError):
+                    pinpoint.set_email_channel(
+                        DEFAULT_APP_ID,
+                        {
+                            "FromAddress": DEFAULT_SENDER,
+                            "Identity": state.arn("ses", "identity/example.com"),
+                            "Enabled": True,
+                        },
+                    )
             session = botocore.session.get_session()
+            ses_model = session.get_service_model("sesv2")
+            ses = SesV2Api(state)
             router = Router()
-            router.add_service(
-                session.get_service_model("sesv2"), SesV2Api(state).handlers(), style="ses"
-            )
+            for legacy in list_route_models(ses_model):  # both forms of the list operations
+                router.add_service(legacy, ses.handlers(), style="ses")
+            router.add_service(ses_model, ses.handlers(), style="ses")
             router.add_service(
                 session.get_service_model("pinpoint"), pinpoint.handlers(), style="pinpoint"
             )
-            http = HttpApiServer(router, port=self._api_port, latency_s=self.faults.latency_s)
+            keys = self._credentials
+            http = HttpApiServer(
+                router,
+                port=self._api_port,
+                latency_s=self.faults.latency_s,
+                authenticate=SignatureCheck(
+                    keys.access_key_id, keys.secret_access_key, self.region
+                ),
+                local_routes={("GET", CONFIRM_PATH): ses.resources.confirm_verification},
+                too_large=_too_large,
+            )
             try:
                 http.start()
             except OSError as exc:  # a port in use: say so as the SMTP server does
                 raise SandboxError(f"the sandbox HTTP API could not start: {exc}") from exc
             self._http = http
+            state.endpoint_url = http.url
             if self._want_smtp:
                 self._smtp = self._start_smtp(mailbox)
         except BaseException:
@@ -222,6 +275,19 @@ class Sandbox:
     ) -> None:
         self.stop()
 
+    # -- sandbox-only controls ---------------------------------------------------------------
+
+    def verify_identity(self, identity: str) -> None:
+        """Complete an identity's verification, as following SES's link (an address) or
+        publishing the DKIM records (a domain) would; creates it verified if it is unknown.
+
+        The sandbox-only way; another process can follow the link in the verification mail
+        (``python -m toolkit mailbox --state DIR``), or start the sandbox with ``--verified``.
+        """
+        self.policy.verify_identity(identity)
+        if self._state is not None:
+            self._state.save("identities")
+
     # -- where and how to connect -----------------------------------------------------------
 
     def _require_running(self) -> HttpApiServer:
@@ -248,7 +314,7 @@ class Sandbox:
 
     @property
     def access_key_id(self) -> str:
-        """The access key id clients should sign with (any non-empty signature is accepted)."""
+        """The access key id requests must be signed with (the sandbox checks signatures)."""
         return self._credentials.access_key_id
 
     @property
@@ -346,3 +412,10 @@ class Sandbox:
             f"Sandbox(endpoint_url={self.endpoint_url!r}, smtp_port={self.smtp_port}, "
             f"region={self.region!r}, faults={self.faults!r})"
         )
+
+
+def _too_large(path: str, length: int) -> tuple[int, str, str]:
+    """A request body too large to read: SES's one over-size answer; Pinpoint's 413."""
+    if path.startswith("/v1/"):
+        return 413, "PayloadTooLargeException", f"Request body of {length} bytes is too large."
+    return 400, "BadRequestException", too_large_message(length)

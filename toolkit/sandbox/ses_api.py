@@ -1,32 +1,52 @@
-"""SES API v2 operations of the sandbox: sending, account, identities and templates.
+"""SES API v2 operations of the sandbox: sending and the account (resources: ses_resources).
 
 Each handler takes the validated parameters (botocore member names) and the request's body
 size, and returns the JSON answer, or raises :class:`~toolkit.sandbox.http_api.ApiError`
 with the status and exception name SES uses. Every send goes through the shared
 :class:`~toolkit.sandbox.policy.Policy` and, when accepted, into the mailbox.
 
-Supported: SendEmail (Simple, Raw, Template by name or inline), SendBulkEmail, GetAccount,
-Create/Get/List/DeleteEmailIdentity, Create/Get/Update/Delete/ListEmailTemplates.
+Supported: SendEmail (Simple, Raw, Template by name or inline), SendBulkEmail, GetAccount, and
+from :mod:`toolkit.sandbox.ses_resources` Create/Get/List/DeleteEmailIdentity,
+Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet.
+
+What SES checks before it accepts a message, checked here too (sources in
+:mod:`toolkit.facts`): every address's syntax (one bad address refuses the whole message,
+``BadRequestException``; in a bulk call only its entry), a raw message's header block, a
+configuration set that exists, and then the shared policy (verified sender, quota). Identities
+created here start ``PENDING`` and cannot send until verified: an address gets SES's
+verification mail in the mailbox, with a link the sandbox serves
+(``/sandbox/confirm-verification``); a domain is confirmed through that link with one of its
+DKIM tokens, or with :meth:`toolkit.sandbox.Sandbox.verify_identity`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from email.utils import getaddresses
 from typing import Any
 
 from toolkit.facts import SES_BULK_MAX_ENTRIES
 from toolkit.sandbox.content import (
+    check_addresses,
+    check_raw,
     decode_base64,
+    long_line_bounces,
     raise_fault,
     raw_headers,
     render_parts,
     rendering_failures,
 )
 from toolkit.sandbox.http_api import ApiError
-from toolkit.sandbox.policy import Admission, Reason, bare_address
+from toolkit.sandbox.policy import (
+    MAX_MESSAGE_BYTES,
+    Admission,
+    Reason,
+    bare_address,
+    too_large_message,
+)
+from toolkit.sandbox.ses_checks import address_problem
+from toolkit.sandbox.ses_resources import SesResources
 from toolkit.sandbox.state import SandboxState
 
 BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
@@ -62,15 +82,25 @@ def _template_data(text: str | None, member: str) -> dict[str, Any]:
     return data
 
 
-def _recipients(destination: dict[str, Any] | None) -> list[str]:
-    """The bare addresses of a Destination (SES accepts ``Name <addr>`` entries)."""
+_DESTINATION_KEYS = ("ToAddresses", "CcAddresses", "BccAddresses")
+
+
+def _given(destination: dict[str, Any] | None) -> list[str]:
+    """A Destination's addresses as given (``Name <addr>`` entries included)."""
     if not destination:
         return []
-    return [
-        bare_address(address)
-        for key in ("ToAddresses", "CcAddresses", "BccAddresses")
-        for address in destination.get(key, ())
-    ]
+    return [address for key in _DESTINATION_KEYS for address in destination.get(key) or ()]
+
+
+def _recipients(destination: dict[str, Any] | None) -> list[str]:
+    """The bare addresses of a Destination (SES accepts ``Name <addr>`` entries)."""
+    return [bare_address(address) for address in _given(destination)]
+
+
+def _addresses(params: dict[str, Any], destination: dict[str, Any] | None) -> list[str]:
+    """Every address a send request names, as given: SES checks each one's syntax."""
+    found = [params["FromEmailAddress"]] if params.get("FromEmailAddress") else []
+    return found + list(params.get("ReplyToAddresses") or ()) + _given(destination)
 
 
 class SesV2Api:
@@ -82,6 +112,7 @@ class SesV2Api:
 
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        self.resources = SesResources(state)
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any], int], Any]]:
         """Operation name -> handler, for :meth:`Router.add_service`."""
@@ -89,15 +120,7 @@ class SesV2Api:
             "SendEmail": self.send_email,
             "SendBulkEmail": self.send_bulk_email,
             "GetAccount": self.get_account,
-            "CreateEmailIdentity": self.create_email_identity,
-            "GetEmailIdentity": self.get_email_identity,
-            "ListEmailIdentities": self.list_email_identities,
-            "DeleteEmailIdentity": self.delete_email_identity,
-            "CreateEmailTemplate": self.create_email_template,
-            "GetEmailTemplate": self.get_email_template,
-            "UpdateEmailTemplate": self.update_email_template,
-            "DeleteEmailTemplate": self.delete_email_template,
-            "ListEmailTemplates": self.list_email_templates,
+            **self.resources.handlers(),
         }
 
     # -- faults ------------------------------------------------------------------------------
@@ -125,10 +148,7 @@ class SesV2Api:
                 "BadRequestException",
                 "Template requires TemplateName, TemplateArn or TemplateContent.",
             )
-        stored = self.state.ses_templates.get(name)
-        if stored is None:
-            raise ApiError(404, "NotFoundException", f"Template {name} does not exist.")
-        return stored["TemplateContent"]
+        return self.resources.stored_template(name)["TemplateContent"]
 
     def send_email(self, params: dict[str, Any], size: int) -> dict[str, Any]:
         content = params["Content"]
@@ -139,8 +159,11 @@ class SesV2Api:
                 "BadRequestException",
                 "Content must contain exactly one of Simple, Raw or Template.",
             )
-        recipients = _recipients(params.get("Destination"))
+        destination = params.get("Destination")
+        recipients = _recipients(destination)
         sender = params.get("FromEmailAddress")
+        check_addresses(_addresses(params, destination))
+        self.resources.check_configuration_set(params)
         subject: str | None
         events = None
         kind = kinds[0]
@@ -151,25 +174,24 @@ class SesV2Api:
             content_kind = "json"
         elif kind == "Raw":
             raw = decode_base64(content["Raw"]["Data"], "Content.Raw.Data")
+            # SES's 40 MB limit counts the base64 form (what arrived); the mailbox keeps the
+            # MIME size. Too large is refused before the content is looked at.
+            size = len(content["Raw"]["Data"])
+            self._check_size(size)
+            check_raw(raw, has_sender=bool(sender), has_recipients=bool(recipients))
             headers = raw_headers(raw)
             subject = headers.get("Subject")
             if sender is None:
                 sender = headers.get("From")
+                check_addresses([sender] if sender else [])
             if not recipients:
-                recipients = [
-                    address
-                    for _, address in getaddresses(
-                        headers.get_all("To", [])
-                        + headers.get_all("Cc", [])
-                        + headers.get_all("Bcc", [])
-                    )
-                    if address
-                ]
+                found = headers.get_all("To", []) + headers.get_all("Cc", [])
+                found += headers.get_all("Bcc", [])
+                recipients = [address for _, address in getaddresses(found) if address]
+                check_addresses(recipients)
             stored = raw
             content_kind = "mime"
-            # SES's 40 MB limit counts the base64 form (what arrived); the mailbox keeps the
-            # MIME size.
-            size = len(content["Raw"]["Data"])
+            events = long_line_bounces(raw, recipients)
         else:
             template = content["Template"]
             body = self._template(template)
@@ -212,6 +234,8 @@ class SesV2Api:
         sender = params.get("FromEmailAddress")
         if not sender:
             raise ApiError(400, "BadRequestException", "Missing required member FromEmailAddress")
+        check_addresses(_addresses(params, None))
+        self.resources.check_configuration_set(params)
         default = params["DefaultContent"].get("Template")
         if default is None:
             raise ApiError(
@@ -229,7 +253,8 @@ class SesV2Api:
         results: list[dict[str, Any]] = []
         entry_size = max(1, size // max(1, len(entries)))
         for index, entry in enumerate(entries):
-            recipients = _recipients(entry.get("Destination"))
+            given = _given(entry.get("Destination"))
+            recipients = [bare_address(address) for address in given]
             replacement = (entry.get("ReplacementEmailContent") or {}).get(
                 "ReplacementTemplate"
             ) or {}
@@ -250,6 +275,10 @@ class SesV2Api:
                 continue
             if not recipients:
                 results.append({"Status": "INVALID_PARAMETER", "Error": "No recipients."})
+                continue
+            problem = next(filter(None, map(address_problem, given)), None)
+            if problem is not None:
+                results.append({"Status": "INVALID_PARAMETER", "Error": problem})
                 continue
             admission = policy.admit("ses-bulk", sender, recipients, entry_size)
             if not admission.ok:
@@ -287,101 +316,12 @@ class SesV2Api:
             "SuppressionAttributes": {"SuppressedReasons": []},
         }
 
-    # -- identities --------------------------------------------------------------------------
+    # -- size --------------------------------------------------------------------------------
 
-    def create_email_identity(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["EmailIdentity"]
-        policy = self.state.policy
-        if policy.identity_type(name) is not None:
-            raise ApiError(400, "AlreadyExistsException", f"Email identity {name} already exist.")
-        kind = policy.verify_identity(name)
-        self.state.save("identities")
-        return {
-            "IdentityType": kind,
-            "VerifiedForSendingStatus": True,
-            "DkimAttributes": _dkim(kind),
-        }
-
-    def get_email_identity(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["EmailIdentity"]
-        kind = self.state.policy.identity_type(name)
-        if kind is None:
-            raise ApiError(404, "NotFoundException", f"Email identity {name} does not exist.")
-        return {
-            "IdentityType": kind,
-            "FeedbackForwardingStatus": True,
-            "VerifiedForSendingStatus": True,
-            "VerificationStatus": "SUCCESS",
-            "DkimAttributes": _dkim(kind),
-            "Tags": [],
-        }
-
-    def list_email_identities(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        names = sorted(self.state.policy.identities().items())
-        items = [
-            {
-                "IdentityType": kind,
-                "IdentityName": name,
-                "SendingEnabled": True,
-                "VerificationStatus": "SUCCESS",
-            }
-            for name, kind in names
-        ]
-        return _page(items, "EmailIdentities", params, default_size=100)
-
-    def delete_email_identity(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["EmailIdentity"]
-        if not self.state.policy.remove_identity(name):
-            raise ApiError(404, "NotFoundException", f"Email identity {name} does not exist.")
-        self.state.save("identities")
-        return {}
-
-    # -- templates ---------------------------------------------------------------------------
-
-    def create_email_template(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["TemplateName"]
-        with self.state.lock:
-            if name in self.state.ses_templates:
-                raise ApiError(400, "AlreadyExistsException", f"Template {name} already exists.")
-            self.state.ses_templates[name] = {
-                "TemplateContent": params["TemplateContent"],
-                "CreatedTimestamp": time.time(),
-            }
-            self.state.save("ses_templates")
-        return {}
-
-    def _stored_template(self, name: str) -> dict[str, Any]:
-        stored = self.state.ses_templates.get(name)
-        if stored is None:
-            raise ApiError(404, "NotFoundException", f"Template {name} does not exist.")
-        return stored
-
-    def get_email_template(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["TemplateName"]
-        stored = self._stored_template(name)
-        return {"TemplateName": name, "TemplateContent": stored["TemplateContent"]}
-
-    def update_email_template(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["TemplateName"]
-        with self.state.lock:
-            self._stored_template(name)["TemplateContent"] = params["TemplateContent"]
-            self.state.save("ses_templates")
-        return {}
-
-    def delete_email_template(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        name = params["TemplateName"]
-        with self.state.lock:
-            self._stored_template(name)
-            del self.state.ses_templates[name]
-            self.state.save("ses_templates")
-        return {}
-
-    def list_email_templates(self, params: dict[str, Any], size: int) -> dict[str, Any]:
-        items = [
-            {"TemplateName": name, "CreatedTimestamp": stored.get("CreatedTimestamp", 0)}
-            for name, stored in sorted(self.state.ses_templates.items())
-        ]
-        return _page(items, "TemplatesMetadata", params, default_size=10)
+    def _check_size(self, size: int) -> None:
+        """SES's one over-size answer (the policy gives it too; raw content is measured first)."""
+        if size > MAX_MESSAGE_BYTES:
+            raise ApiError(400, "BadRequestException", too_large_message(size))
 
 
 def _render_content(
@@ -389,28 +329,3 @@ def _render_content(
 ) -> tuple[dict[str, str], list[str]]:
     """Render a template's Subject/Text/Html with ``data``."""
     return render_parts({part: content.get(part) for part in ("Subject", "Text", "Html")}, data)
-
-
-def _dkim(kind: str) -> dict[str, Any]:
-    return {
-        "SigningEnabled": kind == "DOMAIN",
-        "Status": "SUCCESS" if kind == "DOMAIN" else "NOT_STARTED",
-        "Tokens": [],
-        "SigningAttributesOrigin": "AWS_SES",
-    }
-
-
-def _page(
-    items: list[dict[str, Any]], key: str, params: dict[str, Any], *, default_size: int
-) -> dict[str, Any]:
-    """Offset pagination with an opaque-enough NextToken."""
-    try:
-        start = int(params.get("NextToken") or 0)
-    except ValueError:
-        raise ApiError(400, "BadRequestException", "Invalid NextToken.") from None
-    page_size = int(params.get("PageSize") or default_size)
-    chunk = items[start : start + page_size]
-    answer: dict[str, Any] = {key: chunk}
-    if start + page_size < len(items):
-        answer["NextToken"] = str(start + page_size)
-    return answer

@@ -2,12 +2,21 @@
 
 It answers like ``email-smtp.<region>.amazonaws.com`` so the SMTP transport can be tested
 end-to-end without AWS: STARTTLS (and optionally implicit TLS, "SMTPS"), AUTH PLAIN/LOGIN only
-after TLS, and SES's reply lines (FACTS.md §4):
+after TLS, and SES's reply lines as its published transcripts show them (``SES_SMTP_TRANSCRIPT``
+and the other entries in :mod:`toolkit.facts`):
 
+- EHLO: ``250-<host>``, ``250-8BITMIME``, ``250-STARTTLS`` (before TLS), ``250-AUTH PLAIN
+  LOGIN`` (already before TLS, as SES advertises it), ``250 Ok``; no SIZE line.
+- ``530 Must issue a STARTTLS command first``: AUTH (or mail) before STARTTLS.
+- ``235 Authentication successful.`` / ``535 Authentication Credentials Invalid``.
 - ``530 Authentication required``: MAIL/RCPT/DATA before AUTH.
-- ``535 Authentication Credentials Invalid``: wrong username or password.
+- ``250 Ok``: MAIL and RCPT accepted.
+- ``501 Invalid MAIL FROM address provided`` / ``501 Invalid RCPT TO address provided``: a
+  malformed envelope address (``MAIL FROM:<>`` included), at the command.
 - ``554 Transaction failed: Recipient count exceeds 50.``: the 51st RCPT and every later one.
-- ``552 Message is too long``: ``SIZE=`` or DATA over 40 MB (SIZE is advertised).
+- ``554 Transaction failed: <SES's message>.``: a header block SES refuses (a missing blank line,
+  an illegal or empty header name, a duplicate single header, an empty ``To``), end of DATA.
+- ``552 Message is too long.``: ``SIZE=`` or DATA over 40 MB.
 - ``554 Message rejected: Email address is not verified. The following identities failed the
   check in region US-EAST-1: ...``: end of DATA; an unverified sender, or an unverified
   recipient when the policy is a sandbox account.
@@ -15,8 +24,9 @@ after TLS, and SES's reply lines (FACTS.md §4):
   exceeded.``: end of DATA, from the shared policy.
 - ``451 Temporary service failure``: an injected error (seeded :class:`Faults`).
 - (connection closed, no reply): an injected drop; the message is NOT stored.
-- ``451 Timeout waiting for data from client``: the connection sat idle for ``timeout`` s.
-- ``250 Ok <message-id>``: accepted and stored in the mailbox.
+- ``451 4.4.2 Timeout waiting for data from client.``: idle for ``timeout`` s (10, as SES).
+- ``250 Ok <message-id>``: accepted and stored in the mailbox (a line over 1,000 octets is
+  accepted too, as at SES, and recorded as the bounce it would cause).
 
 Each transaction asks the :class:`~toolkit.sandbox.policy.Policy` once, at the end of DATA, with
 all its recipients (so rate and quota count recipients, as SES does), then stores the message in
@@ -77,11 +87,18 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TL
 
 from toolkit.aws.smtp_password import derive_ses_smtp_password
 from toolkit.errors import SandboxError
-from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
+from toolkit.facts import (
+    SES_MAX_MESSAGE_BYTES,
+    SES_MAX_RECIPIENTS_PER_MESSAGE,
+    SES_SMTP_ADDRESS_REPLIES,
+    SES_SMTP_IDLE_TIMEOUT,
+)
+from toolkit.sandbox.content import long_line_bounces
 from toolkit.sandbox.faults import FaultAction, Faults
 from toolkit.sandbox.loop_thread import LoopThread
 from toolkit.sandbox.mailbox import Mailbox, new_message_id
-from toolkit.sandbox.policy import RATE_MESSAGE, Policy
+from toolkit.sandbox.policy import RATE_MESSAGE, TOO_LARGE_REPLY, Policy
+from toolkit.sandbox.ses_checks import address_problem, raw_problem
 from toolkit.sandbox.tls import SelfSignedCertificate
 
 __all__ = ["SmtpServer", "extract_subject"]
@@ -91,13 +108,16 @@ log = logging.getLogger(__name__)
 INTERFACE = "smtp"
 REPLY_AUTH_REQUIRED = "530 Authentication required"
 REPLY_AUTH_INVALID = "535 Authentication Credentials Invalid"
-REPLY_TOO_LONG = "552 Message is too long"
+REPLY_AUTH_OK = "235 Authentication successful."
+REPLY_OK = "250 Ok"
+REPLY_BAD_FROM, REPLY_BAD_RCPT = SES_SMTP_ADDRESS_REPLIES.value
+REPLY_TOO_LONG = TOO_LARGE_REPLY
 REPLY_TOO_MANY_RECIPIENTS = (
     f"554 Transaction failed: Recipient count exceeds {SES_MAX_RECIPIENTS_PER_MESSAGE.value}."
 )
 REPLY_TEMPORARY_FAILURE = "451 Temporary service failure"
 REPLY_RATE_EXCEEDED = f"454 Throttling failure: {RATE_MESSAGE}"  # as the policy words it
-REPLY_TIMEOUT = "451 Timeout waiting for data from client"
+REPLY_TIMEOUT = "451 4.4.2 Timeout waiting for data from client."
 
 _SUBJECT = re.compile(rb"^subject:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.M)
 _SIZE_PARAM = re.compile(r"\bSIZE=(\d+)", re.IGNORECASE)
@@ -206,7 +226,30 @@ class _SesSMTP(SMTP):
             if size is not None and int(size.group(1)) > self.data_size_limit:
                 await self.push(REPLY_TOO_LONG)
                 return
+        if await self._refuse_address(arg, "FROM:", REPLY_BAD_FROM):
+            return
         await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        mail_from = self.envelope is not None and self.envelope.mail_from
+        if mail_from and await self._refuse_address(arg, "TO:", REPLY_BAD_RCPT):
+            return
+        await super().smtp_RCPT(arg)
+
+    async def _refuse_address(self, arg: str | None, keyword: str, reply: str) -> bool:
+        """SES's 501 for a malformed envelope address (after the HELO/AUTH checks, as SES)."""
+        if not arg or self.session is None or not self.session.authenticated:
+            return False
+        if not self.session.host_name:
+            return False
+        stripped = self._strip_command_keyword(keyword, arg)
+        if stripped is None:
+            return False
+        address, _ = self._getaddr(stripped)
+        if address is None or address_problem(address) is not None:
+            await self.push(reply)
+            return True
+        return False
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         simple = _SIMPLE_PATH.match(arg)
@@ -331,6 +374,28 @@ class _Handler:
             log.error("sandbox SMTP transaction failed: %r", error, exc_info=error)
         return REPLY_TEMPORARY_FAILURE
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """SES's EHLO lines: AUTH already before TLS, no SIZE, ``250 Ok`` last."""
+        session.host_name = hostname
+        lines = [responses[0], "250-8BITMIME"]
+        if "250-STARTTLS" in responses:
+            lines.append("250-STARTTLS")
+        return [*lines, "250-AUTH PLAIN LOGIN", REPLY_OK]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return REPLY_OK
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -338,7 +403,7 @@ class _Handler:
             return REPLY_TOO_MANY_RECIPIENTS
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        return "250 OK"
+        return REPLY_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
@@ -358,6 +423,9 @@ class _Handler:
         size = len(content)
         if size > self.max_message_bytes:
             return REPLY_TOO_LONG
+        problem = raw_problem(content, has_sender=True, has_recipients=True)
+        if problem is not None:
+            return f"554 Transaction failed: {problem}"
         sender = envelope.mail_from or ""
         recipients = envelope.rcpt_tos
         admission = self.policy.admit(INTERFACE, sender, recipients, size)
@@ -372,6 +440,7 @@ class _Handler:
             content=content,
             size=size,
             message_id=message_id,
+            events=long_line_bounces(content, recipients),
         )
         return f"250 Ok {message_id}"
 
@@ -395,7 +464,7 @@ class _Credentials:
                 same_password = hmac.compare_digest(auth_data.password, password)
                 ok = ok or (same_user and same_password)
         if ok:
-            return AuthResult(success=True, auth_data=None)
+            return AuthResult(success=True, auth_data=None, message=REPLY_AUTH_OK)
         return AuthResult(success=False, handled=False, message=REPLY_AUTH_INVALID)
 
     def __repr__(self) -> str:
@@ -418,8 +487,9 @@ class SmtpServer:
         region: Region used for the derived password.
         faults: seeded fault injection shared with the HTTP API (latency, 451, 454, drops).
         certificate: TLS certificate; generated at start when None.
-        timeout: seconds an idle connection or an unfinished TLS handshake is kept.
-        max_message_bytes: SES's 40 MB by default; advertised with SIZE.
+        timeout: seconds an idle connection or an unfinished TLS handshake is kept (SES: 10).
+        max_message_bytes: SES's 40 MB by default (enforced at the end of DATA; like SES,
+            the EHLO reply does not advertise it).
         hostname: the name in the greeting and EHLO reply.
     """
 
@@ -438,7 +508,7 @@ class SmtpServer:
         region: str = "us-east-1",
         faults: Faults | None = None,
         certificate: SelfSignedCertificate | None = None,
-        timeout: float = 60.0,
+        timeout: float = SES_SMTP_IDLE_TIMEOUT.value,
         max_message_bytes: int = SES_MAX_MESSAGE_BYTES.value,
         hostname: str = "localhost",
     ) -> None:

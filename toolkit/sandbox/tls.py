@@ -20,6 +20,7 @@ import ipaddress
 import os
 import ssl
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,8 +46,11 @@ class SelfSignedCertificate:
     key_pem: bytes = field(repr=False)
 
     @classmethod
-    def generate(cls, hostname: str = "localhost") -> SelfSignedCertificate:
-        """Make a new certificate for ``hostname`` and 127.0.0.1, valid for one year."""
+    def generate(
+        cls, hostname: str = "localhost", *, also: Sequence[str] = ()
+    ) -> SelfSignedCertificate:
+        """Make a new certificate for ``hostname`` (and the names in ``also``) and 127.0.0.1,
+        valid for one year."""
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
         now = dt.datetime.now(dt.UTC)
@@ -61,7 +65,7 @@ class SelfSignedCertificate:
             .add_extension(
                 x509.SubjectAlternativeName(
                     [
-                        x509.DNSName(hostname),
+                        *(x509.DNSName(name) for name in (hostname, *also)),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     ]
                 ),
