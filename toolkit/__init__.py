@@ -10,8 +10,8 @@ For a partitioned frame too large for one process, ``toolkit.send_partitioned`` 
 DataFrame on Dask workers (``pip install "toolkit[dask]"``).
 
 The public names (``__all__``): the entry points (``send``, ``send_in_background``,
-``send_partitioned``, and ``check`` before a real send), the two specs, the targets, the sandbox, the
-status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
+``send_partitioned``, and ``check`` before a real send), the two specs, the targets, the
+sandbox, the status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
 stays cheap in a notebook.
 """
 
