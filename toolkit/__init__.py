@@ -11,8 +11,8 @@ DataFrame on Dask workers (``pip install "toolkit[dask]"``).
 
 The public names (``__all__``): the entry points (``send``, ``send_in_background``,
 ``send_partitioned``, and ``check`` before a real send), the two specs, the targets, the
-sandbox, the status vocabulary and the error tree. They are imported on first use, so ``import toolkit``
-stays cheap in a notebook.
+sandbox, the status vocabulary and the error tree. They are imported on first use, so
+``import toolkit`` stays cheap in a notebook.
 """
 
 from __future__ import annotations

@@ -605,6 +605,7 @@ SES_SMTP_ADDRESS_REPLIES: Fact[tuple[str, str]] = Fact(
     "addresses) [3P]",
     _CHECKED,
     "SES SMTP answers a malformed envelope address (MAIL FROM:<> included) at the command.",
+    provenance="field-report",
 )
 SES_RAW_HEADER_CHECKS: Fact[tuple[str, ...]] = Fact(
     (
@@ -706,6 +707,7 @@ AWS_SIGNATURE_ERRORS: Fact[tuple[str, ...]] = Fact(
     "and a wrong secret with the signature-mismatch message; a request signed more than 15 "
     "minutes from the server's clock is refused (RequestExpired in the common errors). The "
     "v2 codes for the last two are modelled on SES v1 and the JSON services, not documented.",
+    provenance="field-report",
 )
 PINPOINT_EMAIL_ENDED_ANSWER: Fact[str] = Fact(
     "403 ForbiddenException: Amazon Pinpoint email is no longer available "
@@ -734,6 +736,7 @@ SES_SMTP_TRANSCRIPT: Fact[tuple[str, ...]] = Fact(
     _CHECKED,
     "SES's EHLO before TLS already lists AUTH PLAIN LOGIN (and no SIZE); MAIL and RCPT answer "
     "'250 Ok'; AUTH before STARTTLS answers 530 (swaks #15 [3P]).",
+    provenance="field-report",
 )
 SES_SMTP_IDLE_TIMEOUT: Fact[float] = Fact(
     10.0,

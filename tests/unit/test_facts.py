@@ -16,9 +16,10 @@ import pytest
 from toolkit import facts
 
 FACTS = facts.all_facts()
-# AWS-owned places: its docs and sites, and repositories of the aws* GitHub organisations.
+# AWS-owned places: its docs and sites, and repositories of the GitHub organisations AWS runs
+# (aws*, and boto: botocore's service models are AWS's API definitions).
 AWS_HOSTS = ("docs.aws.amazon.com", "aws.amazon.com", "docs.amplify.aws")
-AWS_GITHUB = re.compile(r"^/(aws|awsdocs|aws-samples|awslabs)/")
+AWS_GITHUB = re.compile(r"^/(aws|awsdocs|aws-samples|awslabs|boto)/")
 TRANSLATED = re.compile(r"/(?:[a-z]{2}_[a-z]{2})/")  # docs.aws.amazon.com/zh_cn/... and the like
 
 

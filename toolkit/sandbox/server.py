@@ -40,10 +40,11 @@ import botocore.session
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_SANDBOX_MAX_24_HOUR_SEND, SES_SANDBOX_MAX_SEND_RATE
 from toolkit.sandbox.faults import Faults
-from toolkit.sandbox.http_api import ApiError, HttpApiServer, Router
+from toolkit.sandbox.http_api import ApiError, HttpApiServer
 from toolkit.sandbox.mailbox import Mailbox
 from toolkit.sandbox.pinpoint_api import PinpointApi
 from toolkit.sandbox.policy import DEFAULT_IDENTITIES, Policy, too_large_message
+from toolkit.sandbox.routing import Router
 from toolkit.sandbox.ses_api import SesV2Api
 from toolkit.sandbox.ses_resources import list_route_models
 from toolkit.sandbox.signatures import SignatureCheck
