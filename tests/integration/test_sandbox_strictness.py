@@ -22,6 +22,7 @@ import pytest
 from botocore.config import Config
 
 from tests.helpers import send_hi, sigv4_headers
+from toolkit.errors import ProviderConfigurationError
 from toolkit.sandbox import Sandbox
 from toolkit.sandbox.policy import Policy
 
@@ -378,10 +379,14 @@ def test_pinpoint_ended_answers_403(make_sandbox: Callable[..., Sandbox]) -> Non
     with pytest.raises(client.exceptions.ForbiddenException):
         client.get_email_channel(ApplicationId=sandbox.pinpoint_app_id)
     frame = pd.DataFrame({"email": ["a@example.org", "b@example.org"]})
-    with pytest.warns(UserWarning, match="end of support"):
-        results = send_hi(frame, "pinpoint", target=sandbox)
-    assert set(results["status"]) == {"failed"}
-    assert set(results["error_code"]) == {"ForbiddenException"}
+    # A refusal of the whole account is a configuration error: nothing is sent, no row failed.
+    with (
+        pytest.warns(UserWarning, match="end of support"),
+        pytest.raises(ProviderConfigurationError) as info,
+    ):
+        send_hi(frame, "pinpoint", target=sandbox)
+    assert info.value.code == "ForbiddenException"
+    assert getattr(info.value, "results", None) is None
     assert sandbox.mailbox.count() == 0
 
 
