@@ -33,6 +33,8 @@ SHOTS = Path(os.environ.get("TOOLKIT_SCREENSHOTS", ROOT / "tests" / "browser" / 
 TOKEN = "toolkit-browser-test"
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("0*.ipynb"))
 GUIDE = "03_pinpoint_vs_ses_guide.ipynb"
+# The figures each notebook shows, at least (a notebook that loses one fails).
+FIGURES = {"01": 3, "02": 3, "03": 0, "04": 1}
 RUN_TIMEOUT_MS = 240_000  # a whole notebook, on a loaded two-core machine
 
 pytestmark = [
@@ -232,8 +234,7 @@ def test_notebook_runs_and_shows_every_figure(jupyterlab: Any, browser: Any, nam
         image.first.wait_for(state="visible")
         image.first.scroll_into_view_if_needed()
         image.first.screenshot(path=str(SHOTS / f"notebook{stem}_figure{figures}.png"))
-    if name != GUIDE:
-        assert figures >= 3, "the notebook lost its figures"
+    assert figures >= FIGURES[stem], "the notebook lost its figures"
     stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert stderr.count() == 0, stderr.first.inner_text()[:500]
     assert page.get_by_text("Error displaying widget").count() == 0
