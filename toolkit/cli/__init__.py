@@ -4,6 +4,7 @@ Commands:
   demo      start the sandbox, send data/'s sample recipients through every transport,
             print a summary per transport (the README's main job)
   send      send a CSV/Parquet file through ses, ses-bulk, pinpoint or smtp
+  check     before a real send: check the account and the path (credentials, quota, sender)
   sandbox   serve the embedded SES/Pinpoint/SMTP sandbox until interrupted
   mailbox   print what a sandbox started with --state received
   report    summarize a results file, write figures
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import traceback
 import warnings
@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from toolkit.cli import check, demo, send, serve
+from toolkit.cli.parser import OneLineParser, one_line
 from toolkit.errors import ToolkitError
 
 __all__ = ["EXIT_BUG", "EXIT_CONFIG", "EXIT_INTERRUPTED", "main", "one_line"]
@@ -104,11 +105,6 @@ def _dispatch(args: list[str]) -> int:
     return int(ns.handler(ns) or 0)
 
 
-def one_line(text: object) -> str:
-    """``text`` on one line: line breaks and other control characters become spaces."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()
-
-
 def _guarded(run: Callable[[], int], *, debug: bool = False) -> int:
     """One guard around every command: each way out is an exit status and at most one line.
 
@@ -142,15 +138,6 @@ def _say(line: str, exc: BaseException) -> None:
     print(f"toolkit: {line}" + (f"; {note}" if note else ""), file=sys.stderr)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors on one line (and the exit status 2 it always had)."""
-
-    def error(self, message: str) -> Any:
-        self.exit(
-            EXIT_CONFIG, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n"
-        )
-
-
 _EPILOG = (
     __doc__.split("Exit status:", 1)[1]
     .split("\n\nOne module per command", 1)[0]
@@ -160,7 +147,7 @@ _EPILOG = (
 
 def _parser() -> argparse.ArgumentParser:
     # The commands are listed once, by argparse, from each command's own help line.
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m toolkit",
         description="Send email from a CSV or Parquet file, serve the sandbox, measure, decide.",
         epilog=_EPILOG,

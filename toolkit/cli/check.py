@@ -14,38 +14,50 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from toolkit.cli.common import add_where_arguments, read_frame, target_from_args
 from toolkit.transports.registry import names
 
 EXIT_FAILED = 1
 
 
 def add_parser(sub: Any) -> None:
-    check = sub.add_parser("check", help="before a real send: check the account and the path")
-    check.add_argument("file", type=Path, nargs="?", help="the CSV/Parquet to send (optional)")
-    check.add_argument("--via", choices=names(), default="ses", help="the transport (ses)")
-    check.add_argument("--from", dest="sender", help="the From address to check")
-    check.add_argument("--template", help="a stored SES/Pinpoint template the send would use")
-    check.add_argument("--configuration-set", help="the SES configuration set it would name")
-    where = check.add_argument_group("where (as for send; none: an embedded sandbox)")
-    where.add_argument("--region")
-    where.add_argument("--profile")
-    where.add_argument("--endpoint-url")
-    where.add_argument("--pinpoint-app-id")
-    where.add_argument("--smtp-host")
-    where.add_argument("--smtp-port", type=int, default=587)
-    where.add_argument("--smtp-user")
-    where.add_argument("--smtp-password-env", metavar="VAR", help="env var holding the password")
-    where.add_argument("--smtp-tls", choices=("starttls", "implicit", "none"), default="starttls")
-    where.add_argument("--smtp-no-verify", action="store_true", help="skip certificate checks")
+    check = sub.add_parser(
+        "check",
+        help="before a real send: check the account and the path",
+        description="Check the account and the path before a real send; exit 0 only when "
+        "every check passes. Example: python -m toolkit check data/recipients.csv --via ses "
+        '--from "Shop <sender@example.com>" --region eu-west-1',
+    )
+    check.add_argument(
+        "file", type=Path, nargs="?",
+        help="the CSV/Parquet you will send (optional: checks the quota left and the "
+        "template's columns against it), e.g. data/recipients.csv",
+    )  # fmt: skip
+    check.add_argument(
+        "--via", choices=names(), default="ses", metavar="TRANSPORT",
+        help="the transport you will send with (default: ses), e.g. --via smtp",
+    )  # fmt: skip
+    check.add_argument(
+        "--from", dest="sender", metavar="ADDRESS",
+        help='the From address to check, e.g. --from "Shop <sender@example.com>"',
+    )  # fmt: skip
+    check.add_argument(
+        "--template", metavar="NAME",
+        help="a stored SES/Pinpoint template the send would use, e.g. --template order",
+    )  # fmt: skip
+    check.add_argument(
+        "--configuration-set", metavar="NAME",
+        help="the SES configuration set the send would name, e.g. --configuration-set main",
+    )  # fmt: skip
+    add_where_arguments(check)
     check.set_defaults(handler=run)
 
 
 def run(ns: argparse.Namespace) -> int:
     from toolkit.checks import check
-    from toolkit.cli.send import _read_frame, _target_from_args
     from toolkit.targets import AwsTarget
 
-    target = _target_from_args(ns) if ns.via != "smtp" or ns.smtp_host else None
+    target = target_from_args(ns) if ns.via != "smtp" or ns.smtp_host else None
     account = None
     if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
         account = AwsTarget(region=ns.region, profile=ns.profile, endpoint_url=ns.endpoint_url)
@@ -55,7 +67,7 @@ def run(ns: argparse.Namespace) -> int:
         sender=ns.sender,
         template=ns.template,
         configuration_set=ns.configuration_set,
-        data=_read_frame(ns.file) if ns.file else None,
+        data=read_frame(ns.file) if ns.file else None,
         account=account,
     )
     print(report)

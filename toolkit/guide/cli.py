@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+from toolkit.cli.parser import OneLineParser
 from toolkit.guide.features import feature_table_records
 from toolkit.guide.profile import Profile
 from toolkit.guide.recommend import recommend
@@ -30,7 +31,7 @@ def _date(text: str) -> dt.date:
 
 def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentParser:
     """The ``guide`` argument parser (flags mirror :class:`Profile`)."""
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         prog=prog,
         description="Which AWS service/interface to send with, and why (dated facts with sources).",
         epilog="example: python -m toolkit guide --channels email,sms --monthly-volume 2000000 "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from toolkit.cli.parser import OneLineParser
 from toolkit.measure.figures import known_rates, save_figures
 from toolkit.measure.report import summarize
 from toolkit.results import read_results
@@ -27,7 +27,7 @@ def report_cli(argv: Sequence[str] | None = None) -> int:
     The rate line comes from ``--rate`` or from the summary saved with the results. Returns 0
     on success, 2 when the file cannot be read or lacks columns.
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m toolkit report",
         description="Summarize a results file from a send run and draw its figures.",
         epilog="example: python -m toolkit report results.csv --png figures/",
@@ -59,6 +59,12 @@ def report_cli(argv: Sequence[str] | None = None) -> int:
     else:
         print(summary.to_text())
     if args.png:
-        for path in save_figures(frame, args.png, configured_rate=args.rate):
+        try:
+            written = save_figures(frame, args.png, configured_rate=args.rate)
+        except OSError as exc:
+            print(f"toolkit report: --png {args.png}: cannot write there ({exc.strerror})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        for path in written:
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
