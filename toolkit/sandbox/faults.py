@@ -27,6 +27,8 @@ import enum
 import random
 import threading
 
+from toolkit.errors import ConfigurationError
+
 
 class FaultAction(enum.Enum):
     """What to do to one request instead of (or before) serving it normally."""
@@ -67,11 +69,11 @@ class Faults:
             ("partial_failure_rate", partial_failure_rate),
         ):
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+                raise ConfigurationError(f"{name} must be between 0 and 1, got {value!r}")
         if throttle_rate + error_rate + drop_rate > 1.0:
-            raise ValueError("throttle_rate + error_rate + drop_rate must not exceed 1")
+            raise ConfigurationError("throttle_rate + error_rate + drop_rate must not exceed 1")
         if latency_ms < 0:
-            raise ValueError("latency_ms must not be negative")
+            raise ConfigurationError("latency_ms must not be negative")
         self.latency_ms = float(latency_ms)
         self.throttle_rate = float(throttle_rate)
         self.error_rate = float(error_rate)

@@ -40,12 +40,14 @@ Usage (what an interface does per message)::
 from __future__ import annotations
 
 import enum
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from toolkit.errors import ConfigurationError
 from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_MAX_RECIPIENTS_PER_MESSAGE
 from toolkit.sandbox.identities import (
     FAILED,
@@ -288,8 +290,16 @@ class Policy(IdentityStore):
         identities: Iterable[str] = DEFAULT_IDENTITIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_send_rate <= 0:
-            raise ValueError("max_send_rate must be positive")
+        if not (isinstance(max_send_rate, int | float) and math.isfinite(max_send_rate)
+                and max_send_rate > 0):  # fmt: skip
+            raise ConfigurationError(
+                f"the sandbox's rate must be a number > 0, not {max_send_rate!r}"
+            )
+        if not (isinstance(max_24_hour_send, int | float) and math.isfinite(max_24_hour_send)
+                and (max_24_hour_send >= 0 or max_24_hour_send == -1)):  # fmt: skip
+            raise ConfigurationError(
+                f"the sandbox's daily quota must be ≥ 0 or -1 (unlimited), not {max_24_hour_send!r}"
+            )
         self.max_send_rate = float(max_send_rate)
         self.max_24_hour_send = float(max_24_hour_send)
         self.sandbox_account = sandbox_account
