@@ -125,8 +125,12 @@ class ResultTable:
     """The results frame, filled position by position and built once.
 
     Rows start with ``status`` None (not final yet) unless ``default`` gives every row a
-    status, code and message (a dry run starts every row ``skipped``/``DryRun``).
+    status, code and message (a dry run starts every row ``skipped``/``DryRun``). The columns
+    only a sent request fills (message id, attempts, times, batch) are made on first use: a
+    dry run of a million rows never holds them.
     """
+
+    _SPARSE = ("message_id", "attempts", "started_at", "finished_at", "batch_id")
 
     def __init__(
         self,
@@ -142,26 +146,30 @@ class ResultTable:
         status, code, message = default if default is not None else (None, None, None)
         self._status: list[str | None] = [status.value if status else None] * n
         self._recipient: list[str | None] = [None] * n
-        self._message_id: list[str | None] = [None] * n
         self._code: list[str | None] = [code] * n
         self._message: list[str | None] = [message] * n
-        self._attempts: list[int] = [0] * n
-        self._started: list[float | None] = [None] * n
-        self._finished: list[float | None] = [None] * n
-        self._batch: list[str | None] = [None] * n
+        self._sparse: dict[str, list[Any]] = {}
         self._transports: dict[int, str] = {}
+
+    def _set(self, column: str, position: int, value: Any) -> None:
+        values = self._sparse.get(column)
+        if values is None:
+            if value is None or (column == "attempts" and value == 0):
+                return  # still the column's default: nothing to hold yet
+            values = self._sparse[column] = [0 if column == "attempts" else None] * self.size
+        values[position] = value
 
     def put(self, position: int, outcome: Outcome) -> None:
         """Record one row's outcome."""
         self._status[position] = outcome.status.value
         self._recipient[position] = outcome.recipient
-        self._message_id[position] = outcome.message_id
         self._code[position] = outcome.error_code
         self._message[position] = outcome.error_message
-        self._attempts[position] = outcome.attempts
-        self._started[position] = outcome.started_at
-        self._finished[position] = outcome.finished_at
-        self._batch[position] = outcome.batch_id
+        self._set("message_id", position, outcome.message_id)
+        self._set("attempts", position, outcome.attempts)
+        self._set("started_at", position, outcome.started_at)
+        self._set("finished_at", position, outcome.finished_at)
+        self._set("batch_id", position, outcome.batch_id)
         if outcome.transport != self._transport:
             self._transports[position] = outcome.transport
 
@@ -184,18 +192,24 @@ class ResultTable:
         transport: list[str] | str = self._transport
         if self._transports:
             transport = [self._transports.get(i, self._transport) for i in range(n)]
+        sparse = self._sparse
+        attempts = sparse.get("attempts")
         columns: dict[str, Any] = {
-            "row_key": list(self._row_keys),
+            "row_key": self._row_keys if isinstance(self._row_keys, list) else list(self._row_keys),
             "status": self._status,
             "transport": transport,
             "recipient": self._recipient,
-            "message_id": self._message_id,
+            "message_id": sparse.get("message_id"),
             "error_code": self._code,
             "error_message": self._message,
-            "attempts": np.asarray(self._attempts, dtype=np.int64),
-            "started_at": _utc(self._started),
-            "finished_at": _utc(self._finished),
-            "batch_id": self._batch,
+            "attempts": (
+                np.zeros(n, dtype=np.int64)
+                if attempts is None
+                else np.asarray(attempts, dtype=np.int64)
+            ),
+            "started_at": _utc(sparse.get("started_at"), n),
+            "finished_at": _utc(sparse.get("finished_at"), n),
+            "batch_id": sparse.get("batch_id"),
         }
         if index is not None and len(index) != n:
             raise ValueError(f"index has {len(index)} labels for {n} rows")
@@ -356,7 +370,7 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
             frame.attrs["summary"] = json.loads(sidecar.read_text(encoding="utf-8"))
     for column in TIME_COLUMNS:
         if column in frame.columns:
-            frame[column] = _utc(epoch_seconds(frame[column]))
+            frame[column] = _utc(epoch_seconds(frame[column]), len(frame))
     return frame
 
 
@@ -375,10 +389,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _utc(seconds: Sequence[float | None]) -> Any:
-    """Epoch seconds as UTC datetimes (NaT where None), exact to the microsecond."""
+def _utc(seconds: Sequence[float | None] | Any | None, n: int) -> Any:
+    """Epoch seconds as UTC datetimes (NaT where None, or everywhere when None), exact to the
+    microsecond."""
     import numpy as np
     import pandas as pd
 
+    if seconds is None:
+        return pd.DatetimeIndex(np.full(n, np.datetime64("NaT", "us")), tz="UTC")
     micros = np.round(np.asarray(seconds, dtype=float) * 1e6)
     return pd.to_datetime(micros, unit="us", utc=True)
