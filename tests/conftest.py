@@ -6,12 +6,23 @@ other settings (rate, faults, state_dir, ...); every sandbox it made is stopped 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from toolkit.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_reaches_the_tests() -> None:
+    """The Ctrl-C tests need SIGINT delivered, here and in the CLI they start. A shell that
+    starts pytest in the background (`cmd &`, nohup, some CI runners) ignores SIGINT, and every
+    child inherits that: Python then never raises KeyboardInterrupt and the tests would fail
+    for a reason that is not the toolkit's."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
