@@ -108,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         readme = DEFAULT_FULL_OUT.parent / "README.md"
         if update_readme(readme, markdown):
             print(f"updated {readme}", flush=True)
+        # nbval compares notebook 02's saved tables with this file: stale outputs fail the tests.
+        print(
+            "notebooks/02_throughput_and_failures.ipynb shows these results: re-run it before "
+            "committing (jupyter nbconvert --to notebook --execute --inplace "
+            "notebooks/02_throughput_and_failures.ipynb)",
+            flush=True,
+        )
     print(
         f"wrote {out / 'latest.json'} and {out / 'latest.md'} ({document['duration_s']} s)",
         flush=True,
