@@ -48,6 +48,7 @@ def test_public_names_are_pinned() -> None:
         "Outcome",
         "ProviderConfigurationError",
         "Quota",
+        "RunSummary",
         "Sandbox",
         "SandboxError",
         "SendHandle",

@@ -34,6 +34,7 @@ _HOMES = {
     "Target": "toolkit.targets",
     "Sandbox": "toolkit.sandbox",
     "Outcome": "toolkit.results",
+    "RunSummary": "toolkit.results",
     "Status": "toolkit.results",
     "ToolkitError": "toolkit.errors",
     "ConfigurationError": "toolkit.errors",
@@ -53,6 +54,7 @@ __all__ = [
     "Outcome",
     "ProviderConfigurationError",
     "Quota",
+    "RunSummary",
     "Sandbox",
     "SandboxError",
     "SendHandle",
@@ -80,7 +82,7 @@ if TYPE_CHECKING:
         SandboxError,
         ToolkitError,
     )
-    from toolkit.results import Outcome, Status
+    from toolkit.results import Outcome, RunSummary, Status
     from toolkit.sandbox import Sandbox
     from toolkit.targets import AwsTarget, Quota, SmtpTarget, Target
 

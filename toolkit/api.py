@@ -1,15 +1,16 @@
-"""The public entry points: ``send`` (foreground) and ``send_in_background`` (a handle).
+"""The public entry points: ``send`` (foreground) and ``send_in_background`` (a Future).
 
-One path: arguments become a :class:`~toolkit.compose.ComposeSpec` and an
-:class:`~toolkit.delivery.config.EngineConfig`; pre-flight checks the whole frame; the transport
-named by ``via`` comes from the one registry (:mod:`toolkit.transports.registry`) and the
-target says where it connects and what the quota is (:mod:`toolkit.targets`); the engine
-sends; the results frame has exactly one row per input row, on the input's index.
+One path: the keywords become one :class:`~toolkit.options.SendOptions` (the message as a
+:class:`~toolkit.compose.ComposeSpec`, the engine as an
+:class:`~toolkit.delivery.config.EngineConfig`, the target, the ledger), validated once, and
+one :class:`~toolkit.job.Job` runs it — the same runner each Dask task of
+:func:`toolkit.send_partitioned` runs. The results frame has exactly one row per input row,
+on the input's index.
 
 Where it sends (``target``): None starts an embedded :class:`toolkit.sandbox.Sandbox` for the
-call (nothing leaves the machine; a note says so); a running ``Sandbox``; an
-:class:`~toolkit.targets.AwsTarget`; an :class:`~toolkit.targets.SmtpTarget`; or a ready
-transport object (tests, custom providers; ``via`` is then ignored).
+call (nothing leaves the machine; stderr and the summary say so); a running ``Sandbox``; an
+:class:`~toolkit.targets.AwsTarget`; an :class:`~toolkit.targets.SmtpTarget`. A ready
+transport object (tests, custom providers) goes in as ``transport=``.
 
 Resuming (``ledger=PATH``): rows already final in the ledger (sent, rejected, unknown) are not
 sent again; they come back with the outcome recorded when they finished. Rows a crashed run
@@ -17,8 +18,8 @@ left in flight come back ``unknown`` (code ``InterruptedInFlight``) and are rese
 ``retry_unknown=True``. One send at a time per ledger. A dry run neither opens the ledger nor
 starts a sandbox.
 
-``frame.attrs``: ``"summary"`` (counts per status, elapsed seconds, run id, why the run stopped
-early if it did) and, for a dry run, ``"preview"`` (the first rendered messages).
+``frame.attrs``: ``"summary"`` (a plain copy of the :class:`~toolkit.results.RunSummary`)
+and, for a dry run, ``"preview"`` (the first rendered messages).
 
 Usage::
 
@@ -29,27 +30,26 @@ Usage::
     handle = send_in_background(df, via="smtp", sender=..., subject=..., text=...)
     handle.counts          # live counts per status
     handle.cancel()
-    results = handle.wait()
+    results = handle.result()
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toolkit.compose.frame import conform
 from toolkit.compose.message import Attachment
 from toolkit.compose.spec import ComposeSpec
 from toolkit.delivery.config import EngineConfig
-from toolkit.delivery.ledger import check_ledger_path
 from toolkit.delivery.progress import Progress
 from toolkit.errors import ConfigurationError
-from toolkit.job import Job, Request
-from toolkit.results import check_keep
+from toolkit.job import Job
+from toolkit.options import Pairs, SendKeywords, SendOptions
+from toolkit.results import RunSummary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,138 +59,15 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SendHandle", "send", "send_in_background"]
 
-Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 
-
-def _pairs(name: str, value: Pairs | None) -> tuple[tuple[str, str], ...]:
-    if value is None:
-        return ()
-    try:
-        items = value.items() if isinstance(value, Mapping) else value
-        return tuple((str(k), str(v)) for k, v in items)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"{name}= takes a mapping or (name, value) pairs, not {type(value).__name__}"
-        ) from exc
-
-
-def _attachments(items: Any) -> tuple[Attachment, ...]:
-    from toolkit.compose.mime import guess_content_type
-
-    if isinstance(items, str | os.PathLike | Attachment):
-        items = [items]  # one file given on its own
-    elif not isinstance(items, Iterable):
-        raise ConfigurationError(
-            f"attachments= takes file paths or Attachment objects, not {type(items).__name__}"
-        )
-    out: list[Attachment] = []
-    for item in items:
-        if not isinstance(item, Attachment | str | os.PathLike):
-            raise ConfigurationError(
-                f"attachments= takes file paths or Attachment objects, not {type(item).__name__}"
-            )
-        if isinstance(item, Attachment):
-            out.append(item)
-            continue
-        path = Path(item)
-        try:
-            content = path.read_bytes()
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            raise ConfigurationError(f"cannot read attachment {path}: {reason}") from exc
-        out.append(Attachment(path.name, content, guess_content_type(path.name)))
-    return tuple(out)
-
-
-# send()'s keywords in three groups: the engine's (an EngineConfig), the run's, and the
-# rest, which describe the message (a ComposeSpec).
-_ENGINE_KEYWORDS = frozenset(
-    ["rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit"]
-)
-_RUN_KEYWORDS = ("target", "compose", "config", "ledger", "dry_run", "progress", "keep")
-
-
-def _spec_from(keywords: Mapping[str, Any]) -> ComposeSpec:
-    """The ComposeSpec the message keywords of :func:`send` describe."""
-    columns = keywords["template_columns"]
-    if isinstance(columns, str):
-        columns = [columns]
-    return ComposeSpec(
-        to=keywords["to"], cc=keywords["cc"], bcc=keywords["bcc"],
-        reply_to=keywords["reply_to"], sender=keywords["sender"],
-        sender_column=keywords["sender_column"], name_column=keywords["name_column"],
-        subject=keywords["subject"], text=keywords["text"], html=keywords["html"],
-        template_name=keywords["template"],
-        template_columns=columns,
-        attachments=_attachments(keywords["attachments"]),
-        attachment_column=keywords["attachment_column"],
-        attachment_dir=keywords["attachment_dir"],
-        configuration_set=keywords["configuration_set"], tags=_pairs("tags", keywords["tags"]),
-        headers=_pairs("headers", keywords["headers"]), key_column=keywords["key"],
-        allow_duplicates=keywords["allow_duplicates"],
-    )  # fmt: skip
-
-
-def _refuse_partitioned(df: Any) -> None:
-    """A Dask frame has its own entry point (results on disk, a ledger per partition)."""
+def _options(df: Any, via: str, keywords: SendKeywords) -> SendOptions:
+    """The validated options for a pandas frame (a Dask frame has its own entry point)."""
     if type(df).__module__.partition(".")[0] in ("dask", "dask_expr"):
         raise ConfigurationError(
             "this is a partitioned (Dask) DataFrame: send it with toolkit.send_partitioned"
             "(ddf, out=DIRECTORY, ...), or send a pandas DataFrame (ddf.compute()) here"
         )
-
-
-def _specs(options: Mapping[str, Any]) -> tuple[ComposeSpec, EngineConfig]:
-    """The message and engine halves of :func:`send`'s keywords, validated (no frame needed:
-    :func:`toolkit.send_partitioned` uses this too)."""
-    defaults = send.__kwdefaults__ or {}
-    changed = {k for k, v in options.items() if k in defaults and not _same(v, defaults[k])}
-    engine_keywords = _ENGINE_KEYWORDS
-    compose_keywords = set(defaults) - engine_keywords - set(_RUN_KEYWORDS)
-    spec = _given("compose", options["compose"], ComposeSpec, changed & compose_keywords)
-    spec = spec or _spec_from(options)
-    config = _given("config", options["config"], EngineConfig, changed & engine_keywords)
-    config = config or EngineConfig(**{k: options[k] for k in engine_keywords})
-    return spec, config
-
-
-def _request(df: Any, via: str, options: Mapping[str, Any]) -> Request:
-    """Validate :func:`send`'s arguments into one request (ConfigurationError when wrong)."""
-    spec, config = _specs(options)
-    df, spec = conform(df, spec)
-    ledger = options["ledger"]
-    if ledger is not None and not isinstance(ledger, str | os.PathLike):
-        raise ConfigurationError(f"ledger= takes a file path, not {type(ledger).__name__}")
-    return Request(
-        df=df, via=via, target=options["target"], spec=spec, config=config,
-        ledger=check_ledger_path(ledger) if ledger is not None else None,
-        dry_run=bool(options["dry_run"]), progress=bool(options["progress"]),
-        keep=check_keep(options["keep"], getattr(df, "columns", ())),
-    )  # fmt: skip
-
-
-def _given(name: str, value: Any, kind: type, conflicting: set[str]) -> Any:
-    """A ``compose=``/``config=`` object, checked: the right type, and not given twice."""
-    if value is None:
-        return None
-    if not isinstance(value, kind):
-        raise ConfigurationError(f"{name}= takes a {kind.__name__}, not {type(value).__name__}")
-    if conflicting:
-        raise ConfigurationError(
-            f"give {name}={kind.__name__}(...) or the keywords it replaces "
-            f"({', '.join(sorted(conflicting))}), not both"
-        )
-    return value
-
-
-def _same(value: Any, default: Any) -> bool:
-    """True when a keyword still holds its default (compared safely: values may be arrays)."""
-    if value is default:
-        return True
-    try:
-        return bool(type(value) is type(default) and value == default)
-    except (TypeError, ValueError):
-        return False
+    return SendOptions.from_keywords(via, keywords)
 
 
 def send(
@@ -198,6 +75,7 @@ def send(
     via: str = "ses",
     *,
     target: Any = None,
+    transport: Any = None,
     compose: ComposeSpec | None = None,
     config: EngineConfig | None = None,
     sender: str | None = None,
@@ -223,7 +101,7 @@ def send(
     rate: float | None = None,
     headroom: float = 1.0,
     adaptive: bool | None = None,
-    workers: int = 8,
+    workers: int | None = None,
     max_attempts: int = 5,
     ledger: str | os.PathLike[str] | None = None,
     retry_unknown: bool = False,
@@ -241,8 +119,10 @@ def send(
         via: the transport: "ses" (SES v2 SendEmail), "ses-bulk" (SendBulkEmail, 50 per
             call), "pinpoint" (SendMessages; legacy) or "smtp" — the list is
             :data:`toolkit.transports.registry.TRANSPORTS`.
-        target: None (an embedded sandbox for this call), a running Sandbox, an AwsTarget,
-            an SmtpTarget, or a transport object.
+        target: where to send: None (an embedded sandbox for this call, said on stderr and
+            in the summary), a running Sandbox, an AwsTarget or an SmtpTarget.
+        transport: a ready transport object instead of a target (tests, custom providers);
+            ``via`` then only names the content shape checked.
         compose: the whole message side as a :class:`~toolkit.compose.ComposeSpec`, instead
             of the message keywords below (not both).
         config: the whole engine side as an :class:`~toolkit.delivery.config.EngineConfig`,
@@ -262,7 +142,8 @@ def send(
         rate: recipients per second (default: the target's quota, e.g. SES MaxSendRate).
         headroom: fraction of the quota's rate to use when ``rate`` is not given.
         adaptive: adapt the rate to throttling (default: only when no rate is known).
-        workers: sending threads. max_attempts: requests per message at most.
+        workers: requests in flight at most (default: sized by the engine).
+            max_attempts: requests per message at most.
         ledger: a SQLite file journaling every row; the same path resumes a run.
         retry_unknown: resend rows whose fate is unknown (may deliver them twice).
         dry_run: check and render every row, send nothing (rows ``skipped``/``DryRun``).
@@ -274,7 +155,8 @@ def send(
     Returns:
         A DataFrame on ``df.index`` with :data:`toolkit.results.OUTCOME_COLUMNS` (times as
         UTC datetimes) and the ``keep`` columns; per-row problems are statuses there, never
-        exceptions.
+        exceptions. ``frame.attrs["summary"]`` holds the run's summary as plain values
+        (``RunSummary.of(frame)`` gives it typed).
 
     Raises:
         ConfigurationError: nothing was sent — a missing column, no sender or content, a
@@ -288,37 +170,93 @@ def send(
             after the workers stopped, with the frame so far in its ``results`` attribute
             once sending had started.
     """
-    _refuse_partitioned(df)
-    request = _request(df, via, {k: v for k, v in locals().items() if k not in ("df", "via")})
-    return Job(request).run()
+    keywords = SendKeywords(
+        target=target, transport=transport, compose=compose, config=config, sender=sender,
+        to=to, cc=cc, bcc=bcc, reply_to=reply_to, sender_column=sender_column,
+        name_column=name_column, subject=subject, text=text, html=html, template=template,
+        template_columns=template_columns, attachments=attachments,
+        attachment_column=attachment_column, attachment_dir=attachment_dir,
+        configuration_set=configuration_set, tags=tags, headers=headers, key=key,
+        allow_duplicates=allow_duplicates, rate=rate, headroom=headroom, adaptive=adaptive,
+        workers=workers, max_attempts=max_attempts, ledger=ledger, retry_unknown=retry_unknown,
+        dry_run=dry_run, limit=limit, progress=progress, keep=keep,
+    )  # fmt: skip
+    return Job(_options(df, via, keywords), df).run()
 
 
 class SendHandle:
     """A send running on a background thread (safe inside a running Jupyter kernel).
 
-    Poll ``counts``/``progress``/``done``, look at ``results()`` at any time, ``cancel()`` to
-    stop cleanly, ``wait()`` for the final frame.
+    It follows :class:`concurrent.futures.Future`: ``done()``, ``running()``,
+    ``result(timeout)``, ``exception(timeout)``, ``add_done_callback(fn)``; plus live
+    ``counts``/``progress`` and ``results_so_far()``. ``cancel()`` stops the send cleanly
+    (requests in flight finish; rows not sent end ``skipped``/``Cancelled``) and
+    ``result()`` then returns that frame: rows were sent, so there is a result to see.
     """
 
     def __init__(self, job: Job) -> None:
         self._job = job
+        self._future: concurrent.futures.Future[pd.DataFrame] = concurrent.futures.Future()
+        self._future.set_running_or_notify_cancel()
         self._progress: Progress | None = None
+        self._cancel_requested = False
         self._thread = threading.Thread(target=self._main, name="toolkit-send", daemon=True)
         self._thread.start()
 
     def _main(self) -> None:
         try:
-            self._job.run(observers=[self._observe])
-        except BaseException:  # kept for wait() to re-raise in the caller's thread
+            frame = self._job.run(observers=[self._observe])
+        except BaseException as exc:  # kept for result()/exception() in the caller's thread
             log.debug("background send failed", exc_info=True)
+            self._future.set_exception(exc)
+        else:
+            self._future.set_result(frame)
 
     def _observe(self, snapshot: Progress) -> None:
         self._progress = snapshot
 
-    @property
+    # -- the Future protocol ---------------------------------------------------------------
+
     def done(self) -> bool:
-        """True once the send has finished (or failed)."""
-        return self._job.done.is_set()
+        """True once the send has finished, failed or stopped after ``cancel()``."""
+        return self._future.done()
+
+    def running(self) -> bool:
+        return not self._future.done()
+
+    def cancelled(self) -> bool:
+        """True when ``cancel()`` stopped the send (its frame is still the result)."""
+        return self._cancel_requested and self._future.done()
+
+    def cancel(self) -> bool:
+        """Stop taking new batches; in-flight requests finish; unsent rows are Cancelled.
+        False when the send had already finished."""
+        if self._future.done():
+            return False
+        self._cancel_requested = True
+        self._job.cancel()
+        return True
+
+    def result(self, timeout: float | None = None) -> pd.DataFrame:
+        """Block until done and return the results; re-raises the send's exception.
+
+        Raises TimeoutError when ``timeout`` seconds pass first.
+        """
+        return self._future.result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The exception that ended the send (None when it succeeded); waits like result."""
+        return self._future.exception(timeout)
+
+    def add_done_callback(self, fn: Callable[[SendHandle], object]) -> None:
+        """Call ``fn(handle)`` when the send ends (at once when it already has)."""
+        self._future.add_done_callback(lambda _future: fn(self))
+
+    def wait(self, timeout: float | None = None) -> pd.DataFrame:
+        """The same as :meth:`result` (kept for notebooks written before the Future API)."""
+        return self.result(timeout)
+
+    # -- live views ------------------------------------------------------------------------
 
     @property
     def progress(self) -> Progress | None:
@@ -333,53 +271,28 @@ class SendHandle:
         return dict(engine.snapshot().counts) if engine is not None else {}
 
     @property
-    def error(self) -> BaseException | None:
-        """The exception that ended the send, if one did."""
-        return self._job.error
+    def summary(self) -> RunSummary | None:
+        """The run's summary once it finished (None before)."""
+        return self._job.summary if self._future.done() else None
 
-    def results(self) -> pd.DataFrame | None:
+    def results_so_far(self) -> pd.DataFrame | None:
         """The results so far (rows not final yet: status None); None before planning."""
         return self._job.snapshot_frame()
 
-    def cancel(self) -> None:
-        """Stop taking new batches; in-flight requests finish; unsent rows are Cancelled."""
-        self._job.cancel()
-
-    def wait(self, timeout: float | None = None) -> pd.DataFrame:
-        """Block until done and return the results; re-raises the send's exception.
-
-        Raises TimeoutError when ``timeout`` seconds pass first.
-        """
-        if not self._job.done.wait(timeout):
-            raise TimeoutError(f"send still running after {timeout} s")
-        self._thread.join(timeout=5.0)
-        if self._job.error is not None:
-            raise self._job.error
-        assert self._job.result is not None
-        return self._job.result
-
     def __repr__(self) -> str:
-        state = "done" if self.done else "running"
+        state = "done" if self.done() else "running"
         return f"<SendHandle {self._job.transport_name} {state} {self.counts}>"
 
 
 def send_in_background(
-    df: pd.DataFrame,
-    via: str = "ses",
-    *,
-    progress: bool = False,
-    **options: Any,
+    df: pd.DataFrame, via: str = "ses", *, progress: bool = False, **keywords: Any
 ) -> SendHandle:
     """Start :func:`send` on a background thread and return a :class:`SendHandle` at once.
 
-    Takes the same arguments as :func:`send` (``progress`` defaults to False here: a widget
-    or ``handle.counts`` usually shows it). Bad arguments raise ConfigurationError here;
-    problems found while sending surface from ``wait()`` (and ``handle.error``).
+    Takes the same keywords as :func:`send` (``progress`` defaults to False here: a widget
+    or ``handle.counts`` usually shows it). Bad arguments raise ConfigurationError (or
+    TypeError for an unknown keyword) here; problems found while sending surface from
+    ``result()`` and ``exception()``.
     """
-    defaults = send.__kwdefaults__ or {}
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise TypeError(f"send_in_background() got unexpected arguments: {sorted(unknown)}")
-    _refuse_partitioned(df)
-    request = _request(df, via, {**defaults, **options, "progress": progress})
-    return SendHandle(Job(request))
+    options = _options(df, via, SendKeywords(**keywords, progress=progress))
+    return SendHandle(Job(options, df))

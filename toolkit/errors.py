@@ -44,6 +44,9 @@ class MissingColumnError(ConfigurationError, KeyError):
         self.where = where
         super().__init__(column)
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # travels from Dask workers
+        return type(self), (self.column, self.where)
+
     def __str__(self) -> str:
         suffix = f" (used by {self.where})" if self.where else ""
         return f"column {self.column!r} is not in the DataFrame{suffix}"
@@ -56,8 +59,12 @@ class MissingDependencyError(ConfigurationError, ImportError):
     def __init__(self, package: str, feature: str, extra: str | None = None) -> None:
         self.package = package
         self.extra = extra
+        self.feature = feature
         how = f'pip install "toolkit[{extra}]"' if extra else f"pip install {package}"
         super().__init__(f"{feature} needs the {package!r} package: {how}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str | None]]:
+        return type(self), (self.package, self.feature, self.extra)
 
 
 class ProviderConfigurationError(ConfigurationError):
@@ -73,6 +80,10 @@ class ProviderConfigurationError(ConfigurationError):
         self.transport = transport
         super().__init__(f"{code}: {message}" if code else message)
         self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        """Rebuilt from its parts (a Dask worker's refusal reaches the client intact)."""
+        return type(self), (self.code, self.message, self.transport)
 
 
 class SandboxError(ToolkitError):

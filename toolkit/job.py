@@ -1,10 +1,18 @@
-"""One send, from a validated request to the results frame.
+"""The one runner: validated options and a frame in, the results frame out.
 
-:class:`Job` plans the frame (pre-flight), resolves the transport from the registry and the
-target (starting an embedded sandbox when none was given), reads the target's quota, runs the
-engine with the ledger and the progress bar, and builds the frame — or, for a dry run,
-renders every row without connecting anywhere. :func:`toolkit.send` runs a job in the
-foreground, :class:`toolkit.SendHandle` on a thread.
+:class:`Job` plans the frame (pre-flight), finds the transport (a ready one, or the registry's
+pointed at the target, starting an embedded sandbox when none was given), reads the quota,
+runs the engine with the ledger and the progress bar, and builds the frame and its
+:class:`~toolkit.results.RunSummary` — or, for a dry run, renders every row without connecting
+anywhere. Every entry point runs it: :func:`toolkit.send` in the foreground,
+:class:`toolkit.SendHandle` on a thread, and each Dask task of
+:func:`toolkit.send_partitioned`, which injects what the cluster shares (:class:`Shared`: its
+open transport, the leased pacer, the daily budget).
+
+Usage::
+
+    job = Job(options, df)
+    frame = job.run()
 """
 
 from __future__ import annotations
@@ -13,21 +21,18 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import ContentMode, Template
-from toolkit.compose.spec import ComposeSpec
-from toolkit.delivery.config import EngineConfig
-from toolkit.delivery.engine import SendEngine
+from toolkit.delivery.engine import DailyBudget, Pacer, SendEngine
 from toolkit.delivery.ledger import Ledger
-from toolkit.errors import ConfigurationError, ProviderConfigurationError
-from toolkit.results import Outcome, ResultTable, Status, results_frame
-from toolkit.targets import Target
+from toolkit.errors import ProviderConfigurationError
+from toolkit.options import SendOptions
+from toolkit.results import Outcome, ResultTable, RunSummary, Status, results_frame
+from toolkit.targets import Quota, Target, describe_target
 from toolkit.transports.base import Transport
-from toolkit.transports.registry import TransportKind, transport_kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,12 +41,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DRY_RUN_CODE", "Job", "Request"]
+__all__ = ["DRY_RUN_CODE", "EMBEDDED", "Job", "Shared", "default_target", "plan_for"]
 
 DRY_RUN_CODE = "DryRun"
 _DRY_RUN_MESSAGE = "dry run: rendered, not sent"
 _PREVIEW_ROWS = 5
 _DRY_RUN_CHUNK = 1000
+EMBEDDED = "embedded sandbox (nothing left this machine)"
 _EMBEDDED_NOTE = (
     "toolkit: no target given; sending to an embedded local sandbox started for this call "
     "(nothing leaves this machine)"
@@ -49,60 +55,67 @@ _EMBEDDED_NOTE = (
 
 
 @dataclass(frozen=True)
-class Request:
-    """Everything one call asked for (validated once, used by the foreground and the handle)."""
+class Shared:
+    """What a caller sharing one account between processes injects into a job (the Dask
+    task): an open transport the job must not close, the cluster's pacer and daily budget,
+    the quota read once on the client, and a hook to see the engine (to stop it)."""
 
-    df: Any
-    via: str
-    target: Any
-    spec: ComposeSpec
-    config: EngineConfig
-    ledger: Path | None
-    dry_run: bool
-    progress: bool
-    keep: tuple[str, ...] = ()  # input columns carried into the results
-
-    def kept(self) -> pd.DataFrame | None:
-        """The input columns to carry into the results, or None."""
-        return self.df[list(self.keep)] if self.keep else None
+    transport: Transport
+    pacer: Pacer | None = None
+    daily: DailyBudget | None = None
+    quota: Quota | None = None
+    target: str = ""
+    on_engine: Callable[[SendEngine], object] | None = None
 
 
 @contextlib.contextmanager
-def _target_scope(target: Any, progress: bool) -> Iterator[Target]:
-    """The target to send to; with none given, a sandbox started and stopped around the send."""
+def default_target(target: Target | None) -> Iterator[tuple[Target, str]]:
+    """The target to send to and its description; with none given, an embedded sandbox
+    started and stopped around the send. Always said (stderr and log), never silent."""
     if target is not None:
-        if not isinstance(target, Target):
-            raise ConfigurationError(
-                "target must be None (embedded sandbox), a Sandbox, an AwsTarget, an "
-                f"SmtpTarget or a transport; got {type(target).__name__}"
-            )
-        yield target
+        yield target, describe_target(target)
         return
     from toolkit.sandbox import Sandbox
 
     log.info(_EMBEDDED_NOTE)
-    if progress:
-        print(_EMBEDDED_NOTE, file=sys.stderr)
+    print(_EMBEDDED_NOTE, file=sys.stderr)
     with Sandbox() as sandbox:
-        yield sandbox
+        yield sandbox, EMBEDDED
+
+
+def plan_for(df: pd.DataFrame, options: SendOptions, stored: Template | None = None) -> Plan:
+    """Pre-flight ``df`` for the options' transport: its content mode and size limit, without
+    connecting anywhere (the one place the plan's shape is chosen)."""
+    from toolkit.compose.plan import plan
+
+    shape: Any = options.transport or options.kind.transport_class()
+    return plan(df, options.spec, mode=shape.content_mode,
+                max_message_bytes=shape.max_message_bytes,
+                transport=options.transport_name, stored_template=stored)  # fmt: skip
 
 
 class Job:
-    """One send: plan, resolve the target and transport, run the engine, build the frame."""
+    """One send: plan, resolve the target and transport, run the engine, build the frame.
 
-    def __init__(self, request: Request) -> None:
-        self.request = request
+    The options are checked against the frame here (a missing ``keep=`` column raises now,
+    before a background thread or a Dask task starts).
+    """
+
+    def __init__(self, options: SendOptions, df: Any, shared: Shared | None = None) -> None:
+        self.df, self.options = options.for_frame(df)
+        self.shared = shared
         self.cancelled = threading.Event()
         self.engine: SendEngine | None = None
         self.plan: Plan | None = None
-        given = request.target if isinstance(request.target, Transport) else None
-        self.given: Transport | None = given
-        kind = transport_kind(request.via)  # checked even when a transport is given
-        self.kind: TransportKind | None = None if given else kind
-        self.transport_name = given.name if given else request.via
+        self.recovered = 0  # rows an earlier run left in flight (found in the ledger)
         self.result: pd.DataFrame | None = None
+        self.summary: RunSummary | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+
+    @property
+    def transport_name(self) -> str:
+        return self.options.transport_name
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -120,76 +133,88 @@ class Job:
         finally:
             self.done.set()
 
-    def _plan(self, shape: Any, stored: Template | None = None) -> Plan:
-        from toolkit.compose.plan import plan
+    def kept(self) -> pd.DataFrame | None:
+        """The input columns to carry into the results, or None."""
+        keep = self.options.keep
+        return self.df[list(keep)] if keep else None
 
-        req = self.request
-        self.plan = plan(req.df, req.spec, mode=shape.content_mode,
-                         max_message_bytes=shape.max_message_bytes,
-                         transport=self.transport_name, stored_template=stored)  # fmt: skip
-        return self.plan
+    # -- the three ways to a transport -----------------------------------------------------
 
     def _run(self, observers: Sequence[Any]) -> pd.DataFrame:
-        req = self.request
-        # The transport's shape (content mode, size limit) without connecting anywhere yet.
-        shape: Any = self.given or self.kind.transport_class()  # type: ignore[union-attr]
-        # A stored template is read from the provider first: its subject says which columns
-        # reach a header. Otherwise pre-flight runs before anything starts or connects.
-        stored = req.spec.template_name is not None and shape.content_mode is ContentMode.TEMPLATE
-        if req.dry_run:
-            return _dry_run(self._plan(shape), req.df.index, self.transport_name, req.kept())
-        if self.given is not None:
+        options, shared = self.options, self.shared
+        if options.dry_run:
+            return self._dry_run()
+        if options.spec.template_name is None:  # pre-flight before anything connects
+            self.plan = plan_for(self.df, options)
+        if shared is not None:
+            return self._send(shared.transport, shared.quota, shared.target, observers)
+        if options.transport is not None:
             try:
-                p = self._plan(shape, _stored_template(self.given, req.spec) if stored else None)
-                return self._send(p, self.given, quota=None, observers=observers)
+                where = describe_target(options.transport)
+                return self._send(options.transport, None, where, observers)
             finally:
-                self.given.close()
-        kind = self.kind
-        assert kind is not None
-        planned = None if stored else self._plan(shape)
-        with _target_scope(req.target, req.progress) as target:
-            transport = kind.create(target, workers=req.config.workers)
+                options.transport.close()
+        with default_target(options.target) as (target, where):
+            kind = options.kind
+            transport = kind.create(target, workers=options.config.workers)
             try:
-                p = planned or self._plan(shape, _stored_template(transport, req.spec))
-                return self._send(p, transport, quota=target.quota(kind), observers=observers)
+                return self._send(transport, target.quota(kind), where, observers)
             finally:
                 transport.close()  # safe when never opened, and more than once
 
-    def _send(self, p: Plan, transport: Transport, *, quota: Any,
+    def _plan(self, transport: Transport) -> Plan:
+        """Pre-flight; a stored template is read from the provider first (its subject says
+        which columns reach a header)."""
+        spec = self.options.spec
+        stored = None
+        if spec.template_name is not None and transport.content_mode is ContentMode.TEMPLATE:
+            read = getattr(transport, "stored_template", None)
+            stored = read(spec.template_name) if read is not None else None
+        self.plan = plan_for(self.df, self.options, stored)
+        return self.plan
+
+    def _send(self, transport: Transport, quota: Quota | None, where: str,
               observers: Sequence[Any]) -> pd.DataFrame:  # fmt: skip
-        req = self.request
-        ledger = Ledger(req.ledger) if req.ledger is not None else None
+        options, shared = self.options, self.shared
+        p = self.plan or self._plan(transport)
+        if shared is None:
+            transport.open()
+        ledger = Ledger(options.ledger) if options.ledger is not None else None
         bar = None
         try:
             if ledger is not None and ledger.recovered:
+                self.recovered = ledger.recovered
+                resent = " and will be resent" if options.config.retry_unknown else ""
                 log.warning("ledger %s: %d rows were in flight when a previous run stopped; "
-                            "they are reported 'unknown'%s", req.ledger, ledger.recovered,
-                            " and will be resent" if req.config.retry_unknown else "")  # fmt: skip
+                            "they are reported 'unknown'%s", options.ledger, ledger.recovered,
+                            resent)  # fmt: skip
             all_observers = list(observers)
-            if req.progress:
+            if options.progress:
                 from toolkit.delivery.progress import ProgressBar
 
                 bar = ProgressBar(p.size, desc=transport.name)
                 all_observers.append(bar)
-            transport.open()
-            engine = SendEngine(p, transport, req.config, quota=quota, ledger=ledger,
-                                observers=all_observers)  # fmt: skip
+            engine = SendEngine(
+                p, transport, options.config, quota=quota, ledger=ledger, observers=all_observers,
+                pacer=shared.pacer if shared else None, daily=shared.daily if shared else None,
+            )  # fmt: skip
             self.engine = engine
+            if shared is not None and shared.on_engine is not None:
+                shared.on_engine(engine)
             if self.cancelled.is_set():
                 engine.cancel()
             try:
                 outcomes = engine.run()
             except BaseException as exc:  # Ctrl-C, a bug, a broken ledger: keep the results
-                frame = self._frame_so_far(engine, transport.name, quota)
+                frame = self._frame(engine.outcomes(), engine, quota, where)
                 _attach(exc, frame)
                 if isinstance(exc, KeyboardInterrupt):
                     log.warning(
                         "send interrupted; rows not sent are 'skipped'/'Cancelled'%s",
-                        f"; resume with ledger={str(req.ledger)!r}" if ledger else "",
+                        f"; resume with ledger={str(options.ledger)!r}" if ledger else "",
                     )
                 raise
-            frame = results_frame(outcomes, req.df.index, keep=req.kept())
-            frame.attrs["summary"] = _summary(engine, frame, transport.name, quota)
+            frame = self._frame(outcomes, engine, quota, where)
             fault = engine.fault
             if fault is not None:
                 _raise_fault(fault, frame, outcomes)
@@ -200,13 +225,25 @@ class Job:
             if ledger is not None:
                 ledger.close()
 
-    def _frame_so_far(self, engine: SendEngine, transport: str, quota: Any) -> pd.DataFrame:
-        """Every row's outcome so far, on the input's index (rows not final: status None)."""
+    # -- the frame and its summary ---------------------------------------------------------
+
+    def _frame(self, outcomes: Sequence[Outcome | None], engine: SendEngine,
+               quota: Quota | None, where: str) -> pd.DataFrame:  # fmt: skip
+        """Every row's outcome (rows not final yet: status None), on the input's index."""
         p = self.plan
         assert p is not None
-        frame = results_frame(engine.outcomes(), self.request.df.index, row_keys=p.row_keys,
-                              transport=transport, keep=self.request.kept())  # fmt: skip
-        frame.attrs["summary"] = _summary(engine, frame, transport, quota)
+        frame = results_frame(outcomes, self.df.index, row_keys=p.row_keys,
+                              transport=self.transport_name, keep=self.kept())  # fmt: skip
+        snapshot = engine.snapshot()
+        max_rate = quota.max_send_rate if quota is not None and quota.max_send_rate > 0 else None
+        pacer = self.shared.pacer if self.shared is not None else None
+        self.summary = RunSummary.build(
+            _counts(frame), elapsed=snapshot.elapsed, transport=self.transport_name,
+            target=where, run_id=engine.run_id, stopped=engine.stop_reason,
+            max_send_rate=max_rate,
+            rate=pacer.rate if pacer is not None else engine.config.pace(quota),
+        )  # fmt: skip
+        frame.attrs["summary"] = self.summary.to_dict()
         return frame
 
     def snapshot_frame(self) -> pd.DataFrame | None:
@@ -222,17 +259,37 @@ class Job:
             outcomes = [None] * p.size
             for position, outcome in p.preflight.items():
                 outcomes[position] = outcome
-        return results_frame(outcomes, self.request.df.index, row_keys=p.row_keys,
-                             transport=self.transport_name, keep=self.request.kept())  # fmt: skip
+        return results_frame(outcomes, self.df.index, row_keys=p.row_keys,
+                             transport=self.transport_name, keep=self.kept())  # fmt: skip
+
+    def _dry_run(self) -> pd.DataFrame:
+        """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
+        p = self.plan = plan_for(self.df, self.options)
+        table = ResultTable(p.row_keys, self.transport_name,
+                            default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
+        for position, outcome in p.preflight.items():
+            table.put(position, outcome)
+        sendable = p.sendable
+        for start in range(0, len(sendable), _DRY_RUN_CHUNK):
+            positions = sendable[start : start + _DRY_RUN_CHUNK]
+            for position, item in zip(positions, p.render(positions), strict=True):
+                if isinstance(item, Outcome):
+                    table.put(position, item)
+                else:
+                    to = item.to
+                    table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
+        frame = table.frame(self.df.index, self.kept())
+        frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
+        self.summary = RunSummary.build(
+            _counts(frame), transport=self.transport_name, dry_run=True,
+            target="none (dry run: nothing was sent)",
+        )  # fmt: skip
+        frame.attrs["summary"] = self.summary.to_dict()
+        return frame
 
 
-def _stored_template(transport: Any, spec: ComposeSpec) -> Template | None:
-    """The provider's copy of ``spec.template_name`` when the transport can read it."""
-    read = getattr(transport, "stored_template", None)
-    if spec.template_name is None or read is None:
-        return None
-    template: Template | None = read(spec.template_name)
-    return template
+def _counts(frame: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in frame["status"].value_counts().items()}
 
 
 def _attach(exc: BaseException, frame: pd.DataFrame) -> None:
@@ -259,45 +316,3 @@ def _raise_fault(
     if answered:
         _attach(fault, frame)
     raise fault
-
-
-def _dry_run(p: Plan, index: pd.Index, transport: str, keep: pd.DataFrame | None) -> pd.DataFrame:
-    """Pre-flight and render every sendable row, a chunk at a time; send nothing."""
-    table = ResultTable(p.row_keys, transport,
-                        default=(Status.SKIPPED, DRY_RUN_CODE, _DRY_RUN_MESSAGE))  # fmt: skip
-    for position, outcome in p.preflight.items():
-        table.put(position, outcome)
-    sendable = p.sendable
-    for start in range(0, len(sendable), _DRY_RUN_CHUNK):
-        positions = sendable[start : start + _DRY_RUN_CHUNK]
-        for position, item in zip(positions, p.render(positions), strict=True):
-            if isinstance(item, Outcome):
-                table.put(position, item)
-            else:
-                to = item.to
-                table.put_recipient(position, to[0] if len(to) == 1 else ", ".join(to))
-    frame = table.frame(index, keep)
-    frame.attrs["preview"] = p.preview(_PREVIEW_ROWS)
-    counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
-    frame.attrs["summary"] = {"counts": counts, "dry_run": True, "transport": transport}
-    return frame
-
-
-def _summary(engine: SendEngine, frame: pd.DataFrame, transport: str,
-             quota: Any) -> dict[str, Any]:  # fmt: skip
-    snapshot = engine.snapshot()
-    config = engine.config
-    max_rate = quota.max_send_rate if quota is not None and quota.max_send_rate > 0 else None
-    counts = {k: int(v) for k, v in frame["status"].value_counts().items()}
-    sent = counts.get(Status.SENT.value, 0)
-    return {
-        "counts": counts,
-        "transport": transport,
-        "elapsed": round(snapshot.elapsed, 3),
-        "sent_per_second": round(sent / snapshot.elapsed, 2) if snapshot.elapsed > 0 else None,
-        "run_id": engine.run_id,
-        "stopped": engine.stop_reason,
-        # the rates the figures draw: the provider's limit and the pace asked for
-        "max_send_rate": max_rate,
-        "rate": config.rate or (max_rate * config.headroom if max_rate else None),
-    }

@@ -24,11 +24,8 @@ Usage::
 from __future__ import annotations
 
 import enum
-import json
-import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,13 +38,13 @@ __all__ = [
     "Outcome",
     "Reply",
     "ResultTable",
+    "RunSummary",
     "Status",
     "Verdict",
     "check_keep",
     "epoch_seconds",
-    "read_results",
     "results_frame",
-    "write_results",
+    "utc_datetimes",
 ]
 
 
@@ -207,8 +204,8 @@ class ResultTable:
                 if attempts is None
                 else np.asarray(attempts, dtype=np.int64)
             ),
-            "started_at": _utc(sparse.get("started_at"), n),
-            "finished_at": _utc(sparse.get("finished_at"), n),
+            "started_at": utc_datetimes(sparse.get("started_at"), n),
+            "finished_at": utc_datetimes(sparse.get("finished_at"), n),
             "batch_id": sparse.get("batch_id"),
         }
         if index is not None and len(index) != n:
@@ -295,101 +292,7 @@ def epoch_seconds(values: Any) -> Any:
     return (delta / pd.Timedelta(seconds=1)).to_numpy(dtype=float, na_value=np.nan)
 
 
-_ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Save a results frame as .csv (ISO 8601 UTC times, plus ``<name>.summary.json`` holding
-    ``frame.attrs["summary"]``) or .parquet (times and the summary kept inside the file).
-
-    Written atomically (a temporary file in the same directory, then a rename), so a reader
-    never sees half a file and an existing file is replaced only by a complete one. The index
-    is saved as ``input_index`` (``input_index_0``… for a MultiIndex), so each result row
-    points back at its input row. Returns the path written.
-    """
-    target = Path(path)
-    summary = frame.attrs.get("summary")
-    saved = frame.copy()  # attrs that are not JSON (a dry run's preview frame) stay behind
-    saved.attrs = {"summary": _jsonable(summary)} if isinstance(summary, Mapping) else {}
-    if saved.index.nlevels > 1:
-        saved.index.names = [n or f"input_index_{i}" for i, n in enumerate(saved.index.names)]
-    else:
-        saved.index.name = saved.index.name or "input_index"
-    if target.suffix.lower() in (".parquet", ".pq"):
-        _atomically(target, saved.to_parquet)
-        return target
-    _atomically(
-        target, lambda tmp: saved.to_csv(tmp, date_format=_ISO_UTC, errors="backslashreplace")
-    )
-    if saved.attrs:
-        text = json.dumps(saved.attrs["summary"], indent=2)
-        _atomically(_summary_path(target), lambda tmp: Path(tmp).write_text(text, "utf-8"))
-    return target
-
-
-def _atomically(path: Path, write: Callable[[str], object]) -> None:
-    """``write(temporary)`` then rename it to ``path``; an existing file keeps its mode."""
-    import contextlib
-    import tempfile
-
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~umask
-        os.chmod(temporary, mode)  # mkstemp makes it private; give it a normal file's mode
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a results file (.csv, .parquet, .json, .jsonl) back into a results frame:
-    times as UTC datetimes, and ``attrs["summary"]`` when it was saved with the file."""
-    import pandas as pd
-
-    source = Path(path)
-    suffix = source.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(source)
-    elif suffix in (".json", ".jsonl"):
-        frame = pd.read_json(source, lines=suffix == ".jsonl")
-    else:
-        # every column as text (kept input columns such as "00123" stay as written)
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
-        if "attempts" in frame.columns:
-            frame["attempts"] = pd.to_numeric(frame["attempts"], errors="coerce")
-        if "input_index" in frame.columns:
-            frame = frame.set_index("input_index")
-        sidecar = _summary_path(source)
-        if sidecar.exists():
-            frame.attrs["summary"] = json.loads(sidecar.read_text(encoding="utf-8"))
-    for column in TIME_COLUMNS:
-        if column in frame.columns:
-            frame[column] = _utc(epoch_seconds(frame[column]), len(frame))
-    return frame
-
-
-def _summary_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.summary.json")
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types only (tuples as lists); anything else as its text."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _utc(seconds: Sequence[float | None] | Any | None, n: int) -> Any:
+def utc_datetimes(seconds: Sequence[float | None] | Any | None, n: int) -> Any:
     """Epoch seconds as UTC datetimes (NaT where None, or everywhere when None), exact to the
     microsecond."""
     import numpy as np
@@ -399,3 +302,68 @@ def _utc(seconds: Sequence[float | None] | Any | None, n: int) -> Any:
         return pd.DatetimeIndex(np.full(n, np.datetime64("NaT", "us")), tz="UTC")
     micros = np.round(np.asarray(seconds, dtype=float) * 1e6)
     return pd.to_datetime(micros, unit="us", utc=True)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run did, in one shape for ``send``, ``send_in_background``,
+    ``send_partitioned`` and the CLI (the results file's summary sidecar holds it too).
+
+    Attributes:
+        counts: rows per status.
+        transport: the ``via`` name (or the transport object's name).
+        target: where it went, in words: "embedded sandbox (nothing left this machine)",
+            "AWS eu-west-1", "SMTP host:587", ... (never a secret).
+        dry_run: nothing was sent.
+        elapsed: seconds the sending took (None for a dry run).
+        sent_per_second: ``sent`` messages per second of sending (skipped rows never count).
+        rate: the pace asked for (recipients per second), None when adaptive.
+        max_send_rate: the provider's limit when known (SES ``MaxSendRate``).
+        run_id: the ledger's run id; stopped: why the run stopped early, if it did.
+        partitions / failed_partitions / dashboard: the partitioned path's extras.
+    """
+
+    counts: Mapping[str, int]
+    transport: str
+    target: str = ""
+    dry_run: bool = False
+    elapsed: float | None = None
+    sent_per_second: float | None = None
+    rate: float | None = None
+    max_send_rate: float | None = None
+    run_id: str | None = None
+    stopped: str | None = None
+    partitions: int | None = None
+    failed_partitions: int | None = None
+    dashboard: str | None = None
+
+    @classmethod
+    def build(
+        cls, counts: Mapping[str, int], *, elapsed: float | None = None, **details: Any
+    ) -> RunSummary:
+        """The summary of a run that sent ``counts`` in ``elapsed`` seconds (the one place
+        the rate of sent messages is computed)."""
+        plain = {str(k): int(v) for k, v in counts.items() if int(v)}
+        sent = plain.get(Status.SENT.value, 0)
+        per_second = round(sent / elapsed, 2) if elapsed and elapsed > 0 else None
+        if elapsed is not None:
+            elapsed = round(elapsed, 3)
+        return cls(counts=plain, elapsed=elapsed, sent_per_second=per_second, **details)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> RunSummary | None:
+        """The summary a results frame carries (``frame.attrs["summary"]``), if any."""
+        saved = getattr(frame, "attrs", {}).get("summary")
+        if not isinstance(saved, Mapping):
+            return None
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in saved.items() if k in known}
+        values.setdefault("counts", {})
+        values.setdefault("transport", "")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (what ``frame.attrs["summary"]`` and the sidecar hold)."""
+        plain = asdict(self)
+        plain["counts"] = dict(self.counts)
+        return plain

@@ -47,6 +47,7 @@ __all__ = [
     "SmtpTarget",
     "Target",
     "TlsMode",
+    "describe_target",
     "is_loopback_host",
 ]
 
@@ -419,3 +420,17 @@ class SmtpTarget:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
+
+
+def describe_target(target: object) -> str:
+    """Where a send goes, in words for the run summary (never a secret)."""
+    if isinstance(target, AwsTarget):
+        where = target.endpoint_url or f"AWS {target.region or 'default Region'}"
+        return f"AWS API at {where}" if target.endpoint_url else where
+    if isinstance(target, SmtpTarget):
+        return f"SMTP {target.host}:{target.port}"
+    description = getattr(target, "description", None)  # a Sandbox says what it is
+    if isinstance(description, str):
+        return description
+    name = getattr(target, "name", None)
+    return f"transport {name}" if isinstance(name, str) else type(target).__name__

@@ -13,7 +13,7 @@ import pytest
 from toolkit.cli import _parser, main
 from toolkit.cli.send import _read_text
 from toolkit.errors import ConfigurationError
-from toolkit.results import read_results
+from toolkit.results_io import read_results
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = str(ROOT / "data" / "recipients.csv")

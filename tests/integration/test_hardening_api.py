@@ -66,7 +66,7 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_row3_a_rate_that_is_not_a_positive_number_is_one_error(rate: object) -> None:
     transport = RecordingTransport()
     with pytest.raises(ConfigurationError, match=r"^rate \(recipients per second\) must be"):
-        send_hi(people(), target=transport, rate=rate)
+        send_hi(people(), transport=transport, rate=rate)
     assert transport.calls == [] and transport.opened == 0
 
 
@@ -126,13 +126,13 @@ def test_row6_duplicate_column_names_used_by_the_message_are_one_error() -> None
     df = pd.DataFrame([[OK, "a", "b"]], columns=["email", "name", "name"])
     transport = RecordingTransport()
     with pytest.raises(ConfigurationError) as info:
-        send_hi(df, target=transport, subject="Hi {{name}}")
+        send_hi(df, transport=transport, subject="Hi {{name}}")
     assert str(info.value) == (
         "column 'name' appears 2 times in the DataFrame; rename or drop the copies, "
         "e.g. df = df.loc[:, ~df.columns.duplicated()]"
     )
     # ... while a duplicate the message does not use is left alone
-    assert send_hi(df, target=transport, rate=FAST)["status"].tolist() == ["sent"]
+    assert send_hi(df, transport=transport, rate=FAST)["status"].tolist() == ["sent"]
 
 
 def test_row6_integer_column_names_work(sandbox: Sandbox) -> None:
@@ -147,7 +147,7 @@ def test_row6_multiindex_columns_are_one_error() -> None:
     df = people(1)
     df.columns = pd.MultiIndex.from_tuples([("a", "email"), ("a", "name")])
     with pytest.raises(ConfigurationError, match="MultiIndex"):
-        send_hi(df, target=RecordingTransport())
+        send_hi(df, transport=RecordingTransport())
 
 
 # -- row 7: a rate below one per second --------------------------------------------------------
@@ -350,7 +350,7 @@ def test_row13_attachments_resolve_only_under_attachment_dir(
 def test_row15_not_a_frame_is_one_configuration_error(value: object) -> None:
     transport = RecordingTransport()
     with pytest.raises(ConfigurationError) as info:
-        send_hi(value, target=transport)  # type: ignore[arg-type]
+        send_hi(value, transport=transport)  # type: ignore[arg-type]
     kind = "None" if value is None else type(value).__name__
     assert str(info.value).startswith(
         f"send() needs a pandas DataFrame with one row per message, not {kind};"
@@ -384,7 +384,7 @@ def test_an_unexpected_error_after_the_first_send_carries_the_results(
     transport = RecordingTransport()
     df = people(50)
     with pytest.raises(sqlite3.OperationalError) as info:
-        send_hi(df, target=transport, ledger=tmp_path / "l.sqlite",
+        send_hi(df, transport=transport, ledger=tmp_path / "l.sqlite",
                 config=EngineConfig(rate=FAST, workers=1, chunk_size=10))  # fmt: skip
     results = info.value.results  # type: ignore[attr-defined]
     assert results.index.equals(df.index) and results["status"].notna().all()
@@ -401,7 +401,7 @@ def test_a_configuration_fault_part_way_raises_with_the_results() -> None:
 
     transport = RecordingTransport(handler)
     with pytest.raises(ProviderConfigurationError) as info:
-        send_hi(people(20), target=transport, workers=1, rate=FAST)
+        send_hi(people(20), transport=transport, workers=1, rate=FAST)
     results = info.value.results  # type: ignore[attr-defined]
     assert results["status"].value_counts().to_dict() == {"failed": 15, "sent": 5}
     assert set(results.loc[results["status"] == "failed", "error_code"]) == {

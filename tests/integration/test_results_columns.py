@@ -11,7 +11,8 @@ import pytest
 
 from tests.helpers import send_hi
 from toolkit.errors import ConfigurationError, MissingColumnError
-from toolkit.results import OUTCOME_COLUMNS, epoch_seconds, read_results, write_results
+from toolkit.results import OUTCOME_COLUMNS, epoch_seconds
+from toolkit.results_io import read_results, write_results
 from toolkit.sandbox import Sandbox
 
 

@@ -32,7 +32,7 @@ FAST = 10_000  # a transport given as the target tells no quota (else adaptive f
 def test_results_align_with_the_input_index() -> None:
     df = frame(50)
     transport = RecordingTransport(lambda m: Verdict.REJECTED if m.position == 7 else None)
-    results = send_hi(df, target=transport, subject="Hi {{name}}", rate=FAST)
+    results = send_hi(df, transport=transport, subject="Hi {{name}}", rate=FAST)
     assert results.index.equals(df.index)
     assert list(results.columns) == list(OUTCOME_COLUMNS)
     assert results.loc["id-7", "status"] == "rejected"
@@ -48,29 +48,29 @@ def test_key_column_and_ledger_resume(tmp_path: Path) -> None:
     df = frame(20).reset_index()
     ledger = tmp_path / "l.sqlite"
     first = RecordingTransport(lambda m: Verdict.TRANSIENT if m.position < 5 else None)
-    r1 = send_hi(df, target=first, key="customer", ledger=ledger, max_attempts=2, rate=FAST)
+    r1 = send_hi(df, transport=first, key="customer", ledger=ledger, max_attempts=2, rate=FAST)
     assert r1["status"].value_counts().to_dict() == {"sent": 15, "failed": 5}
     second = RecordingTransport()
-    r2 = send_hi(df, target=second, key="customer", ledger=ledger, rate=FAST)
+    r2 = send_hi(df, transport=second, key="customer", ledger=ledger, rate=FAST)
     assert sorted(m.row_key for m in second.outbox) == [f"id-{i}" for i in range(5)]
     assert r2["status"].eq("sent").all()
     # the data changed for one row: a different message, sent again
     df.loc[19, "email"] = "new@example.org"
     third = RecordingTransport()
-    send_hi(df, target=third, key="customer", ledger=ledger, rate=FAST)
+    send_hi(df, transport=third, key="customer", ledger=ledger, rate=FAST)
     assert [m.to for m in third.outbox] == [("new@example.org",)]
 
 
 def test_dry_run_with_a_transport() -> None:
     transport = RecordingTransport()
-    results = send_hi(frame(12), target=transport, subject="Hi {{name}}", dry_run=True)
+    results = send_hi(frame(12), transport=transport, subject="Hi {{name}}", dry_run=True)
     assert transport.calls == []
     assert results["error_code"].eq("DryRun").all()
     assert len(results.attrs["preview"]) == 5
 
 
 def test_progress_bar_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    results = send_hi(frame(30), target=RecordingTransport(), rate=FAST, progress=True)
+    results = send_hi(frame(30), transport=RecordingTransport(), rate=FAST, progress=True)
     assert results["status"].eq("sent").all()
     assert "msg" in capsys.readouterr().err
 
@@ -83,21 +83,21 @@ def test_handle_counts_results_and_cancel() -> None:
             gate.wait(5)
 
     transport = RecordingTransport(slow)
-    handle = send_in_background(frame(200), target=transport, workers=2, rate=1000, **HI)
+    handle = send_in_background(frame(200), transport=transport, workers=2, rate=1000, **HI)
     deadline = time.monotonic() + 10
     while handle.counts.get("sent", 0) < 10 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert handle.counts["sent"] == 10
     assert handle.counts["pending"] == 190
-    snapshot = handle.results()
+    snapshot = handle.results_so_far()
     assert snapshot is not None
     assert snapshot["status"].isna().sum() == 190
     assert snapshot["row_key"].notna().all()
-    assert not handle.done
+    assert not handle.done()
     handle.cancel()
     gate.set()
     results = handle.wait(timeout=10)
-    assert handle.done
+    assert handle.done()
     counts = results["status"].value_counts().to_dict()
     assert counts["sent"] >= 10 and counts["sent"] + counts["skipped"] == 200
     assert "done" in repr(handle)
@@ -116,7 +116,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
     transport = RecordingTransport(handler)
     ledger = tmp_path / "l.sqlite"
     with pytest.raises(KeyboardInterrupt) as info:
-        send_hi(frame(1000), target=transport, ledger=ledger, workers=2, rate=200)
+        send_hi(frame(1000), transport=transport, ledger=ledger, workers=2, rate=200)
     results = info.value.results  # type: ignore[attr-defined]
     assert len(results) == 1000
     counts = results["status"].value_counts().to_dict()
@@ -124,7 +124,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_results(tmp_path: Path) -> None:
     assert counts["sent"] + counts["skipped"] == 1000
     assert transport.closed == 1
     resumed = RecordingTransport()
-    again = send_hi(frame(1000), target=resumed, ledger=ledger, rate=FAST)
+    again = send_hi(frame(1000), transport=resumed, ledger=ledger, rate=FAST)
     assert again["status"].eq("sent").all()
     assert len(transport.outbox) + len(resumed.outbox) == 1000
 
@@ -138,7 +138,7 @@ def test_bad_settings_raise_configuration_error_before_anything_is_sent(
 ) -> None:
     transport = RecordingTransport()
     with pytest.raises(ConfigurationError) as info:
-        send_hi(frame(3), target=transport, **bad)
+        send_hi(frame(3), transport=transport, **bad)
     assert next(iter(bad)) in str(info.value)
     assert transport.calls == [] and transport.opened == 0
 
@@ -146,10 +146,10 @@ def test_bad_settings_raise_configuration_error_before_anything_is_sent(
 def test_compose_and_config_objects_are_the_keywords_in_one_value() -> None:
     transport = RecordingTransport()
     spec = ComposeSpec(to="email", sender="sender@example.com", subject="Hi {{name}}")
-    results = send(frame(5), target=transport, compose=spec, config=EngineConfig(rate=FAST))
+    results = send(frame(5), transport=transport, compose=spec, config=EngineConfig(rate=FAST))
     assert results["status"].eq("sent").all()
     assert transport.outbox[0].subject == "Hi N0"
     with pytest.raises(ConfigurationError, match="not both"):
-        send(frame(5), target=transport, compose=spec, subject="Other")
+        send(frame(5), transport=transport, compose=spec, subject="Other")
     with pytest.raises(ConfigurationError, match="not both"):
-        send(frame(5), target=transport, compose=spec, config=EngineConfig(), workers=2)
+        send(frame(5), transport=transport, compose=spec, config=EngineConfig(), workers=2)

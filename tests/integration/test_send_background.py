@@ -34,12 +34,12 @@ def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while handle.counts.get("sent", 0) < 60 and time.monotonic() < deadline:
             time.sleep(0.02)
-        snapshot = handle.results()
+        snapshot = handle.results_so_far()
         assert snapshot is not None and len(snapshot) == 400
         assert snapshot["status"].isna().any()  # still running: rows not final yet
         handle.cancel()
         first = handle.wait(timeout=30)
-        assert handle.done
+        assert handle.done()
         counts = first["status"].value_counts().to_dict()
         assert set(counts) == {"sent", "skipped"}
         assert counts["skipped"] > 0
@@ -58,7 +58,7 @@ def test_background_configuration_error_surfaces_in_wait() -> None:
         handle = send_in_background(frame(3), "ses", target=sandbox, to="nope", **HI)
         with pytest.raises(MissingColumnError):
             handle.wait(timeout=30)
-        assert isinstance(handle.error, MissingColumnError)
+        assert isinstance(handle.exception(), MissingColumnError)
 
 
 def test_background_rejects_unknown_arguments() -> None:

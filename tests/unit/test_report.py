@@ -330,7 +330,8 @@ def test_report_cli_prints_and_writes_pngs(frame: pd.DataFrame, tmp_path, capsys
 def test_report_cli_uses_the_rate_saved_with_the_results(
     frame: pd.DataFrame, tmp_path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    from toolkit.results import results_frame, write_results
+    from toolkit.results import results_frame
+    from toolkit.results_io import write_results
 
     outcomes = [
         Outcome(str(i), Status.SENT, "ses", started_at=T0 + i / 10, finished_at=T0 + i / 10 + 0.01)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,8 +108,8 @@ def add_parser(sub: Any) -> None:
         "API reports it)",
     )  # fmt: skip
     engine.add_argument(
-        "--workers", type=int, default=8, metavar="N",
-        help="requests in flight at once (default: 8)",
+        "--workers", type=int, default=None, metavar="N",
+        help="requests in flight at most (default: sized by the engine)",
     )  # fmt: skip
     engine.add_argument(
         "--ledger", metavar="PATH",
@@ -172,35 +170,27 @@ def _engine_config(ns: argparse.Namespace) -> Any:
     """--rate, --workers, --limit as an EngineConfig (each checked, the flag named)."""
     from toolkit.delivery.config import EngineConfig
 
+    settings: dict[str, Any] = {"rate": ns.rate, "limit": ns.limit,
+                                "retry_unknown": ns.retry_unknown}  # fmt: skip
+    if ns.workers is not None:  # otherwise the engine's own default
+        settings["workers"] = ns.workers
     with named_flags():
-        return EngineConfig(rate=ns.rate, workers=ns.workers, limit=ns.limit,
-                            retry_unknown=ns.retry_unknown)  # fmt: skip
+        return EngineConfig(**settings)
 
 
-def _check_paths(ns: argparse.Namespace) -> tuple[Path, Path | None]:
-    """--out and --ledger, checked before anything is read or sent (ConfigurationError)."""
+def _check_paths(ns: argparse.Namespace, rows: int = 0) -> tuple[Path, Path | None]:
+    """--out and --ledger, checked before anything is sent (ConfigurationError): a results
+    file this toolkit writes, in a writable place with room for ``rows`` rows."""
     from toolkit.delivery.ledger import check_ledger_path
     from toolkit.errors import ConfigurationError
+    from toolkit.results_io import check_results_path
 
-    out_text = ns.out
-    out = Path(out_text)
-    if out_text.endswith(("/", os.sep)) or out.is_dir():
-        raise ConfigurationError(
-            f"--out {out_text} is a directory: give a file, e.g. {out / 'results.csv'}"
-        )
-    if not out.parent.is_dir():
-        raise ConfigurationError(
-            f"--out {out_text}: the directory {out.parent} does not exist; create it first"
-        )
-    try:  # the only sure test of "can I write here": write
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".check"):
-            pass
-    except OSError as exc:
-        raise ConfigurationError(f"--out {out_text}: cannot write there ({exc.strerror})") from exc
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ConfigurationError(f"--out {out_text}: the file exists and is not writable")
+    try:
+        out = check_results_path(ns.out, rows)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"--out {exc}") from exc
     if out.exists() and out.resolve() == ns.file.resolve():
-        raise ConfigurationError(f"--out {out_text} is the input file; give another name")
+        raise ConfigurationError(f"--out {ns.out} is the input file; give another name")
     if ns.resume and not ns.ledger:
         raise ConfigurationError("--resume needs --ledger PATH")
     if not ns.ledger:
@@ -216,49 +206,48 @@ def _check_paths(ns: argparse.Namespace) -> tuple[Path, Path | None]:
     return out, ledger
 
 
-def _write(frame: pd.DataFrame, out: Path) -> Path:
-    """Write the results (atomically, see :func:`toolkit.results.write_results`); if ``out``
-    cannot be written any more, write them to the temporary directory instead, so a result is
-    never lost. Returns the path written."""
-    from toolkit.results import write_results
-
-    try:
-        return write_results(frame, out)
-    except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"toolkit-results-{os.getpid()}{out.suffix}"
-        return write_results(frame, fallback)
-
-
 def _counts_line(frame: pd.DataFrame) -> str:
     counts = frame["status"].value_counts(dropna=False)
     return " ".join(f"{status}={n}" for status, n in counts.items())
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler stopping the job) stops the send like Ctrl-C: results kept."""
+def _stop_once(out: Path, drain_seconds: float) -> Iterator[None]:
+    """Ctrl-C or SIGTERM stops the send once, like a clean cancel; a second (or third)
+    signal waits for the results instead of losing them, and each says so at once."""
+    stopping: list[int] = []
 
-    def interrupt(signum: int, frame: Any) -> None:
+    def stop(signum: int, frame: Any) -> None:
+        if stopping:
+            print(f"toolkit: still stopping; every row's status is being written to {out}",
+                  file=sys.stderr)  # fmt: skip
+            return
+        stopping.append(signum)
+        print(f"toolkit: stopping: requests in flight finish (at most {drain_seconds:g} s), "
+              f"then every row's status is written to {out}", file=sys.stderr)  # fmt: skip
         error = KeyboardInterrupt()
         error.exit_status = 128 + signum  # type: ignore[attr-defined]
         raise error
 
+    held = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        previous = {number: signal.signal(number, stop) for number in held}
     except ValueError:  # not the main thread (tests calling main() from a thread)
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run(ns: argparse.Namespace) -> int:
     from toolkit.api import send
     from toolkit.errors import ConfigurationError
+    from toolkit.results_io import write_results_somewhere
 
-    out, ledger = _check_paths(ns)
+    _check_paths(ns)  # before reading a large file: a wrong --out is one line at once
     if ns.template and (ns.subject or ns.text or ns.html):
         raise ConfigurationError("give either --template or --subject/--text/--html, not both")
     if not ns.template and not ns.subject:
@@ -267,35 +256,27 @@ def run(ns: argparse.Namespace) -> int:
     text, html = _read_text(ns.text, "--text"), _read_text(ns.html, "--html")
     target = target_from_args(ns)
     frame = read_frame(ns.file)
-    try:
-        with _sigterm_as_interrupt():
+    out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
+    with _stop_once(out, config.drain_timeout):
+        try:
             results = send(
-                frame,
-                via=ns.via,
-                target=target,
-                config=config,
-                sender=ns.sender,
-                to=ns.to_column,
-                key=ns.key_column,
-                subject=_read_text(ns.subject, "--subject"),
-                text=text,
-                html=html,
+                frame, via=ns.via, target=target, config=config, sender=ns.sender,
+                to=ns.to_column, key=ns.key_column,
+                subject=_read_text(ns.subject, "--subject"), text=text, html=html,
                 keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
-                template=ns.template,
-                ledger=ledger,
-                dry_run=ns.dry_run,
+                template=ns.template, ledger=ledger, dry_run=ns.dry_run,
                 progress=not ns.no_progress,
-            )
-    except BaseException as exc:
-        partial = getattr(exc, "results", None)
-        if partial is not None:  # something was sent: never lose what happened to it
-            written = _write(partial, out)
-            with contextlib.suppress(AttributeError):
-                exc.results_note = (  # type: ignore[attr-defined]
-                    f"every row's status so far ({_counts_line(partial)}) -> {written}"
-                )
-        raise
-    written = _write(results, out)
+            )  # fmt: skip
+        except BaseException as exc:
+            partial = getattr(exc, "results", None)
+            if partial is not None:  # something was sent: never lose what happened to it
+                written = write_results_somewhere(partial, out)
+                with contextlib.suppress(AttributeError):
+                    exc.results_note = (  # type: ignore[attr-defined]
+                        f"every row's status so far ({_counts_line(partial)}) -> {written}"
+                    )
+            raise
+        written = write_results_somewhere(results, out)
     print(_counts_line(results), f"-> {written}")
     if written != out:
         print(f"toolkit: could not write {out}; results are in {written}", file=sys.stderr)

@@ -3,7 +3,7 @@ quota's scope, and the shared directories, probed from every worker before anyth
 
 Usage (what :func:`toolkit.cluster.run.send_partitioned` does)::
 
-    with connected(client) as (dask_client, local), endpoint_for(request, kind, local) as where:
+    with connected(client) as (dask_client, local), endpoint_for(options, local) as where:
         ...
         check_directories(dask_client, ddf, job)
 """
@@ -16,14 +16,14 @@ import hashlib
 import logging
 import os
 import pickle
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from toolkit.errors import ConfigurationError
-from toolkit.targets import AwsTarget, SmtpTarget, Target, is_loopback_host
-from toolkit.transports.base import Transport
+from toolkit.job import default_target
+from toolkit.options import SendOptions
+from toolkit.targets import AwsTarget, Quota, SmtpTarget, is_loopback_host
 from toolkit.transports.registry import TransportKind
 
 __all__ = ["check_directories", "connected", "endpoint_for", "scope_of"]
@@ -69,39 +69,21 @@ def _on_this_machine(client: Any) -> bool:
 
 @contextlib.contextmanager
 def endpoint_for(
-    request: Any, kind: TransportKind, local: bool
-) -> Iterator[tuple[AwsTarget | SmtpTarget | None, Any]]:
-    """Where the workers send (a plain, picklable target) and the quota, read once here."""
-    target = request.target
-    if request.dry_run:
-        yield None, None
+    options: SendOptions, local: bool
+) -> Iterator[tuple[AwsTarget | SmtpTarget | None, Quota | None, str]]:
+    """Where the workers send (a plain, picklable target), the quota read once here, and
+    where that is in words; with no target, the one default (an embedded sandbox)."""
+    if options.dry_run:
+        yield None, None, "none (dry run: nothing was sent)"
         return
-    if isinstance(target, Transport):
+    if options.target is None and not local:
         raise ConfigurationError(
-            "send_partitioned needs a target the workers can connect to (a Sandbox, an "
-            "AwsTarget or an SmtpTarget), not a transport object"
+            "give target=: the workers are not all on this machine, so they need an "
+            "endpoint they can all reach (an embedded sandbox listens on 127.0.0.1 only)"
         )
-    if target is None:
-        if not local:
-            raise ConfigurationError(
-                "give target=: the workers are not all on this machine, so they need an "
-                "endpoint they can all reach (an embedded sandbox listens on 127.0.0.1 only)"
-            )
-        from toolkit.sandbox import Sandbox
-
-        note = "toolkit: no target given; sending to an embedded local sandbox (nothing leaves)"
-        log.info(note)
-        if request.progress:
-            print(note, file=sys.stderr)
-        with Sandbox() as sandbox:
-            yield shippable(sandbox.resolve(kind)), sandbox.quota(kind)
-        return
-    if not isinstance(target, Target):
-        raise ConfigurationError(
-            "target must be None, a Sandbox, an AwsTarget or an SmtpTarget; "
-            f"got {type(target).__name__}"
-        )
-    yield shippable(target.resolve(kind)), target.quota(kind)
+    with default_target(options.target) as (target, where):
+        kind = options.kind
+        yield shippable(target.resolve(kind)), target.quota(kind), where
 
 
 def shippable(endpoint: AwsTarget | SmtpTarget) -> AwsTarget | SmtpTarget:

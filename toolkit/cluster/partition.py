@@ -25,31 +25,24 @@ Usage (what ``send_partitioned`` does)::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from toolkit.cluster.pacer import SLICE_S, LeasedPacer, SchedulerChannel, SharedDaily
 from toolkit.cluster.pool import TransportPool
-from toolkit.cluster.storage import (
-    Claim,
-    claimed,
-    ledger_path,
-    partition_identity,
-    results_path,
-    write_results,
-)
-from toolkit.compose.spec import ComposeSpec
-from toolkit.delivery.config import EngineConfig
-from toolkit.delivery.engine import SendEngine
+from toolkit.cluster.storage import Claim, claimed, ledger_path, partition_identity, results_path
 from toolkit.delivery.ledger import Ledger
-from toolkit.job import Job, Request
-from toolkit.results import ResultTable, Status, results_frame
-from toolkit.targets import AwsTarget, SmtpTarget
-from toolkit.transports.registry import transport_kind
+from toolkit.job import Job, Shared, plan_for
+from toolkit.options import SendOptions
+from toolkit.results import ResultTable, Status
+from toolkit.results_io import write_results
+from toolkit.targets import Quota
 
 __all__ = [
     "IDENTITY_META",
@@ -91,28 +84,38 @@ class PartitionJob:
     """Everything a task needs, checked on the client and pickled to the workers.
 
     Attributes:
-        via / spec / config: as for ``toolkit.send`` (the config's rate is not used here:
-            the cluster's ``rate`` is, through the quota service).
-        endpoint: where the transport connects (None for a dry run).
+        options: the validated options of ``toolkit.send`` (their target is the plain
+            endpoint the workers connect to, None for a dry run; the config's rate is not
+            used here: the cluster's ``rate`` is, through the quota service).
         out_dir / ledger_dir: shared directories (``ledger_dir`` None for a dry run).
-        dry_run: render every row, send nothing.
         run / scope: this call's id, and the quota's scope (the provider account).
         rate: recipients per second for the whole cluster.
         daily: share the 24-hour quota through the service (False: no daily limit known).
+        quota / target: the quota read once on the client, and where the send goes in words.
     """
 
-    via: str
-    spec: ComposeSpec
-    config: EngineConfig
-    endpoint: AwsTarget | SmtpTarget | None
+    options: SendOptions
     out_dir: str
     ledger_dir: str | None
-    dry_run: bool
     run: str
     scope: str
     rate: float | None
     daily: bool
+    quota: Quota | None = None
+    target: str = ""
     slice_s: float = SLICE_S
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    @property
+    def via(self) -> str:
+        return self.options.via
+
+    @property
+    def config(self) -> Any:
+        return self.options.config
 
 
 def _summary(
@@ -151,7 +154,8 @@ def _worker_address() -> str:
 
 def identity_frame(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
     """The partition's identity and row count (for the resume check; sends nothing)."""
-    identity = partition_identity(pdf, job.spec.key_column, job.spec.to)
+    spec = job.options.spec
+    identity = partition_identity(pdf, spec.key_column, spec.to)
     return pd.DataFrame({"identity": [identity], "rows": [len(pdf)]}).astype(
         IDENTITY_META.dtypes.to_dict()
     )
@@ -160,77 +164,70 @@ def identity_frame(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
 def send_partition(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
     """Send one partition (see the module docstring); returns its one-row summary."""
     started = time.monotonic()
-    identity = partition_identity(pdf, job.spec.key_column, job.spec.to)
+    spec = job.options.spec
+    identity = partition_identity(pdf, spec.key_column, spec.to)
     path = results_path(job.out_dir, identity)
     if job.dry_run or pdf.empty:  # an empty partition (a filter emptied it): nothing to send
-        request = Request(
-            df=pdf, via=job.via, target=None, spec=job.spec, config=job.config,
-            ledger=None, dry_run=True, progress=False,
-        )  # fmt: skip
-        frame = Job(request).run()
+        options = dataclasses.replace(job.options, dry_run=True, progress=False)
+        frame = Job(options, pdf).run()
         write_results(frame, path)
         return _summary(identity, frame, started, str(path))
-    assert job.ledger_dir is not None and job.endpoint is not None and job.rate is not None
+    assert job.ledger_dir is not None and job.rate is not None
     channel = SchedulerChannel(job.scope, job.run)
     me = Claim.mine(channel.owner, channel.task())
     with claimed(job.ledger_dir, identity, me, channel.alive) as previous:
         if previous is not None:
             log.warning("partition %s: taking over from %s, which the scheduler dropped",
                         identity, previous.owner)  # fmt: skip
-        frame, recovered = _send(pdf, job, channel, str(ledger_path(job.ledger_dir, identity)))
+        ledger = ledger_path(job.ledger_dir, identity)
+        frame, recovered = _send(pdf, job, channel, ledger)
         write_results(frame, path)
     return _summary(identity, frame, started, str(path), recovered=recovered,
                     taken_over=previous is not None)  # fmt: skip
 
 
-def _plan(pdf: pd.DataFrame, job: PartitionJob) -> Any:
-    from toolkit.compose.plan import plan
-
-    kind = transport_kind(job.via)
-    shape = kind.transport_class()
-    return plan(pdf, job.spec, mode=shape.content_mode,
-                max_message_bytes=shape.max_message_bytes, transport=kind.name)  # fmt: skip
-
-
 def _send(
-    pdf: pd.DataFrame, job: PartitionJob, channel: SchedulerChannel, ledger_file: str
+    pdf: pd.DataFrame, job: PartitionJob, channel: SchedulerChannel, ledger: Path
 ) -> tuple[pd.DataFrame, int]:
-    """Plan, open the ledger, run the engine on the shared quota; the results and how many
-    rows a previous attempt left in flight."""
-    endpoint, rate = job.endpoint, job.rate
-    assert endpoint is not None and rate is not None
-    p = _plan(pdf, job)
-    kind = transport_kind(job.via)
+    """The same :class:`~toolkit.job.Job` as ``toolkit.send``, with what the cluster shares
+    injected: the worker's open transport, the leased pacer, the shared daily budget."""
+    options = job.options
+    target, kind, rate = options.target, options.kind, job.rate
+    assert target is not None and rate is not None
     transport = TransportPool.on_this_worker().get(
-        job.run, kind.name, lambda: kind.create(endpoint, workers=job.config.workers)
+        job.run, kind.name, lambda: kind.create(target, workers=options.config.workers)
     )
-    ledger = Ledger(ledger_file)
     pacer = LeasedPacer(channel, rate, slice_s=job.slice_s)
     daily = SharedDaily(channel, block=rate) if job.daily else None
+    shared = Shared(
+        transport=transport,
+        pacer=pacer,
+        daily=daily,
+        quota=job.quota,
+        target=job.target,
+        on_engine=lambda engine: pacer.on_stop(engine.cancel),
+    )
+    runner = Job(dataclasses.replace(options, ledger=ledger, progress=False), pdf, shared)
     try:
-        if ledger.recovered:
-            log.warning("ledger %s: %d rows were in flight when an earlier attempt stopped; "
-                        "they are 'unknown'", ledger_file, ledger.recovered)  # fmt: skip
-        engine = SendEngine(p, transport, job.config, ledger=ledger, pacer=pacer, daily=daily)
-        pacer.on_stop(engine.cancel)
-        outcomes = engine.run()
+        return runner.run(), runner.recovered
     finally:
         pacer.close()
         if daily is not None:
             daily.close()
-        ledger.close()
-    return results_frame(outcomes, pdf.index), ledger.recovered
 
 
 def settle_partition(pdf: pd.DataFrame, job: PartitionJob, reason: str) -> pd.DataFrame:
     """Results for a partition whose task failed: recorded outcomes from its ledger, the
     rest ``failed`` (code ``PartitionFailed``, resent by a resume); sends nothing."""
     started = time.monotonic()
-    identity = partition_identity(pdf, job.spec.key_column, job.spec.to)
+    spec = job.options.spec
+    identity = partition_identity(pdf, spec.key_column, spec.to)
     path = results_path(job.out_dir, identity)
-    p = _plan(pdf, job)
+    df, options = job.options.for_frame(pdf)
+    p = plan_for(df, options)
+    kept = df[list(options.keep)] if options.keep else None
     message = f"the partition's task failed: {reason}"
-    table = ResultTable(p.row_keys, transport_kind(job.via).name,
+    table = ResultTable(p.row_keys, job.via,
                         default=(Status.FAILED, PARTITION_FAILED_CODE, message))  # fmt: skip
     for position, outcome in p.preflight.items():
         table.put(position, outcome)
@@ -247,9 +244,9 @@ def settle_partition(pdf: pd.DataFrame, job: PartitionJob, reason: str) -> pd.Da
                 record = records.get(key)
                 if record is not None and (record.final or record.status == Status.FAILED):
                     table.put(position, record.to_outcome())
-            frame = table.frame(pdf.index)
+            frame = table.frame(pdf.index, kept)
             write_results(frame, path)
     else:
-        frame = table.frame(pdf.index)
+        frame = table.frame(pdf.index, kept)
         write_results(frame, path)
     return _summary(identity, frame, started, str(path), recovered=recovered, error=reason)

@@ -38,6 +38,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -45,16 +46,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
 from toolkit.errors import ConfigurationError, MissingDependencyError, ToolkitError
-from toolkit.job import Request
-from toolkit.results import Status
-from toolkit.targets import AwsTarget, SmtpTarget
-from toolkit.transports.registry import TransportKind, transport_kind
+from toolkit.job import Job, plan_for
+from toolkit.options import SendKeywords, SendOptions
+from toolkit.results import RunSummary, Status
+from toolkit.targets import AwsTarget, Quota, SmtpTarget
+
+if TYPE_CHECKING:
+    from toolkit.cluster.partition import PartitionJob
 
 __all__ = ["DEFAULT_LEDGER", "PartitionedResults", "require_dask", "send_partitioned"]
 
@@ -86,14 +90,15 @@ class PartitionedResults:
         partitions: one row per partition: identity, rows, rows per status, rows found in
             flight from an earlier attempt (``recovered``), the worker, seconds, file, error.
         counts: rows per status over the whole run.
-        summary: counts, transport, elapsed seconds, sent per second, the rate, the dashboard.
+        summary: the run's :class:`~toolkit.results.RunSummary` (as ``toolkit.send``'s, plus
+            partitions and the dashboard).
         out / ledger: the directories used.
     """
 
     results: Any = field(repr=False)
     partitions: pd.DataFrame = field(repr=False)
     counts: dict[str, int]
-    summary: dict[str, Any] = field(repr=False)
+    summary: RunSummary = field(repr=False)
     out: Path
     ledger: Path | None
 
@@ -112,7 +117,7 @@ def send_partitioned(
     out: str | os.PathLike[str],
     ledger: str | os.PathLike[str] | None = None,
     client: Any = None,
-    **options: Any,
+    **keywords: Any,
 ) -> PartitionedResults:
     """Send a Dask DataFrame, each partition on a Dask worker, sharing one account quota.
 
@@ -129,10 +134,11 @@ def send_partitioned(
             directories must be on storage every worker mounts at the same path.
         client: a ``distributed.Client``, a scheduler address (``"tcp://host:8786"``), or
             None for a LocalCluster of worker processes on this machine (one per CPU).
-        **options: the keywords of :func:`toolkit.send` (message, ``target``, ``rate``,
-            ``workers`` = sending threads per partition, ``dry_run``, ``progress``, ...);
-            ``limit`` is not supported. The rate must be known (given, or read from the
-            target's quota): it is shared by every worker.
+        **keywords: the keywords of :func:`toolkit.send` (message, ``target``, ``rate``,
+            ``workers`` = requests in flight per partition, ``keep``, ``dry_run``,
+            ``progress``, ...), validated by the same options object; ``limit`` and
+            ``transport`` are refused (one line). The rate must be known (given, or read
+            from the target's quota): it is shared by every worker.
 
     Returns:
         :class:`PartitionedResults`.
@@ -141,6 +147,9 @@ def send_partitioned(
         MissingDependencyError: dask/distributed are not installed (``toolkit[dask]``).
         ConfigurationError: nothing was sent: a bad argument or column, no known rate, a
             directory a worker cannot open, or ledgers that belong to other partitions.
+        ProviderConfigurationError: the provider refused the account on a worker (e.g. the
+            workers have no credentials): the run stops; rows it stopped are not reported
+            failed; when something had been sent, ``results`` holds what was done.
         ToolkitError: some partitions have no results (their task and its settling failed);
             its ``results`` attribute holds the :class:`PartitionedResults` of the rest.
         KeyboardInterrupt: after stopping every partition cleanly (rows not sent are
@@ -154,72 +163,51 @@ def send_partitioned(
             f"send_partitioned takes a dask DataFrame, not {type(ddf).__name__} "
             "(use toolkit.send for a pandas DataFrame)"
         )
-    from toolkit.api import _specs, send
-
-    defaults = send.__kwdefaults__ or {}
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise TypeError(f"send_partitioned() got unexpected arguments: {sorted(unknown)}")
-    merged = {**defaults, **options, "ledger": None}
-    spec, config = _specs(merged)  # each partition is conformed on its worker, by plan()
-    request = Request(
-        df=ddf, via=via, target=merged["target"], spec=spec, config=config, ledger=None,
-        dry_run=bool(merged["dry_run"]), progress=bool(merged["progress"]),
-    )  # fmt: skip
-    if request.config.limit is not None:
-        raise ConfigurationError("limit= is not supported by send_partitioned (it is per process)")
-    kind = transport_kind(via)
-    _check_columns(ddf, request.spec, kind)
+    options = SendOptions.from_keywords(via, SendKeywords(**keywords))
+    options = options.for_partitions(list(ddf.columns))
+    _check_columns(ddf, options)
     out_dir = Path(os.path.abspath(out))
     ledger_dir = None
-    if not request.dry_run:
+    if not options.dry_run:
         ledger_dir = Path(
             os.path.abspath(ledger if ledger is not None else out_dir / DEFAULT_LEDGER)
         )
-    with connected(client) as (dask_client, local), endpoint_for(request, kind, local) as target:
-        endpoint, quota = target
-        job, daily = _job(request, kind, endpoint, quota, out_dir, ledger_dir)
+    with connected(client) as (dask_client, local), endpoint_for(options, local) as where:
+        endpoint, quota, target = where
+        job, daily = _job(options, endpoint, quota, target, out_dir, ledger_dir)
         check_directories(dask_client, ddf, job)
-        return _run(dask_client, ddf, job, daily, request.progress)
+        return _run(dask_client, ddf, job, daily, options.progress)
 
 
-def _check_columns(ddf: Any, spec: Any, kind: TransportKind) -> None:
+def _check_columns(ddf: Any, options: SendOptions) -> None:
     """Pre-flight an empty frame with the input's columns: a missing column or a bad
     template raises here, on the client, before any task starts."""
-    from toolkit.compose.plan import plan
-
     empty = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in ddf.dtypes.items()})
-    shape = kind.transport_class()
-    plan(empty, spec, mode=shape.content_mode, max_message_bytes=shape.max_message_bytes,
-         transport=kind.name)  # fmt: skip
+    job = Job(options, empty)
+    plan_for(job.df, job.options)
 
 
 def _job(
-    request: Any,
-    kind: TransportKind,
+    options: SendOptions,
     endpoint: AwsTarget | SmtpTarget | None,
-    quota: Any,
+    quota: Quota | None,
+    target: str,
     out_dir: Path,
     ledger_dir: Path | None,
-) -> tuple[Any, float | None]:
+) -> tuple[PartitionJob, float | None]:
     """The job every task gets, and the 24-hour quota left (None: no limit known)."""
-    from toolkit.cluster.partition import PartitionJob
-
-    config = request.config
-    rate = config.rate
-    if rate is None and quota is not None and quota.max_send_rate > 0:
-        rate = quota.max_send_rate * config.headroom
-    if rate is None and not request.dry_run:
+    rate = options.config.pace(quota)
+    if rate is None and not options.dry_run:
         raise ConfigurationError(
-            f"send_partitioned needs a known send rate for via={kind.name!r}: give rate= "
+            f"send_partitioned needs a known send rate for via={options.via!r}: give rate= "
             "(or a target that reports its quota); every worker shares it"
         )
     daily = quota.remaining_24_hours if quota is not None else None
     job = PartitionJob(
-        via=kind.name, spec=request.spec, config=config, endpoint=endpoint,
-        out_dir=str(out_dir), ledger_dir=str(ledger_dir) if ledger_dir else None,
-        dry_run=request.dry_run, run=uuid.uuid4().hex[:12], scope=scope_of(kind, endpoint),
-        rate=rate, daily=daily is not None and not request.dry_run,
+        options=dataclasses.replace(options, target=endpoint), out_dir=str(out_dir),
+        ledger_dir=str(ledger_dir) if ledger_dir else None, run=uuid.uuid4().hex[:12],
+        scope=scope_of(options.kind, endpoint), rate=rate,
+        daily=daily is not None and not options.dry_run, quota=quota, target=target,
     )  # fmt: skip
     return job, daily
 
@@ -246,15 +234,19 @@ def _run(
     try:
         tasks = ddf.map_partitions(send_partition, job, meta=SUMMARY_META).to_delayed()
         futures = client.compute(tasks)
+        stop = (lambda: _stop(client, job)) if not job.dry_run else (lambda: None)
         try:
-            rows, errors = _collect(client, futures, progress)
+            rows, errors, refusal = _collect(client, futures, progress, stop)
         except KeyboardInterrupt:
             cancelled = True
             if job.dry_run:  # nothing to stop cleanly: drop the work and go
                 client.cancel(futures)
                 raise
             _stop(client, job)
-            rows, errors = _collect(client, futures, progress=False)
+            rows, errors, refusal = _collect(client, futures, False, lambda: None)
+        if refusal is not None:  # as send(): the error alone, no row reported failed
+            cancelled = True
+            raise refusal
         for number, reason in sorted(errors.items()):
             rows[number] = _settle(client, ddf, job, number, reason)
     finally:
@@ -279,14 +271,17 @@ def _run(
 
 
 def _collect(
-    client: Any, futures: list[Any], progress: bool
-) -> tuple[dict[int, pd.DataFrame | None], dict[int, str]]:
-    """Wait for every partition; their summaries, and the error of those that failed."""
+    client: Any, futures: list[Any], progress: bool, stop: Any
+) -> tuple[dict[int, pd.DataFrame | None], dict[int, str], ConfigurationError | None]:
+    """Wait for every partition: their summaries, the error of those that failed, and the
+    first configuration error a task raised (the provider refused the account: ``stop()``
+    is called at once, so the other partitions stop at their next lease)."""
     from distributed import as_completed
 
     position = {f.key: i for i, f in enumerate(futures)}
     rows: dict[int, pd.DataFrame | None] = {}
     errors: dict[int, str] = {}
+    refusal: ConfigurationError | None = None
     bar = _bar(len(futures)) if progress else None
     totals = dict.fromkeys(("rows", *_STATUSES), 0)
     try:
@@ -294,6 +289,9 @@ def _collect(
             number = position[future.key]
             if future.status == "error":
                 exc = future.exception()
+                if isinstance(exc, ConfigurationError) and refusal is None:
+                    refusal = exc
+                    stop()
                 errors[number] = f"{type(exc).__name__}: {exc}"
                 rows[number] = None
                 log.warning("partition %d failed: %s", number, errors[number])
@@ -308,7 +306,7 @@ def _collect(
     finally:
         if bar is not None:
             bar.close()
-    return rows, errors
+    return rows, errors, refusal
 
 
 def _bar(total: int) -> Any:
@@ -359,7 +357,7 @@ def _results(
     import dask.dataframe as dd
 
     from toolkit.cluster.partition import SUMMARY_META
-    from toolkit.cluster.storage import read_results
+    from toolkit.results_io import read_results
 
     frames = []
     for number in sorted(rows):
@@ -375,18 +373,14 @@ def _results(
     if files:
         meta = read_results(files[0]).iloc[:0]
         results = dd.from_map(read_results, files, meta=meta, enforce_metadata=False)
-    sent = counts.get(Status.SENT.value, 0)
-    summary = {
-        "counts": counts,
-        "transport": job.via,
-        "partitions": len(rows),
-        "failed_partitions": int(partitions["error"].notna().sum()),
-        "elapsed": round(elapsed, 3),
-        "sent_per_second": round(sent / elapsed, 2) if elapsed > 0 else None,
-        "rate": job.rate,
-        "dry_run": job.dry_run,
-        "dashboard": getattr(client, "dashboard_link", None),
-    }
+    summary = RunSummary.build(
+        counts, elapsed=None if job.dry_run else elapsed, transport=job.via,
+        target=job.target, dry_run=job.dry_run, rate=job.rate,
+        max_send_rate=job.quota.max_send_rate if job.quota is not None else None,
+        run_id=job.run, partitions=len(rows),
+        failed_partitions=int(partitions["error"].notna().sum()),
+        dashboard=getattr(client, "dashboard_link", None),
+    )  # fmt: skip
     return PartitionedResults(
         results=results, partitions=partitions, counts=counts, summary=summary,
         out=Path(job.out_dir), ledger=Path(job.ledger_dir) if job.ledger_dir else None,

@@ -15,10 +15,14 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolkit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from toolkit.targets import Quota
 
 __all__ = ["MAX_WORKERS", "MIN_RATE", "EngineConfig"]
 
@@ -118,3 +122,16 @@ class EngineConfig:
         store("progress_interval", low=0)
         if self.adaptive not in (None, True, False):
             raise ConfigurationError(f"adaptive must be True, False or None, not {self.adaptive!r}")
+
+    def pace(self, quota: Quota | None) -> float | None:
+        """Recipients per second to send at: ``rate`` when given, else the quota's
+        ``MaxSendRate`` × ``headroom``; None when neither is known (then the engine adapts).
+
+        The one place this rule lives: the engine, the run summary and the cluster's shared
+        quota all ask here.
+        """
+        if self.rate is not None:
+            return self.rate
+        if quota is not None and quota.max_send_rate > 0:
+            return quota.max_send_rate * self.headroom
+        return None

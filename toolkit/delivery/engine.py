@@ -325,9 +325,7 @@ class SendEngine:
             self._daily = _DailyLeft(quota.remaining_24_hours)
         if self._pacer is not None:
             return
-        rate = cfg.rate
-        if rate is None and quota is not None and quota.max_send_rate > 0:
-            rate = quota.max_send_rate * cfg.headroom
+        rate = cfg.pace(quota)
         adaptive = cfg.adaptive if cfg.adaptive is not None else rate is None
         if rate is None and not adaptive:
             return

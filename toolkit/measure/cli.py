@@ -12,7 +12,7 @@ import pandas as pd
 from toolkit.cli.parser import OneLineParser
 from toolkit.measure.figures import known_rates, save_figures
 from toolkit.measure.report import summarize
-from toolkit.results import read_results
+from toolkit.results_io import read_results
 
 
 def load_results(path: str | Path) -> pd.DataFrame:

@@ -309,6 +309,12 @@ class Sandbox:
         return self._require_running().url
 
     @property
+    def description(self) -> str:
+        """Where a send to this sandbox goes, in words (run summaries)."""
+        state = f"at {self._http.url}" if self._http is not None else "(not running)"
+        return f"local sandbox {state} (nothing leaves this machine)"
+
+    @property
     def api_port(self) -> int:
         """The HTTP API's bound port."""
         return self._require_running().port
