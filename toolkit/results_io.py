@@ -189,7 +189,7 @@ def _escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame
     for column in frame.columns:
         values = frame[column]
-        if values.dtype != object and str(values.dtype) != "string":
+        if not _textual(values):
             continue
         text = values.astype("string")
         risky = text.str.match(_FORMULA.pattern).fillna(False).astype(bool)
@@ -200,10 +200,16 @@ def _escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _textual(values: pd.Series) -> bool:
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    return bool(is_object_dtype(values.dtype) or is_string_dtype(values.dtype))
+
+
 def _unescape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         text = frame[column]
-        if text.dtype != object:
+        if not _textual(text):
             continue
         escaped = text.str.match(_ESCAPED.pattern).fillna(False).astype(bool)
         if escaped.any():

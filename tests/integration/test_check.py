@@ -138,10 +138,10 @@ def test_cli_all_green_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert "[FAIL]" not in out and out.rstrip().endswith("all 5 checks passed for via=ses")
 
 
-def test_cli_failures_exit_1_with_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_failures_exit_3_with_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["check", "--from", "ops@corp.test", "--template", "nope"])
     out = capsys.readouterr().out
-    assert status == 1
+    assert status == 3  # a failed check; 1 is "a bug" for every command
     failed = [line for line in out.splitlines() if line.startswith("[FAIL]")]
     assert [line.split()[1] for line in failed] == ["sender", "template"]
     assert out.count("fix: ") == 2
@@ -164,7 +164,7 @@ def test_cli_wrong_smtp_password_against_a_running_sandbox(
         "--smtp-password-env",
         "SMTP_PASSWORD",
     ]
-    assert main(argv) == 1
+    assert main(argv) == 3
     out = capsys.readouterr().out
     (failed,) = [line for line in out.splitlines() if line.startswith("[FAIL]")]
     assert "SMTP AUTH" in failed and "535" in failed
@@ -187,6 +187,6 @@ def test_cli_checks_a_file_against_the_quota_and_the_template(
     )
     argv = ["check", str(path), "--from", "sender@example.com"]
     argv += ["--region", sandbox.region, "--endpoint-url", sandbox.endpoint_url]
-    assert main(argv) == 1
+    assert main(argv) == 3
     out = capsys.readouterr().out
     assert "[FAIL] quota" in out and "not enough for 3 rows" in out

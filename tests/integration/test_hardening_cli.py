@@ -254,9 +254,8 @@ def test_row10_no_credentials_exit_2_one_line_nothing_sent(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     out = tmp_path / "o.csv"
-    app = sandbox.info()["pinpoint_app_id"]
-    args = send_args(small_csv, out, sandbox, "--pinpoint-app-id", app,
-                     "--ledger", str(tmp_path / "l.sqlite"))  # fmt: skip
+    app = ["--pinpoint-app-id", sandbox.info()["pinpoint_app_id"]] if via == "pinpoint" else []
+    args = send_args(small_csv, out, sandbox, *app, "--ledger", str(tmp_path / "l.sqlite"))
     args[args.index("ses")] = via
     code, lines = cli(*args)
     if via == "pinpoint":  # it says once that Pinpoint has ended, on a line of its own

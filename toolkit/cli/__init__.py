@@ -16,6 +16,7 @@ Exit status:
        traceback
   2    a configuration or usage error (a setting, file, column or credential), one line; send:
        nothing was sent, or the provider refused the account part-way (results written)
+  3    check: at least one check failed (each failure has its fix under it)
   130  interrupted (Ctrl-C; 143 for SIGTERM to send), send writes every row's status so far
   141  output piped into a command that stopped reading (e.g. head)
 
@@ -29,8 +30,10 @@ are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -118,6 +121,7 @@ def _guarded(run: Callable[[], int], *, debug: bool = False) -> int:
         _say(f"error: {one_line(exc)}", exc)
         return EXIT_CONFIG
     except KeyboardInterrupt as exc:
+        _ignore_further_interrupts()  # a second Ctrl-C must not turn 130 into a crash
         _say("interrupted", exc)
         return getattr(exc, "exit_status", EXIT_INTERRUPTED)
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
@@ -131,6 +135,12 @@ def _guarded(run: Callable[[], int], *, debug: bool = False) -> int:
         hint = "" if debug else "; run again with --debug for the traceback"
         _say(f"internal error: {type(exc).__name__}: {one_line(exc)} — please report it{hint}", exc)
         return EXIT_BUG
+
+
+def _ignore_further_interrupts() -> None:
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _say(line: str, exc: BaseException) -> None:

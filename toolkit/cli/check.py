@@ -1,7 +1,7 @@
 """``python -m toolkit check``: before a real send, check the account and the path.
 
 Prints :func:`toolkit.checks.check`'s checklist (one line per check, the fix under each
-failure) and exits 0 only when every check passed, 1 otherwise (2, as every command, for a
+failure) and exits 0 only when every check passed, 3 otherwise (2, as every command, for a
 configuration error such as an unreadable file). The target flags are ``send``'s: none checks
 an embedded sandbox; ``--region``/``--profile``/``--endpoint-url`` an AWS account (or a running
 sandbox); ``--smtp-host`` and its companions an SMTP server, with the account too when an AWS
@@ -17,7 +17,8 @@ from typing import Any
 from toolkit.cli.common import add_where_arguments, read_frame, target_from_args
 from toolkit.transports.registry import names
 
-EXIT_FAILED = 1
+EXIT_FAILED = 3
+"""A check failed (1 stays "a bug", as for every command)."""
 
 
 def add_parser(sub: Any) -> None:
@@ -57,7 +58,7 @@ def run(ns: argparse.Namespace) -> int:
     from toolkit.checks import check
     from toolkit.targets import AwsTarget
 
-    target = target_from_args(ns) if ns.via != "smtp" or ns.smtp_host else None
+    target = target_from_args(ns, account_too=True) if ns.via != "smtp" or ns.smtp_host else None
     account = None
     if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
         account = AwsTarget(region=ns.region, profile=ns.profile, endpoint_url=ns.endpoint_url)

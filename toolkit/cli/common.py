@@ -22,9 +22,10 @@ def add_where_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the "where to send" group (the target flags) to a command's parser."""
     where = parser.add_argument_group("where to send (default: an embedded local sandbox)")
     where.add_argument(
-        "--sandbox", action="store_true",
-        help="send to an embedded local sandbox (the default when no AWS or SMTP option is "
-        "given)",
+        "--sandbox", nargs="?", const=True, default=None, metavar="STATE_DIR",
+        help="alone: an embedded local sandbox (the default when no AWS or SMTP option is "
+        "given); with the --state directory of a running 'python -m toolkit sandbox "
+        "--state DIR': that sandbox (its address and keys are read from DIR)",
     )  # fmt: skip
     where.add_argument("--region", help="AWS Region of your SES account, e.g. --region eu-west-1")
     where.add_argument(
@@ -45,7 +46,7 @@ def add_where_arguments(parser: argparse.ArgumentParser) -> None:
         help="SMTP server for --via smtp, e.g. --smtp-host email-smtp.eu-west-1.amazonaws.com",
     )  # fmt: skip
     where.add_argument(
-        "--smtp-port", type=int, default=587, metavar="PORT", help="SMTP port (default: 587)"
+        "--smtp-port", type=int, default=None, metavar="PORT", help="SMTP port (default: 587)"
     )
     where.add_argument("--smtp-user", metavar="USER", help="SMTP user name (SES: SMTP credentials)")
     where.add_argument(
@@ -54,7 +55,7 @@ def add_where_arguments(parser: argparse.ArgumentParser) -> None:
         "SMTP_PASSWORD (never the password itself)",
     )  # fmt: skip
     where.add_argument(
-        "--smtp-tls", choices=("starttls", "implicit", "none"), default="starttls",
+        "--smtp-tls", choices=("starttls", "implicit", "none"), default=None,
         help="STARTTLS on a plain port (default), implicit TLS (port 465), or none",
     )  # fmt: skip
     where.add_argument(
@@ -101,16 +102,54 @@ def named_flags() -> Iterator[None]:
         raise ConfigurationError(f"{flag}: {exc}") from exc
 
 
-def target_from_args(ns: argparse.Namespace) -> Any:
-    """None (embedded sandbox), an AwsTarget or an SmtpTarget, from the flags."""
+def target_from_args(ns: argparse.Namespace, *, account_too: bool = False) -> Any:
+    """None (embedded sandbox), an AwsTarget or an SmtpTarget, from the flags.
+
+    ``account_too``: AWS flags beside --via smtp name the account to check as well (``check``);
+    elsewhere a flag of another transport is refused in one line.
+    """
     with named_flags():
-        return _target(ns)
+        return _target(ns, account_too)
 
 
-def _target(ns: argparse.Namespace) -> Any:
+_AWS_FLAGS = ("region", "profile", "endpoint_url")
+_SMTP_FLAGS = ("smtp_host", "smtp_port", "smtp_user", "smtp_password_env", "smtp_tls",
+               "smtp_no_verify")  # fmt: skip
+
+
+def _given(ns: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    """The flags among ``names`` that the command line set."""
+    return ["--" + n.replace("_", "-") for n in names if getattr(ns, n, None) not in (None, False)]
+
+
+def _check_flags_fit(ns: argparse.Namespace, account_too: bool) -> None:
+    """A flag of another transport is a mistake to say, not to ignore (one line)."""
+    from toolkit.errors import ConfigurationError
+
+    smtp, aws = _given(ns, _SMTP_FLAGS), _given(ns, _AWS_FLAGS)
+    if ns.via != "smtp" and smtp:
+        raise ConfigurationError(
+            f"{smtp[0]} is for --via smtp; --via {ns.via} sends through the AWS API "
+            "(--region/--profile/--endpoint-url say where)"
+        )
+    if ns.via == "smtp" and aws and not account_too:
+        raise ConfigurationError(
+            f"{aws[0]} is for the AWS API; --via smtp needs --smtp-host (and "
+            "--smtp-user/--smtp-password-env)"
+        )
+    if ns.pinpoint_app_id and ns.via != "pinpoint":
+        raise ConfigurationError(f"--pinpoint-app-id is for --via pinpoint, not --via {ns.via}")
+    if ns.sandbox is not None and (smtp or aws):
+        raise ConfigurationError(f"--sandbox sends to a local sandbox: drop {(smtp + aws)[0]}")
+
+
+def _target(ns: argparse.Namespace, account_too: bool) -> Any:
     from toolkit.errors import ConfigurationError
     from toolkit.targets import AwsTarget, SmtpTarget
 
+    _check_flags_fit(ns, account_too)
+    if isinstance(ns.sandbox, str):
+        return served_sandbox(Path(ns.sandbox), ns.via)
     if ns.via == "smtp" and ns.smtp_host:
         password = None
         if ns.smtp_password_env:
@@ -119,10 +158,10 @@ def _target(ns: argparse.Namespace) -> Any:
                 raise ConfigurationError(f"environment variable {ns.smtp_password_env} is not set")
         return SmtpTarget(
             host=ns.smtp_host,
-            port=ns.smtp_port,
+            port=ns.smtp_port or 587,
             username=ns.smtp_user,
             password=password,
-            tls=ns.smtp_tls,
+            tls=ns.smtp_tls or "starttls",
             verify=not ns.smtp_no_verify,
         )
     if ns.via != "smtp" and (ns.region or ns.profile or ns.endpoint_url):
@@ -132,8 +171,35 @@ def _target(ns: argparse.Namespace) -> Any:
             endpoint_url=ns.endpoint_url,
             pinpoint_app_id=ns.pinpoint_app_id,
         )
-    if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
-        raise ConfigurationError(
-            "--via smtp needs --smtp-host (and --smtp-user/--smtp-password-env)"
-        )
     return None
+
+
+SERVED_INFO = "sandbox.json"
+"""The file a sandbox served with ``--state DIR`` writes there: its address and keys."""
+
+
+def served_sandbox(state: Path, via: str) -> Any:
+    """The target of a sandbox served by ``python -m toolkit sandbox --state STATE``."""
+    import json
+
+    from toolkit.errors import ConfigurationError
+    from toolkit.targets import AwsTarget, SmtpTarget
+
+    try:
+        info = json.loads((state / SERVED_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"--sandbox {state}: no sandbox is serving from there; start one with "
+            f"'python -m toolkit sandbox --state {state}'"
+        ) from exc
+    if via == "smtp":
+        return SmtpTarget(
+            host=info["smtp_host"], port=info["smtp_port"], username=info["smtp_username"],
+            password=info["smtp_password"], tls="starttls",
+            ca_pem=Path(info["smtp_cafile"]).read_text(encoding="ascii"),
+        )  # fmt: skip
+    return AwsTarget(
+        region=info["region"], endpoint_url=info["endpoint_url"],
+        access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"],
+        pinpoint_app_id=info.get("pinpoint_app_id"),
+    )  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 from collections.abc import Iterator
@@ -206,6 +207,26 @@ def _check_paths(ns: argparse.Namespace, rows: int = 0) -> tuple[Path, Path | No
     return out, ledger
 
 
+def _check_to_column(frame: pd.DataFrame, column: str) -> None:
+    """A --to-column the file lacks: one line with the file's columns and the likeliest."""
+    from toolkit.compose.columns import address_columns
+    from toolkit.errors import ConfigurationError
+
+    names = [str(c) for c in frame.columns]
+    if column in names:
+        return
+    found = address_columns(frame)
+    hint = (
+        f"; the likeliest is {found[0][0]!r} ({found[0][1]:.0%} addresses): --to-column "
+        f"{shlex.quote(found[0][0])}"
+        if found
+        else "; none of them holds email addresses"
+    )
+    shown = ", ".join(repr(n) for n in names[:12]) + (" …" if len(names) > 12 else "")
+    raise ConfigurationError(f"--to-column {column}: the file has no such column (it has "
+                             f"{shown}){hint}")  # fmt: skip
+
+
 def _counts_line(frame: pd.DataFrame) -> str:
     counts = frame["status"].value_counts(dropna=False)
     return " ".join(f"{status}={n}" for status, n in counts.items())
@@ -253,11 +274,12 @@ def run(ns: argparse.Namespace) -> int:
     if not ns.template and not ns.subject:
         raise ConfigurationError("give --subject (with --text/--html) or --template")
     config = _engine_config(ns)
-    text, html = _read_text(ns.text, "--text"), _read_text(ns.html, "--html")
-    target = target_from_args(ns)
-    frame = read_frame(ns.file)
-    out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
-    with _stop_once(out, config.drain_timeout):
+    with _stop_once(Path(ns.out), config.drain_timeout):
+        text, html = _read_text(ns.text, "--text"), _read_text(ns.html, "--html")
+        target = target_from_args(ns)
+        frame = read_frame(ns.file)
+        _check_to_column(frame, ns.to_column)
+        out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
         try:
             results = send(
                 frame, via=ns.via, target=target, config=config, sender=ns.sender,

@@ -99,12 +99,31 @@ def run_sandbox(ns: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    served = _write_info(sandbox.info(), ns.state)
     try:
         print(json.dumps(sandbox.info()), flush=True)
         stop.wait()
     finally:
+        if served is not None:
+            served.unlink(missing_ok=True)
         sandbox.stop()
     return 0
+
+
+def _write_info(info: dict[str, Any], state: Path | None) -> Path | None:
+    """With --state, leave the address and keys in STATE for 'send --sandbox STATE' (readable
+    by this user only: it holds the sandbox's secret key)."""
+    import os
+
+    from toolkit.cli.common import SERVED_INFO
+
+    if state is None:
+        return None
+    path = state / SERVED_INFO
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(info, handle)
+    return path
 
 
 def run_mailbox(ns: argparse.Namespace) -> int:

@@ -51,7 +51,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
-from toolkit.errors import ConfigurationError, MissingDependencyError, ToolkitError
+from toolkit.errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    ProviderConfigurationError,
+    ToolkitError,
+)
 from toolkit.job import Job, plan_for
 from toolkit.options import SendKeywords, SendOptions
 from toolkit.results import RunSummary, Status
@@ -196,6 +201,8 @@ def _job(
     ledger_dir: Path | None,
 ) -> tuple[PartitionJob, float | None]:
     """The job every task gets, and the 24-hour quota left (None: no limit known)."""
+    from toolkit.cluster.partition import PartitionJob
+
     rate = options.config.pace(quota)
     if rate is None and not options.dry_run:
         raise ConfigurationError(
@@ -272,16 +279,17 @@ def _run(
 
 def _collect(
     client: Any, futures: list[Any], progress: bool, stop: Any
-) -> tuple[dict[int, pd.DataFrame | None], dict[int, str], ConfigurationError | None]:
+) -> tuple[dict[int, pd.DataFrame | None], dict[int, str], ProviderConfigurationError | None]:
     """Wait for every partition: their summaries, the error of those that failed, and the
-    first configuration error a task raised (the provider refused the account: ``stop()``
-    is called at once, so the other partitions stop at their next lease)."""
+    first refusal of the account a task raised (credentials, a paused account: ``stop()``
+    is called at once, so the other partitions stop at their next lease; a partition's own
+    problem, such as an empty key, fails that partition only)."""
     from distributed import as_completed
 
     position = {f.key: i for i, f in enumerate(futures)}
     rows: dict[int, pd.DataFrame | None] = {}
     errors: dict[int, str] = {}
-    refusal: ConfigurationError | None = None
+    refusal: ProviderConfigurationError | None = None
     bar = _bar(len(futures)) if progress else None
     totals = dict.fromkeys(("rows", *_STATUSES), 0)
     try:
@@ -289,7 +297,7 @@ def _collect(
             number = position[future.key]
             if future.status == "error":
                 exc = future.exception()
-                if isinstance(exc, ConfigurationError) and refusal is None:
+                if isinstance(exc, ProviderConfigurationError) and refusal is None:
                     refusal = exc
                     stop()
                 errors[number] = f"{type(exc).__name__}: {exc}"

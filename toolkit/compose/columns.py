@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 __all__ = [
     "SIMPLE_ADDRESS",
     "HexDigests",
+    "address_columns",
     "as_text",
     "clean_text",
     "is_missing",
@@ -165,3 +166,21 @@ def simple_addresses(
     assert len(codes) == n
     return (mask, local_len.astype(np.int64), codes, encoded.dictionary.to_pylist(),
             lambda rows: local.take(pa.array(rows)).to_pylist())  # fmt: skip
+
+
+def address_columns(frame: pd.DataFrame, sample: int = 1000) -> list[tuple[str, float]]:
+    """Columns holding email addresses, likeliest first: (name, share of its non-empty values
+    that are one plain address), judged by the values, not the name (a Mailchimp export's
+    postal ``Address`` holds none; its ``Email Address`` nearly all). Columns with none are
+    left out."""
+    head = frame.head(sample)
+    scored = []
+    for name in head.columns:
+        text = as_text(head[name]).dropna().str.strip()
+        text = text[text != ""]
+        if text.empty:
+            continue
+        share = float(simple_addresses(text.reset_index(drop=True))[0].mean())
+        if share > 0:
+            scored.append((str(name), share))
+    return sorted(scored, key=lambda item: -item[1])
