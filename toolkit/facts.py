@@ -417,8 +417,7 @@ SES_EVENTBRIDGE_DESTINATION: Fact[str] = Fact(
 )
 SES_DETERMINISTIC_EASY_DKIM: Fact[str] = Fact(
     "DkimSigningAttributes.DomainSigningAttributesOrigin = AWS_SES_<REGION>",
-    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/"
-    "service-2.json",
+    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/service-2.json",
     _READ_DEC,
     "CreateEmailIdentity can replicate a parent identity's Easy DKIM signing attributes from "
     "another Region, 'using Deterministic Easy-DKIM (DEED)', so the same DKIM DNS records "
@@ -426,8 +425,7 @@ SES_DETERMINISTIC_EASY_DKIM: Fact[str] = Fact(
 )
 SES_GLOBAL_ENDPOINTS: Fact[str] = Fact(
     "CreateMultiRegionEndpoint (global endpoint): traffic divided between two Regions",
-    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/"
-    "service-2.json",
+    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/service-2.json",
     _READ_DEC,
     "'Creates a multi-region endpoint (global-endpoint)… sending traffic is divided between "
     "the two'; sends name it with EndpointId (SendEmail, SendBulkEmail). The Enterprise plan "

@@ -336,9 +336,17 @@ def rules_ses(
             facts.SES_DEDICATED_IP_WARMUP,
             58,
         )
-        daily = p.monthly_volume / facts.DAYS_PER_MONTH.value
-        per_ip = daily / max(p.dedicated_ip_count, 1)
-        if p.monthly_volume and per_ip < per_provider:
+        if not large:
+            c.warn(
+                "dedicated-ips-volume",
+                "AWS recommends shared IPs unless your volume is large and predictable; "
+                f"{p.monthly_volume:,}/month is below the guide's 'large' mark "
+                f"({facts.LARGE_VOLUME_PER_MONTH.value:,}).",
+                facts.SES_DEDICATED_IPS,
+                55,
+            )
+        per_ip = p.monthly_volume / facts.DAYS_PER_MONTH.value / max(p.dedicated_ip_count, 1)
+        if large and per_ip < per_provider:  # below "large", dedicated-ips-volume says it
             c.warn(
                 "dedicated-ips-too-many",
                 f"About {per_ip:,.0f} emails a day per dedicated IP ({p.dedicated_ip_count} "
@@ -358,15 +366,6 @@ def rules_ses(
             facts.SES_DEDICATED_IPS_ADVICE,
             48,
         )
-        if not large:
-            c.warn(
-                "dedicated-ips-volume",
-                "AWS recommends shared IPs unless your volume is large and predictable; "
-                f"{p.monthly_volume:,}/month is below the guide's 'large' mark "
-                f"({facts.LARGE_VOLUME_PER_MONTH.value:,}).",
-                facts.SES_DEDICATED_IPS,
-                55,
-            )
     if p.templates:
         if p.third_party:
             c.warn(
