@@ -68,11 +68,10 @@ class Capacity:
             return seconds_to_send(n, self.max_send_rate, self.max_24_hour_send)
         if self.daily_limited:
             assert self.max_24_hour_send is not None
-            if n <= self.max_24_hour_send:
-                return 0.0  # within one window; the rate is what would time it
             if self.max_24_hour_send == 0:
                 return math.inf
-            return (math.ceil(n / self.max_24_hour_send) - 1) * SECONDS_PER_DAY
+            # days of quota the month uses (the rate, unknown, would time the last window)
+            return n / self.max_24_hour_send * SECONDS_PER_DAY
         return None
 
     @property
