@@ -14,8 +14,11 @@ Stable DOM hooks for browser tests: the card's classes (see :mod:`.card`), and i
 CSS classes ``toolkit-guide-<name>``: ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
 ``toolkit-guide-third-party``, ``toolkit-guide-existing-pinpoint`` (a dropdown),
 ``toolkit-guide-date``, ``toolkit-guide-monthly-volume``, ``toolkit-guide-max-send-rate``,
-``toolkit-guide-dedicated-ip-count``, ``toolkit-guide-benchmarks`` (a dropdown of saved runs)
-and ``toolkit-guide-benchmark-path``.
+``toolkit-guide-dedicated-ip-count``, ``toolkit-guide-multi-region``,
+``toolkit-guide-marketing``, ``toolkit-guide-benchmarks`` (a dropdown of saved runs) and
+``toolkit-guide-benchmark-path``; ``toolkit-guide-export`` holds the download buttons
+(``toolkit-guide-export-md``, ``toolkit-guide-export-json``) and ``toolkit-guide-features``
+the feature table, which spans the guide's width below the questions and the answer.
 
 Usage (in a notebook cell)::
 
