@@ -1134,6 +1134,7 @@ def test_a_new_account_starts_on_essentials_not_a_la_carte():
     assert r.cost.cheapest.plan == "À la carte"
     why = reason(r, "new-account-plan")
     assert "starts on the Essentials plan" in why.text and "--plan NONE" in why.text
+    assert "to be billed À la carte instead" in why.text
     assert "$160.00" in why.text
     assert why.fact is facts.SES_NEW_ACCOUNT_PLAN and not why.fact.from_aws
     assert r.to_dict()["cost"]["new_account_plan"] == "Essentials"
@@ -1245,3 +1246,16 @@ def test_ui_feature_table_is_full_width_and_the_answer_can_be_downloaded():
     for box in ui.channels.values():
         box.value = False
     assert ui.export.value == ""
+
+
+def test_the_command_a_person_types_warns_that_the_month_does_not_fit():
+    import subprocess
+    import sys
+
+    argv = ["--monthly-volume", "50000000", "--max-send-rate", "14"]
+    cmd = [sys.executable, "-m", "toolkit", "guide", *argv]
+    data = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, check=True).stdout)
+    assert data["capacity"]["fits"] is False and data["capacity"]["ask_max_send_rate"] == 28
+    text = subprocess.run(cmd, capture_output=True, check=True, text=True).stdout
+    assert "Capacity: Does not fit: 50,000,000 emails a month need 41 d 8 h" in text
+    assert "ask for a max send rate of 28/s" in text and "Service Quotas console" in text

@@ -358,9 +358,10 @@ def rules_ses(
     elif large:
         c.warn(
             "dedicated-ips-advice",
-            f"At {p.monthly_volume:,} emails a month AWS's advice on dedicated IPs applies: "
-            "worth it for large volumes sent on a regular, predictable basis (else stay on "
-            "shared IPs). A standard IP takes SES's "
+            f"{p.monthly_volume:,} emails a month is above the guide's large-volume mark "
+            f"({facts.LARGE_VOLUME_PER_MONTH.value:,}; AWS names no number): AWS advises "
+            "dedicated IPs only for large volumes sent on a regular, predictable basis, else "
+            "shared IPs. A standard IP takes SES's "
             f"{warmup}-day automatic warm-up, then about {per_provider:,} emails a day to each "
             "provider; managed dedicated IPs warm and scale themselves (included in Pro).",
             facts.SES_DEDICATED_IPS_ADVICE,
@@ -552,9 +553,9 @@ def rules_cost_and_rate(
             c.why(
                 "new-account-plan",
                 f"A new SES account starts on the {default.plan} plan (about "
-                f"${default.monthly_usd:,.2f}/month here), not on {cheapest.plan}: choose it "
-                f"with 'aws sesv2 put-account-pricing-attributes --plan {cheapest.api_value}' "
-                "(per Region; 'aws sesv2 get-account' shows the current plan).",
+                f"${default.monthly_usd:,.2f}/month here); to be billed {cheapest.plan} "
+                f"instead, run 'aws sesv2 put-account-pricing-attributes --plan "
+                f"{cheapest.api_value}' (per Region; 'aws sesv2 get-account' shows the plan).",
                 facts.SES_NEW_ACCOUNT_PLAN,
                 19,
             )
