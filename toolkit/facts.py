@@ -448,7 +448,9 @@ SES_TENANT_SUPPRESSION: Fact[str] = Fact(
     "API_PutTenantSuppressionAttributes.html",
     _READ_DEC,
     "'When you set the suppression scope to TENANT, Amazon SES maintains a separate "
-    "suppression list for the tenant'; without a scope a tenant uses the account's list.",
+    "suppression list for the tenant'; without a scope a tenant uses the account's list. "
+    "Announced 2026-07-07 (AWS Messaging blog 'isolate-email-suppression-per-tenant-with-"
+    "amazon-ses', dated by a third-party changelog); tenants themselves 2025-11-26.",
 )
 SES_LIST_MANAGEMENT: Fact[str] = Fact(
     "ListManagementOptions {ContactListName, TopicName} on SendEmail (not SendBulkEmail)",
@@ -468,7 +470,8 @@ SES_VDM: Fact[str] = Fact(
     "Pinpoint's email had the Deliverability dashboard (reputation, inbox placement tests; "
     "PutDeliverabilityDashboardOption, a paid monthly subscription, still in the SES v2 API). "
     "That VDM succeeds it is the guide's reading, not AWS's word. Essentials includes VDM "
-    "queries, Pro the VDM subscription (third-party reading, see SES_PLAN_PRO).",
+    "queries, Pro the VDM subscription (third-party reading, see SES_PLAN_PRO). VDM was "
+    "announced 2022-11-02 (AWS What's New, dated by a third-party changelog).",
 )
 
 # --- Decision guide: prices (USD, us-east-1) ---------------------------------------------------
@@ -620,7 +623,8 @@ SES_NEW_ACCOUNT_PLAN: Fact[str] = Fact(
     "Essentials is the default plan 'for all new SES accounts from 2026-07-21, and returning "
     "customers who have not sent since 2025-06-01'; à la carte (Plan NONE) stays the default "
     "for accounts that sent on or after 2025-06-01 and can be chosen with "
-    "PutAccountPricingAttributes (a first move off a default-assigned Essentials plan takes "
+    "PutAccountPricingAttributes ('Existing senders stay on a-la-carte pricing and can switch "
+    "at any time'; a first move off a default-assigned Essentials plan takes "
     "effect at once, other downgrades at the next monthly cycle); plans are per account and "
     "Region. The free tier of 3,000 messages a month is withdrawn for new customers, replaced "
     "by AWS Free Tier credits. AWS's own pages were not readable here; "
