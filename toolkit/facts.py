@@ -469,7 +469,10 @@ SES_VDM: Fact[str] = Fact(
     "'Guardian' (optimized shared delivery), set per account and per configuration set. "
     "Pinpoint's email had the Deliverability dashboard (reputation, inbox placement tests; "
     "PutDeliverabilityDashboardOption, a paid monthly subscription, still in the SES v2 API). "
-    "That VDM succeeds it is the guide's reading, not AWS's word. Essentials includes VDM "
+    "AWS's Pinpoint migrate page names VDM as the destination of 'email deliverability "
+    "dashboard' (read through a third party's summary of that page, 2026-08-13: "
+    "api-evangelist/amazon-pinpoint lifecycle; AWS's page itself was not readable here). "
+    "Essentials includes VDM "
     "queries, Pro the VDM subscription (third-party reading, see SES_PLAN_PRO). VDM was "
     "announced 2022-11-02 (AWS What's New, dated by a third-party changelog).",
 )
