@@ -345,6 +345,8 @@ LARGE_VOLUME_PER_MONTH: Fact[int] = Fact(
 # --- Decision guide: capacity (toolkit.guide.capacity) -----------------------------------------
 
 _READ_DEC = dt.date(2026, 12, 6)  # read for the capacity check and the newer SES features
+# AWS's archived developer-guide repository (older wording than the live pages, which could not
+# be read here): the quota-increase, dedicated-IP and warm-up pages come from it.
 _SES_DG_REPO = (
     "https://github.com/awsdocs/amazon-ses-developer-guide/blob/"
     "1b656cebb4c5a70e305bc1980c469c79208f4275/doc-source/"
@@ -362,7 +364,8 @@ SES_QUOTA_INCREASE: Fact[str] = Fact(
     "Service Quotas console: Amazon Simple Email Service (SES), Sending quota / Sending rate",
     f"{_SES_DG_REPO}manage-sending-quotas-request-increase.md",
     _READ_DEC,
-    "AWS's developer guide (awsdocs copy of manage-sending-quotas-request-increase.html): "
+    "AWS's developer guide (archived awsdocs copy of manage-sending-quotas-request-increase"
+    ".html, older wording): "
     "request a higher 'Sending quota' (per 24 hours) or 'Sending rate' in the Service Quotas "
     "console (Region picker, AWS services, Amazon Simple Email Service (SES)), or in a Support "
     "Center case 'Service limit increase' / 'SES Service Limits'; 'Only request the amount that "
