@@ -342,6 +342,144 @@ LARGE_VOLUME_PER_MONTH: Fact[int] = Fact(
     "toolkit",
 )
 
+# --- Decision guide: capacity (toolkit.guide.capacity) -----------------------------------------
+
+_READ_DEC = dt.date(2026, 12, 6)  # read for the capacity check and the newer SES features
+# AWS's archived developer-guide repository (older wording than the live pages, which could not
+# be read here): the quota-increase, dedicated-IP and warm-up pages come from it.
+_SES_DG_REPO = (
+    "https://github.com/awsdocs/amazon-ses-developer-guide/blob/"
+    "1b656cebb4c5a70e305bc1980c469c79208f4275/doc-source/"
+)
+
+DAYS_PER_MONTH: Fact[int] = Fact(
+    30,
+    "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html",
+    _READ_DEC,
+    "The toolkit's own: a month's mail must go out within 30 days (the shortest month but "
+    "one), each day at most the rolling 24-hour quota and 86,400 s at the max send rate.",
+    "toolkit",
+)
+SES_QUOTA_INCREASE: Fact[str] = Fact(
+    "Service Quotas console: Amazon Simple Email Service (SES), Sending quota / Sending rate",
+    f"{_SES_DG_REPO}manage-sending-quotas-request-increase.md",
+    _READ_DEC,
+    "AWS's developer guide (archived awsdocs copy of manage-sending-quotas-request-increase"
+    ".html, older wording): "
+    "request a higher 'Sending quota' (per 24 hours) or 'Sending rate' in the Service Quotas "
+    "console (Region picker, AWS services, Amazon Simple Email Service (SES)), or in a Support "
+    "Center case 'Service limit increase' / 'SES Service Limits'; 'Only request the amount that "
+    "you think you'll need'; answered within up to 24 hours. SES may raise quotas on its own "
+    "when 'your daily email volume should regularly approach the daily maximum'.",
+)
+SES_DEDICATED_IPS_ADVICE: Fact[str] = Fact(
+    "shared IPs unless large volumes on a regular and predictable basis",
+    f"{_SES_DG_REPO}dedicated-ip.md",
+    _READ_DEC,
+    "'If you don't plan to send large volumes of email on a regular and predictable basis, we "
+    "recommend that you use shared IP addresses'; for each ISP 'you should send several "
+    "hundred emails within a 24-hour period at least once per month'. AWS gives no number for "
+    "'large'; the guide's mark is LARGE_VOLUME_PER_MONTH (its own).",
+)
+SES_DEDICATED_IP_WARMUP: Fact[int] = Fact(
+    45,
+    f"{_SES_DG_REPO}dedicated-ip-warming.md",
+    _READ_DEC,
+    "Days of SES's automatic warm-up of a new standard dedicated IP ('steadily increases over "
+    "45 days independently from your sending volume'); providers take 'around two weeks' to "
+    "'up to six weeks'; afterwards 'send around 1,000 emails every day to each email provider' "
+    "per dedicated IP. Managed dedicated IPs are warmed and scaled by SES (DedicatedIp "
+    "WarmupStatus NOT_APPLICABLE).",
+)
+SES_DEDICATED_IP_DAILY_PER_PROVIDER: Fact[int] = Fact(
+    1000,
+    f"{_SES_DG_REPO}dedicated-ip-warming.md",
+    _READ_DEC,
+    "After warm-up, 'send around 1,000 emails every day to each email provider that you want "
+    "to maintain a positive reputation with', on each dedicated IP.",
+)
+
+# --- Decision guide: newer SES features (only where they change the answer) ---------------------
+
+SES_MAIL_MANAGER: Fact[str] = Fact(
+    "Mail Manager: ingress endpoints, traffic policies, rule sets, archiving, relays",
+    "https://docs.aws.amazon.com/sesmailmanager/latest/APIReference/Welcome.html",
+    _READ_DEC,
+    "'Mail Manager is a set of Amazon SES email gateway features designed to help you "
+    "strengthen your organization's email infrastructure, simplify email workflow management, "
+    "and streamline email compliance control' (API reference published 2025-09-27). It is "
+    "the newer inbound path beside receipt rules, billed per message processed.",
+)
+SES_EVENTBRIDGE_DESTINATION: Fact[str] = Fact(
+    "EventDestination.EventBridgeDestination (default event bus only)",
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
+    "aws-properties-ses-configurationseteventdestination-eventbridgedestination.html",
+    _READ_DEC,
+    "A configuration set can publish sending events (sends, deliveries, bounces, complaints, "
+    "opens, clicks…) to Amazon EventBridge; 'Only the default bus is supported'.",
+)
+SES_DETERMINISTIC_EASY_DKIM: Fact[str] = Fact(
+    "DkimSigningAttributes.DomainSigningAttributesOrigin = AWS_SES_<REGION>",
+    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/service-2.json",
+    _READ_DEC,
+    "CreateEmailIdentity can replicate a parent identity's Easy DKIM signing attributes from "
+    "another Region, 'using Deterministic Easy-DKIM (DEED)', so the same DKIM DNS records "
+    "serve the identity in both Regions (botocore 1.44.18's SES v2 model).",
+)
+SES_GLOBAL_ENDPOINTS: Fact[str] = Fact(
+    "CreateMultiRegionEndpoint (global endpoint): traffic divided between two Regions",
+    "https://github.com/boto/botocore/blob/develop/botocore/data/sesv2/2019-09-27/service-2.json",
+    _READ_DEC,
+    "'Creates a multi-region endpoint (global-endpoint)… sending traffic is divided between "
+    "the two'; sends name it with EndpointId (SendEmail, SendBulkEmail). The Enterprise plan "
+    "includes global endpoint sending (third-party reading of the plans, see "
+    "SES_PLAN_ENTERPRISE).",
+)
+SES_RECIPIENT_VALIDATION: Fact[str] = Fact(
+    "GetEmailAddressInsights (API validation) and account-level Auto Validation",
+    "https://docs.aws.amazon.com/ses/latest/dg/email-validation-api.html",
+    _READ_DEC,
+    "API validation checks syntax, DNS records, mailbox existence, role and disposable "
+    "addresses 'at the point of collection' and answers HIGH/MEDIUM/LOW verdicts; the account "
+    "can also suppress sends to addresses below a confidence threshold (SuppressionValidation"
+    "Attributes.ConditionThreshold). À la carte $0.01 per validation; Pro includes 2,500 and "
+    "Enterprise 5,000 a month (third-party reading of the price list, see SES_PRICES_NOTE).",
+)
+SES_TENANT_SUPPRESSION: Fact[str] = Fact(
+    "PutTenantSuppressionAttributes SuppressionScope TENANT | ACCOUNT",
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/"
+    "API_PutTenantSuppressionAttributes.html",
+    _READ_DEC,
+    "'When you set the suppression scope to TENANT, Amazon SES maintains a separate "
+    "suppression list for the tenant'; without a scope a tenant uses the account's list. "
+    "Announced 2026-07-07 (AWS Messaging blog 'isolate-email-suppression-per-tenant-with-"
+    "amazon-ses', dated by a third-party changelog); tenants themselves 2025-11-26.",
+)
+SES_LIST_MANAGEMENT: Fact[str] = Fact(
+    "ListManagementOptions {ContactListName, TopicName} on SendEmail (not SendBulkEmail)",
+    "https://docs.aws.amazon.com/ses/latest/dg/sending-email-list-management.html",
+    _READ_DEC,
+    "SES list management keeps a contact list with topics ('Only one contact list is allowed "
+    "per AWS account', 20 topics); with ListManagementOptions SES adds the unsubscribe link "
+    "and one-click unsubscribe headers and bounces sends to unsubscribed contacts. The SES v2 "
+    "model has ListManagementOptions on SendEmail but not on SendBulkEmail (botocore 1.44.18).",
+)
+SES_VDM: Fact[str] = Fact(
+    "Virtual Deliverability Manager (GetAccount VdmAttributes; PutAccountVdmAttributes)",
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_DashboardAttributes.html",
+    _READ_DEC,
+    "Virtual Deliverability Manager (VDM): SES's dashboard of engagement metrics and its "
+    "'Guardian' (optimized shared delivery), set per account and per configuration set. "
+    "Pinpoint's email had the Deliverability dashboard (reputation, inbox placement tests; "
+    "PutDeliverabilityDashboardOption, a paid monthly subscription, still in the SES v2 API). "
+    "AWS's Pinpoint migrate page names VDM as the destination of 'email deliverability "
+    "dashboard' (read through a third party's summary of that page, 2026-08-13: "
+    "api-evangelist/amazon-pinpoint lifecycle; AWS's page itself was not readable here). "
+    "Essentials includes VDM "
+    "queries, Pro the VDM subscription (third-party reading, see SES_PLAN_PRO). VDM was "
+    "announced 2022-11-02 (AWS What's New, dated by a third-party changelog).",
+)
+
 # --- Decision guide: prices (USD, us-east-1) ---------------------------------------------------
 # No copy of AWS's own pricing pages (https://aws.amazon.com/ses/pricing/,
 # https://aws.amazon.com/pinpoint/pricing/) or of the Price List offer file
@@ -482,6 +620,21 @@ SES_PLAN_ENTERPRISE_TENANTS: Fact[int] = Fact(
     _SES_PLANS_SOURCE,
     _PRICES_READ,
     "Tenants included in the Enterprise plan. " + SES_PRICES_NOTE,
+    "third-party",
+)
+SES_NEW_ACCOUNT_PLAN: Fact[str] = Fact(
+    "ESSENTIALS",
+    _SES_PLANS_SOURCE,
+    _READ_DEC,
+    "Essentials is the default plan 'for all new SES accounts from 2026-07-21, and returning "
+    "customers who have not sent since 2025-06-01'; à la carte (Plan NONE) stays the default "
+    "for accounts that sent on or after 2025-06-01 and can be chosen with "
+    "PutAccountPricingAttributes ('Existing senders stay on a-la-carte pricing and can switch "
+    "at any time'; a first move off a default-assigned Essentials plan takes "
+    "effect at once, other downgrades at the next monthly cycle); plans are per account and "
+    "Region. The free tier of 3,000 messages a month is withdrawn for new customers, replaced "
+    "by AWS Free Tier credits. AWS's own pages were not readable here; "
+    "GetAccount.PricingAttributes.CurrentPlan tells an account its plan. " + SES_PRICES_NOTE,
     "third-party",
 )
 PINPOINT_PRICE_EMAIL: Fact[float] = Fact(

@@ -940,3 +940,322 @@ def test_every_fact_is_dated_and_sourced():
     for fact in found:
         assert fact.source.startswith("http"), fact
         assert dt.date(2026, 1, 1) <= fact.checked <= dt.date.today(), fact
+
+
+# --- capacity: does a month's mail fit the quota? -----------------------------------------------
+
+from toolkit.guide.capacity import CapacityStatus, check_capacity  # noqa: E402
+
+MONTH_S = 30 * 86_400
+
+
+def test_fifty_million_a_month_at_14_per_s_does_not_fit():
+    # The old answer: "41 d 8 h" under a green card, no word that a month does not fit a month.
+    r = rec(monthly_volume=50_000_000, max_send_rate=14)
+    cap = r.capacity
+    assert cap is not None and cap.status is CapacityStatus.OVER
+    assert cap.days_needed == pytest.approx(50_000_000 / 14 / 86_400)
+    assert cap.needed_rate == pytest.approx(50_000_000 / MONTH_S)  # 19.3/s around the clock
+    assert cap.ask_rate == 28  # 19.29 / 0.7, rounded up
+    assert cap.ask_daily == 1_667_000
+    w = warning(r, "capacity-over")
+    assert r.warnings[0] is w  # the first thing to watch out for
+    assert "Does not fit" in w.text and "41 d 8 h" in w.text and "a month is 30 days" in w.text
+    assert "28/s" in w.text and "1,667,000" in w.text
+    assert "Service Quotas console" in w.text and "Amazon Simple Email Service" in w.text
+    assert w.fact is facts.SES_QUOTA_INCREASE and w.fact.from_aws
+    assert "Capacity: Does not fit" in r.to_text()
+
+
+def test_capacity_fits_tight_and_unknown():
+    rate = 14.0
+    exactly = int(rate * MONTH_S)  # a month around the clock at the quota
+    assert check_capacity(exactly, rate).status is CapacityStatus.TIGHT  # not at the 70% pace
+    assert check_capacity(exactly + 1, rate).status is CapacityStatus.OVER
+    assert check_capacity(int(exactly * 0.7) - 1, rate).status is CapacityStatus.FITS
+    assert check_capacity(1_000_000).status is CapacityStatus.UNKNOWN
+    assert check_capacity(0, rate).status is CapacityStatus.UNKNOWN
+    fits = rec(monthly_volume=1_000_000, max_send_rate=14)
+    assert fits.capacity.status is CapacityStatus.FITS
+    assert not {"capacity-over", "capacity-tight"} & set(fits.warning_rules)
+    tight = rec(monthly_volume=30_000_000, max_send_rate=14)
+    assert "capacity-tight" in tight.warning_rules
+    assert "Tight" in warning(tight, "capacity-tight").text
+
+
+def test_capacity_limited_by_the_daily_quota_asks_only_for_that():
+    cap = check_capacity(1_500_001, max_send_rate=14, max_24_hour_send=50_000)
+    assert cap.status is CapacityStatus.OVER and cap.limited_by == "daily quota"
+    ask = cap.ask()
+    assert "24-hour quota of 51,000" in ask and "max send rate" not in ask
+    assert check_capacity(1_500_000, 14, 50_000).status is not CapacityStatus.OVER
+    # without the rate, the daily quota alone still decides
+    only_daily = check_capacity(1_500_001, None, 50_000)
+    assert only_daily.status is CapacityStatus.OVER
+    assert "max send rate" in only_daily.ask()  # unknown: say what the month needs
+    # an unlimited daily quota (-1) is never what is short
+    unlimited = check_capacity(10**9, 14, -1)
+    assert unlimited.status is CapacityStatus.OVER and "24-hour quota" not in unlimited.ask()
+    assert rec(monthly_volume=1_500_001, max_24_hour_send=50_000).capacity.status is (
+        CapacityStatus.OVER
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    volume=st.integers(min_value=1, max_value=10**10),
+    rate=st.floats(min_value=0.1, max_value=10_000),
+    daily=st.one_of(st.none(), st.just(-1.0), st.floats(min_value=1, max_value=10**9)),
+)
+def test_capacity_agrees_with_the_time_and_what_it_asks_for_fits(volume, rate, daily):
+    cap = check_capacity(volume, rate, daily)
+    over = seconds_to_send(volume, rate, daily) > MONTH_S
+    assert (cap.status is CapacityStatus.OVER) == over
+    # asking for what it says makes the month fit, even at the pacing margin
+    granted = check_capacity(
+        volume,
+        max(rate, cap.ask_rate),
+        daily if daily is None or daily < 0 else max(daily, cap.ask_daily),
+    )
+    assert granted.status is CapacityStatus.FITS
+    json.dumps(cap.to_dict())
+
+
+def test_cli_json_carries_the_capacity_warning(capsys):
+    argv = ["--monthly-volume", "50000000", "--max-send-rate", "14", "--json"]
+    assert guide_cli([*argv, "--date", "2026-11-26"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    cap = data["capacity"]
+    assert cap["status"] == "does not fit" and cap["fits"] is False
+    assert cap["needed_rate_per_s"] == pytest.approx(19.29, abs=0.01)
+    assert cap["ask_max_send_rate"] == 28 and cap["days_needed"] > 41
+    assert data["warnings"][0]["rule"] == "capacity-over"
+    assert "28/s" in data["warnings"][0]["text"]
+    # the 24-hour quota has its long name too (the short one stays)
+    assert guide_cli([*argv, "--max-24-hour-send", "100000"]) == 0
+    assert json.loads(capsys.readouterr().out)["capacity"]["limited_by"] == "daily quota"
+
+
+def test_card_shows_the_capacity_in_red_and_a_fit_quietly():
+    from toolkit.guide.card import render_card
+
+    over = render_card(rec(monthly_volume=50_000_000, max_send_rate=14))
+    assert 'class="toolkit-guide-capacity" data-status="does not fit"' in over
+    box = over.split('class="toolkit-guide-capacity"')[1].split("</div></div>")[0]
+    assert "#cf222e" in box and "#ffebe9" in box  # the red edge and fill
+    assert "Does not fit" in box and "28/s" in box and "Service Quotas" in box
+    # it comes right after the answer, before the reasons; not repeated under "Watch out"
+    assert over.index("toolkit-guide-capacity") < over.index("toolkit-guide-reasons")
+    assert over.count("Does not fit") == 1
+    assert "(more than a month: see above)" in over
+    fits = render_card(rec(monthly_volume=1_000_000, max_send_rate=14))
+    line = fits.split('class="toolkit-guide-capacity"')[1].split("</div>")[0]
+    assert 'data-status="fits"' in line and "#ffebe9" not in line and "✔ Fits" in line
+    assert "toolkit-guide-capacity" not in render_card(rec(monthly_volume=1_000_000))
+
+
+# --- AWS's dedicated-IP advice, the newer SES features, a new account's plan --------------------
+
+
+def test_dedicated_ip_advice_above_the_large_volume_mark_and_warm_up():
+    big = rec(monthly_volume=5_000_000)
+    text = warning(big, "dedicated-ips-advice").text
+    assert "regular, predictable" in text and "45-day" in text and "1,000" in text
+    assert warning(big, "dedicated-ips-advice").fact is facts.SES_DEDICATED_IPS_ADVICE
+    assert "dedicated-ips-advice" not in rec(monthly_volume=999_999).warning_rules
+    asked = rec(monthly_volume=5_000_000, dedicated_ips=True, dedicated_ip_count=2)
+    assert "dedicated-ips-advice" not in asked.warning_rules
+    assert "45 days" in warning(asked, "dedicated-ips-warmup").text
+    assert "dedicated-ips-too-many" not in asked.warning_rules  # 83k a day per IP
+    many = rec(monthly_volume=1_000_000, dedicated_ips=True, dedicated_ip_count=50)
+    assert (
+        "about 667 emails a day per dedicated ip"
+        in warning(many, "dedicated-ips-too-many").text.lower()
+    )
+
+
+@pytest.mark.parametrize(
+    ("need", "rules", "fact"),
+    [
+        ({"receive": True}, ("mail-manager",), facts.SES_MAIL_MANAGER),
+        ({"config_sets": True}, ("eventbridge-events",), facts.SES_EVENTBRIDGE_DESTINATION),
+        (
+            {"tenants": True, "tenant_count": 3},
+            ("tenant-suppression",),
+            facts.SES_TENANT_SUPPRESSION,
+        ),
+        (
+            {"multi_region": True},
+            ("global-endpoints", "deterministic-dkim"),
+            facts.SES_GLOBAL_ENDPOINTS,
+        ),
+        ({"marketing": True}, ("list-management",), facts.SES_LIST_MANAGEMENT),
+        ({"existing_pinpoint": True}, ("vdm",), facts.SES_VDM),
+    ],
+)
+def test_newer_features_appear_only_where_they_change_the_answer(need, rules, fact):
+    plain = rec(monthly_volume=10_000)
+    newer = {
+        "mail-manager",
+        "eventbridge-events",
+        "tenant-suppression",
+        "global-endpoints",
+        "deterministic-dkim",
+        "list-management",
+        "vdm",
+    }
+    assert not newer & set(plain.rules)
+    r = rec(monthly_volume=10_000, **need)
+    assert set(rules) <= set(r.rules)
+    assert reason(r, rules[0]).fact is fact
+    assert reason(r, rules[0]).fact.checked >= dt.date(2026, 12, 1)
+
+
+def test_multi_region_and_subscribed_mail_change_the_interface_advice():
+    r = rec(multi_region=True, existing_pinpoint=True, endpoint_ids=True, today=MID)
+    assert r.primary.interface is Interface.SES_API  # an SES-only need beats Pinpoint
+    assert "multi-Region sending" in reason(r, "ses-over-pinpoint").text
+    assert "global-endpoints-smtp" in rec(multi_region=True, third_party=True).warning_rules
+    api = rec(marketing=True)
+    assert (
+        "SendBulkEmail takes no ListManagementOptions"
+        in warning(api, "bulk-no-list-management").text
+    )
+    assert "bulk-no-list-management" not in rec(marketing=True, third_party=True).warning_rules
+    big = rec(monthly_volume=50_000_000)
+    assert "$500,000" in warning(big, "recipient-validation").text
+    ignored = rec(channels={"sms"}, marketing=True, multi_region=True)
+    assert "marketing" in warning(ignored, "email-needs-ignored").text
+
+
+def test_a_new_account_starts_on_essentials_not_a_la_carte():
+    r = rec(monthly_volume=1_000_000)
+    assert r.cost.new_account_plan.plan == "Essentials"
+    assert r.cost.cheapest.plan == "À la carte"
+    why = reason(r, "new-account-plan")
+    assert "starts on the Essentials plan" in why.text and "--plan NONE" in why.text
+    assert "to be billed À la carte instead" in why.text
+    assert "$160.00" in why.text
+    assert why.fact is facts.SES_NEW_ACCOUNT_PLAN and not why.fact.from_aws
+    assert r.to_dict()["cost"]["new_account_plan"] == "Essentials"
+    by = {p.plan: p for p in r.cost.plans}
+    assert "default" in by["Essentials"].note and "not a new account's default" in (
+        by["À la carte"].note
+    )
+    assert any("starts on the Essentials plan" in n for n in r.cost.notes)
+    # before the plans existed, à la carte was what a new account got
+    before = rec(today=dt.date(2026, 7, 19), monthly_volume=1_000_000)
+    assert before.cost.new_account_plan.plan == "À la carte"
+    assert "new-account-plan" not in before.rules
+    cell = feature_table(TODAY).loc["price per 1,000 emails", "SES API v2"]
+    assert "Essentials (a new account's default)" in cell.text and "$0.10 à la carte" in cell.text
+
+
+def test_feature_table_lists_the_newer_features_with_sources():
+    table = feature_table(TODAY)
+    for row in (
+        "inbound gateway (Mail Manager)",
+        "events to EventBridge",
+        "multi-Region (global endpoint, deterministic DKIM)",
+        "tenant suppression lists",
+        "one-click unsubscribe (list management)",
+        "recipient validation",
+        "deliverability insights",
+    ):
+        assert row in table.index, row
+    assert (
+        "Deliverability dashboard"
+        in feature_table(MID).loc["deliverability insights", "Pinpoint SendMessages"].text
+    )
+    assert table.loc["deliverability insights", "Pinpoint SendMessages"].text.startswith("✘")
+
+
+# --- the answer exported, to share --------------------------------------------------------------
+
+
+def test_the_answer_exports_as_markdown_and_json(tmp_path):
+    r = rec(monthly_volume=50_000_000, max_send_rate=14, templates=True)
+    md = r.to_markdown()
+    assert md.startswith("# Pinpoint or SES? The guide's answer (2026-11-26)")
+    assert "**Recommendation: SES API v2 for email**" in md
+    assert "## Capacity" in md and "⛔ **Does not fit" in md
+    assert "## Why" in md and "## Watch out" in md and "## Cost per month" in md
+    assert "| plan | USD/month | note |" in md and "## Time to send" in md
+    assert "](https://docs.aws.amazon.com/pinpoint/), checked 2026-11-30)" in md
+    assert "third-party copy, not AWS's page" in md
+    assert "\\$5,000.00" in md or "5,000.00" in md
+    assert "Asked: email; 50,000,000 emails a month; max send rate 14/s; needs: templates" in md
+    data = json.loads(r.to_json())
+    assert data == json.loads(json.dumps(r.to_dict()))
+    assert data["profile"]["monthly_volume"] == 50_000_000 and data["profile"]["templates"]
+    assert data["capacity"]["status"] == "does not fit"
+    assert r.save(tmp_path / "a.md").read_text().startswith("# Pinpoint or SES?")
+    assert json.loads(r.save(tmp_path / "a.json").read_text())["summary"] == r.summary
+    assert r.save(tmp_path / "a.txt").read_text().startswith("Recommendation (2026-11-26)")
+    with pytest.raises(ConfigurationError, match="cannot write the answer"):
+        r.save(tmp_path / "missing" / "a.md")
+    assert "## What each interface offers" in to_markdown_with_features(r)
+
+
+def to_markdown_with_features(r):
+    from toolkit.guide.export import to_markdown
+
+    return to_markdown(r, features=True)
+
+
+def test_cli_markdown_and_save(capsys, tmp_path):
+    target = tmp_path / "answer.json"
+    argv = ["--monthly-volume", "2000", "--date", "2026-11-26", "--markdown", "--save"]
+    assert guide_cli([*argv, str(target)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# Pinpoint or SES? The guide's answer (2026-11-26)")
+    assert f"saved the answer to {target}" in captured.err
+    assert json.loads(target.read_text())["summary"] == "SES API v2 for email"
+    assert guide_cli(["--markdown", "--json"]) == 2  # one output format
+    assert guide_cli(["--save", str(tmp_path / "no" / "a.md")]) == 2
+    assert "cannot write the answer" in capsys.readouterr().err
+
+
+def test_ui_feature_table_is_full_width_and_the_answer_can_be_downloaded():
+    from urllib.parse import unquote
+
+    from toolkit.guide.ui import build
+
+    ui = build(monthly_volume=50_000_000, max_send_rate=14, today=TODAY)
+    # the feature table is a child of the guide itself, not squeezed into the answer column
+    assert ui.features in ui.widget.children
+    row = ui.widget.children[1]
+    assert all(ui.features not in getattr(col, "children", ()) for col in row.children)
+    assert ui.features.layout.width == "100%" and "width: 100%" in ui.features_html.value
+    assert "Pinpoint SendMessages" in ui.features_html.value
+    # Markdown and JSON download buttons for the current answer
+    assert "toolkit-guide-export" in ui.export._dom_classes
+    links = ui.export.value
+    assert 'download="ses-guide-2026-11-26.md"' in links and "data:text/markdown" in links
+    assert 'download="ses-guide-2026-11-26.json"' in links
+    md = unquote(links.split("data:text/markdown;charset=utf-8,")[1].split('"')[0])
+    assert md == ui.recommendation.to_markdown()
+    # the capacity in red in the live answer too
+    assert 'data-status="does not fit"' in ui.answer.value
+    ui.numbers["max_send_rate"].value = 100
+    assert 'data-status="fits"' in ui.answer.value
+    # the new needs are questions of their own
+    ui.needs["multi_region"].value = True
+    assert "global endpoint" in ui.answer.value
+    assert "toolkit-guide-marketing" in ui.needs["marketing"]._dom_classes
+    for box in ui.channels.values():
+        box.value = False
+    assert ui.export.value == ""
+
+
+def test_the_command_a_person_types_warns_that_the_month_does_not_fit():
+    import subprocess
+    import sys
+
+    argv = ["--monthly-volume", "50000000", "--max-send-rate", "14"]
+    cmd = [sys.executable, "-m", "toolkit", "guide", *argv]
+    data = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, check=True).stdout)
+    assert data["capacity"]["fits"] is False and data["capacity"]["ask_max_send_rate"] == 28
+    text = subprocess.run(cmd, capture_output=True, check=True, text=True).stdout
+    assert "Capacity: Does not fit: 50,000,000 emails a month need 41 d 8 h" in text
+    assert "ask for a max send rate of 28/s" in text and "Service Quotas console" in text

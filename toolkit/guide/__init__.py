@@ -2,13 +2,17 @@
 
 The rooms: :mod:`.profile` (the question and the answer's parts), :mod:`.recommend` (the
 decision) with :mod:`.rules` (each rule's reasons), :mod:`.timing` and :mod:`.pricing`
-(how long and how much), :mod:`.features` (the feature table), :mod:`.ui` (ipywidgets),
-:mod:`.cli` (``python -m toolkit guide``), :mod:`.migrate` (Pinpoint SendMessages → SES v2).
+(how long and how much), :mod:`.capacity` (does a month's mail fit the quota),
+:mod:`.features` (the feature table), :mod:`.export` (the answer as Markdown, to share),
+:mod:`.card` and :mod:`.ui` (HTML and ipywidgets), :mod:`.cli` (``python -m toolkit guide``),
+:mod:`.migrate` (Pinpoint SendMessages → SES v2).
 
 Usage::
 
     from toolkit.guide import Profile, recommend, show
-    rec = recommend(Profile(channels={"email"}, monthly_volume=200_000))
+    rec = recommend(Profile(channels={"email"}, monthly_volume=200_000, max_send_rate=14))
+    rec.capacity.status         # CapacityStatus.FITS; 'does not fit' asks for a quota
+    rec.save("answer.md")       # or rec.to_markdown(), rec.to_json()
     show()                      # the interactive guide in a notebook
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolkit.guide.capacity import Capacity, CapacityStatus, check_capacity
 from toolkit.guide.cli import guide_cli
 from toolkit.guide.features import FeatureCell, feature_table, feature_table_records
 from toolkit.guide.profile import (
@@ -40,6 +45,8 @@ from toolkit.guide.timing import (
 __all__ = [
     "CHANNELS",
     "SECONDS_PER_DAY",
+    "Capacity",
+    "CapacityStatus",
     "Choice",
     "FeatureCell",
     "Interface",
@@ -49,6 +56,7 @@ __all__ = [
     "Recommendation",
     "Throughput",
     "TimeEstimate",
+    "check_capacity",
     "estimate_time",
     "feature_table",
     "feature_table_records",

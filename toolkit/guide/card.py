@@ -7,7 +7,8 @@ picture a saved notebook shows before it runs, and a worked profile's display
 that is not trusted yet drops ``<style>`` blocks but keeps inline styles.
 
 Stable hooks for browser tests: ``toolkit-guide-recommendation`` (the answer box),
-``toolkit-guide-badge``, ``toolkit-guide-reasons``, ``toolkit-guide-warnings``,
+``toolkit-guide-badge``, ``toolkit-guide-capacity`` (with ``data-status``: fits, tight,
+does not fit), ``toolkit-guide-reasons``, ``toolkit-guide-warnings``,
 ``toolkit-guide-cost``, ``toolkit-guide-time``, ``toolkit-guide-error``.
 
 Usage::
@@ -25,6 +26,7 @@ from urllib.parse import urlparse
 
 from toolkit import facts
 from toolkit.facts import PROVENANCE_LABEL, Fact
+from toolkit.guide.capacity import CapacityStatus
 from toolkit.guide.timing import format_duration, known_limits
 
 if TYPE_CHECKING:
@@ -91,7 +93,7 @@ def render_card(rec: Recommendation, *, compact: bool = False, notes: tuple[str,
     shown, the rest and the cost table folded; ``notes``: extra lines for the time section
     (e.g. a benchmark file that could not be read)."""
     email = "email" in rec.profile.channels
-    parts = [f'<div class="{_CARD_CLASSES}" style="{_CARD}">', _answer(rec)]
+    parts = [f'<div class="{_CARD_CLASSES}" style="{_CARD}">', _answer(rec), _capacity(rec)]
     badge = rec.pinpoint_badge
     if badge is not None:
         text, tone = badge
@@ -102,8 +104,12 @@ def render_card(rec: Recommendation, *, compact: bool = False, notes: tuple[str,
             f"{html.escape(text)}</span></div>"
         )
     parts.append(_reasons(rec, compact))
-    # an unknown quota is said once, where the time would be
-    warnings = [w for w in rec.warnings if not (email and w.rule == "quota-unknown")]
+    # an unknown quota is said once, where the time would be; capacity in its own box
+    warnings = [
+        w
+        for w in rec.warnings
+        if not (email and w.rule == "quota-unknown") and not w.rule.startswith("capacity-")
+    ]
     if warnings:
         items = "".join(f"<li>{html.escape(w.text)} {source_link(w.fact)}</li>" for w in warnings)
         parts.append(
@@ -139,6 +145,30 @@ def error_card(message: str) -> str:
 
 
 # --------------------------------------------------------------------------- the sections
+
+
+def _capacity(rec: Recommendation) -> str:
+    """A month's volume against the quota, right under the answer: red when it does not fit,
+    amber when only the pacing margin does not, a quiet line when it fits."""
+    cap = rec.capacity
+    if cap is None or cap.status is CapacityStatus.UNKNOWN:
+        return ""
+    tone = {CapacityStatus.OVER: "ended", CapacityStatus.TIGHT: "closing"}.get(cap.status, "ok")
+    edge, fill, ink = _TONES[tone]
+    status = html.escape(cap.status.value)
+    if cap.status is CapacityStatus.FITS:
+        return (
+            f'<div class="toolkit-guide-capacity" data-status="{status}" '
+            f'style="color: {ink}; margin: 0 0 8px 0">✔ {html.escape(cap.headline())}</div>'
+        )
+    ask = html.escape(cap.ask())
+    return (
+        f'<div class="toolkit-guide-capacity" data-status="{status}" role="alert" '
+        f'style="{_ANSWER.format(edge=edge, fill=fill)}; color: {ink}">'
+        f'<div style="font-size: 16px; font-weight: 650">{html.escape(cap.headline())}</div>'
+        f'<div style="margin-top: 4px">{ask} {source_link(facts.SES_QUOTA_INCREASE)}</div>'
+        "</div>"
+    )
 
 
 def _answer(rec: Recommendation) -> str:
@@ -236,10 +266,18 @@ def _time(rec: Recommendation, notes: tuple[str, ...]) -> str:
                 "margin, not AWS's): "
                 f"{_duration(t.at_headroom_s)}"
             )
+        cap = rec.capacity
+        over = (
+            cap is not None
+            and cap.status is CapacityStatus.OVER
+            and t.messages >= cap.monthly_volume
+        )
+        red = f' style="color: {_TONES["ended"][2]}"' if over else ""
+        month = " (more than a month: see above)" if over else ""
         parts.append(
             f"<div>{t.messages:,} emails at your quota ({t.max_send_rate:g}/s{daily}): "
-            f"<b>{_duration(t.at_quota_s)}</b>{headroom}. Limited by the {t.limited_by}."
-            f"{unknown_daily} {source_link(t.quota_fact)}</div>"
+            f"<b{red}>{_duration(t.at_quota_s)}{month}</b>{headroom}. Limited by the "
+            f"{t.limited_by}.{unknown_daily} {source_link(t.quota_fact)}</div>"
         )
     else:
         parts.append(

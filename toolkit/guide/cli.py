@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 from toolkit.cli.parser import OneLineParser
+from toolkit.guide.export import to_markdown
 from toolkit.guide.features import feature_table_records
 from toolkit.guide.profile import Profile
 from toolkit.guide.recommend import recommend
@@ -51,6 +52,8 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
         "--attachments": "attachments",
         "--endpoint-ids": "address recipients by Pinpoint endpoint or user IDs",
         "--existing-pinpoint": "the account used Pinpoint before 2025-05-20",
+        "--multi-region": "keep sending when a Region fails (SES global endpoints)",
+        "--marketing": "mail people subscribe to (newsletters, offers): one-click unsubscribe",
     }
     for flag, text in flags.items():
         ap.add_argument(flag, action="store_true", help=text)
@@ -70,7 +73,13 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
         "without it no time is estimated)",
     )
     ap.add_argument(
-        "--max-24h-send", type=float, default=None, help="account Max24HourSend (-1 = unlimited)"
+        "--max-24-hour-send",
+        "--max-24h-send",
+        dest="max_24h_send",
+        type=float,
+        default=None,
+        help="your account's Max24HourSend, recipients per rolling 24 h (-1 = unlimited); "
+        "with --monthly-volume the guide checks that a month's mail fits",
     )
     ap.add_argument("--attachments-gb", type=float, default=0.0, help="GB of attachments/month")
     ap.add_argument(
@@ -89,7 +98,15 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
         help="a results file (.csv or .parquet) of your last run, for throughput",
     )
     ap.add_argument("--features", action="store_true", help="also print the feature table")
-    ap.add_argument("--json", action="store_true", help="print JSON")
+    out = ap.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON")
+    out.add_argument("--markdown", action="store_true", help="print Markdown, to share")
+    ap.add_argument(
+        "--save",
+        metavar="FILE",
+        default=None,
+        help="also write the answer to FILE: Markdown for .md, JSON for .json, else text",
+    )
     return ap
 
 
@@ -125,6 +142,8 @@ def guide_cli(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
             attachments=args.attachments,
             endpoint_ids=args.endpoint_ids,
             existing_pinpoint=args.existing_pinpoint,
+            multi_region=args.multi_region,
+            marketing=args.marketing,
             messages=args.messages,
             max_send_rate=args.max_send_rate,
             max_24_hour_send=args.max_24h_send,
@@ -143,10 +162,15 @@ def guide_cli(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
                 else Throughput(measured.rates + run.rates, f"{measured.source}; {run.source}")
             )
         rec = recommend(profile, today=args.date, measured=measured)
+        if args.save:
+            saved = rec.save(args.save)
+            print(f"saved the answer to {saved}", file=sys.stderr)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.markdown:
+        print(to_markdown(rec, features=args.features), file=out)
+    elif args.json:
         data = rec.to_dict()
         if args.features:
             data["features"] = feature_table_records(rec.today)

@@ -46,6 +46,14 @@ def feature_table(today: dt.date | None = None) -> pd.DataFrame:
         PinpointPhase.EXISTING_ONLY: f"◐ existing accounts until {eos}",
         PinpointPhase.ENDED: f"✘ ended {eos}",
     }[phase]
+    plan_era = today >= facts.SES_PLANS_INTRODUCED.value
+    essentials = facts.SES_PLAN_ESSENTIALS.value.tiers[0][1] * 1000
+    alacarte = facts.SES_PRICE_OUTBOUND_PER_1000.value
+    price = (
+        f"${essentials:.2f} on Essentials (a new account's default); ${alacarte:.2f} à la carte"
+        if plan_era
+        else f"${alacarte:.2f} à la carte"
+    )
     rows: dict[str, tuple[FeatureCell, FeatureCell, FeatureCell]] = {
         "open to new customers": (
             F("✔", facts.PINPOINT_ADVICE_SES_FOR_TRANSACTIONAL),
@@ -131,9 +139,49 @@ def feature_table(today: dt.date | None = None) -> pd.DataFrame:
                 facts.PINPOINT_MAX_ADDRESSES_PER_CALL,
             ),
         ),
+        "inbound gateway (Mail Manager)": (
+            F("✔ Mail Manager or receipt rules (account feature)", facts.SES_MAIL_MANAGER),
+            F("✔ Mail Manager or receipt rules (account feature)", facts.SES_MAIL_MANAGER),
+            F("✘", facts.SES_RECEIVING),
+        ),
+        "events to EventBridge": (
+            F("✔ configuration set destination", facts.SES_EVENTBRIDGE_DESTINATION),
+            F("✔ via X-SES-CONFIGURATION-SET", facts.SES_EVENTBRIDGE_DESTINATION),
+            F("✘ (no configuration sets)", facts.PINPOINT_SENDMESSAGES_LACKS),
+        ),
+        "multi-Region (global endpoint, deterministic DKIM)": (
+            F("✔ EndpointId on SendEmail / SendBulkEmail", facts.SES_GLOBAL_ENDPOINTS),
+            F("? not verified", facts.SES_GLOBAL_ENDPOINTS),
+            F("✘", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
+        "tenant suppression lists": (
+            F("✔ SuppressionScope TENANT", facts.SES_TENANT_SUPPRESSION),
+            F("? not verified", facts.SES_TENANT_SUPPRESSION),
+            F("✘", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
+        "one-click unsubscribe (list management)": (
+            F("✔ SendEmail ListManagementOptions (not SendBulkEmail)", facts.SES_LIST_MANAGEMENT),
+            F("? not verified", facts.SES_LIST_MANAGEMENT),
+            F("✘ (no such field)", facts.PINPOINT_EMAIL_MESSAGE_FIELDS),
+        ),
+        "recipient validation": (
+            F("✔ validation API; Auto Validation (account)", facts.SES_RECIPIENT_VALIDATION),
+            F("✔ Auto Validation (account)", facts.SES_RECIPIENT_VALIDATION),
+            F("✘ (email not validated)", facts.PINPOINT_EMAIL_NOT_CONTINUED),
+        ),
+        "deliverability insights": (
+            F("✔ Virtual Deliverability Manager", facts.SES_VDM),
+            F("✔ Virtual Deliverability Manager", facts.SES_VDM),
+            F(
+                "◐ Deliverability dashboard (paid)"
+                if phase is not PinpointPhase.ENDED
+                else "✘ ended; VDM in SES",
+                facts.SES_VDM,
+            ),
+        ),
         "price per 1,000 emails": (
-            F("$0.10 à la carte (plans: see cost)", facts.SES_PRICE_OUTBOUND_PER_1000),
-            F("$0.10 à la carte (plans: see cost)", facts.SES_PRICE_OUTBOUND_PER_1000),
+            F(price, facts.SES_NEW_ACCOUNT_PLAN if plan_era else facts.SES_PRICE_OUTBOUND_PER_1000),
+            F(price, facts.SES_NEW_ACCOUNT_PLAN if plan_era else facts.SES_PRICE_OUTBOUND_PER_1000),
             F("$0.10 (historical)", facts.PINPOINT_PRICE_EMAIL),
         ),
     }

@@ -57,6 +57,7 @@ class PlanCost:
     available: bool = True
     historical: bool = False
     note: str = ""
+    api_value: str = ""  # PutAccountPricingAttributes Plan ("" for Pinpoint)
 
     @property
     def monthly_usd(self) -> float:
@@ -79,6 +80,15 @@ class CostEstimate:
         usable = [p for p in self.plans if p.available and not p.historical]
         return min(usable, key=lambda p: p.monthly_usd)
 
+    @property
+    def new_account_plan(self) -> PlanCost:
+        """The plan a new SES account is on by default on ``today``: Essentials once the plans
+        exist (:data:`facts.SES_NEW_ACCOUNT_PLAN`), à la carte before."""
+        plan_era = self.today >= facts.SES_PLANS_INTRODUCED.value
+        api_value = facts.SES_NEW_ACCOUNT_PLAN.value if plan_era else "NONE"
+        by_api = {p.api_value: p for p in self.plans if p.api_value}
+        return by_api.get(api_value, self.plans[0])
+
     def to_frame(self) -> pd.DataFrame:
         """One row per plan: total, availability and the breakdown with its sources."""
         import pandas as pd
@@ -90,6 +100,7 @@ class CostEstimate:
                 "available": p.available,
                 "historical": p.historical,
                 "cheapest": p is self.cheapest,
+                "new_account_default": p is self.new_account_plan,
                 "breakdown": "; ".join(f"{ln.item} ${ln.usd:,.2f}" for ln in p.lines),
                 "sources": " ".join(sorted({ln.fact.source for ln in p.lines})),
                 "note": p.note,
@@ -108,6 +119,8 @@ class CostEstimate:
                 "tenants": self.inputs.tenants,
             },
             "cheapest": self.cheapest.plan,
+            "new_account_plan": self.new_account_plan.plan,
+            "new_account_plan_source": facts.SES_NEW_ACCOUNT_PLAN.source,
             "plans": [
                 {
                     "plan": p.plan,
@@ -181,9 +194,15 @@ def _ses_plan(
             lines.append(_per_unit(f"{billable} tenant(s)", billable, facts.SES_PRICE_TENANT_MONTH))
     available = is_alacarte or plan_era
     note = "" if available else (f"plans start {facts.SES_PLANS_INTRODUCED.value.isoformat()}")
+    if plan_era and plan.api_value == facts.SES_NEW_ACCOUNT_PLAN.value:
+        note = "a new account's default plan"
+    elif plan_era and is_alacarte:
+        note = "not a new account's default: choose it with PutAccountPricingAttributes Plan NONE"
     if plan.includes:
         note = "; ".join(filter(None, [note, "includes " + ", ".join(plan.includes)]))
-    return PlanCost(plan.name, tuple(lines), available=available, note=note)
+    return PlanCost(
+        plan.name, tuple(lines), available=available, note=note, api_value=plan.api_value
+    )
 
 
 def _pinpoint(inputs: CostInputs, today: dt.date) -> PlanCost:
@@ -240,9 +259,18 @@ def estimate_cost(inputs: CostInputs, *, today: dt.date) -> CostEstimate:
         *(_ses_plan(f, inputs, today, plan_era=plan_era) for f in ses_plans),
         _pinpoint(inputs, today),
     )
-    notes = (
+    notes: tuple[str, ...] = (
         "Prices are USD, us-east-1. " + facts.SES_PRICES_NOTE,
         "Plan tiers are taken as graduated; add-ons (attachments, dedicated IPs, tenants) are "
         "priced à la carte on every plan unless the plan includes them (not verified).",
     )
+    if plan_era:
+        notes += (
+            "A new SES account starts on the Essentials plan (since the plans began, "
+            f"{facts.SES_PLANS_INTRODUCED.value.isoformat()}); accounts that have sent since "
+            "2025-06-01 stay à la carte. Another plan is chosen per account and Region with "
+            "'aws sesv2 put-account-pricing-attributes --plan NONE|ESSENTIALS|PRO|ENTERPRISE'; "
+            "'aws sesv2 get-account' shows the current one (third-party reading of AWS's "
+            "plans page).",
+        )
     return CostEstimate(inputs, plans, today, notes)

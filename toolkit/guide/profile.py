@@ -76,6 +76,8 @@ class Profile:
     attachments: bool = False
     endpoint_ids: bool = False  # address recipients by Pinpoint endpoint or user IDs
     existing_pinpoint: bool = False  # Pinpoint account created before 2025-05-20
+    multi_region: bool = False  # keep sending when a Region fails (SES global endpoints)
+    marketing: bool = False  # mail people subscribe to (newsletters, offers): unsubscribe
     # Inputs of the estimates (not of the choice).
     messages: int | None = None  # one send to time; default: monthly_volume
     max_send_rate: float | None = None  # GetAccount.SendQuota.MaxSendRate (recipients/s)

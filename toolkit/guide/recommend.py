@@ -20,12 +20,15 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import facts
+from toolkit.errors import ConfigurationError
+from toolkit.guide.capacity import Capacity, check_capacity
 from toolkit.guide.pricing import CostEstimate, CostInputs, estimate_cost
 
 if TYPE_CHECKING:
@@ -73,6 +76,7 @@ class Recommendation:
     phase: PinpointPhase
     profile: Profile
     alternative: tuple[Choice, ...] = ()  # the migration target when primary is legacy
+    capacity: Capacity | None = None  # the month's volume against the quota (email only)
 
     @property
     def choices(self) -> tuple[Choice, ...]:
@@ -150,7 +154,39 @@ class Recommendation:
             "warnings": [w.to_dict() for w in self.warnings],
             "cost": self.cost.to_dict(),
             "time": self.time.to_dict(),
+            "capacity": self.capacity.to_dict() if self.capacity is not None else None,
+            "profile": _profile_dict(self.profile),
         }
+
+    def to_json(self) -> str:
+        """The answer as indented JSON, to save or share (what ``guide --json`` prints)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def to_markdown(self) -> str:
+        """The answer as Markdown, to paste into a ticket or a document (see :mod:`.export`)."""
+        from toolkit.guide.export import to_markdown
+
+        return to_markdown(self)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the answer to ``path``: Markdown for .md, JSON for .json, else plain text.
+
+        Returns the path written; an unwritable path raises ConfigurationError.
+        """
+        target = Path(path).expanduser()
+        suffix = target.suffix.lower()
+        text = (
+            self.to_markdown()
+            if suffix in (".md", ".markdown")
+            else self.to_json()
+            if suffix == ".json"
+            else self.to_text()
+        )
+        try:
+            target.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the answer to {target}: {exc}") from exc
+        return target
 
     def to_text(self) -> str:
         """A readable answer with reasons and sources."""
@@ -192,6 +228,10 @@ class Recommendation:
             for note in self.cost.notes:
                 lines.append(f"   note: {note}")
         lines.extend(_time_lines(self.time))
+        if self.capacity is not None and self.capacity.headline():
+            lines.append(f"Capacity: {self.capacity.headline()}")
+            if self.capacity.ask():
+                lines.append(f"   {self.capacity.ask()}")
         return "\n".join(lines)
 
 
@@ -292,10 +332,20 @@ def recommend(
         today=today,
     )
     time = estimate_time(p, throughput)
+    capacity = (
+        check_capacity(p.monthly_volume, p.max_send_rate, p.max_24_hour_send) if email else None
+    )
     if email:
-        rules_cost_and_rate(c, p, cost, time, legacy=primary.legacy)
+        rules_cost_and_rate(c, p, cost, time, legacy=primary.legacy, capacity=capacity)
     reasons = tuple(sorted(c.reasons, key=lambda r: -r.weight))
     warnings = tuple(sorted(c.warnings, key=lambda r: -r.weight))
     return Recommendation(
-        primary, secondary, reasons, warnings, cost, time, today, phase, p, alternative
+        primary, secondary, reasons, warnings, cost, time, today, phase, p, alternative, capacity
     )
+
+
+def _profile_dict(p: Profile) -> dict[str, Any]:
+    """The question, JSON-ready (so a shared answer says what was asked)."""
+    data: dict[str, Any] = {f.name: getattr(p, f.name) for f in fields(p)}
+    data["channels"] = [c for c in CHANNELS if c in p.channels]
+    return data

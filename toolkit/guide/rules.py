@@ -14,6 +14,7 @@ from typing import Any
 
 from toolkit import facts
 from toolkit.facts import Fact
+from toolkit.guide.capacity import Capacity, CapacityStatus
 from toolkit.guide.pricing import CostEstimate
 from toolkit.guide.profile import (
     CHANNEL_LABEL,
@@ -50,6 +51,7 @@ def ses_needs(p: Profile) -> list[str]:
         ("sending_authorization", "sending authorization"),
         ("tenants", "tenant isolation"),
         ("dedicated_ips", "dedicated IP pools"),
+        ("multi_region", "multi-Region sending"),
     ]
     return [label for name, label in needs if getattr(p, name)]
 
@@ -91,6 +93,8 @@ def rules_no_email(c: Collector, p: Profile, phase: PinpointPhase, others: tuple
             "templates",
             "attachments",
             "third_party",
+            "multi_region",
+            "marketing",
         )
         if getattr(p, n)
     ]
@@ -314,12 +318,23 @@ def rules_ses(
                 facts.SES_TENANTS,
                 60,
             )
+    warmup = facts.SES_DEDICATED_IP_WARMUP.value
+    per_provider = facts.SES_DEDICATED_IP_DAILY_PER_PROVIDER.value
     if p.dedicated_ips:
         c.why(
             "dedicated-ips",
             "SES offers standard and managed dedicated IPs, selected per configuration set.",
             facts.SES_DEDICATED_IPS,
             60,
+        )
+        c.warn(
+            "dedicated-ips-warmup",
+            f"A new standard dedicated IP is warmed up by SES over {warmup} days: order it "
+            f"{warmup} days before the volume moves to it, then keep about {per_provider:,} "
+            "emails a day to each mailbox provider on each IP (managed dedicated IPs warm up "
+            "and scale themselves).",
+            facts.SES_DEDICATED_IP_WARMUP,
+            58,
         )
         if not large:
             c.warn(
@@ -330,6 +345,28 @@ def rules_ses(
                 facts.SES_DEDICATED_IPS,
                 55,
             )
+        per_ip = p.monthly_volume / facts.DAYS_PER_MONTH.value / max(p.dedicated_ip_count, 1)
+        if large and per_ip < per_provider:  # below "large", dedicated-ips-volume says it
+            c.warn(
+                "dedicated-ips-too-many",
+                f"About {per_ip:,.0f} emails a day per dedicated IP ({p.dedicated_ip_count} "
+                f"IPs): below the ~{per_provider:,} a day to each provider AWS advises keeping "
+                "up after warm-up. Fewer IPs, or shared IPs.",
+                facts.SES_DEDICATED_IP_DAILY_PER_PROVIDER,
+                56,
+            )
+    elif large:
+        c.warn(
+            "dedicated-ips-advice",
+            f"{p.monthly_volume:,} emails a month is above the guide's large-volume mark "
+            f"({facts.LARGE_VOLUME_PER_MONTH.value:,}; AWS names no number): AWS advises "
+            "dedicated IPs only for large volumes sent on a regular, predictable basis, else "
+            "shared IPs. A standard IP takes SES's "
+            f"{warmup}-day automatic warm-up, then about {per_provider:,} emails a day to each "
+            "provider; managed dedicated IPs warm and scale themselves (included in Pro).",
+            facts.SES_DEDICATED_IPS_ADVICE,
+            48,
+        )
     if p.templates:
         if p.third_party:
             c.warn(
@@ -389,10 +426,108 @@ def rules_ses(
             facts.PINPOINT_ENDPOINT_AND_USER_IDS,
             70,
         )
+    rules_newer_features(c, p, large)
+
+
+def rules_newer_features(c: Collector, p: Profile, large: bool) -> None:
+    """The newer SES features, each only where it changes the answer for this profile."""
+    if p.receive:
+        c.why(
+            "mail-manager",
+            "For inbound mail that needs filtering, archiving or relaying, SES Mail Manager "
+            "(ingress endpoints, rule sets, archives) is the newer path beside receipt rules; "
+            "it is billed per message processed.",
+            facts.SES_MAIL_MANAGER,
+            50,
+        )
+    if p.config_sets:
+        c.why(
+            "eventbridge-events",
+            "Sending events (deliveries, bounces, complaints, opens, clicks) can go straight to "
+            "Amazon EventBridge from the configuration set (the default event bus only), "
+            "besides SNS, Firehose and CloudWatch.",
+            facts.SES_EVENTBRIDGE_DESTINATION,
+            45,
+        )
+    if p.tenants:
+        c.why(
+            "tenant-suppression",
+            "Each tenant can keep its own suppression list (SuppressionScope TENANT), so one "
+            "tenant's bounces and complaints do not suppress addresses for the others.",
+            facts.SES_TENANT_SUPPRESSION,
+            55,
+        )
+    if p.multi_region:
+        c.why(
+            "global-endpoints",
+            "Multi-Region sending: an SES global endpoint (multi-Region endpoint) divides "
+            "sending between two Regions, named on each send with EndpointId; the Enterprise "
+            "plan includes it.",
+            facts.SES_GLOBAL_ENDPOINTS,
+            78,
+        )
+        c.why(
+            "deterministic-dkim",
+            "Deterministic Easy DKIM replicates a domain's DKIM signing from its first Region "
+            "(DomainSigningAttributesOrigin AWS_SES_<REGION>), so one set of DNS records "
+            "serves both Regions of the endpoint.",
+            facts.SES_DETERMINISTIC_EASY_DKIM,
+            60,
+        )
+        if p.third_party:
+            c.warn(
+                "global-endpoints-smtp",
+                "Global endpoints are chosen with the API's EndpointId; whether the SMTP "
+                "interface can use one is not verified here: check before relying on it.",
+                facts.SES_GLOBAL_ENDPOINTS,
+                60,
+            )
+    if p.marketing:
+        c.why(
+            "list-management",
+            "Mail people subscribe to needs an unsubscribe: SES list management "
+            "(ListManagementOptions with a contact list and topic) adds the unsubscribe link "
+            "and one-click unsubscribe headers and stops sends to contacts who left.",
+            facts.SES_LIST_MANAGEMENT,
+            70,
+        )
+        if not p.third_party:
+            c.warn(
+                "bulk-no-list-management",
+                "SendBulkEmail takes no ListManagementOptions: with SES list management, send "
+                "one SendEmail per recipient (or set the unsubscribe headers yourself).",
+                facts.SES_LIST_MANAGEMENT,
+                55,
+            )
+    if large:
+        c.warn(
+            "recipient-validation",
+            "Validate addresses where they are collected (SES email validation API, or Auto "
+            "Validation's confidence threshold), not before every send: at about $0.01 per "
+            f"validation à la carte, checking all {p.monthly_volume:,} a month would cost "
+            f"${p.monthly_volume * 0.01:,.0f}, far more than sending them.",
+            facts.SES_RECIPIENT_VALIDATION,
+            35,
+        )
+    if p.existing_pinpoint or p.dedicated_ips or large:
+        c.why(
+            "vdm",
+            "Deliverability: SES Virtual Deliverability Manager takes the place of the "
+            "Deliverability dashboard Pinpoint email used (Essentials includes VDM queries, "
+            "Pro the subscription).",
+            facts.SES_VDM,
+            30,
+        )
 
 
 def rules_cost_and_rate(
-    c: Collector, p: Profile, cost: CostEstimate, time: TimeEstimate, *, legacy: bool
+    c: Collector,
+    p: Profile,
+    cost: CostEstimate,
+    time: TimeEstimate,
+    *,
+    legacy: bool,
+    capacity: Capacity | None = None,
 ) -> None:
     cheapest = cost.cheapest
     if p.monthly_volume:
@@ -413,6 +548,22 @@ def rules_cost_and_rate(
                 "confirm on aws.amazon.com/ses/pricing."
             )
         c.why("cost", text, plan_fact, 20)
+        default = cost.new_account_plan
+        if default is not cheapest and not cheapest.historical:
+            c.why(
+                "new-account-plan",
+                f"A new SES account starts on the {default.plan} plan (about "
+                f"${default.monthly_usd:,.2f}/month here); to be billed {cheapest.plan} "
+                f"instead, run 'aws sesv2 put-account-pricing-attributes --plan "
+                f"{cheapest.api_value}' (per Region; 'aws sesv2 get-account' shows the plan).",
+                facts.SES_NEW_ACCOUNT_PLAN,
+                19,
+            )
+    cap = capacity
+    if cap is not None and cap.status is CapacityStatus.OVER:
+        c.warn("capacity-over", f"{cap.headline()} {cap.ask()}", facts.SES_QUOTA_INCREASE, 97)
+    elif cap is not None and cap.status is CapacityStatus.TIGHT:
+        c.warn("capacity-tight", f"{cap.headline()} {cap.ask()}", facts.SES_QUOTA_INCREASE, 75)
     if not time.quota_known:
         c.warn(
             "quota-unknown",

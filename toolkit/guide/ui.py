@@ -14,8 +14,11 @@ Stable DOM hooks for browser tests: the card's classes (see :mod:`.card`), and i
 CSS classes ``toolkit-guide-<name>``: ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
 ``toolkit-guide-third-party``, ``toolkit-guide-existing-pinpoint`` (a dropdown),
 ``toolkit-guide-date``, ``toolkit-guide-monthly-volume``, ``toolkit-guide-max-send-rate``,
-``toolkit-guide-dedicated-ip-count``, ``toolkit-guide-benchmarks`` (a dropdown of saved runs)
-and ``toolkit-guide-benchmark-path``.
+``toolkit-guide-dedicated-ip-count``, ``toolkit-guide-multi-region``,
+``toolkit-guide-marketing``, ``toolkit-guide-benchmarks`` (a dropdown of saved runs) and
+``toolkit-guide-benchmark-path``; ``toolkit-guide-export`` holds the download buttons
+(``toolkit-guide-export-md``, ``toolkit-guide-export-json``) and ``toolkit-guide-features``
+the feature table, which spans the guide's width below the questions and the answer.
 
 Usage (in a notebook cell)::
 
@@ -29,6 +32,7 @@ import datetime as dt
 import html
 from dataclasses import fields
 from typing import Any
+from urllib.parse import quote
 
 import ipywidgets as w
 
@@ -48,6 +52,8 @@ _NEEDS: tuple[tuple[str, str, bool], ...] = (
     ("templates", "Templates", True),
     ("attachments", "Attachments", True),
     ("endpoint_ids", "Address people by Pinpoint endpoint / user IDs", False),
+    ("multi_region", "Keep sending if a Region fails (global endpoints)", True),
+    ("marketing", "Mail people subscribe to (newsletters: unsubscribe)", True),
 )  # plus existing_pinpoint: a dropdown, because that question is about a date
 _NUMBERS: tuple[tuple[str, str, type, float, float], ...] = (
     # (Profile field or count, label, kind, minimum, maximum); all of them are about email
@@ -143,11 +149,13 @@ class GuideUI:
         ).add_class(_css("benchmark_path"))
 
         self.answer = w.HTML().add_class(_css("answer"))
-        self.features_html = w.HTML().add_class(_css("features"))
+        self.export = w.HTML().add_class(_css("export"))
+        self.features_html = w.HTML(layout=w.Layout(width="100%")).add_class(_css("features"))
         self.features = w.Accordion(
             children=[self.features_html],
             titles=("What each interface offers (feature table, with sources)",),
             selected_index=None,
+            layout=w.Layout(width="100%"),
         )
 
         inputs: list[w.Widget] = [
@@ -196,12 +204,15 @@ class GuideUI:
             layout=w.Layout(flex="1 1 26em", min_width="24em", margin="0 1.5em 0 0"),
         ).add_class(_css("questions"))
         answer = w.VBox(
-            [self.answer, self.features], layout=w.Layout(flex="2 1 30em", min_width="26em")
+            [self.answer, self.export], layout=w.Layout(flex="2 1 30em", min_width="26em")
         )
+        # The feature table has four wide columns: it gets the guide's whole width, below
+        # the questions and the answer, not the answer's column (where Pinpoint's was cut off).
         return GuideBox(
             [
                 w.HTML("<h3 style='margin: 0 0 6px 0'>Pinpoint or SES? Which interface?</h3>"),
                 w.Box([questions, answer], layout=w.Layout(flex_flow="row wrap")),
+                self.features,
             ]
         ).add_class("toolkit-guide")
 
@@ -257,11 +268,13 @@ class GuideUI:
             self.error = str(exc)
             self.recommendation = None
             self.answer.value = error_card(str(exc))
+            self.export.value = ""
             self.features.layout.display = "none"
             return
         self.error = None
         self.recommendation = rec
         self.answer.value = render_card(rec, notes=self.notes)
+        self.export.value = export_links(rec)
         self.features.layout.display = "flex" if email else "none"
         self.features_html.value = render_features(rec)
 
@@ -303,10 +316,39 @@ def _run_label(path: Any) -> str:
         return str(path)
 
 
+def export_links(rec: Recommendation) -> str:
+    """Two download buttons, the answer as Markdown and as JSON (data: links, so they work in
+    the browser without a round trip to the kernel and in a saved notebook's widget state)."""
+    button = (
+        "display: inline-block; margin: 2px 8px 0 0; padding: 3px 12px; border-radius: 6px; "
+        "border: 1px solid #d1d9e0; background: #f6f8fa; color: #1f2328; font-size: 13px; "
+        "text-decoration: none; font-family: system-ui, -apple-system, sans-serif"
+    )
+    stem = f"ses-guide-{rec.today.isoformat()}"
+    links = [
+        (f"{stem}.md", "text/markdown", rec.to_markdown(), "⤓ Markdown"),
+        (f"{stem}.json", "application/json", rec.to_json(), "⤓ JSON"),
+    ]
+    return (
+        '<div class="toolkit-guide-export-links" style="margin: 2px 0 8px 0">'
+        '<span style="color: #59636e; font-size: 12px; margin-right: 6px">Share this answer:'
+        "</span>"
+        + "".join(
+            f'<a class="toolkit-guide-export-{name.rsplit(".", 1)[1]}" download="{name}" '
+            f'href="data:{mime};charset=utf-8,{quote(text)}" style="{button}">{label}</a>'
+            for name, mime, text, label in links
+        )
+        + "</div>"
+    )
+
+
 def render_features(rec: Recommendation) -> str:
-    """The feature table, each cell linked to its fact."""
+    """The feature table, each cell linked to its fact, as wide as the guide."""
     table = rec.feature_table()
-    cell = "border-bottom: 1px solid #d1d9e0; padding: 3px 8px 3px 0; text-align: left"
+    cell = (
+        "border-bottom: 1px solid #d1d9e0; padding: 3px 10px 3px 0; text-align: left; "
+        "vertical-align: top"
+    )
     head = "".join(f'<th style="{cell}">{html.escape(c)}</th>' for c in table.columns)
     body = []
     for feature, row in table.iterrows():
@@ -315,7 +357,7 @@ def render_features(rec: Recommendation) -> str:
         )
         body.append(f'<tr><td style="{cell}"><b>{html.escape(str(feature))}</b></td>{cells}</tr>')
     return (
-        '<table style="border-collapse: collapse; font-size: 12px">'
+        '<table style="border-collapse: collapse; font-size: 12px; width: 100%">'
         f'<tr><th style="{cell}">feature</th>{head}</tr>{"".join(body)}</table>'
     )
 
