@@ -18,11 +18,10 @@ from toolkit.cluster.storage import (
     ledger_identities,
     partition_identity,
     probe,
-    read_results,
-    write_results,
 )
 from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome, Status, results_frame
+from toolkit.results_io import read_results, write_results
 
 
 def frame(n: int, start: int = 0, tag: str = "a") -> pd.DataFrame:

@@ -24,7 +24,7 @@ before anything is sent.
 Usage::
 
     identity = partition_identity(pdf, key=None, to="email")
-    write_results(frame, results_path(out, identity))     # atomic: never half a file
+    path = results_path(out, identity)     # written by toolkit.results_io.write_results
 """
 
 from __future__ import annotations
@@ -52,9 +52,7 @@ __all__ = [
     "ledger_path",
     "partition_identity",
     "probe",
-    "read_results",
     "results_path",
-    "write_results",
 ]
 
 CLAIM_WAIT_S = 60.0
@@ -64,10 +62,6 @@ FENCE_GRACE_S = 1.0
 engine fails at its next lease, and a batch it already holds tokens for is journaled first."""
 _POLL_S = 0.5
 _PREFIX = "part-"
-_STRING_COLUMNS = (
-    "row_key", "status", "transport", "recipient", "message_id", "error_code",
-    "error_message", "batch_id",
-)  # fmt: skip
 
 
 def ledger_path(ledger_dir: str, identity: str) -> Path:
@@ -111,36 +105,6 @@ def partition_identity(pdf: pd.DataFrame, key: str | None, to: str) -> str:
             text = column.astype("string")
             digest.update(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes())
     return digest.hexdigest()
-
-
-# -- results -----------------------------------------------------------------------------------
-
-
-def write_results(frame: pd.DataFrame, path: Path) -> None:
-    """Write a partition's results as Parquet, atomically (a reader never sees half a file).
-
-    Text columns are written as strings even when every value is missing, so that every
-    partition's file has the same schema and the files read as one dataset.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    plain = frame.copy(deep=False)
-    plain.attrs = {}  # a dry run's preview frame is not part of the results
-    typed = plain.astype({c: "string" for c in _STRING_COLUMNS if c in plain.columns})
-    table = pa.Table.from_pandas(typed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """One partition's results, on the input partition's index."""
-    return pd.read_parquet(path)
-
-
-# -- claims ------------------------------------------------------------------------------------
 
 
 class PartitionBusyError(RuntimeError):

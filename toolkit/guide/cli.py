@@ -7,20 +7,16 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from toolkit.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    import pandas as pd
-
+from typing import Any
 
 from toolkit.cli.parser import OneLineParser
+from toolkit.errors import ConfigurationError
 from toolkit.guide.export import to_markdown
 from toolkit.guide.features import feature_table_records
 from toolkit.guide.profile import Profile
 from toolkit.guide.recommend import recommend
 from toolkit.guide.timing import Throughput
+from toolkit.results_io import read_results
 
 
 def _date(text: str) -> dt.date:
@@ -110,15 +106,6 @@ def build_parser(prog: str = "python -m toolkit guide") -> argparse.ArgumentPars
     return ap
 
 
-def _read_results(path: str) -> pd.DataFrame:
-    import pandas as pd
-
-    try:
-        return pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read results {path}: {exc}") from exc
-
-
 def guide_cli(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
     """Run the guide from the command line; returns the exit status (0 ok, 2 usage error)."""
 
@@ -155,7 +142,7 @@ def guide_cli(argv: Sequence[str] | None = None, *, out: Any = None) -> int:
         if args.benchmarks:
             measured = Throughput.from_benchmarks(args.benchmarks)
         if args.results:
-            run = Throughput.from_results(_read_results(args.results), source=args.results)
+            run = Throughput.from_results(read_results(args.results), source=args.results)
             measured = (
                 run
                 if measured is None
