@@ -41,7 +41,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DRY_RUN_CODE", "EMBEDDED", "Job", "Shared", "default_target", "plan_for"]
+__all__ = [
+    "DRY_RUN_CODE",
+    "EMBEDDED",
+    "Job",
+    "Shared",
+    "default_target",
+    "plan_for",
+    "stored_template",
+]
 
 DRY_RUN_CODE = "DryRun"
 _DRY_RUN_MESSAGE = "dry run: rendered, not sent"
@@ -92,6 +100,16 @@ def plan_for(df: pd.DataFrame, options: SendOptions, stored: Template | None = N
     return plan(df, options.spec, mode=shape.content_mode,
                 max_message_bytes=shape.max_message_bytes,
                 transport=options.transport_name, stored_template=stored)  # fmt: skip
+
+
+def stored_template(transport: Transport, options: SendOptions) -> Template | None:
+    """The provider's copy of the options' stored template, when the transport can read it."""
+    name = options.spec.template_name
+    read = getattr(transport, "stored_template", None)
+    if name is None or read is None or transport.content_mode is not ContentMode.TEMPLATE:
+        return None
+    template: Template | None = read(name)
+    return template
 
 
 class Job:
@@ -163,13 +181,9 @@ class Job:
                 transport.close()  # safe when never opened, and more than once
 
     def _plan(self, transport: Transport) -> Plan:
-        """Pre-flight; a stored template is read from the provider first (its subject says
-        which columns reach a header)."""
-        spec = self.options.spec
-        stored = None
-        if spec.template_name is not None and transport.content_mode is ContentMode.TEMPLATE:
-            read = getattr(transport, "stored_template", None)
-            stored = read(spec.template_name) if read is not None else None
+        """Pre-flight; a stored template is read from the provider first (the columns it
+        needs, and which reach a header)."""
+        stored = stored_template(transport, self.options)
         self.plan = plan_for(self.df, self.options, stored)
         return self.plan
 

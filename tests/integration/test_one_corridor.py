@@ -4,6 +4,7 @@ one options object and one runner, so the same statuses, codes, columns, errors 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,14 +79,14 @@ def client() -> Iterator[Any]:
 
 
 def run(path: str, frame: pd.DataFrame, target: Any, client: Any, out: Path,
-        **options: Any) -> tuple[pd.DataFrame, RunSummary | None]:  # fmt: skip
+        via: str = "ses", **options: Any) -> tuple[pd.DataFrame, RunSummary | None]:  # fmt: skip
     """The results and the summary of one send, through either entry point."""
     values = {**MESSAGE, "target": target, "progress": False, **options}
     if path == "send":
-        results = toolkit.send(frame, "ses", **values)
+        results = toolkit.send(frame, via, **values)
         return results, RunSummary.of(results)
     done = toolkit.send_partitioned(
-        dd.from_pandas(frame, npartitions=2), "ses", out=out, client=client, **values
+        dd.from_pandas(frame, npartitions=2), via, out=out, client=client, **values
     )
     return done.results.compute().sort_index(), done.summary
 
@@ -153,3 +154,25 @@ def test_what_only_one_process_can_do_is_refused_in_one_line(
         run("send_partitioned", people(), box.aws_target(), client, tmp_path, nope=1)
     results, _ = run("send", people(), box.aws_target(), client, tmp_path, limit=3)
     assert (results["error_code"] == "Limit").sum() == 8
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_stored_template_needing_a_missing_column_is_refused_before_sending(
+    path: str, box: SandboxProcess, client: Any, tmp_path: Path
+) -> None:
+    """SES accepts such a message and then drops it (a Rendering Failure): refused first."""
+    box.clear()
+    import boto3
+
+    target = box.aws_target()
+    ses = boto3.client(
+        "sesv2", region_name=target.region, endpoint_url=target.endpoint_url,
+        aws_access_key_id=target.access_key_id, aws_secret_access_key=target.secret_access_key,
+    )  # fmt: skip
+    content = {"Subject": "Hi {{name}}", "Text": "Your total is {{order_total}}."}
+    with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+        ses.create_email_template(TemplateName="needs-total", TemplateContent=content)
+    message = {"subject": None, "text": None, "template": "needs-total"}
+    with pytest.raises(MissingColumnError, match="order_total"):
+        run(path, people(), target, client, tmp_path, via="ses-bulk", **message)
+    assert box.message_ids() == []

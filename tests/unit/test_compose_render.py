@@ -109,3 +109,13 @@ def test_cells_with_several_addresses_and_names() -> None:
 def test_parse_mailbox() -> None:
     assert parse_mailbox("Shop <shop@example.com>") == ("Shop", "shop@example.com")
     assert parse_mailbox("shop@example.com") == ("", "shop@example.com")
+
+
+def test_handlebars_required_names_only_what_cannot_render_without() -> None:
+    from toolkit.compose.render import handlebars_required
+
+    source = (
+        "Hi {{ name }}, {{{raw_html}}} {{user.city}} {{#if vip}}{{vip_code}}{{else}}x{{/if}}"
+        " {{! a comment }} {{> partial}} {{#each items}}{{this}}{{/each}} {{total}}"
+    )
+    assert handlebars_required(source) == ("name", "raw_html", "user", "total")

@@ -51,13 +51,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
+from toolkit.compose.message import Template
 from toolkit.errors import (
     ConfigurationError,
     MissingDependencyError,
     ProviderConfigurationError,
     ToolkitError,
 )
-from toolkit.job import Job, plan_for
+from toolkit.job import Job, plan_for, stored_template
 from toolkit.options import SendKeywords, SendOptions
 from toolkit.results import RunSummary, Status
 from toolkit.targets import AwsTarget, Quota, SmtpTarget
@@ -179,17 +180,29 @@ def send_partitioned(
         )
     with connected(client) as (dask_client, local), endpoint_for(options, local) as where:
         endpoint, quota, target = where
+        if endpoint is not None and options.spec.template_name is not None:
+            _check_columns(ddf, options, _stored(options, endpoint))
         job, daily = _job(options, endpoint, quota, target, out_dir, ledger_dir)
         check_directories(dask_client, ddf, job)
         return _run(dask_client, ddf, job, daily, options.progress)
 
 
-def _check_columns(ddf: Any, options: SendOptions) -> None:
+def _check_columns(ddf: Any, options: SendOptions, stored: Template | None = None) -> None:
     """Pre-flight an empty frame with the input's columns: a missing column or a bad
-    template raises here, on the client, before any task starts."""
+    template (also a stored one's, once read) raises here, on the client, before any task
+    starts."""
     empty = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in ddf.dtypes.items()})
     job = Job(options, empty)
-    plan_for(job.df, job.options)
+    plan_for(job.df, job.options, stored)
+
+
+def _stored(options: SendOptions, endpoint: AwsTarget | SmtpTarget) -> Template | None:
+    """The stored template, read once here as ``send`` reads it."""
+    transport = options.kind.create(endpoint)
+    try:
+        return stored_template(transport, options)
+    finally:
+        transport.close()
 
 
 def _job(

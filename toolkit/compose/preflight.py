@@ -41,7 +41,12 @@ from toolkit.compose.mime import (
     is_valid_field_name,
     normalize_display_name,
 )
-from toolkit.compose.render import CompiledTemplate, compile_template, handlebars_names
+from toolkit.compose.render import (
+    CompiledTemplate,
+    compile_template,
+    handlebars_names,
+    handlebars_required,
+)
 from toolkit.compose.spec import (
     DUPLICATE_RECIPIENT,
     HEADER_INJECTION,
@@ -324,6 +329,22 @@ class Preflight:
                            f"column {column!r} holds a control character (CR/LF…) "
                            f"{reason or f'and goes into the {where} header'}")  # fmt: skip
 
+    def _stored_columns(self) -> None:
+        """Every name the stored template cannot render without must be in the template data
+        (the frame's columns, or ``template_columns``): SES accepts such a message and then
+        drops it (a Rendering Failure event), so it is refused here, before sending."""
+        stored, spec = self.stored_template, self.spec
+        if stored is None:
+            return
+        available = set(spec.template_columns or self.df.columns)
+        for part in (stored.subject, stored.text, stored.html):
+            for name in handlebars_required(part or ""):
+                if name not in available:
+                    where = (f"the stored template {spec.template_name!r} (it is not in "
+                             "template_columns)" if name in self.df.columns
+                             else f"the stored template {spec.template_name!r}")  # fmt: skip
+                    raise MissingColumnError(name, where)
+
     def _stored_subject(self, value_columns: list[str]) -> None:
         """Header safety for a stored template: check the columns its subject uses (read by
         the transport with GetEmailTemplate) or, when it could not be read, every column."""
@@ -468,6 +489,7 @@ class Preflight:
         if subject is not None:
             self._header_values(list(subject.fields), "Subject")
         if self.mode is ContentMode.TEMPLATE and spec.template_name is not None:
+            self._stored_columns()
             self._stored_subject(value_columns)
         if spec.name_column is not None:
             self._header_values([spec.name_column], "To")

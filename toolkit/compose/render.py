@@ -91,6 +91,30 @@ def handlebars_names(source: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_PLAIN_NAME = re.compile(r"^\s*([A-Za-z_][\w-]*)(?:\.[\w-]+)*\s*$")
+
+
+def handlebars_required(source: str) -> tuple[str, ...]:
+    """The names a provider (Handlebars) template cannot render without: plain ``{{name}}``
+    or ``{{{name}}}`` (a dotted path by its first part) outside every block (``{{#if}}``,
+    ``{{#each}}``…, where a missing name may be meant). SES does not deliver a message whose
+    template data lacks one (a Rendering Failure event instead), so pre-flight requires them.
+    Unlike :func:`handlebars_names`, this never names too many."""
+    required: dict[str, None] = {}
+    depth = 0
+    for match in _HANDLEBARS.finditer(source or ""):
+        inner = match.group(1).strip(" \t\r\n~")
+        if inner.startswith("#"):
+            depth += 1
+        elif inner.startswith("/"):
+            depth = max(0, depth - 1)
+        elif depth == 0 and not inner.startswith(("!", ">", "else")):
+            plain = _PLAIN_NAME.match(inner)
+            if plain is not None and plain.group(1) != "this":
+                required.setdefault(plain.group(1), None)
+    return tuple(required)
+
+
 def compile_template(source: str, *, escape_html: bool = False) -> CompiledTemplate:
     """Compile ``source`` once; ``escape_html`` escapes inserted values (for HTML parts)."""
     index: dict[str, int] = {}
