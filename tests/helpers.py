@@ -62,3 +62,17 @@ def sigv4_headers(
     credentials = Credentials(sandbox.access_key_id, sandbox.secret_access_key)
     SigV4Auth(credentials, service, sandbox.region).add_auth(request)
     return {name: str(request.headers[name]) for name in ("Authorization", "X-Amz-Date")}
+
+
+def run_cli(capsys: Any, *args: Any) -> tuple[int, list[str]]:
+    """``python -m toolkit ARGS`` in this process: (exit status, stderr's non-empty lines);
+    a traceback on stderr fails the test (every way out is one line)."""
+    from toolkit.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    return code, [line for line in err.splitlines() if line.strip()]

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from toolkit.cli import main
+from tests.helpers import run_cli
 from toolkit.results_io import read_results, write_results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,14 +25,9 @@ OK = "success@simulator.amazonses.com"
 MESSAGE = ["--from", "sender@example.com", "--subject", "Hi", "--text", "Hello {{name}}"]
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = int(exc.code or 0)
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    return code, err
+def cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str]:
+    code, lines = run_cli(capsys, *args)
+    return code, "\n".join(lines)
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ def test_a_flag_of_another_transport_is_one_line(
     capsys: pytest.CaptureFixture[str], people: Path, tmp_path: Path, via: str,
     flags: list[str], named: str,
 ) -> None:  # fmt: skip
-    code, err = run_cli(capsys, "send", people, "--via", via, *MESSAGE, *flags,
+    code, err = cli(capsys, "send", people, "--via", via, *MESSAGE, *flags,
                         "--out", tmp_path / "r.csv")  # fmt: skip
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
@@ -72,7 +67,7 @@ def test_the_embedded_sandbox_is_always_said_and_recorded(
     capsys: pytest.CaptureFixture[str], people: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "r.csv"
-    code, err = run_cli(capsys, "send", people, "--via", "ses", *MESSAGE, "--no-progress",
+    code, err = cli(capsys, "send", people, "--via", "ses", *MESSAGE, "--no-progress",
                         "--keep", "name", "--out", out)  # fmt: skip
     assert code == 0
     assert "embedded local sandbox" in err
@@ -85,7 +80,7 @@ def test_results_csv_cannot_carry_a_formula_and_reads_back_exactly(
     capsys: pytest.CaptureFixture[str], people: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "r.csv"
-    assert run_cli(capsys, "send", people, "--via", "ses", *MESSAGE, "--no-progress",
+    assert cli(capsys, "send", people, "--via", "ses", *MESSAGE, "--no-progress",
                    "--keep", "name", "--out", out)[0] == 0  # fmt: skip
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert not raw["name"].str.match(r"[=+\-@]").any()  # a spreadsheet evaluates none
@@ -95,7 +90,7 @@ def test_results_csv_cannot_carry_a_formula_and_reads_back_exactly(
 def test_out_in_a_format_we_do_not_write_is_one_line(
     capsys: pytest.CaptureFixture[str], people: Path, tmp_path: Path
 ) -> None:
-    code, err = run_cli(capsys, "send", people, "--via", "ses", *MESSAGE,
+    code, err = cli(capsys, "send", people, "--via", "ses", *MESSAGE,
                         "--out", tmp_path / "r.xlsx")  # fmt: skip
     assert code == 2 and ".xlsx" in err and len(err.strip().splitlines()) == 1
 
@@ -159,7 +154,7 @@ def test_a_served_sandbox_is_one_flag_away(
     capsys: pytest.CaptureFixture[str], people: Path, tmp_path: Path, served: Path, via: str
 ) -> None:
     out = tmp_path / "r.csv"
-    code, err = run_cli(capsys, "send", people, "--via", via, *MESSAGE, "--sandbox", served,
+    code, err = cli(capsys, "send", people, "--via", via, *MESSAGE, "--sandbox", served,
                         "--no-progress", "--out", out)  # fmt: skip
     assert code == 0, err
     summary = json.loads((tmp_path / "r.summary.json").read_text())
@@ -225,7 +220,7 @@ def test_a_missing_to_column_lists_the_columns_and_the_likeliest(
             "Address": ["1 Main St  Springfield IL 62701", "2 Elm St", "3 Oak Ave"],
         }
     ).to_csv(export, index=False)
-    code, err = run_cli(capsys, "send", export, "--via", "ses", *MESSAGE,
+    code, err = cli(capsys, "send", export, "--via", "ses", *MESSAGE,
                         "--out", tmp_path / "r.csv")  # fmt: skip
     assert code == 2
     assert "'Email Address', 'First Name', 'Address'" in err

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.helpers import run_cli
 from toolkit.cli import main
 from toolkit.delivery.ledger import Ledger
 from toolkit.sandbox import Sandbox
@@ -33,17 +34,7 @@ Cli = Callable[..., tuple[int, list[str]]]
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``python -m toolkit ARGS`` in this process: (exit status, stderr lines)."""
-
-    def run(*args: str) -> tuple[int, list[str]]:
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse's usage errors
-            code = int(exc.code or 0)
-        err = capsys.readouterr().err
-        assert "Traceback" not in err, err
-        return code, [line for line in err.splitlines() if line.strip()]
-
-    return run
+    return lambda *args: run_cli(capsys, *args)
 
 
 @pytest.fixture
