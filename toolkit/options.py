@@ -216,13 +216,17 @@ def _spec(keywords: SendKeywords) -> ComposeSpec:
         sender=keywords.sender, sender_column=keywords.sender_column,
         name_column=keywords.name_column, subject=keywords.subject, text=keywords.text,
         html=keywords.html, template_name=keywords.template,
-        template_columns=[columns] if isinstance(columns, str) else columns,
+        template_columns=(columns,) if isinstance(columns, str) else _tuple(columns),
         attachments=_attachments(keywords.attachments),
         attachment_column=keywords.attachment_column, attachment_dir=keywords.attachment_dir,
         configuration_set=keywords.configuration_set, tags=_pairs("tags", keywords.tags),
         headers=_pairs("headers", keywords.headers), key_column=keywords.key,
         allow_duplicates=keywords.allow_duplicates,
     )  # fmt: skip
+
+
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
 
 
 def _config(keywords: SendKeywords) -> EngineConfig:

@@ -225,11 +225,11 @@ def _signals_wait() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    arrived: list[int] = []
+    arrived: list[signal.Signals] = []
     held = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.getsignal(number) for number in held}
     for number in held:
-        signal.signal(number, lambda signum, _frame: arrived.append(signum))
+        signal.signal(number, lambda signum, _frame: arrived.append(signal.Signals(signum)))
     try:
         yield
     finally:
