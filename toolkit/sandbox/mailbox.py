@@ -43,7 +43,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +145,9 @@ class Mailbox:
         self._pending_events: list[tuple[Any, ...]] = []
         self._flush_threshold = flush_threshold
         self._closed = False
+        # (interface, message_id, recipients) -> events: the account's feedback model
+        # (suppression list, bounces, complaints; toolkit.sandbox.feedback), set by the sandbox.
+        self.feedback: Callable[[str, str, Sequence[str]], list[tuple[str, str, str]]] | None = None
         if self.path is None:
             if read_only:
                 raise ValueError("an in-memory mailbox cannot be opened read-only")
@@ -230,6 +233,8 @@ class Mailbox:
             content,
             detail,
         )
+        if events is None and self.feedback is not None:
+            events = self.feedback(interface, message_id, recipients)
         if events is None:
             rows = [
                 (message_id, recipient, event.kind, event.detail, now)

@@ -47,6 +47,7 @@ from toolkit.sandbox.policy import (
 )
 from toolkit.sandbox.ses_checks import address_problem
 from toolkit.sandbox.ses_resources import SesResources
+from toolkit.sandbox.ses_suppression import SesSuppressionApi
 from toolkit.sandbox.state import SandboxState
 
 BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
@@ -121,6 +122,7 @@ class SesV2Api:
             "SendBulkEmail": self.send_bulk_email,
             "GetAccount": self.get_account,
             **self.resources.handlers(),
+            **SesSuppressionApi(self.state).handlers(),
         }
 
     # -- faults ------------------------------------------------------------------------------
@@ -305,7 +307,7 @@ class SesV2Api:
         quota = policy.quota()
         return {
             "DedicatedIpAutoWarmupEnabled": False,
-            "EnforcementStatus": "HEALTHY",
+            "EnforcementStatus": self.state.reputation.status,
             "ProductionAccessEnabled": not policy.sandbox_account,
             "SendQuota": {
                 "Max24HourSend": quota.max_24_hour_send,
@@ -313,7 +315,9 @@ class SesV2Api:
                 "SentLast24Hours": quota.sent_last_24_hours,
             },
             "SendingEnabled": policy.sending_enabled,
-            "SuppressionAttributes": {"SuppressedReasons": []},
+            "SuppressionAttributes": {
+                "SuppressedReasons": list(self.state.suppression.reasons)
+            },
         }
 
     # -- size --------------------------------------------------------------------------------
