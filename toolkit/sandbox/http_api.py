@@ -158,9 +158,7 @@ class HttpApi:
                 "Could not parse the request body as JSON: nested too deeply.",
             )
         try:
-            params = route.validator.params(
-                data, labels, _query(query) if query else None, headers
-            )
+            params = route.validator.params(data, labels, _query(query) if query else None, headers)
             result = route.handler(params, len(body))
         except ValidationError as exc:
             return _error(style, 400, "BadRequestException", str(exc))

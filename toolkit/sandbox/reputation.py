@@ -129,9 +129,7 @@ class Reputation:
         bounce, complaint = self._bounces / n, self._complaints / n
         if bounce >= SES_BOUNCE_RATE_PAUSE.value or complaint >= SES_COMPLAINT_RATE_PAUSE.value:
             status = SHUTDOWN
-        elif (
-            bounce >= SES_BOUNCE_RATE_REVIEW.value or complaint >= SES_COMPLAINT_RATE_REVIEW.value
-        ):
+        elif bounce >= SES_BOUNCE_RATE_REVIEW.value or complaint >= SES_COMPLAINT_RATE_REVIEW.value:
             status = PROBATION
         else:
             status = HEALTHY

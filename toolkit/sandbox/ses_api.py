@@ -315,9 +315,7 @@ class SesV2Api:
                 "SentLast24Hours": quota.sent_last_24_hours,
             },
             "SendingEnabled": policy.sending_enabled,
-            "SuppressionAttributes": {
-                "SuppressedReasons": list(self.state.suppression.reasons)
-            },
+            "SuppressionAttributes": {"SuppressedReasons": list(self.state.suppression.reasons)},
         }
 
     # -- size --------------------------------------------------------------------------------
