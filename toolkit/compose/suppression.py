@@ -97,13 +97,14 @@ class SuppressionList:
         *,
         reasons: Iterable[str] | None = None,
         min_interval: float = 1.0,
+        page_size: int = _MAX_PAGE,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> SuppressionList:
         """Read the account-level list through a ``sesv2`` client, page by page, no faster
         than one request per ``min_interval`` seconds (SES's management calls are rate-limited
         per account, and a send is using the same account)."""
-        params: dict[str, Any] = {"PageSize": _MAX_PAGE}
+        params: dict[str, Any] = {"PageSize": page_size}
         if reasons:
             params["Reasons"] = list(reasons)
         last = None
@@ -183,9 +184,12 @@ def suppressed_rows(
     cells by position (bare addresses joined by commas)."""
     if not len(stop) or not len(rows):
         return []
-    cells = to_text.iloc[rows].astype(object).to_numpy()
-    for k, row in enumerate(rows.tolist()):
-        if row in overrides:
+    cells = np.array(to_text.iloc[rows].tolist(), dtype=object)
+    if overrides:  # rows is ascending (positions from np.flatnonzero)
+        changed = np.fromiter(overrides, dtype=np.int64, count=len(overrides))
+        at = np.minimum(np.searchsorted(rows, changed), len(rows) - 1)
+        hit = rows[at] == changed
+        for k, row in zip(at[hit].tolist(), changed[hit].tolist(), strict=True):
             cells[k] = overrides[row]
     keys = pd.Series(cells, dtype=object).fillna("").astype(str).str.strip().str.lower()
     found: list[tuple[int, str, str]] = []
