@@ -840,3 +840,13 @@ SES_SUPPRESSION_LIST_PAGE: Fact[tuple[int, int]] = Fact(
     "published SES API rate).",
     provenance="toolkit",
 )
+BREAKER_DEFAULTS: Fact[tuple[float, float, int]] = Fact(
+    (0.04, 0.0008, 50),
+    "https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-messages.html",
+    _REPUTATION_READ,
+    "The toolkit's circuit breaker trips at 4 % hard bounces or 0.08 % complaints over the "
+    "run's last recipients whose fate is known, once 50 are known: below SES's review levels "
+    "(5 % / 0.1 %) so that a run stops before it could put the account under review. With "
+    "fewer than 1,250 known fates a single complaint already exceeds 0.08 %.",
+    provenance="toolkit",
+)
