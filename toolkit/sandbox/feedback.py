@@ -82,32 +82,41 @@ class Feedback:
         """The events of one accepted message, one or more per recipient."""
         del interface  # the list applies to every way of sending through the account
         out: list[Event] = []
+        outcomes: list[str] = []  # for the reputation: one per eligible recipient
+        listed = self.suppression.listed  # no lock, no parsing while the list is empty
         for recipient in recipients:
             if is_simulator(recipient):
                 out.extend((recipient, e.kind, e.detail) for e in simulator_events(recipient))
-            elif recipient in self.suppression:
+            elif listed(recipient):
                 out.append((recipient, "bounce", SUPPRESSED_BOUNCE))
             else:
-                out.extend(self._ordinary(recipient, message_id))
+                kind = self._draw(recipient)
+                outcomes.append(kind)
+                if kind == "bounce":
+                    self.suppression.feedback(recipient, "BOUNCE", message_id, _feedback_id())
+                    out.append((recipient, "bounce", HARD_BOUNCE))
+                elif kind == "complaint":
+                    self.suppression.feedback(recipient, "COMPLAINT", message_id, _feedback_id())
+                    out.append((recipient, "delivery", DELIVERY))
+                    out.append((recipient, "complaint", COMPLAINT))
+                else:
+                    out.append((recipient, "delivery", DELIVERY))
+        if outcomes:
+            self.reputation.record_many(outcomes)
         return out
 
-    def _ordinary(self, recipient: str, message_id: str) -> list[Event]:
-        dead = suppression_key(recipient) in self.dead_mailboxes
-        if dead or self.bounce_rate or self.complaint_rate:
-            with self._lock:
-                u = self._random.random()
-        else:
-            u = 1.0
-        if dead or u < self.bounce_rate:
-            self.reputation.record("bounce")
-            self.suppression.feedback(recipient, "BOUNCE", message_id, _feedback_id())
-            return [(recipient, "bounce", HARD_BOUNCE)]
+    def _draw(self, recipient: str) -> str:
+        if self.dead_mailboxes and suppression_key(recipient) in self.dead_mailboxes:
+            return "bounce"
+        if not (self.bounce_rate or self.complaint_rate):
+            return "delivery"
+        with self._lock:
+            u = self._random.random()
+        if u < self.bounce_rate:
+            return "bounce"
         if u < self.bounce_rate + self.complaint_rate:
-            self.reputation.record("complaint")
-            self.suppression.feedback(recipient, "COMPLAINT", message_id, _feedback_id())
-            return [(recipient, "delivery", DELIVERY), (recipient, "complaint", COMPLAINT)]
-        self.reputation.record("delivery")
-        return [(recipient, "delivery", DELIVERY)]
+            return "complaint"
+        return "delivery"
 
 
 def _feedback_id() -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from toolkit.facts import (
@@ -86,15 +86,23 @@ class Reputation:
 
     def record(self, kind: str) -> None:
         """One eligible recipient's outcome: ``delivery``, ``bounce`` (hard) or ``complaint``."""
-        outcome = _KINDS[kind]
+        self.record_many((kind,))
+
+    def record_many(self, kinds: Iterable[str]) -> None:
+        """Several outcomes (one message's recipients) under one lock."""
+        outcomes = self._outcomes
         with self._lock:
-            self._outcomes.append(outcome)
-            self._bounces += outcome == _BOUNCED
-            self._complaints += outcome == _COMPLAINED
-            if len(self._outcomes) > self.window:
-                old = self._outcomes.popleft()
-                self._bounces -= old == _BOUNCED
-                self._complaints -= old == _COMPLAINED
+            for kind in kinds:
+                outcome = _KINDS[kind]
+                outcomes.append(outcome)
+                if outcome:
+                    self._bounces += outcome == _BOUNCED
+                    self._complaints += outcome == _COMPLAINED
+                if len(outcomes) > self.window:
+                    old = outcomes.popleft()
+                    if old:
+                        self._bounces -= old == _BOUNCED
+                        self._complaints -= old == _COMPLAINED
             changed = self._update()
         if changed and self.on_status is not None:
             self.on_status(self._status)

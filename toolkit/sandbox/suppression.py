@@ -130,6 +130,13 @@ class AccountSuppression:
         with self._lock:
             return self._entries.get(suppression_key(address))
 
+    def listed(self, address: str) -> bool:
+        """Whether ``address`` is on the list; free while the list is empty (the hot path of
+        every accepted message)."""
+        if not self._entries:  # unlocked peek: a put racing with a send may go either way
+            return False
+        return self.get(address) is not None
+
     def __contains__(self, address: object) -> bool:
         return isinstance(address, str) and self.get(address) is not None
 
