@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from toolkit.compose.columns import clean_text
 from toolkit.compose.message import Attachment
 from toolkit.compose.suppression import SUPPRESSED, SuppressionList
+from toolkit.compose.tags import valid_tag_value
 from toolkit.errors import ConfigurationError
 
 __all__ = [
@@ -72,6 +73,9 @@ class ComposeSpec:
         suppression: addresses not to send to (the account's list, a file, earlier runs'
             bounces; :class:`~toolkit.compose.suppression.SuppressionList`): a row whose To
             holds one ends ``skipped`` with code ``Suppressed`` and the list's name.
+        run_tag: tag every message with this run (``toolkit-run``) and its row key
+            (``toolkit-row``), so its provider events can resolve an ``unknown`` row
+            (:mod:`toolkit.compose.tags`); letters, digits, ``_`` and ``-`` only.
     """
 
     to: str = "email"
@@ -95,6 +99,7 @@ class ComposeSpec:
     allow_duplicates: bool = False
     attachment_dir: str | os.PathLike[str] | None = None
     suppression: SuppressionList | None = None
+    run_tag: str | None = None
 
     def __post_init__(self) -> None:
         """Check every field's type up front (ConfigurationError), and make column names text.
@@ -141,6 +146,12 @@ class ComposeSpec:
             raise ConfigurationError("allow_duplicates must be True or False")
         if self.suppression is not None and not isinstance(self.suppression, SuppressionList):
             raise ConfigurationError("suppression must be a SuppressionList (or None)")
+        if self.run_tag is not None and not (
+            isinstance(self.run_tag, str) and valid_tag_value(self.run_tag)
+        ):
+            raise ConfigurationError(
+                f"run_tag must be 1-256 letters, digits, _ or - (an SES tag), not {self.run_tag!r}"
+            )
         directory = self.attachment_dir
         if directory is not None and not isinstance(directory, str | os.PathLike):
             raise ConfigurationError("attachment_dir must be a directory path")

@@ -78,6 +78,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (message_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT);
+CREATE INDEX IF NOT EXISTS tags_message ON tags(message_id);
 """
 _MESSAGE_COLUMNS = (
     "message_id",
@@ -143,6 +145,7 @@ class Mailbox:
         self._buffer_lock = threading.Lock()  # the write buffer
         self._pending_messages: list[tuple[Any, ...]] = []
         self._pending_events: list[tuple[Any, ...]] = []
+        self._pending_tags: list[tuple[str, str, str]] = []
         self._flush_threshold = flush_threshold
         self._closed = False
         # (interface, message_id, recipients) -> events: the account's feedback model
@@ -203,6 +206,7 @@ class Mailbox:
         detail: str | None = None,
         accepted_at: float | None = None,
         events: Sequence[tuple[str, str, str]] | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> str:
         """Record one accepted message and its per-recipient events; returns its message id.
 
@@ -210,7 +214,8 @@ class Mailbox:
         content (``"json"``). ``size`` defaults to ``len(content)``. Events come from
         :func:`~toolkit.sandbox.policy.simulator_events` (a delivery for ordinary addresses)
         unless ``events`` gives them as ``(recipient, event, detail)`` triples (for example a
-        ``rendering-failure`` when a template variable had no value).
+        ``rendering-failure`` when a template variable had no value). ``tags`` are the
+        message's SES message tags (name, value), as SES copies them into its events.
         """
         if self.read_only:
             raise PermissionError("this mailbox is read-only")
@@ -248,6 +253,8 @@ class Mailbox:
                 raise RuntimeError("mailbox is closed")
             self._pending_messages.append(row)
             self._pending_events.extend(rows)
+            if tags:
+                self._pending_tags.extend((message_id, name, value) for name, value in tags)
             pending = len(self._pending_messages)
         if pending >= self._flush_threshold:
             self.flush()
@@ -266,9 +273,12 @@ class Mailbox:
                     return
                 messages, self._pending_messages = self._pending_messages, []
                 events, self._pending_events = self._pending_events, []
+                tags, self._pending_tags = self._pending_tags, []
             with self._db:
                 self._db.executemany(_INSERT_MESSAGE, messages)
                 self._db.executemany(_INSERT_EVENT, events)
+                if tags:
+                    self._db.executemany("INSERT INTO tags VALUES (?,?,?)", tags)
 
     def clear(self) -> None:
         """Delete every message and event (keeps persisted server state)."""
@@ -278,9 +288,11 @@ class Mailbox:
             with self._buffer_lock:
                 self._pending_messages.clear()
                 self._pending_events.clear()
+                self._pending_tags.clear()
             with self._db:
                 self._db.execute("DELETE FROM messages")
                 self._db.execute("DELETE FROM events")
+                self._db.execute("DELETE FROM tags")
 
     # -- server state (identities, templates, apps) -----------------------------------------
 
@@ -371,6 +383,20 @@ class Mailbox:
         frame = pd.DataFrame.from_records(rows, columns=list(_EVENT_COLUMNS))
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
+
+    def tags(self) -> pd.DataFrame:
+        """The accepted messages' SES message tags: columns message_id, name, value."""
+        import pandas as pd
+
+        self.flush()
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT message_id, name, value FROM tags ORDER BY rowid"
+                ).fetchall()
+            except sqlite3.OperationalError:  # a mailbox written before tags were kept
+                rows = []
+        return pd.DataFrame.from_records(rows, columns=["message_id", "name", "value"])
 
     # -- lifecycle --------------------------------------------------------------------------
 

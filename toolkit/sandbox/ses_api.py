@@ -71,6 +71,17 @@ def _bulk_status(admission: Admission) -> str:
     return "MESSAGE_REJECTED"
 
 
+def _tags(given: list[dict[str, str]] | None, header: str | None = None) -> list[tuple[str, str]]:
+    """A message's SES tags: ``EmailTags`` and a raw message's ``X-SES-MESSAGE-TAGS`` header
+    (``name=value, name=value``), as SES copies them into the message's events."""
+    found = [(t["Name"], t["Value"]) for t in given or ()]
+    for part in (header or "").split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip():
+            found.append((name.strip(), value.strip()))
+    return found
+
+
 def _template_data(text: str | None, member: str) -> dict[str, Any]:
     if not text:
         return {}
@@ -168,6 +179,7 @@ class SesV2Api:
         self.resources.check_configuration_set(params)
         subject: str | None
         events = None
+        raw_tags = None
         kind = kinds[0]
         if kind == "Simple":
             simple = content["Simple"]
@@ -183,6 +195,7 @@ class SesV2Api:
             check_raw(raw, has_sender=bool(sender), has_recipients=bool(recipients))
             headers = raw_headers(raw)
             subject = headers.get("Subject")
+            raw_tags = headers.get("X-SES-MESSAGE-TAGS")
             if sender is None:
                 sender = headers.get("From")
                 check_addresses([sender] if sender else [])
@@ -222,6 +235,7 @@ class SesV2Api:
             content_kind=content_kind,
             size=size,
             events=events,
+            tags=_tags(params.get("EmailTags"), raw_tags),
         )
         return {"MessageId": message_id}
 
@@ -296,6 +310,7 @@ class SesV2Api:
                 content_kind="json",
                 size=entry_size,
                 events=rendering_failures(recipients, missing, _MISSING_DATA),
+                tags=_tags(entry.get("ReplacementTags") or params.get("DefaultEmailTags")),
             )
             results.append({"Status": "SUCCESS", "MessageId": message_id})
         return {"BulkEmailEntryResults": results}
