@@ -5,6 +5,13 @@ events as SES does, and a row whose answer was lost becomes sent from its event.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,12 +20,14 @@ from toolkit import send
 from toolkit.compose.spec import ComposeSpec
 from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
 from toolkit.delivery.config import EngineConfig
+from toolkit.delivery.ledger import Ledger
 from toolkit.errors import ConfigurationError
 from toolkit.measure.events import events_from_notifications, events_from_sandbox
-from toolkit.measure.resolve import RESOLVED_CODE, resolve_unknown
+from toolkit.measure.resolve import RESOLVED_CODE, resolve_ledger, resolve_unknown
 from toolkit.sandbox import Sandbox
 
 FAST = EngineConfig(rate=500.0)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def spec(run_tag: str | None = "run-7", **kwargs: object) -> ComposeSpec:
@@ -110,3 +119,65 @@ def test_row_tag_values_fit_ses() -> None:
     assert row_tag_value("x" * 300).startswith("h")
     with pytest.raises(ConfigurationError, match="run_tag"):
         spec("run 7")
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+import pandas as pd
+from toolkit.api import send
+from toolkit.compose.spec import ComposeSpec
+from toolkit.targets import AwsTarget
+info = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+target = AwsTarget(region=info["region"], endpoint_url=info["endpoint_url"],
+                   access_key_id=info["access_key_id"],
+                   secret_access_key=info["secret_access_key"])
+n = int(sys.argv[3])
+df = pd.DataFrame({"email": [f"user{i}@example.org" for i in range(n)]})
+spec = ComposeSpec(sender="sender@example.com", subject="Hi", text="x", run_tag="crash-1")
+send(df, "ses", target=target, compose=spec, ledger=sys.argv[2], workers=8, progress=False)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_sigkill_then_resume_with_event_resolution(tmp_path: Path) -> None:
+    n = 1200
+    ledger_path = tmp_path / "run.sqlite"
+    info_path = tmp_path / "sandbox.json"
+    with Sandbox(rate=1500, latency_ms=40) as sandbox:
+        info_path.write_text(json.dumps(sandbox.info()), encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(info_path), str(ledger_path), str(n)], env=env
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while sandbox.mailbox.count() < n // 4:
+                assert child.poll() is None, "the child finished before it could be killed"
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            child.send_signal(signal.SIGKILL)
+            assert child.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if child.poll() is None:
+                child.kill()
+        time.sleep(0.5)  # the stated wait: requests the server had received are answered
+        with Ledger(ledger_path) as ledger:
+            unknown_before = ledger.counts().get("unknown", 0)
+            resolved = resolve_ledger(ledger, events_from_sandbox(sandbox), run_tag="crash-1")
+            unknown_after = ledger.counts().get("unknown", 0)
+        assert unknown_before > 0
+        assert resolved > 0 and unknown_after == unknown_before - resolved
+        # Resume, resending only the rows no event vouches for.
+        df = pd.DataFrame({"email": [f"user{i}@example.org" for i in range(n)]})
+        resumed = send(df, "ses", target=sandbox, compose=ComposeSpec(
+            sender="sender@example.com", subject="Hi", text="x", run_tag="crash-1"),
+            ledger=ledger_path, config=EngineConfig(rate=1500.0, retry_unknown=True),
+            progress=False)  # fmt: skip
+        delivered: Counter[str] = Counter()
+        for recipients in sandbox.mailbox.messages()["recipients"]:
+            delivered.update(recipients)
+    assert list(resumed["status"].unique()) == ["sent"]
+    assert (resumed["error_code"] == RESOLVED_CODE).sum() == resolved
+    assert set(delivered) == set(df["email"]) and max(delivered.values()) == 1  # 0 duplicates

@@ -24,7 +24,7 @@ import pandas as pd
 
 from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
 
-__all__ = ["RESOLVED_CODE", "resolve_unknown", "resolved_outcomes"]
+__all__ = ["RESOLVED_CODE", "resolve_ledger", "resolve_unknown", "resolved_outcomes"]
 
 RESOLVED_CODE = "ResolvedFromEvent"
 
@@ -79,3 +79,39 @@ def resolve_unknown(
             f"{message_id}{stamp}: it was accepted"
         )
     return out
+
+
+def resolve_ledger(ledger: Any, events: pd.DataFrame, *, run_tag: str | None = None) -> int:
+    """Before a resume: mark the ledger's ``unknown`` rows that have an event as ``sent``
+    (``ResolvedFromEvent``), so the resumed run keeps them even with ``retry_unknown=True``;
+    returns how many were resolved. ``ledger`` is a :class:`toolkit.delivery.ledger.Ledger`.
+
+    Call it after a wait long enough for the provider's events to arrive (seconds at the
+    sandbox; at SES, Send events typically within a minute): rows still without an event
+    are the only ones a resume with ``retry_unknown=True`` sends again.
+    """
+    from dataclasses import replace
+
+    from toolkit.results import Status
+
+    unknown = [r for r in ledger.records() if r.status == Status.UNKNOWN.value]
+    found = resolved_outcomes([r.row_key for r in unknown], events, run_tag=run_tag)
+    finals = []
+    for record in unknown:
+        hit = found.get(record.row_key)
+        if hit is None:
+            continue
+        message_id, event, _when = hit
+        outcome = replace(
+            record.to_outcome(),
+            status=Status.SENT,
+            message_id=message_id,
+            error_code=RESOLVED_CODE,
+            error_message=f"no answer came, but the provider published a {event} event "
+            f"for message {message_id}: it was accepted",
+        )
+        finals.append((record.content_hash, outcome))
+    if finals:
+        ledger.record(finals)
+        ledger.flush()
+    return len(finals)
