@@ -22,7 +22,11 @@ as ``verified`` are verified from the start, and :meth:`Sandbox.verify_identity`
 other); ``sandbox_account=True`` is SES's sandbox (1 recipient per second, 200 per 24 hours,
 verified recipients only). Pinpoint email is emulated as it was before its end of support,
 and every Pinpoint message in the mailbox says so; ``pinpoint_ended=True`` answers as AWS does
-after 2026-10-30.
+after 2026-10-30. The account has SES's suppression list (:attr:`Sandbox.suppression`; default
+SuppressedReasons BOUNCE and COMPLAINT) and reputation (:attr:`Sandbox.reputation`):
+``bounce_rate``/``complaint_rate``/``dead_mailboxes`` make ordinary recipients bounce or
+complain (:mod:`toolkit.sandbox.feedback`), and past SES's levels the account goes to
+PROBATION, then SHUTDOWN, which pauses sending.
 """
 
 from __future__ import annotations

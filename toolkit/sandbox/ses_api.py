@@ -7,7 +7,11 @@ with the status and exception name SES uses. Every send goes through the shared
 
 Supported: SendEmail (Simple, Raw, Template by name or inline), SendBulkEmail, GetAccount, and
 from :mod:`toolkit.sandbox.ses_resources` Create/Get/List/DeleteEmailIdentity,
-Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet.
+Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet, and from
+:mod:`toolkit.sandbox.ses_suppression` Put/Get/List/DeleteSuppressedDestination and
+PutAccountSuppressionAttributes. GetAccount reports the account's SuppressedReasons and its
+EnforcementStatus (:mod:`toolkit.sandbox.reputation`); a send's EmailTags are kept with the
+message and copied into its events, as SES does.
 
 What SES checks before it accepts a message, checked here too (sources in
 :mod:`toolkit.facts`): every address's syntax (one bad address refuses the whole message,
