@@ -307,3 +307,18 @@ def test_cli_sandbox_rejects_a_bad_bounce_rate() -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "bounce rate" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_reports_reputation_and_suppression(make_sandbox: Callable[..., Sandbox]) -> None:
+    from toolkit.checks import check
+
+    sandbox = make_sandbox(dead_mailboxes=["dead@example.org"])
+    account = next(c for c in check("ses", target=sandbox).checks if c.name == "account")
+    assert account.passed and "HEALTHY" in account.detail and "BOUNCE, COMPLAINT" in account.detail
+    sandbox.reputation.min_volume = 10
+    client = ses(sandbox)
+    send(client, "dead@example.org")
+    for i in range(10):
+        send(client, f"ok{i}@example.org")  # 1 of 11: 9 %, under review
+    account = next(c for c in check("ses", target=sandbox).checks if c.name == "account")
+    assert not account.passed and "PROBATION" in account.detail
