@@ -315,10 +315,10 @@ def test_check_reports_reputation_and_suppression(make_sandbox: Callable[..., Sa
     sandbox = make_sandbox(dead_mailboxes=["dead@example.org"])
     account = next(c for c in check("ses", target=sandbox).checks if c.name == "account")
     assert account.passed and "HEALTHY" in account.detail and "BOUNCE, COMPLAINT" in account.detail
-    sandbox.reputation.min_volume = 10
+    sandbox.reputation.min_volume = 14
     client = ses(sandbox)
     send(client, "dead@example.org")
-    for i in range(10):
-        send(client, f"ok{i}@example.org")  # 1 of 11: 9 %, under review
+    for i in range(13):
+        send(client, f"ok{i}@example.org")  # 1 of 14: 7 %, under review
     account = next(c for c in check("ses", target=sandbox).checks if c.name == "account")
     assert not account.passed and "PROBATION" in account.detail
