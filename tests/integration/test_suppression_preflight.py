@@ -114,3 +114,20 @@ def test_writing_back_is_explicit(sandbox: Sandbox, tmp_path: Path) -> None:
 
 def test_key_is_case_insensitive_and_drops_display_name() -> None:
     assert suppression_key(" Ann <Ann@Example.ORG> ") == "ann@example.org"
+
+
+def test_history_keeps_hard_bounces_and_complaints_only(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(dead_mailboxes=["dead@example.org"])
+    df = frame("dead@example.org", "ooto@simulator.amazonses.com", "ok@example.org",
+               "complaint@simulator.amazonses.com")  # fmt: skip
+    send(df, target=sandbox, compose=spec(), config=FAST, progress=False)
+    events = events_from_sandbox(sandbox)
+    soft = events.iloc[:1].assign(bounce_type="Transient", recipient="soft@example.org")
+    history = tmp_path / "h.sqlite3"
+    record_feedback(pd.concat([events, soft], ignore_index=True), history)
+    record_feedback(events, history)  # again: one row per address and reason
+    kept = sorted((a, r) for a, r, _at, _m in FeedbackHistory(history).entries())
+    assert kept == [("complaint@simulator.amazonses.com", "COMPLAINT"),
+                    ("dead@example.org", "BOUNCE")]  # fmt: skip
