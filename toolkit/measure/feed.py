@@ -49,14 +49,15 @@ class SandboxFeed:
     def __init__(self, source: Any, since: float | None = None) -> None:
         self._mailbox = getattr(source, "mailbox", source)
         self._since = pd.Timestamp(time.time() if since is None else since, unit="s", tz="UTC")
-        self._seen = 0
+        # From now: skip what is already there without reading it (earlier runs' events).
+        counted = getattr(self._mailbox, "event_count", None)
+        self._seen = int(counted()) if since is None and callable(counted) else 0
         self._lock = threading.Lock()
 
     def poll(self) -> pd.DataFrame:
         with self._lock:
-            raw = self._mailbox.events()
-            fresh = raw.iloc[self._seen :]
-            self._seen = len(raw)
+            fresh = self._mailbox.events(start=self._seen)
+            self._seen += len(fresh)
         if fresh.empty:
             return _empty()
         frame = events_from_sandbox(fresh.reset_index(drop=True))

@@ -324,6 +324,12 @@ class Mailbox:
                 ).fetchone()
         return int(row[0])
 
+    def event_count(self) -> int:
+        """Number of recorded events (where a follower of :meth:`events` starts)."""
+        self.flush()
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
     def message(self, message_id: str) -> dict[str, Any] | None:
         """One message as a dict (recipients decoded, content as bytes), or None."""
         self.flush()
@@ -364,10 +370,11 @@ class Mailbox:
         frame["accepted_at"] = pd.to_datetime(frame["accepted_at"], unit="s", utc=True)
         return frame
 
-    def events(self, message_id: str | None = None) -> pd.DataFrame:
+    def events(self, message_id: str | None = None, *, start: int = 0) -> pd.DataFrame:
         """Simulated events, one row per (message, recipient, event), in order.
 
-        Columns: message_id, recipient, event, detail, at (UTC timestamp).
+        Columns: message_id, recipient, event, detail, at (UTC timestamp). ``start`` skips the
+        first events (a follower that read ``n`` events before asks from ``n`` on).
         """
         import pandas as pd
 
@@ -378,6 +385,9 @@ class Mailbox:
             sql += " WHERE message_id = ?"
             params = (message_id,)
         sql += " ORDER BY rowid"
+        if start:
+            sql += " LIMIT -1 OFFSET ?"
+            params = (*params, int(start))
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=list(_EVENT_COLUMNS))
