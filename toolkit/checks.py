@@ -249,12 +249,25 @@ class _Account:
                 "sending is paused for this account",
                 "see the SES console's account dashboard for why, and ask AWS to resume it",
             )
+        reasons = (account.get("SuppressionAttributes") or {}).get("SuppressedReasons")
+        standing = (
+            f"; reputation {account.get('EnforcementStatus', 'unknown')}; account suppression "
+            + (f"list on for {', '.join(reasons)}" if reasons else "list off (bounces not kept)")
+        )
+        if account.get("EnforcementStatus") == "PROBATION":
+            return Check(
+                "account",
+                False,
+                f"under review (PROBATION): bounces or complaints are too high{standing}",
+                "find and fix the cause before sending more (SES console > Reputation metrics); "
+                "send with a suppression list and the circuit breaker",
+            )
         if account.get("ProductionAccessEnabled"):
-            return Check("account", True, "production access (out of the SES sandbox)")
+            return Check("account", True, f"production access (out of the SES sandbox){standing}")
         return Check(
             "account",
             False,
-            "in the SES sandbox: only verified recipients and the mailbox simulator",
+            f"in the SES sandbox: only verified recipients and the mailbox simulator{standing}",
             "request production access (SES console > Account dashboard), or send only to "
             "verified addresses and success@simulator.amazonses.com",
         )

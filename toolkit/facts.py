@@ -897,3 +897,109 @@ SES_SMTP_IDLE_TIMEOUT: Fact[float] = Fact(
     _CHECKED,
     "'The connection automatically closes after about 10 seconds of inactivity.'",
 )
+
+# -- reputation and the account-level suppression list (read 2026-12-06) ---------------------
+
+_REPUTATION_READ = dt.date(2026, 12, 6)
+_SES_REVIEW_KC = (
+    "https://aws.amazon.com/premiumsupport/knowledge-center/ses-resolve-account-review-pause/"
+)
+_SES_SUPPRESSION_KC = (
+    "https://aws.amazon.com/premiumsupport/knowledge-center/ses-suppression-list-sending-quota/"
+)
+
+SES_BOUNCE_RATE_REVIEW: Fact[float] = Fact(
+    0.05,
+    "https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-messages.html",
+    _REPUTATION_READ,
+    "AWS's words, in its review notices (quoted in field reports): 'We recommend that you "
+    "maintain a bounce rate below 5%. If your bounce rate exceeds 10%, we might pause'. The "
+    "exact point at which an account goes under review is not published: the sandbox's "
+    "EnforcementStatus turns PROBATION at 5 % (modelled).",
+)
+SES_BOUNCE_RATE_PAUSE: Fact[float] = Fact(
+    0.10,
+    _SES_REVIEW_KC,
+    _REPUTATION_READ,
+    "AWS's words: issues that might cause a sending pause include 'A bounce rate of 10% or "
+    "greater'. AWS 'might' pause; the sandbox always does (SHUTDOWN, modelled: stricter).",
+)
+SES_COMPLAINT_RATE_REVIEW: Fact[float] = Fact(
+    0.001,
+    "https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-messages.html",
+    _REPUTATION_READ,
+    "AWS's reputation-metrics page: complaint rate review at 0.1 % (as read through "
+    "blog.sendops.dev's runbook, which notes a re:Post article saying 0.01 %; the Developer "
+    "Guide's 0.1 % is used). The sandbox turns PROBATION at 0.1 % (modelled).",
+)
+SES_COMPLAINT_RATE_PAUSE: Fact[float] = Fact(
+    0.005,
+    _SES_REVIEW_KC,
+    _REPUTATION_READ,
+    "AWS's words: 'A complaint rate of 0.5% or greater' may cause a sending pause. The sandbox "
+    "always pauses there (SHUTDOWN, modelled).",
+)
+SES_REPUTATION_VOLUME: Fact[tuple[int, int]] = Fact(
+    (10_000, 200),
+    "https://aws.amazon.com/blogs/ses/announcing-the-reputation-dashboard/",
+    _REPUTATION_READ,
+    "AWS computes the rates over 'a representative volume of email', not a fixed period, and "
+    "publishes neither its size nor a minimum. Modelled: the sandbox measures over the last "
+    "10,000 eligible recipients and changes EnforcementStatus only once 200 have been sent.",
+)
+SES_REPUTATION_EXCLUDES: Fact[tuple[str, ...]] = Fact(
+    ("mailbox simulator", "account-level suppression list"),
+    _SES_SUPPRESSION_KC,
+    _REPUTATION_READ,
+    "AWS's words: 'Amazon SES doesn't count bounces from email addresses on your account-level "
+    "suppression list toward your account's bounce rate' (they do count toward the daily "
+    "quota); messages to the mailbox simulator count toward neither (simulator page).",
+)
+SES_SUPPRESSION_DEFAULT_REASONS: Fact[tuple[str, ...]] = Fact(
+    ("BOUNCE", "COMPLAINT"),
+    "https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html",
+    _REPUTATION_READ,
+    "AWS's words: accounts that started using SES after 2019-11-25 use the account-level "
+    "suppression list by default for both bounces and complaints; the sandbox's GetAccount "
+    "starts with both.",
+)
+SES_SUPPRESSION_BEHAVIOUR: Fact[str] = Fact(
+    "accepted with a MessageId, not sent, a Permanent/OnAccountSuppressionList bounce",
+    "https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html",
+    _REPUTATION_READ,
+    "AWS's words: 'If you try to send a message to an address in the account-level "
+    "suppression list, Amazon SES accepts the message but does not send it'; the bounce "
+    "reads 'Amazon SES did not send the message to this address because it is on the "
+    "suppression list for your account.' Hard bounces (and complaints) add the address when "
+    "the reason is in SuppressedReasons; entries stay until DeleteSuppressedDestination.",
+)
+SES_SUPPRESSION_ADDRESS_MATCH: Fact[str] = Fact(
+    "case-insensitive on the whole address (bare address, display name dropped)",
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutSuppressedDestination.html",
+    _REPUTATION_READ,
+    "AWS documents no case rule for the suppression list (identities compare the local part "
+    "case-sensitively). The toolkit matches suppression entries case-insensitively, local part "
+    "included: a false match skips a row, a missed one risks a bounce (the toolkit's choice; "
+    "the sandbox does the same, so it is never more lenient).",
+    provenance="toolkit",
+)
+SES_SUPPRESSION_LIST_PAGE: Fact[tuple[int, int]] = Fact(
+    (100, 1000),
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_ListSuppressedDestinations.html",
+    _REPUTATION_READ,
+    "ListSuppressedDestinations pages with NextToken; the sandbox's default page of 100 and "
+    "maximum of 1000 are modelled (AWS's reference gives no default), and the toolkit reads "
+    "the list at 1 request per second (the toolkit's pace for management calls, below any "
+    "published SES API rate).",
+    provenance="toolkit",
+)
+BREAKER_DEFAULTS: Fact[tuple[float, float, int]] = Fact(
+    (0.04, 0.0008, 50),
+    "https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-messages.html",
+    _REPUTATION_READ,
+    "The toolkit's circuit breaker trips at 4 % hard bounces or 0.08 % complaints over the "
+    "run's last recipients whose fate is known, once 50 are known: below SES's review levels "
+    "(5 % / 0.1 %) so that a run stops before it could put the account under review. With "
+    "fewer than 1,250 known fates a single complaint already exceeds 0.08 %.",
+    provenance="toolkit",
+)

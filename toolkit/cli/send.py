@@ -101,6 +101,21 @@ def add_parser(sub: Any) -> None:
         help="input columns to copy into the results, comma-separated, e.g. --keep "
         "order_id,first_name",
     )  # fmt: skip
+    stop = send.add_argument_group("suppression (rows to these addresses end skipped/Suppressed)")
+    stop.add_argument(
+        "--suppression-file", metavar="PATH",
+        help="a CSV or Parquet file of addresses not to send to (e.g. an unsubscribe export; "
+        "column email/address, or the only column), e.g. --suppression-file unsubscribed.csv",
+    )  # fmt: skip
+    stop.add_argument(
+        "--suppression-history", metavar="PATH",
+        help="the SQLite file of earlier runs' hard bounces and complaints (written by "
+        "toolkit.measure.history.record_feedback), e.g. --suppression-history feedback.sqlite3",
+    )  # fmt: skip
+    stop.add_argument(
+        "--no-account-suppression", action="store_true",
+        help="do not read the account's SES suppression list before sending",
+    )  # fmt: skip
     add_where_arguments(send)
     engine = send.add_argument_group("sending")
     engine.add_argument(

@@ -42,7 +42,31 @@ def add_parser(sub: Any) -> None:
         metavar="P",
         help="P(transient failure) per recipient inside bulk answers",
     )
-    box.add_argument("--seed", type=int, help="makes the injected faults reproducible")
+    box.add_argument(
+        "--bounce-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="P(hard bounce) per ordinary (non-simulator) recipient; feeds the account's "
+        "reputation and suppression list",
+    )
+    box.add_argument(
+        "--complaint-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="P(complaint after delivery) per ordinary recipient",
+    )
+    box.add_argument(
+        "--dead-mailbox",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="an address that always hard-bounces (repeatable)",
+    )
+    box.add_argument(
+        "--seed", type=int, help="makes the injected faults, bounces and complaints reproducible"
+    )
     box.add_argument(
         "--sandbox-account",
         action="store_true",
@@ -92,6 +116,9 @@ def run_sandbox(ns: argparse.Namespace) -> int:
             seed=ns.seed,
             sandbox_account=ns.sandbox_account,
             pinpoint_ended=ns.pinpoint_ended,
+            bounce_rate=ns.bounce_rate,
+            complaint_rate=ns.complaint_rate,
+            dead_mailboxes=ns.dead_mailbox,
             **({"verified": ns.verified} if ns.verified else {}),
         ).start()
     except (ValueError, OverflowError, OSError) as exc:

@@ -91,6 +91,7 @@ from toolkit.compose.spec import (
     TOO_LARGE,
     ComposeSpec,
 )
+from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
 from toolkit.results import Outcome, Status, results_frame
 
 
@@ -274,7 +275,7 @@ class _Renderer:
             static += header_line(name, value)
         if spec.configuration_set:
             static += header_line("X-SES-CONFIGURATION-SET", spec.configuration_set)
-        if spec.tags:
+        if spec.tags and spec.run_tag is None:  # with a run tag: per row, in _one
             static += header_line("X-SES-MESSAGE-TAGS", ", ".join(f"{k}={v}" for k, v in spec.tags))
         self.static_headers = static
         self.layout = MimeLayout.create(
@@ -365,6 +366,9 @@ class _Renderer:
             sender = format_mailbox(sender_address, sender_name)
             sender_line = address_line("From", [(sender_name, sender_address)])
         extra = {"to_name": name} if name else {}
+        tags = spec.tags
+        if spec.run_tag is not None:  # tie the message's events to its run and row
+            tags = (*tags, (RUN_TAG, spec.run_tag), (ROW_TAG, row_tag_value(key)))
         attachments = spec.attachments
         if spec.attachment_column is not None:
             path = cells[spec.attachment_column][i]
@@ -388,7 +392,7 @@ class _Renderer:
                 row_key=key, position=position, sender=sender, to=to[i], cc=cc[i], bcc=bcc[i],
                 reply_to=reply[i], template=self.template, template_data=data,
                 headers=spec.headers, attachments=attachments,
-                configuration_set=spec.configuration_set, tags=spec.tags, extra=extra,
+                configuration_set=spec.configuration_set, tags=tags, extra=extra,
             )  # fmt: skip
         subject = rendered["subject"][i] if "subject" in rendered else ""
         if has_unsafe_header_chars(subject):
@@ -405,6 +409,9 @@ class _Renderer:
                 head.append(address_line("Reply-To", [("", a) for a in reply[i]]))
             head.append(header_line("Subject", subject))
             head.append(date_line)
+            if spec.run_tag is not None:
+                head.append(header_line("X-SES-MESSAGE-TAGS",
+                                        ", ".join(f"{k}={v}" for k, v in tags)))  # fmt: skip
             raw = self.layout.build("".join(head) + self.static_headers, text, html,
                                     attachments[len(spec.attachments):])  # fmt: skip
             size = len(raw)
@@ -422,7 +429,7 @@ class _Renderer:
             row_key=key, position=position, sender=sender, to=to[i], cc=cc[i], bcc=bcc[i],
             reply_to=reply[i], subject=subject, text=text, html=html, raw=raw,
             headers=spec.headers, attachments=attachments,
-            configuration_set=spec.configuration_set, tags=spec.tags, extra=extra,
+            configuration_set=spec.configuration_set, tags=tags, extra=extra,
         )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ from toolkit.compose.spec import (
     TOO_MANY_RECIPIENTS,
     ComposeSpec,
 )
+from toolkit.compose.suppression import SUPPRESSED, suppressed_rows
 from toolkit.errors import ConfigurationError, MissingColumnError
 from toolkit.results import Outcome, Status
 
@@ -542,6 +543,17 @@ class Preflight:
                     error_message=f"same recipients and content as row {original!r}",
                 )  # fmt: skip
             bad[valid[duplicates]] = True
+        if spec.suppression is not None:  # the lists a send names: skipped, not sent
+            text = self._text(spec.to)
+            for row, address, listed in suppressed_rows(
+                text, address_columns[0][1].overrides, np.flatnonzero(~bad), spec.suppression
+            ):
+                preflight[row] = Outcome(
+                    row_key=row_keys[row], status=Status.SKIPPED, transport=self.transport,
+                    recipient=_recipient(to_column.iat[row]), error_code=SUPPRESSED,
+                    error_message=f"{address} is on {listed}",
+                )  # fmt: skip
+                bad[row] = True
         sendable = np.flatnonzero(~bad).tolist()
         return PreflightResult(
             row_keys=row_keys, content_hashes=content_hashes, preflight=preflight,

@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 
 from toolkit.compose.columns import clean_text
 from toolkit.compose.message import Attachment
+from toolkit.compose.suppression import SUPPRESSED, SuppressionList
+from toolkit.compose.tags import valid_tag_value
 from toolkit.errors import ConfigurationError
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "INVALID_VALUE",
     "MISSING_VALUE",
     "NON_ASCII_LOCAL_PART",
+    "SUPPRESSED",
     "TOO_LARGE",
     "TOO_MANY_RECIPIENTS",
     "ComposeSpec",
@@ -67,6 +70,12 @@ class ComposeSpec:
         configuration_set, tags, headers: passed with every message.
         key_column: a column with a stable row key for the ledger (default: the index).
         allow_duplicates: send rows with the same recipients and content more than once.
+        suppression: addresses not to send to (the account's list, a file, earlier runs'
+            bounces; :class:`~toolkit.compose.suppression.SuppressionList`): a row whose To
+            holds one ends ``skipped`` with code ``Suppressed`` and the list's name.
+        run_tag: tag every message with this run (``toolkit-run``) and its row key
+            (``toolkit-row``), so its provider events can resolve an ``unknown`` row
+            (:mod:`toolkit.compose.tags`); letters, digits, ``_`` and ``-`` only.
     """
 
     to: str = "email"
@@ -89,6 +98,8 @@ class ComposeSpec:
     key_column: str | None = None
     allow_duplicates: bool = False
     attachment_dir: str | os.PathLike[str] | None = None
+    suppression: SuppressionList | None = None
+    run_tag: str | None = None
 
     def __post_init__(self) -> None:
         """Check every field's type up front (ConfigurationError), and make column names text.
@@ -133,6 +144,14 @@ class ComposeSpec:
         object.__setattr__(self, "attachments", tuple(self.attachments))
         if not isinstance(self.allow_duplicates, bool):
             raise ConfigurationError("allow_duplicates must be True or False")
+        if self.suppression is not None and not isinstance(self.suppression, SuppressionList):
+            raise ConfigurationError("suppression must be a SuppressionList (or None)")
+        if self.run_tag is not None and not (
+            isinstance(self.run_tag, str) and valid_tag_value(self.run_tag)
+        ):
+            raise ConfigurationError(
+                f"run_tag must be 1-256 letters, digits, _ or - (an SES tag), not {self.run_tag!r}"
+            )
         directory = self.attachment_dir
         if directory is not None and not isinstance(directory, str | os.PathLike):
             raise ConfigurationError("attachment_dir must be a directory path")

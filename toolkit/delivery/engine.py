@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 CANCELLED_CODE = "Cancelled"
 LIMIT_CODE = "Limit"
+REPUTATION_PAUSE_CODE = "ReputationPause"  # a circuit breaker stopped the run
 NO_ANSWER_CODE = "NoAnswer"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
 
@@ -92,6 +93,12 @@ class Pacer(Protocol):
     def capacity(self) -> float: ...
 
     def reserve(self, n: float = 1, abort: threading.Event | None = None) -> Held | None: ...
+
+
+class Breaker(Protocol):
+    """Says when to stop taking new rows (:class:`toolkit.delivery.breaker.CircuitBreaker`)."""
+
+    def tripped(self) -> str | None: ...
 
 
 class DailyBudget(Protocol):
@@ -188,8 +195,10 @@ class SendEngine:
         observers: Sequence[Observer] = (),
         pacer: Pacer | None = None,
         daily: DailyBudget | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.config = config or EngineConfig()
+        self._breaker = breaker
         self._plan = plan
         self._transport = transport
         self._ledger = ledger
@@ -418,7 +427,11 @@ class SendEngine:
             self._cond.notify_all()
 
     def _put(self, batch: list[_Item]) -> None:
-        """Hand a new batch to the workers (blocks while the queue is full)."""
+        """Hand a new batch to the workers (blocks while the queue is full); a tripped circuit
+        breaker stops the run first (the batch and the rest end ReputationPause)."""
+        why = self._breaker.tripped() if self._breaker is not None else None
+        if why is not None:
+            self._halt_with(_Stop(Status.SKIPPED, REPUTATION_PAUSE_CODE, why))
         with self._lock:
             self._outstanding += len(batch)
         self._enqueue(batch)

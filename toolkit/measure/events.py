@@ -13,7 +13,8 @@ Events frame columns (:data:`EVENT_COLUMNS`): ``message_id``, ``recipient``, ``e
 (``delivery``, ``bounce``, ``complaint``, ``auto-reply``, ``delivery_delay``, ``send``,
 ``reject``, ``open``, ``click``, ...), ``event_time`` (UTC timestamp), ``bounce_type``
 (``Permanent``/``Transient``/``Undetermined``), ``bounce_subtype``, ``feedback_type`` (for
-complaints), ``detail`` (diagnostic or SMTP response), ``source``.
+complaints), ``detail`` (diagnostic or SMTP response), ``source``, ``tags`` (the message's SES
+message tags as a dict, or None; they tie an event to its run and row: :mod:`toolkit.compose.tags`).
 
 Usage::
 
@@ -44,6 +45,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "feedback_type",
     "detail",
     "source",
+    "tags",
 )
 
 #: Which event describes a row best when it has several: a bounce outranks a complaint,
@@ -145,6 +147,7 @@ def join_events(results: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 def events_from_sandbox(source: Any) -> pd.DataFrame:
     """Events from the embedded sandbox: a ``Sandbox`` (its ``.mailbox``), a ``Mailbox``, or
     the frame ``mailbox.events()`` returned."""
+    tags: pd.DataFrame | None = None
     if isinstance(source, pd.DataFrame):
         raw = source
     else:
@@ -152,6 +155,8 @@ def events_from_sandbox(source: Any) -> pd.DataFrame:
         if not hasattr(mailbox, "events"):
             raise TypeError(f"expected a Sandbox, a Mailbox or a DataFrame, got {source!r}")
         raw = mailbox.events()
+        tagged = getattr(mailbox, "tags", None)
+        tags = tagged() if callable(tagged) else None
     frame = pd.DataFrame(
         {
             "message_id": raw["message_id"].astype(object),
@@ -169,6 +174,11 @@ def events_from_sandbox(source: Any) -> pd.DataFrame:
     feedback = details.str.extract(_FEEDBACK_DETAIL)[0]
     frame["feedback_type"] = feedback.where(frame["event"] == "complaint")
     frame["source"] = "sandbox"
+    if tags is not None and not tags.empty:
+        by_message: dict[str, dict[str, str]] = {}
+        for message_id, name, value in tags.itertuples(index=False):
+            by_message.setdefault(message_id, {})[name] = value
+        frame["tags"] = frame["message_id"].map(by_message).astype(object)
     return _as_events_frame(frame)
 
 
@@ -214,8 +224,12 @@ def parse_ses_notification(
     event = _event_name(kind)
     message_id = mail.get("messageId")
     destination = [str(r) for r in mail.get("destination") or []]
+    tags = mail.get("tags")
     base = {
         "message_id": message_id,
+        "tags": {str(k): (v[0] if isinstance(v, list) and v else v) for k, v in tags.items()}
+        if isinstance(tags, Mapping)
+        else None,
         "event": event,
         "bounce_type": None,
         "bounce_subtype": None,

@@ -158,9 +158,7 @@ class HttpApi:
                 "Could not parse the request body as JSON: nested too deeply.",
             )
         try:
-            params = route.validator.params(
-                data, labels, dict(parse_qsl(query)) if query else None, headers
-            )
+            params = route.validator.params(data, labels, _query(query) if query else None, headers)
             result = route.handler(params, len(body))
         except ValidationError as exc:
             return _error(style, 400, "BadRequestException", str(exc))
@@ -420,3 +418,16 @@ class HttpApiServer:
             connection.close()
         if self._server is not None:
             await self._server.wait_closed()
+
+
+def _query(query: str) -> dict[str, str | list[str]]:
+    """Query parameters; a repeated name (a list member, e.g. ``Reason=BOUNCE&Reason=...``)
+    keeps every value, in order."""
+    found: dict[str, str | list[str]] = {}
+    for name, value in parse_qsl(query):
+        if name in found:
+            before = found[name]
+            found[name] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            found[name] = value
+    return found

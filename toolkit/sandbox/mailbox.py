@@ -43,7 +43,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_message ON events(message_id);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (message_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT);
+CREATE INDEX IF NOT EXISTS tags_message ON tags(message_id);
 """
 _MESSAGE_COLUMNS = (
     "message_id",
@@ -143,8 +145,12 @@ class Mailbox:
         self._buffer_lock = threading.Lock()  # the write buffer
         self._pending_messages: list[tuple[Any, ...]] = []
         self._pending_events: list[tuple[Any, ...]] = []
+        self._pending_tags: list[tuple[str, str, str]] = []
         self._flush_threshold = flush_threshold
         self._closed = False
+        # (interface, message_id, recipients) -> events: the account's feedback model
+        # (suppression list, bounces, complaints; toolkit.sandbox.feedback), set by the sandbox.
+        self.feedback: Callable[[str, str, Sequence[str]], list[tuple[str, str, str]]] | None = None
         if self.path is None:
             if read_only:
                 raise ValueError("an in-memory mailbox cannot be opened read-only")
@@ -200,6 +206,7 @@ class Mailbox:
         detail: str | None = None,
         accepted_at: float | None = None,
         events: Sequence[tuple[str, str, str]] | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> str:
         """Record one accepted message and its per-recipient events; returns its message id.
 
@@ -207,7 +214,8 @@ class Mailbox:
         content (``"json"``). ``size`` defaults to ``len(content)``. Events come from
         :func:`~toolkit.sandbox.policy.simulator_events` (a delivery for ordinary addresses)
         unless ``events`` gives them as ``(recipient, event, detail)`` triples (for example a
-        ``rendering-failure`` when a template variable had no value).
+        ``rendering-failure`` when a template variable had no value). ``tags`` are the
+        message's SES message tags (name, value), as SES copies them into its events.
         """
         if self.read_only:
             raise PermissionError("this mailbox is read-only")
@@ -230,6 +238,8 @@ class Mailbox:
             content,
             detail,
         )
+        if events is None and self.feedback is not None:
+            events = self.feedback(interface, message_id, recipients)
         if events is None:
             rows = [
                 (message_id, recipient, event.kind, event.detail, now)
@@ -243,6 +253,8 @@ class Mailbox:
                 raise RuntimeError("mailbox is closed")
             self._pending_messages.append(row)
             self._pending_events.extend(rows)
+            if tags:
+                self._pending_tags.extend((message_id, name, value) for name, value in tags)
             pending = len(self._pending_messages)
         if pending >= self._flush_threshold:
             self.flush()
@@ -261,9 +273,12 @@ class Mailbox:
                     return
                 messages, self._pending_messages = self._pending_messages, []
                 events, self._pending_events = self._pending_events, []
+                tags, self._pending_tags = self._pending_tags, []
             with self._db:
                 self._db.executemany(_INSERT_MESSAGE, messages)
                 self._db.executemany(_INSERT_EVENT, events)
+                if tags:
+                    self._db.executemany("INSERT INTO tags VALUES (?,?,?)", tags)
 
     def clear(self) -> None:
         """Delete every message and event (keeps persisted server state)."""
@@ -273,9 +288,11 @@ class Mailbox:
             with self._buffer_lock:
                 self._pending_messages.clear()
                 self._pending_events.clear()
+                self._pending_tags.clear()
             with self._db:
                 self._db.execute("DELETE FROM messages")
                 self._db.execute("DELETE FROM events")
+                self._db.execute("DELETE FROM tags")
 
     # -- server state (identities, templates, apps) -----------------------------------------
 
@@ -306,6 +323,12 @@ class Mailbox:
                     "SELECT COUNT(*) FROM messages WHERE interface = ?", (interface,)
                 ).fetchone()
         return int(row[0])
+
+    def event_count(self) -> int:
+        """Number of recorded events (where a follower of :meth:`events` starts)."""
+        self.flush()
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def message(self, message_id: str) -> dict[str, Any] | None:
         """One message as a dict (recipients decoded, content as bytes), or None."""
@@ -347,10 +370,11 @@ class Mailbox:
         frame["accepted_at"] = pd.to_datetime(frame["accepted_at"], unit="s", utc=True)
         return frame
 
-    def events(self, message_id: str | None = None) -> pd.DataFrame:
+    def events(self, message_id: str | None = None, *, start: int = 0) -> pd.DataFrame:
         """Simulated events, one row per (message, recipient, event), in order.
 
-        Columns: message_id, recipient, event, detail, at (UTC timestamp).
+        Columns: message_id, recipient, event, detail, at (UTC timestamp). ``start`` skips the
+        first events (a follower that read ``n`` events before asks from ``n`` on).
         """
         import pandas as pd
 
@@ -361,11 +385,28 @@ class Mailbox:
             sql += " WHERE message_id = ?"
             params = (message_id,)
         sql += " ORDER BY rowid"
+        if start:
+            sql += " LIMIT -1 OFFSET ?"
+            params = (*params, int(start))
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=list(_EVENT_COLUMNS))
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
+
+    def tags(self) -> pd.DataFrame:
+        """The accepted messages' SES message tags: columns message_id, name, value."""
+        import pandas as pd
+
+        self.flush()
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT message_id, name, value FROM tags ORDER BY rowid"
+                ).fetchall()
+            except sqlite3.OperationalError:  # a mailbox written before tags were kept
+                rows = []
+        return pd.DataFrame.from_records(rows, columns=["message_id", "name", "value"])
 
     # -- lifecycle --------------------------------------------------------------------------
 

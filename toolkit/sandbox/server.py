@@ -22,7 +22,11 @@ as ``verified`` are verified from the start, and :meth:`Sandbox.verify_identity`
 other); ``sandbox_account=True`` is SES's sandbox (1 recipient per second, 200 per 24 hours,
 verified recipients only). Pinpoint email is emulated as it was before its end of support,
 and every Pinpoint message in the mailbox says so; ``pinpoint_ended=True`` answers as AWS does
-after 2026-10-30.
+after 2026-10-30. The account has SES's suppression list (:attr:`Sandbox.suppression`; default
+SuppressedReasons BOUNCE and COMPLAINT) and reputation (:attr:`Sandbox.reputation`):
+``bounce_rate``/``complaint_rate``/``dead_mailboxes`` make ordinary recipients bounce or
+complain (:mod:`toolkit.sandbox.feedback`), and past SES's levels the account goes to
+PROBATION, then SHUTDOWN, which pauses sending.
 """
 
 from __future__ import annotations
@@ -40,15 +44,18 @@ import botocore.session
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_SANDBOX_MAX_24_HOUR_SEND, SES_SANDBOX_MAX_SEND_RATE
 from toolkit.sandbox.faults import Faults
+from toolkit.sandbox.feedback import Feedback
 from toolkit.sandbox.http_api import ApiError, HttpApiServer
 from toolkit.sandbox.mailbox import Mailbox
 from toolkit.sandbox.pinpoint_api import PinpointApi
 from toolkit.sandbox.policy import DEFAULT_IDENTITIES, Policy, too_large_message
+from toolkit.sandbox.reputation import SHUTDOWN, Reputation
 from toolkit.sandbox.routing import Router
 from toolkit.sandbox.ses_api import SesV2Api
 from toolkit.sandbox.ses_resources import list_route_models
 from toolkit.sandbox.signatures import SignatureCheck
 from toolkit.sandbox.state import CONFIRM_PATH, SandboxState
+from toolkit.sandbox.suppression import AccountSuppression
 
 if TYPE_CHECKING:
     from toolkit.targets import AwsTarget, Quota, SmtpTarget
@@ -85,6 +92,11 @@ class Sandbox:
         smtp: also start the SMTP server.
         verified: identities verified from the start (default ``sender@example.com`` and
             ``example.com``); others are created pending through the API.
+        bounce_rate, complaint_rate: probability that an ordinary (non-simulator) recipient
+            hard-bounces, or complains after delivery (seeded by ``seed``); these feed the
+            account's reputation (``GetAccount.EnforcementStatus``, :attr:`reputation`) and,
+            per ``SuppressedReasons``, its suppression list (:attr:`suppression`).
+        dead_mailboxes: addresses that always hard-bounce.
         pinpoint_ended: answer Pinpoint email (SendMessages to EMAIL addresses, the email
             channel and email templates) with 403 ``ForbiddenException``, as after AWS's end
             of support; by default the sandbox emulates legacy Pinpoint email.
@@ -109,6 +121,9 @@ class Sandbox:
         smtp: bool = True,
         verified: Iterable[str] = DEFAULT_IDENTITIES,
         pinpoint_ended: bool = False,
+        bounce_rate: float = 0.0,
+        complaint_rate: float = 0.0,
+        dead_mailboxes: Iterable[str] = (),
     ) -> None:
         self.region = region
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -134,6 +149,16 @@ class Sandbox:
             error_rate=error_rate,
             drop_rate=drop_rate,
             partial_failure_rate=partial_failure_rate,
+            seed=seed,
+        )
+        self.suppression = AccountSuppression()
+        self.reputation = Reputation(on_status=self._on_status)
+        self.feedback = Feedback(
+            self.suppression,
+            self.reputation,
+            bounce_rate=bounce_rate,
+            complaint_rate=complaint_rate,
+            dead_mailboxes=dead_mailboxes,
             seed=seed,
         )
         self._mailbox: Mailbox | None = None
@@ -164,9 +189,13 @@ class Sandbox:
                 self.faults,
                 region=self.region,
                 pinpoint_ended=self.pinpoint_ended,
+                suppression=self.suppression,
+                reputation=self.reputation,
             )
             if self.state_dir is not None:
                 self._restore(state)
+                self.suppression.on_change = lambda: state.save("suppression")
+            mailbox.feedback = self.feedback.events
             self._state = state
             pinpoint = PinpointApi(state)
             if DEFAULT_APP_ID not in state.pinpoint_apps:
@@ -288,6 +317,10 @@ class Sandbox:
         self.policy.verify_identity(identity)
         if self._state is not None:
             self._state.save("identities")
+
+    def _on_status(self, status: str) -> None:
+        """SES pauses an account's sending on SHUTDOWN (modelled; see reputation.py)."""
+        self.policy.sending_enabled = status != SHUTDOWN
 
     # -- where and how to connect -----------------------------------------------------------
 

@@ -7,7 +7,11 @@ with the status and exception name SES uses. Every send goes through the shared
 
 Supported: SendEmail (Simple, Raw, Template by name or inline), SendBulkEmail, GetAccount, and
 from :mod:`toolkit.sandbox.ses_resources` Create/Get/List/DeleteEmailIdentity,
-Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet.
+Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet, and from
+:mod:`toolkit.sandbox.ses_suppression` Put/Get/List/DeleteSuppressedDestination and
+PutAccountSuppressionAttributes. GetAccount reports the account's SuppressedReasons and its
+EnforcementStatus (:mod:`toolkit.sandbox.reputation`); a send's EmailTags are kept with the
+message and copied into its events, as SES does.
 
 What SES checks before it accepts a message, checked here too (sources in
 :mod:`toolkit.facts`): every address's syntax (one bad address refuses the whole message,
@@ -47,6 +51,7 @@ from toolkit.sandbox.policy import (
 )
 from toolkit.sandbox.ses_checks import address_problem
 from toolkit.sandbox.ses_resources import SesResources
+from toolkit.sandbox.ses_suppression import SesSuppressionApi
 from toolkit.sandbox.state import SandboxState
 
 BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
@@ -68,6 +73,17 @@ def _bulk_status(admission: Admission) -> str:
     if reason in (Reason.TOO_MANY_RECIPIENTS, Reason.NO_RECIPIENTS):
         return "INVALID_PARAMETER"
     return "MESSAGE_REJECTED"
+
+
+def _tags(given: list[dict[str, str]] | None, header: str | None = None) -> list[tuple[str, str]]:
+    """A message's SES tags: ``EmailTags`` and a raw message's ``X-SES-MESSAGE-TAGS`` header
+    (``name=value, name=value``), as SES copies them into the message's events."""
+    found = [(t["Name"], t["Value"]) for t in given or ()]
+    for part in (header or "").split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip():
+            found.append((name.strip(), value.strip()))
+    return found
 
 
 def _template_data(text: str | None, member: str) -> dict[str, Any]:
@@ -121,6 +137,7 @@ class SesV2Api:
             "SendBulkEmail": self.send_bulk_email,
             "GetAccount": self.get_account,
             **self.resources.handlers(),
+            **SesSuppressionApi(self.state).handlers(),
         }
 
     # -- faults ------------------------------------------------------------------------------
@@ -166,6 +183,7 @@ class SesV2Api:
         self.resources.check_configuration_set(params)
         subject: str | None
         events = None
+        raw_tags = None
         kind = kinds[0]
         if kind == "Simple":
             simple = content["Simple"]
@@ -181,6 +199,7 @@ class SesV2Api:
             check_raw(raw, has_sender=bool(sender), has_recipients=bool(recipients))
             headers = raw_headers(raw)
             subject = headers.get("Subject")
+            raw_tags = headers.get("X-SES-MESSAGE-TAGS")
             if sender is None:
                 sender = headers.get("From")
                 check_addresses([sender] if sender else [])
@@ -220,6 +239,7 @@ class SesV2Api:
             content_kind=content_kind,
             size=size,
             events=events,
+            tags=_tags(params.get("EmailTags"), raw_tags),
         )
         return {"MessageId": message_id}
 
@@ -294,6 +314,7 @@ class SesV2Api:
                 content_kind="json",
                 size=entry_size,
                 events=rendering_failures(recipients, missing, _MISSING_DATA),
+                tags=_tags(entry.get("ReplacementTags") or params.get("DefaultEmailTags")),
             )
             results.append({"Status": "SUCCESS", "MessageId": message_id})
         return {"BulkEmailEntryResults": results}
@@ -305,7 +326,7 @@ class SesV2Api:
         quota = policy.quota()
         return {
             "DedicatedIpAutoWarmupEnabled": False,
-            "EnforcementStatus": "HEALTHY",
+            "EnforcementStatus": self.state.reputation.status,
             "ProductionAccessEnabled": not policy.sandbox_account,
             "SendQuota": {
                 "Max24HourSend": quota.max_24_hour_send,
@@ -313,7 +334,7 @@ class SesV2Api:
                 "SentLast24Hours": quota.sent_last_24_hours,
             },
             "SendingEnabled": policy.sending_enabled,
-            "SuppressionAttributes": {"SuppressedReasons": []},
+            "SuppressionAttributes": {"SuppressedReasons": list(self.state.suppression.reasons)},
         }
 
     # -- size --------------------------------------------------------------------------------

@@ -155,6 +155,26 @@ def extract_subject(content: bytes) -> str | None:
     return text
 
 
+_TAGS = re.compile(rb"(?im)^X-SES-MESSAGE-TAGS:[ \t]*(.*(?:\r?\n[ \t].*)*)")
+
+
+def smtp_tags(content: bytes) -> list[tuple[str, str]]:
+    """The ``X-SES-MESSAGE-TAGS`` header's ``name=value`` pairs (SES reads the header and
+    copies the tags into the message's events); [] without one. Header block only."""
+    end = content.find(b"\r\n\r\n")
+    head = content if end < 0 else content[: end + 2]
+    match = _TAGS.search(head)
+    if match is None:
+        return []
+    text = re.sub(rb"\r?\n", b"", match.group(1)).decode("utf-8", "replace")
+    found = []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip():
+            found.append((name.strip(), value.strip()))
+    return found
+
+
 class _Session(Session):
     """aiosmtpd's session without the deprecation warning it logs on every successful AUTH."""
 
@@ -441,6 +461,7 @@ class _Handler:
             size=size,
             message_id=message_id,
             events=long_line_bounces(content, recipients),
+            tags=smtp_tags(content),
         )
         return f"250 Ok {message_id}"
 

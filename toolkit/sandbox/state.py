@@ -18,6 +18,8 @@ from toolkit.facts import SES_VERIFICATION_EMAIL
 from toolkit.sandbox.faults import Faults
 from toolkit.sandbox.mailbox import Mailbox
 from toolkit.sandbox.policy import Identity, Policy
+from toolkit.sandbox.reputation import Reputation
+from toolkit.sandbox.suppression import AccountSuppression
 
 ACCOUNT_ID = "123456789012"
 CONFIRM_PATH = "/sandbox/confirm-verification"
@@ -46,6 +48,8 @@ class SandboxState:
     pinpoint_apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     pinpoint_channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     pinpoint_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppression: AccountSuppression = field(default_factory=AccountSuppression)
+    reputation: Reputation = field(default_factory=Reputation)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def load(self) -> None:
@@ -55,6 +59,9 @@ class SandboxState:
                 stored = self.mailbox.get_state(key)
                 if stored:
                     getattr(self, key).update(stored)
+            stored_list = self.mailbox.get_state("suppression")
+            if stored_list is not None:
+                self.suppression.load_json(stored_list)
             identities = self.mailbox.get_state("identities")
             if identities is not None:
                 self.policy.clear_identities()
@@ -67,6 +74,8 @@ class SandboxState:
             if key == "identities":
                 records = sorted(self.policy.identity_records(), key=lambda r: r.name)
                 value: Any = [record.to_json() for record in records]
+            elif key == "suppression":
+                value = self.suppression.to_json()
             else:
                 value = getattr(self, key)
             self.mailbox.put_state(key, value)

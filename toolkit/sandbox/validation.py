@@ -315,7 +315,7 @@ class OperationValidator:
         self,
         body: Any,
         uri: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
+        query: Mapping[str, str | list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Validate and return the operation's parameters (see class docstring)."""
@@ -338,10 +338,16 @@ class OperationValidator:
                 name, member = self._uri[wire]
                 params[name] = _from_text(member, text, name)
         if query:
-            for wire, text in query.items():
+            for wire, given in query.items():
                 entry = self._query.get(wire)
-                if entry is not None:  # AWS ignores unknown query parameters
-                    params[entry[0]] = _from_text(entry[1], text, entry[0])
+                if entry is None:  # AWS ignores unknown query parameters
+                    continue
+                if isinstance(given, list):  # a repeated name: every value of a list member
+                    if entry[1].type_name == "list":
+                        params[entry[0]] = list(given)
+                        continue
+                    given = given[-1]
+                params[entry[0]] = _from_text(entry[1], given, entry[0])
         if headers and self._headers:
             for wire, (name, member) in self._headers.items():
                 if wire in headers:

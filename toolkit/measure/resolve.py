@@ -1,0 +1,117 @@
+"""``unknown`` rows resolved from the provider's events, instead of resent blind.
+
+A row is ``unknown`` when its request left and no answer came (a timeout, a crash): SES may or
+may not have accepted it. Resending it risks a duplicate; leaving it risks a lost message. But
+when SES accepted a message it publishes events for it (Send, Delivery, Bounce, ...), and with
+``ComposeSpec(run_tag=...)`` each message carries its run and row key as SES message tags,
+which SES copies into those events (:mod:`toolkit.compose.tags`). So an ``unknown`` row whose
+event arrived was accepted: it becomes ``sent`` with the event's message id and code
+``ResolvedFromEvent``, and is never resent. Rows with no event after a stated wait remain
+``unknown``: those are the only candidates for ``retry_unknown``.
+
+Usage::
+
+    events = events_from_sandbox(sandbox)          # or events_from_sqs(queue_url)
+    resolved = resolve_unknown(results, events, run_tag="r20261206")
+    resolved[resolved.error_code == RESOLVED_CODE]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
+
+__all__ = ["RESOLVED_CODE", "resolve_ledger", "resolve_unknown", "resolved_outcomes"]
+
+RESOLVED_CODE = "ResolvedFromEvent"
+
+
+def resolved_outcomes(
+    unknown_keys: list[str], events: pd.DataFrame, *, run_tag: str | None = None
+) -> dict[str, tuple[str, str, Any]]:
+    """For each row key that has an event: ``(message_id, event, event_time)`` of its
+    earliest event (events without a ``toolkit-row`` tag, or of another run, are ignored)."""
+    if events is None or events.empty or "tags" not in events.columns or not unknown_keys:
+        return {}
+    wanted = {row_tag_value(key): key for key in unknown_keys}
+    found: dict[str, tuple[str, str, Any]] = {}
+    ordered = events.sort_values("event_time", kind="stable", na_position="last")
+    for message_id, event, when, tags in ordered[
+        ["message_id", "event", "event_time", "tags"]
+    ].itertuples(index=False):
+        if not isinstance(tags, dict):
+            continue
+        key = wanted.get(str(tags.get(ROW_TAG, "")))
+        if key is None or key in found or message_id is None:
+            continue
+        if run_tag is not None and tags.get(RUN_TAG) != run_tag:
+            continue
+        found[key] = (str(message_id), str(event), when)
+    return found
+
+
+def resolve_unknown(
+    results: pd.DataFrame, events: pd.DataFrame, *, run_tag: str | None = None
+) -> pd.DataFrame:
+    """A copy of ``results`` where ``unknown`` rows with an event are ``sent``
+    (``message_id`` from the event, ``error_code`` ``ResolvedFromEvent``, a message saying
+    which event); other rows are unchanged."""
+    out = results.copy()
+    unknown = out.index[out["status"].astype(str) == "unknown"]
+    if not len(unknown):
+        return out
+    keys = [str(k) for k in out.loc[unknown, "row_key"]]
+    found = resolved_outcomes(keys, events, run_tag=run_tag)
+    for index, key in zip(unknown, keys, strict=True):
+        hit = found.get(key)
+        if hit is None:
+            continue
+        message_id, event, when = hit
+        stamp = "" if when is None or pd.isna(when) else f" at {pd.Timestamp(when).isoformat()}"
+        out.at[index, "status"] = "sent"
+        out.at[index, "message_id"] = message_id
+        out.at[index, "error_code"] = RESOLVED_CODE
+        out.at[index, "error_message"] = (
+            f"no answer came, but the provider published a {event} event for message "
+            f"{message_id}{stamp}: it was accepted"
+        )
+    return out
+
+
+def resolve_ledger(ledger: Any, events: pd.DataFrame, *, run_tag: str | None = None) -> int:
+    """Before a resume: mark the ledger's ``unknown`` rows that have an event as ``sent``
+    (``ResolvedFromEvent``), so the resumed run keeps them even with ``retry_unknown=True``;
+    returns how many were resolved. ``ledger`` is a :class:`toolkit.delivery.ledger.Ledger`.
+
+    Call it after a wait long enough for the provider's events to arrive (seconds at the
+    sandbox; at SES, Send events typically within a minute): rows still without an event
+    are the only ones a resume with ``retry_unknown=True`` sends again.
+    """
+    from dataclasses import replace
+
+    from toolkit.results import Status
+
+    unknown = [r for r in ledger.records() if r.status == Status.UNKNOWN.value]
+    found = resolved_outcomes([r.row_key for r in unknown], events, run_tag=run_tag)
+    finals = []
+    for record in unknown:
+        hit = found.get(record.row_key)
+        if hit is None:
+            continue
+        message_id, event, _when = hit
+        outcome = replace(
+            record.to_outcome(),
+            status=Status.SENT,
+            message_id=message_id,
+            error_code=RESOLVED_CODE,
+            error_message=f"no answer came, but the provider published a {event} event "
+            f"for message {message_id}: it was accepted",
+        )
+        finals.append((record.content_hash, outcome))
+    if finals:
+        ledger.record(finals)
+        ledger.flush()
+    return len(finals)
