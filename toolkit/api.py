@@ -98,6 +98,11 @@ def send(
     headers: Pairs | None = None,
     key: str | None = None,
     allow_duplicates: bool = False,
+    suppression_file: str | os.PathLike[str] | None = None,
+    suppression_history: str | os.PathLike[str] | None = None,
+    account_suppression: bool = True,
+    breaker: bool | None = None,
+    events_queue: str | None = None,
     rate: float | None = None,
     headroom: float = 1.0,
     adaptive: bool | None = None,
@@ -139,6 +144,17 @@ def send(
         configuration_set, tags, headers: passed with every message.
         key: a column with a stable row key (default: the index) for the ledger.
         allow_duplicates: send rows with the same recipients and content more than once.
+        suppression_file: a CSV/Parquet of addresses not to send to (an unsubscribe export);
+            suppression_history: the hard bounces and complaints recorded from earlier runs
+            (:func:`toolkit.measure.history.record_feedback`); account_suppression: also read
+            the account's SES suppression list (default). Rows whose To is on any of them end
+            ``skipped``/``Suppressed``, naming the list.
+        breaker: follow this run's delivery events and stop taking rows past SES-safe bounce or
+            complaint rates (the rest ``skipped``/``ReputationPause``, resumable). None: on
+            where events can be followed (a sandbox, or ``events_queue``).
+        events_queue: an SQS queue URL fed by the configuration set's event destination (SNS
+            or EventBridge): the breaker's events at AWS, and what resolves ``unknown`` rows on
+            a resume.
         rate: recipients per second (default: the target's quota, e.g. SES MaxSendRate).
         headroom: fraction of the quota's rate to use when ``rate`` is not given.
         adaptive: adapt the rate to throttling (default: only when no rate is known).
@@ -177,9 +193,11 @@ def send(
         template_columns=template_columns, attachments=attachments,
         attachment_column=attachment_column, attachment_dir=attachment_dir,
         configuration_set=configuration_set, tags=tags, headers=headers, key=key,
-        allow_duplicates=allow_duplicates, rate=rate, headroom=headroom, adaptive=adaptive,
-        workers=workers, max_attempts=max_attempts, ledger=ledger, retry_unknown=retry_unknown,
-        dry_run=dry_run, limit=limit, progress=progress, keep=keep,
+        allow_duplicates=allow_duplicates, suppression_file=suppression_file,
+        suppression_history=suppression_history, account_suppression=account_suppression,
+        breaker=breaker, events_queue=events_queue, rate=rate, headroom=headroom,
+        adaptive=adaptive, workers=workers, max_attempts=max_attempts, ledger=ledger,
+        retry_unknown=retry_unknown, dry_run=dry_run, limit=limit, progress=progress, keep=keep,
     )  # fmt: skip
     return Job(_options(df, via, keywords), df).run()
 

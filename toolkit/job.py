@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
@@ -26,9 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import ContentMode, Template
+from toolkit.compose.spec import ComposeSpec
+from toolkit.compose.suppression import SuppressionList
 from toolkit.delivery.engine import DailyBudget, Pacer, SendEngine
 from toolkit.delivery.ledger import Ledger
-from toolkit.errors import ProviderConfigurationError
+from toolkit.errors import ConfigurationError, ProviderConfigurationError
 from toolkit.options import SendOptions
 from toolkit.results import Outcome, ResultTable, RunSummary, Status, results_frame
 from toolkit.targets import Quota, Target, describe_target
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from toolkit.compose.plan import Plan
+    from toolkit.delivery.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,31 @@ def plan_for(df: pd.DataFrame, options: SendOptions, stored: Template | None = N
                 transport=options.transport_name, stored_template=stored)  # fmt: skip
 
 
+def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionList | None:
+    """The spec's suppression list plus the account's SES list (ListSuppressedDestinations,
+    paged), or None when the endpoint has no such list. A list that cannot be read (an IAM
+    policy that allows sending only) is a warning: SES still suppresses at send time."""
+    import botocore.exceptions
+
+    from toolkit.compose.suppression import SuppressionList
+    from toolkit.targets import AwsTarget
+
+    if not isinstance(endpoint, AwsTarget):
+        return None
+    found = spec.suppression.copy() if spec.suppression is not None else SuppressionList()
+    client = dataclasses.replace(endpoint, fast=False).make_client("sesv2")
+    try:
+        found.load_account(client)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        log.warning("the account's suppression list could not be read (%s); SES still "
+                    "drops mail to suppressed addresses, with a bounce", exc)  # fmt: skip
+        return spec.suppression
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+    return found
+
+
 def stored_template(transport: Transport, options: SendOptions) -> Template | None:
     """The provider's copy of the options' stored template, when the transport can read it."""
     name = options.spec.template_name
@@ -162,7 +191,7 @@ class Job:
         options, shared = self.options, self.shared
         if options.dry_run:
             return self._dry_run()
-        if options.spec.template_name is None:  # pre-flight before anything connects
+        if not self._plan_needs_provider():  # pre-flight before anything connects
             self.plan = plan_for(self.df, options)
         if shared is not None:
             return self._send(shared.transport, shared.quota, shared.target, observers)
@@ -174,11 +203,85 @@ class Job:
                 options.transport.close()
         with default_target(options.target) as (target, where):
             kind = options.kind
+            self._add_account_suppression(target)
             transport = kind.create(target, workers=options.config.workers)
             try:
-                return self._send(transport, target.quota(kind), where, observers)
+                return self._send(transport, target.quota(kind), where, observers, target)
             finally:
                 transport.close()  # safe when never opened, and more than once
+
+    def _plan_needs_provider(self) -> bool:
+        """Pre-flight waits for the provider when it needs what only the provider knows: a
+        stored template, or the account's suppression list."""
+        return self.options.spec.template_name is not None or self._reads_account_list()
+
+    def _reads_account_list(self) -> bool:
+        options = self.options
+        return (options.account_suppression and options.transport is None
+                and self.shared is None and options.kind.account_quota)  # fmt: skip
+
+    def _add_account_suppression(self, target: Target) -> None:
+        """Add the account's SES suppression list to the spec's (read once per run)."""
+        if not self._reads_account_list():
+            return
+        found = read_account_suppression(target.resolve(self.options.kind), self.options.spec)
+        if found is not None:
+            spec = dataclasses.replace(self.options.spec, suppression=found)
+            self.options = dataclasses.replace(self.options, spec=spec)
+
+    def _breaker(self, target: Target | None) -> CircuitBreaker | None:
+        """The circuit breaker for this run, fed by the events it can follow: a sandbox's
+        mailbox, or the SQS queue of ``events_queue``; None when off or nothing to follow."""
+        feed = self._feed(target, since_now=True)
+        wanted = self.options.breaker
+        if wanted is False or self.shared is not None:
+            return None
+        if feed is None:
+            if wanted:
+                raise ConfigurationError(
+                    "breaker=True needs the run's events: give events_queue=URL (an SQS queue "
+                    "the configuration set's event destination feeds)"
+                )
+            return None
+        from toolkit.delivery.breaker import CircuitBreaker
+
+        return CircuitBreaker(feed)
+
+    def _feed(self, target: Target | None, *, since_now: bool) -> Any:
+        """Where this run's delivery events can be read, or None."""
+        from toolkit.measure.feed import SandboxFeed, SqsFeed
+
+        if self.options.events_queue is not None:
+            return SqsFeed(self.options.events_queue)
+        if target is not None and hasattr(target, "mailbox"):  # a sandbox
+            return SandboxFeed(target, since=None if since_now else 0.0)
+        return None
+
+    def _resolve_unknown(self, ledger: Ledger, target: Target | None) -> None:
+        """Before a resume: ``unknown`` rows whose message the provider's events vouch for
+        become ``sent`` (ResolvedFromEvent), so they are never resent blind."""
+        tag = self.options.spec.run_tag
+        feed = self._feed(target, since_now=False)
+        if tag is None or feed is None or not ledger.counts().get(Status.UNKNOWN.value):
+            return
+        from toolkit.measure.resolve import resolve_ledger
+
+        resolved = resolve_ledger(ledger, feed.poll(), run_tag=tag)
+        if resolved:
+            log.warning("ledger %s: %d 'unknown' rows were resolved from the provider's "
+                        "events (sent, ResolvedFromEvent); they are not resent",
+                        self.options.ledger, resolved)  # fmt: skip
+
+    def _record_feedback(self, target: Target | None) -> None:
+        """Keep this run's hard bounces and complaints in ``suppression_history``, so the
+        next run skips those addresses (only when the run's events can be read)."""
+        history = self.options.suppression_history
+        feed = self._feed(target, since_now=False) if history is not None else None
+        if feed is None or history is None:
+            return
+        from toolkit.measure.history import record_feedback
+
+        record_feedback(feed.poll(), history)
 
     def _plan(self, transport: Transport) -> Plan:
         """Pre-flight; a stored template is read from the provider first (the columns it
@@ -188,7 +291,7 @@ class Job:
         return self.plan
 
     def _send(self, transport: Transport, quota: Quota | None, where: str,
-              observers: Sequence[Any]) -> pd.DataFrame:  # fmt: skip
+              observers: Sequence[Any], target: Target | None = None) -> pd.DataFrame:  # fmt: skip
         options, shared = self.options, self.shared
         p = self.plan or self._plan(transport)
         if shared is None:
@@ -196,6 +299,8 @@ class Job:
         ledger = Ledger(options.ledger) if options.ledger is not None else None
         bar = None
         try:
+            if ledger is not None:
+                self._resolve_unknown(ledger, target)
             if ledger is not None and ledger.recovered:
                 self.recovered = ledger.recovered
                 resent = " and will be resent" if options.config.retry_unknown else ""
@@ -211,6 +316,7 @@ class Job:
             engine = SendEngine(
                 p, transport, options.config, quota=quota, ledger=ledger, observers=all_observers,
                 pacer=shared.pacer if shared else None, daily=shared.daily if shared else None,
+                breaker=self._breaker(target),
             )  # fmt: skip
             self.engine = engine
             if shared is not None and shared.on_engine is not None:
@@ -229,6 +335,7 @@ class Job:
                     )
                 raise
             frame = self._frame(outcomes, engine, quota, where)
+            self._record_feedback(target)
             fault = engine.fault
             if fault is not None:
                 _raise_fault(fault, frame, outcomes)

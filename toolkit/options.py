@@ -74,6 +74,11 @@ class SendKeywords:
     headers: Pairs | None = None
     key: str | None = None
     allow_duplicates: bool = False
+    suppression_file: str | os.PathLike[str] | None = None
+    suppression_history: str | os.PathLike[str] | None = None
+    account_suppression: bool = True
+    breaker: bool | None = None
+    events_queue: str | None = None
     rate: float | None = None
     headroom: float = 1.0
     adaptive: bool | None = None
@@ -112,6 +117,13 @@ class SendOptions:
         ledger: the SQLite journal (None: no resume).
         dry_run / progress: render only; show a progress bar.
         keep: input columns carried into the results.
+        account_suppression: read the account's SES suppression list before sending (the
+            spec's ``suppression`` already holds the user's file and earlier runs' bounces).
+        breaker: follow the run's events and stop past SES-safe bounce/complaint rates (None:
+            where events can be followed, i.e. a sandbox or ``events_queue``).
+        events_queue: an SQS queue URL fed by the configuration set's event destination.
+        suppression_history: where this run's hard bounces and complaints are recorded (and
+            earlier runs' were read from), when its events can be followed.
     """
 
     via: str
@@ -123,6 +135,10 @@ class SendOptions:
     dry_run: bool = False
     progress: bool = True
     keep: tuple[str, ...] = ()
+    account_suppression: bool = True
+    breaker: bool | None = None
+    events_queue: str | None = None
+    suppression_history: Path | None = None
 
     @property
     def kind(self) -> TransportKind:
@@ -160,9 +176,16 @@ class SendOptions:
         if ledger is not None and not isinstance(ledger, str | os.PathLike):
             raise ConfigurationError(f"ledger= takes a file path, not {type(ledger).__name__}")
         keep = keywords.keep
+        if keywords.breaker not in (None, True, False):
+            raise ConfigurationError(
+                f"breaker= takes True, False or None, not {keywords.breaker!r}"
+            )
+        if keywords.events_queue is not None and not isinstance(keywords.events_queue, str):
+            raise ConfigurationError("events_queue= takes an SQS queue URL")
+        spec = _with_run_tag(_with_suppression(_spec(keywords), keywords), ledger)
         return cls(
             via=kind.name,
-            spec=_spec(keywords),
+            spec=spec,
             config=_config(keywords),
             target=target,
             transport=transport,
@@ -170,6 +193,10 @@ class SendOptions:
             dry_run=bool(keywords.dry_run),
             progress=bool(keywords.progress),
             keep=(keep,) if isinstance(keep, str) else tuple(keep or ()),
+            account_suppression=bool(keywords.account_suppression),
+            breaker=keywords.breaker,
+            events_queue=keywords.events_queue,
+            suppression_history=_path(keywords.suppression_history),
         )
 
     def for_frame(self, df: Any) -> tuple[pd.DataFrame, SendOptions]:
@@ -202,6 +229,11 @@ class SendOptions:
                 "send_partitioned keeps one ledger per partition: give ledger= a directory "
                 "(its own keyword), not a file"
             )
+        if self.breaker:
+            raise ConfigurationError(
+                "breaker=True is not supported by send_partitioned yet (one breaker for the "
+                "whole cluster is still to come); send with toolkit.send, or breaker=False"
+            )
         return dataclasses.replace(self, keep=check_keep(self.keep or None, columns))
 
 
@@ -223,6 +255,37 @@ def _spec(keywords: SendKeywords) -> ComposeSpec:
         headers=_pairs("headers", keywords.headers), key_column=keywords.key,
         allow_duplicates=keywords.allow_duplicates,
     )  # fmt: skip
+
+
+def _with_suppression(spec: ComposeSpec, keywords: SendKeywords) -> ComposeSpec:
+    """The spec with the user's suppression file and earlier runs' bounces added to its list
+    (read now: a missing file is one line before anything starts)."""
+    from toolkit.compose.suppression import SuppressionList
+
+    file, history = keywords.suppression_file, keywords.suppression_history
+    if file is None and history is None:
+        return spec
+    found = spec.suppression.copy() if spec.suppression is not None else SuppressionList()
+    if file is not None:
+        found.load_file(file)
+    if history is not None:
+        found.load_history(history)
+    return dataclasses.replace(spec, suppression=found)
+
+
+def _with_run_tag(spec: ComposeSpec, ledger: Any) -> ComposeSpec:
+    """With a ledger, every message carries a tag naming the run (the same on every resume),
+    so that rows left ``unknown`` by a crash can be resolved from the provider's events."""
+    import hashlib
+
+    if ledger is None or spec.run_tag is not None:
+        return spec
+    digest = hashlib.sha256(os.fspath(Path(ledger).absolute()).encode()).hexdigest()[:16]
+    return dataclasses.replace(spec, run_tag=f"ledger-{digest}")
+
+
+def _path(value: str | os.PathLike[str] | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:

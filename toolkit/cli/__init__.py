@@ -17,6 +17,8 @@ Exit status:
   2    a configuration or usage error (a setting, file, column or credential), one line; send:
        nothing was sent, or the provider refused the account part-way (results written)
   3    check: at least one check failed (each failure has its fix under it)
+  4    send: stopped by the reputation guard (bounces or complaints past its threshold); the
+       rows not sent are skipped/ReputationPause and a resume with the same --ledger sends them
   130  interrupted (Ctrl-C; 143 for SIGTERM to send), send writes every row's status so far
   141  output piped into a command that stopped reading (e.g. head)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,14 +194,42 @@ def served_sandbox(state: Path, via: str) -> Any:
             f"--sandbox {state}: no sandbox is serving from there; start one with "
             f"'python -m toolkit sandbox --state {state}'"
         ) from exc
+    endpoint: AwsTarget | SmtpTarget
     if via == "smtp":
-        return SmtpTarget(
+        endpoint = SmtpTarget(
             host=info["smtp_host"], port=info["smtp_port"], username=info["smtp_username"],
             password=info["smtp_password"], tls="starttls",
             ca_pem=Path(info["smtp_cafile"]).read_text(encoding="ascii"),
         )  # fmt: skip
-    return AwsTarget(
-        region=info["region"], endpoint_url=info["endpoint_url"],
-        access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"],
-        pinpoint_app_id=info.get("pinpoint_app_id"),
-    )  # fmt: skip
+    else:
+        endpoint = AwsTarget(
+            region=info["region"], endpoint_url=info["endpoint_url"],
+            access_key_id=info["access_key_id"], secret_access_key=info["secret_access_key"],
+            pinpoint_app_id=info.get("pinpoint_app_id"),
+        )  # fmt: skip
+    return ServedSandbox(endpoint, state)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedSandbox:
+    """A sandbox another process serves: where to send, and its mailbox (read-only), so a
+    send can follow its delivery events (the reputation guard) as with an embedded one."""
+
+    endpoint: Any
+    state: Path
+
+    @property
+    def description(self) -> str:
+        return f"local sandbox served from {self.state} (nothing leaves this machine)"
+
+    @functools.cached_property
+    def mailbox(self) -> Any:
+        from toolkit.sandbox.mailbox import Mailbox
+
+        return Mailbox.open(self.state)
+
+    def resolve(self, kind: Any) -> Any:
+        return self.endpoint
+
+    def quota(self, kind: Any) -> Any:
+        return self.endpoint.quota(kind)

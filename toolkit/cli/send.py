@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 from toolkit.cli.common import add_where_arguments, named_flags, read_frame, target_from_args
 from toolkit.transports.registry import TRANSPORTS, names
 
+EXIT_REPUTATION_PAUSE = 4
+"""The circuit breaker stopped the send (the rest are skipped/ReputationPause, resumable)."""
+
 
 def _via_help() -> str:
     """The transports, one line each, from the registry."""
@@ -115,6 +118,18 @@ def add_parser(sub: Any) -> None:
     stop.add_argument(
         "--no-account-suppression", action="store_true",
         help="do not read the account's SES suppression list before sending",
+    )  # fmt: skip
+    guard = send.add_argument_group(
+        "reputation guard (stops past SES-safe bounce/complaint rates; the rest resumable)"
+    )
+    guard.add_argument(
+        "--events-queue", metavar="URL",
+        help="an SQS queue fed by the configuration set's event destination (SNS or "
+        "EventBridge): the run's bounces and complaints, followed while sending",
+    )  # fmt: skip
+    guard.add_argument(
+        "--no-breaker", action="store_true",
+        help="do not stop on bounces or complaints (on by default where events can be followed)",
     )  # fmt: skip
     add_where_arguments(send)
     engine = send.add_argument_group("sending")
@@ -302,7 +317,10 @@ def run(ns: argparse.Namespace) -> int:
                 subject=_read_text(ns.subject, "--subject"), text=text, html=html,
                 keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
                 template=ns.template, ledger=ledger, dry_run=ns.dry_run,
-                progress=not ns.no_progress,
+                progress=not ns.no_progress, suppression_file=ns.suppression_file,
+                suppression_history=ns.suppression_history,
+                account_suppression=not ns.no_account_suppression,
+                breaker=False if ns.no_breaker else None, events_queue=ns.events_queue,
             )  # fmt: skip
         except BaseException as exc:
             partial = getattr(exc, "results", None)
@@ -317,4 +335,13 @@ def run(ns: argparse.Namespace) -> int:
     print(_counts_line(results), f"-> {written}")
     if written != out:
         print(f"toolkit: could not write {out}; results are in {written}", file=sys.stderr)
+    from toolkit.delivery.engine import REPUTATION_PAUSE_CODE
+
+    paused = results["error_code"] == REPUTATION_PAUSE_CODE
+    if paused.any():
+        reason = results.loc[paused, "error_message"].iloc[0]
+        print(f"toolkit: stopped to protect the account's reputation: {reason}; {paused.sum()} "
+              "rows were not sent. Check the bounces (python -m toolkit report), clean the "
+              "list, then resume with the same --ledger", file=sys.stderr)  # fmt: skip
+        return EXIT_REPUTATION_PAUSE
     return 0

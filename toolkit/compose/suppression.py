@@ -77,6 +77,12 @@ class SuppressionList:
         """Which list holds ``address`` (any case), or None."""
         return self._entries.get(suppression_key(address))
 
+    def copy(self) -> SuppressionList:
+        """A new list with the same entries (a send adds the account's list to its copy)."""
+        twin = SuppressionList()
+        twin._entries = dict(self._entries)
+        return twin
+
     def add(self, addresses: Iterable[str], source: str) -> SuppressionList:
         """Add addresses with the name of the list they come from; returns self."""
         entries = self._entries

@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -37,6 +38,8 @@ from toolkit.facts import BREAKER_DEFAULTS
 from toolkit.measure.feed import EventFeed
 
 __all__ = ["REPUTATION_PAUSE_CODE", "BreakerState", "CircuitBreaker"]
+
+log = logging.getLogger(__name__)
 
 _SIMULATOR = "@simulator.amazonses.com"
 _NOT_COUNTED_SUBTYPES = frozenset({"OnAccountSuppressionList"})
@@ -65,6 +68,10 @@ class CircuitBreaker:
         min_outcomes: no trip before this many recipients' fate is known (one early bounce
             is not a rate).
         window: rates over the last this many known fates.
+        canary: the first this many recipients go only as fast as their fates come back (at
+            most ``min_outcomes`` unknown at a time), so the breaker can trip before a bad list
+            has done harm; after that, full speed. ``canary_wait``: seconds to wait for fates
+            before going on anyway (events that never come: a warning, not a hang).
     """
 
     def __init__(
@@ -76,6 +83,8 @@ class CircuitBreaker:
         min_outcomes: int = BREAKER_DEFAULTS.value[2],
         window: int = 1000,
         poll_interval: float = 0.2,
+        canary: int | None = None,
+        canary_wait: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, value in (("bounce_threshold", bounce_threshold),
@@ -90,9 +99,12 @@ class CircuitBreaker:
         self.min_outcomes = min_outcomes
         self.window = window
         self.poll_interval = poll_interval
+        self.canary = 4 * min_outcomes if canary is None else canary
+        self.canary_wait = canary_wait
         self._clock = clock
         self._next_poll = 0.0
         self._seen: set[tuple[str, str, str]] = set()
+        self._fated: set[tuple[str, str]] = set()  # recipients whose fate is known
         self._codes: deque[int] = deque()
         self._base = self._bounces = self._complaints = 0
         self._reason: str | None = None
@@ -113,6 +125,23 @@ class CircuitBreaker:
                 self._lock.release()
             self.observe(events)
         return self._reason
+
+    def admit(self, sent: int, abort: threading.Event | None = None) -> str | None:
+        """Before ``sent``-and-more recipients go: in the canary, wait (polling the feed)
+        until all but ``min_outcomes`` of the ``sent`` have a known fate; then
+        :meth:`tripped`. Returns at once when ``abort`` is set."""
+        deadline = self._clock() + self.canary_wait
+        while sent < self.canary and sent - len(self._fated) >= self.min_outcomes:
+            if self.tripped() is not None or (abort is not None and abort.is_set()):
+                break
+            if self._clock() >= deadline:
+                log.warning("circuit breaker: no delivery events for %d of %d recipients after "
+                            "%.0f s; going on without waiting for them", sent - len(self._fated),
+                            sent, self.canary_wait)  # fmt: skip
+                self.canary = 0
+                break
+            time.sleep(min(0.05, self.poll_interval))
+        return self.tripped()
 
     def snapshot(self) -> BreakerState:
         """The counts and rates now."""
@@ -138,6 +167,9 @@ class CircuitBreaker:
                                "bounce_subtype"]].itertuples(index=False):  # fmt: skip
                 message_id, recipient, event, bounce_type, subtype = row
                 recipient = str(recipient or "")
+                fate = (str(message_id), recipient.lower())
+                if event in ("delivery", "bounce") and fate not in self._fated:
+                    self._fated.add(fate)  # known, even where it does not count (simulator)
                 key = (str(message_id), recipient.lower(), str(event))
                 if key in self._seen or recipient.lower().endswith(_SIMULATOR):
                     continue

@@ -96,9 +96,12 @@ class Pacer(Protocol):
 
 
 class Breaker(Protocol):
-    """Says when to stop taking new rows (:class:`toolkit.delivery.breaker.CircuitBreaker`)."""
+    """Says when to stop taking new rows (:class:`toolkit.delivery.breaker.CircuitBreaker`):
+    ``admit(sent, abort)`` is asked before each new batch with the recipients put so far; it
+    may wait (the first recipients go only as fast as their fates come back) and returns why
+    to stop, or None."""
 
-    def tripped(self) -> str | None: ...
+    def admit(self, sent: int, abort: threading.Event | None = None) -> str | None: ...
 
 
 class DailyBudget(Protocol):
@@ -217,6 +220,7 @@ class SendEngine:
         self._outstanding = 0  # items handed to the queue and not final yet
         self._producer_done = False
         self._halt = threading.Event()
+        self._admitted = 0  # recipients handed to the workers (the breaker's canary counts them)
         self._stop: _Stop | None = None
         self._retries: list[_Retry] = []
         self._retry_seq = itertools.count()
@@ -429,9 +433,11 @@ class SendEngine:
     def _put(self, batch: list[_Item]) -> None:
         """Hand a new batch to the workers (blocks while the queue is full); a tripped circuit
         breaker stops the run first (the batch and the rest end ReputationPause)."""
-        why = self._breaker.tripped() if self._breaker is not None else None
-        if why is not None:
-            self._halt_with(_Stop(Status.SKIPPED, REPUTATION_PAUSE_CODE, why))
+        if self._breaker is not None:
+            why = self._breaker.admit(self._admitted, abort=self._halt)
+            if why is not None:
+                self._halt_with(_Stop(Status.SKIPPED, REPUTATION_PAUSE_CODE, why))
+            self._admitted += sum(item.recipients for item in batch)
         with self._lock:
             self._outstanding += len(batch)
         self._enqueue(batch)
