@@ -46,6 +46,7 @@ from toolkit.sandbox.policy import (
     too_large_message,
 )
 from toolkit.sandbox.ses_checks import address_problem
+from toolkit.sandbox.ses_limits import send_problem
 from toolkit.sandbox.ses_resources import SesResources
 from toolkit.sandbox.state import SandboxState
 
@@ -55,6 +56,11 @@ _MISSING_DATA = "Attribute(s) missing from the template data: "
 
 def _raise_for(admission: Admission) -> None:
     raise ApiError(admission.http_status, admission.error_code, admission.message)
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise ApiError(400, "BadRequestException", problem)
 
 
 def _bulk_status(admission: Admission) -> str:
@@ -163,6 +169,7 @@ class SesV2Api:
         recipients = _recipients(destination)
         sender = params.get("FromEmailAddress")
         check_addresses(_addresses(params, destination))
+        _refuse(send_problem(params))
         self.resources.check_configuration_set(params)
         subject: str | None
         events = None
@@ -235,6 +242,7 @@ class SesV2Api:
         if not sender:
             raise ApiError(400, "BadRequestException", "Missing required member FromEmailAddress")
         check_addresses(_addresses(params, None))
+        _refuse(send_problem(params))
         self.resources.check_configuration_set(params)
         default = params["DefaultContent"].get("Template")
         if default is None:
