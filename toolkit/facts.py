@@ -775,11 +775,12 @@ SES_HEADER_VALUE_MAX: Fact[tuple[int, int]] = Fact(
     "value at most 996 characters (the model's current text). Older copies of the reference "
     "(and Pinpoint's MessageHeader) say 870: the model botocore ships is the newer word.",
 )
+_SES_WRITES_ITSELF = (
+    "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Message-ID", "Date", "Sender",
+    "Return-Path", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+)  # fmt: skip
 SES_RESERVED_CUSTOM_HEADERS: Fact[tuple[str, ...]] = Fact(
-    (
-        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Message-ID", "Date", "Sender",
-        "Return-Path", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
-    ),  # fmt: skip
+    _SES_WRITES_ITSELF,
     f"{_SESV2_REF}API_Message.html ; {_SES_DG}header-fields.html",
     _MAXIMA_READ,
     "Modelled, not documented: for Simple and Template content SES writes these headers "
@@ -823,10 +824,11 @@ SES_ATTACHMENT_FILENAME_MAX: Fact[int] = Fact(
     "names to 255 so that a message is valid through every SES interface.",
 )
 SES_INVALID_IDENTITY: Fact[tuple[str, str]] = Fact(
-    ("400 BadRequestException: Invalid email address {name}.",
-     "400 BadRequestException: Invalid domain name {name}."),  # fmt: skip
-    "https://github.com/Optum/dce/issues/143 [3P] ; "
-    f"{_SESV2_REF}API_CreateEmailIdentity.html",
+    (
+        "400 BadRequestException: Invalid email address {name}.",
+        "400 BadRequestException: Invalid domain name {name}.",
+    ),
+    f"https://github.com/Optum/dce/issues/143 [3P] ; {_SESV2_REF}API_CreateEmailIdentity.html",
     _MAXIMA_READ,
     "SES v1 VerifyEmailIdentity answers a malformed address 'InvalidParameterValue: Invalid "
     "email address ...' (400); v2's CreateEmailIdentity declares BadRequestException for "

@@ -26,8 +26,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
-import os
 import math
+import os
 import re
 import ssl
 from dataclasses import dataclass, field

@@ -35,9 +35,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from toolkit.aws.isolated import isolated_boto3_session, isolated_session
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_SANDBOX_MAX_24_HOUR_SEND, SES_SANDBOX_MAX_SEND_RATE
-from toolkit.aws.isolated import isolated_boto3_session, isolated_session
 from toolkit.sandbox.faults import Faults
 from toolkit.sandbox.http_api import ApiError, HttpApiServer
 from toolkit.sandbox.mailbox import Mailbox
