@@ -804,7 +804,7 @@ SES_TEMPLATE_DATA_MAX_BYTES: Fact[int] = Fact(
     f"{_SESV2_REF}API_Template.html ; {_SESV2_MODEL} (EmailTemplateData)",
     _MAXIMA_READ,
     "TemplateData and each bulk entry's ReplacementTemplateData: at most 262,144 characters "
-    "of JSON (the model's max; the toolkit counts UTF-8 bytes, which is never fewer).",
+    "of JSON (the model's max counts characters; so does the toolkit).",
 )
 SES_CONFIGURATION_SET_NAME: Fact[tuple[str, int]] = Fact(
     ("[A-Za-z0-9_-]", 64),

@@ -108,8 +108,9 @@ def test_header_names_and_values_follow_the_model_pattern(sandbox: Sandbox) -> N
     client = ses(sandbox)
     for header in ({"Name": "X A", "Value": "v"}, {"Name": "X-A", "Value": "caf\u00e9"}):
         error = refused(client, lambda h=header: send(client, simple([h])))  # type: ignore[misc]
-        assert "failed to satisfy constraint: Member must satisfy regular expression" in (
-            error["Message"]
+        assert (
+            "failed to satisfy constraint: Member must satisfy regular expression"
+            in (error["Message"])
         )
 
 
@@ -187,9 +188,7 @@ def test_configuration_set_names_ses_forbids_are_refused(sandbox: Sandbox, name:
 
 
 @pytest.mark.parametrize("name", ["x y@", "user@", "@example.com", "Ops <ops@corp.test>"])
-def test_malformed_identities_are_400_and_leave_nothing_behind(
-    sandbox: Sandbox, name: str
-) -> None:
+def test_malformed_identities_are_400_and_leave_nothing_behind(sandbox: Sandbox, name: str) -> None:
     client = ses(sandbox)
     error = refused(client, lambda: client.create_email_identity(EmailIdentity=name))
     assert error["Code"] == "BadRequestException"
@@ -245,7 +244,7 @@ def test_a_large_message_does_not_stall_other_requests(sandbox: Sandbox) -> None
     assert waited < 5, waited
 
 
-# -- SMTP: implicit TLS beside STARTTLS ---------------------------------------------------------------
+# -- SMTP: implicit TLS beside STARTTLS --------------------------------------------------
 
 
 def test_smtp_offers_implicit_tls_beside_starttls(sandbox: Sandbox) -> None:
@@ -257,7 +256,7 @@ def test_smtp_offers_implicit_tls_beside_starttls(sandbox: Sandbox) -> None:
     message["From"], message["To"], message["Subject"] = SENDER, "a@example.org", "tls"
     message.set_content("hello")
     with smtplib.SMTP_SSL(sandbox.smtp_host, port, context=context, timeout=10) as client:
-        code, lines = client.ehlo()
+        _, lines = client.ehlo()
         assert b"STARTTLS" not in lines  # already TLS
         client.login(sandbox.smtp_username, sandbox.smtp_password)
         assert client.send_message(message) == {}
@@ -269,7 +268,7 @@ def test_the_implicit_tls_port_can_be_left_out(make_sandbox: Callable[..., Sandb
     assert sandbox.smtp_tls_port is None and sandbox.smtp_port is not None
 
 
-# -- M6: the embedded sandbox ignores AWS_PROFILE ---------------------------------------------------
+# -- M6: the embedded sandbox ignores AWS_PROFILE ----------------------------------------
 
 
 @pytest.mark.parametrize("profile", ["no-such-profile", ""])
