@@ -74,9 +74,7 @@ def test_a_bulk_row_over_262144_characters_of_template_data_is_invalid(sandbox: 
             "note": ["x" * 300_000, '"' * 200_000, "fine"],
         }
     )
-    results = send_hi(
-        frame, "ses-bulk", target=sandbox, to="email", subject="Hi", text="{{note}}"
-    )
+    results = send_hi(frame, "ses-bulk", target=sandbox, to="email", subject="Hi", text="{{note}}")
     assert results["status"].tolist() == ["invalid", "invalid", "sent"]
     assert set(results["error_code"].iloc[:2]) == {"TooLarge"}
     assert "262,144" in results["error_message"].iloc[0]
