@@ -20,7 +20,11 @@ requests must be signed with the sandbox's own key pair; identities created thro
 start unverified (an address gets SES's verification mail in the mailbox; the identities given
 as ``verified`` are verified from the start, and :meth:`Sandbox.verify_identity` completes any
 other); ``sandbox_account=True`` is SES's sandbox (1 recipient per second, 200 per 24 hours,
-verified recipients only). Pinpoint email is emulated as it was before its end of support,
+verified recipients only); SES v2's request maxima (15 custom headers, 995-character values,
+262,144 characters of template data, tag and configuration-set names) are refused as SES
+refuses them. SMTP listens with STARTTLS on ``smtp_port`` and implicit TLS on
+``smtp_tls_port``, as SES's 587 and 465. The user's AWS configuration (``AWS_PROFILE``,
+``~/.aws``) is never read. Pinpoint email is emulated as it was before its end of support,
 and every Pinpoint message in the mailbox says so; ``pinpoint_ended=True`` answers as AWS does
 after 2026-10-30.
 """

@@ -12,7 +12,8 @@ Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfiguration
 What SES checks before it accepts a message, checked here too (sources in
 :mod:`toolkit.facts`): every address's syntax (one bad address refuses the whole message,
 ``BadRequestException``; in a bulk call only its entry), a raw message's header block, a
-configuration set that exists, and then the shared policy (verified sender, quota). Identities
+configuration set that exists, the request rules the model does not carry
+(:mod:`toolkit.sandbox.ses_limits`), and then the shared policy (verified sender, quota). Identities
 created here start ``PENDING`` and cannot send until verified: an address gets SES's
 verification mail in the mailbox, with a link the sandbox serves
 (``/sandbox/confirm-verification``); a domain is confirmed through that link with one of its
