@@ -351,7 +351,8 @@ class _Account:
             return None
 
     def _sender(self, ses: Any, address: str) -> list[Check]:
-        if "@" not in address:
+        local, at, domain_part = address.rpartition("@")
+        if not at or not local or not domain_part:  # "@example.com" is no address either
             return [Check("sender", False, f"{address!r} is not an address", "give --from")]
         domain = address.rpartition("@")[2].lower()
         verifying = None

@@ -54,6 +54,16 @@ def test_a_pending_sender_says_to_follow_the_link(sandbox: Sandbox) -> None:
     assert "amazonses.com" in report.checks[-1].detail
 
 
+@pytest.mark.parametrize("sender", ["@example.com", "ops@", "example.com"])
+def test_a_sender_that_is_no_address_is_not_shown_as_verified(
+    sandbox: Sandbox, sender: str
+) -> None:
+    """example.com is verified, but "@example.com" is no address that may send (issue 16)."""
+    report = toolkit.check("ses", target=sandbox, sender=sender)
+    assert failing(report) == ["sender"]
+    assert "is not an address" in report.failed[0].detail
+
+
 def test_a_missing_template_is_one_failing_line(sandbox: Sandbox) -> None:
     report = toolkit.check("ses-bulk", target=sandbox, sender=SENDER, template="nope")
     assert failing(report) == ["template"]
