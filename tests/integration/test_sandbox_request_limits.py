@@ -263,6 +263,15 @@ def test_smtp_offers_implicit_tls_beside_starttls(sandbox: Sandbox) -> None:
     assert sandbox.mailbox.messages()["subject"].tolist() == ["tls"]
 
 
+def test_the_smtp_transport_sends_over_implicit_tls(sandbox: Sandbox) -> None:
+    from toolkit.sandbox.target import smtp_target_for
+
+    target = smtp_target_for(sandbox, tls="implicit", port=sandbox.smtp_tls_port)
+    results = send_hi(pd.DataFrame({"email": ["a@example.org"]}), "smtp", target=target)
+    assert results["status"].tolist() == ["sent"]
+    assert sandbox.mailbox.messages()["interface"].tolist() == ["smtp"]
+
+
 def test_the_implicit_tls_port_can_be_left_out(make_sandbox: Callable[..., Sandbox]) -> None:
     sandbox = make_sandbox(smtp_tls_port=None)
     assert sandbox.smtp_tls_port is None and sandbox.smtp_port is not None
