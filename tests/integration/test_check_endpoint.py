@@ -93,3 +93,20 @@ def test_an_endpoint_nobody_answers_is_named_as_such() -> None:
     assert (line.name, line.passed) == ("endpoint", False)
     assert line.detail.startswith("cannot reach http://127.0.0.1:1")
     assert "credentials" not in line.fix
+
+
+def test_the_cli_prints_the_endpoint_line_without_the_page(
+    endpoint: Callable[[Answer], str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from toolkit.cli import main
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAX")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    url = endpoint(HTML_404)
+    status = main(["check", "--region", "us-east-1", "--endpoint-url", url, "--from", "a@b.org"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.splitlines()[0].startswith("[FAIL] endpoint")
+    assert "<html>" not in out and "set working credentials" not in out
