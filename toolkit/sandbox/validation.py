@@ -1,8 +1,11 @@
 """Request validation against botocore's own service models, compiled once per operation.
 
 AWS refuses a request with a missing required member, a value of the wrong type or a member
-the operation does not know, with ``400 BadRequestException`` naming the member. The sandbox
-does the same so that a toolkit bug shows up locally, not first at AWS.
+the operation does not know, with ``400 BadRequestException`` naming the member; and, on
+arrival, a value over the model's maximum (16 custom headers, 262,145 characters of template
+data) or off its pattern, in its own words ("1 validation error detected: Value at
+'content.simple.headers' failed to satisfy constraint: ..."), which botocore never checks on
+the client. The sandbox does the same so that a toolkit bug shows up locally, not first at AWS.
 
 botocore's ``ParamValidator`` works on Python parameters (bytes for blobs, datetimes for
 timestamps) and walks the model on every call. Here the request is JSON as it arrived on the
