@@ -36,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import socket
 import ssl
@@ -178,6 +179,72 @@ def _error(exc: Exception) -> tuple[str, str]:
     return type(exc).__name__, str(exc)
 
 
+# Answers that mean the keys are wrong or may not call GetAccount (not the endpoint).
+_CREDENTIAL_CODES = frozenset(
+    {
+        "AccessDenied", "AccessDeniedException", "ExpiredToken", "ExpiredTokenException",
+        "IncompleteSignature", "InvalidAccessKeyId", "InvalidClientTokenId",
+        "InvalidSignatureException", "MissingAuthenticationTokenException",
+        "NoCredentialsError", "PartialCredentialsError", "RequestExpired",
+        "SignatureDoesNotMatch", "UnauthorizedOperation", "UnrecognizedClientException",
+    }
+)  # fmt: skip
+# Answers that mean the endpoint is not SES v2 (or has no GetAccount).
+_NOT_SES_CODES = frozenset(
+    {"UnknownOperationException", "NotImplementedException", "InvalidAction", "UnknownOperation"}
+)
+_UNREACHABLE = (
+    "EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+    "ConnectionClosedError", "SSLError", "ProxyConnectionError", "InvalidProxiesError",
+)  # fmt: skip
+_ENDPOINT_FIX = (
+    "check endpoint_url (--endpoint-url): SES v2 is https://email.<region>.amazonaws.com; a "
+    "local sandbox prints its URL when it starts"
+)
+
+
+def _short(text: str) -> str:
+    """An answer fit for one line: an HTML page becomes its title, long text is cut."""
+    if text.lstrip().startswith("<"):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+        text = "an HTML page" + (f" ({' '.join(text.split())[:80]})" if text.strip() else "")
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _get_account_failure(exc: Exception, endpoint: str) -> Check:
+    """The one line for a GetAccount that failed: the endpoint, the credentials, or else."""
+    code, message = _error(exc)
+    response = getattr(exc, "response", None) or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    where = endpoint or "the endpoint"
+    if code in _UNREACHABLE or type(exc).__name__ in _UNREACHABLE:
+        return Check("endpoint", False, f"cannot reach {where}: {_short(message)}", _ENDPOINT_FIX)
+    if code in _CREDENTIAL_CODES:
+        return Check(
+            "credentials",
+            False,
+            f"GetAccount: {code}: {_short(message)}",
+            "set working credentials (AWS_PROFILE, `aws configure`, or the keys) allowed "
+            "ses:GetAccount in this Region",
+        )
+    html = message.lstrip().startswith("<")
+    if code in _NOT_SES_CODES or code.isdigit() or html or status in (404, 405, 501):
+        answer = f"HTTP {status}" if status else code
+        return Check(
+            "endpoint",
+            False,
+            f"{where} does not answer SES v2 GetAccount ({answer}: {_short(message)})",
+            _ENDPOINT_FIX,
+        )
+    if status == 403:
+        fix = "check the credentials and that they may call ses:GetAccount in this Region"
+    else:
+        fix = _ENDPOINT_FIX
+    return Check("GetAccount", False, f"{code}: {_short(message)}", fix)
+
+
 def _bare(address: str) -> str:
     return (parseaddr(address)[1] or address).strip()
 
@@ -217,16 +284,7 @@ class _Account:
             try:
                 account = ses.get_account()
             except Exception as exc:  # every failure is the answer to this check
-                code, message = _error(exc)
-                return [
-                    Check(
-                        "credentials",
-                        False,
-                        f"GetAccount: {code}: {message}",
-                        "set working credentials (AWS_PROFILE, `aws configure`, or the keys) "
-                        "allowed ses:GetAccount in this Region",
-                    )
-                ]
+                return [_get_account_failure(exc, getattr(ses.meta, "endpoint_url", ""))]
             region = ses.meta.region_name
             out = [Check("credentials", True, f"GetAccount answered in {region}")]
             out += [self._mode(account), self._quota(account, rows)]
@@ -306,7 +364,8 @@ class _Account:
             return None
 
     def _sender(self, ses: Any, address: str) -> list[Check]:
-        if "@" not in address:
+        local, at, domain_part = address.rpartition("@")
+        if not at or not local or not domain_part:  # "@example.com" is no address either
             return [Check("sender", False, f"{address!r} is not an address", "give --from")]
         domain = address.rpartition("@")[2].lower()
         verifying = None
@@ -361,11 +420,14 @@ class _Account:
                 f"{name}: DKIM {status}",
                 f"publish the three CNAME records of {name}'s DKIM tokens in its DNS",
             )
+        # A verified address may send from an unverified domain: SES sends the mail, signed
+        # with its own amazonses.com DKIM key. Not a failure, but worth knowing (DMARC).
         return Check(
             "DKIM",
-            False,
-            f"{domain} is not a domain identity: its mail is not DKIM-signed with it",
-            f"verify the domain {domain} (create-email-identity) and publish its DKIM records",
+            True,
+            f"{domain} is not a domain identity: SES signs its mail with amazonses.com's DKIM, "
+            f"not aligned with {domain} (verify the domain and publish its DKIM records for "
+            "DMARC alignment)",
         )
 
     @staticmethod

@@ -1002,4 +1002,111 @@ BREAKER_DEFAULTS: Fact[tuple[float, float, int]] = Fact(
     "(5 % / 0.1 %) so that a run stops before it could put the account under review. With "
     "fewer than 1,250 known fates a single complaint already exceeds 0.08 %.",
     provenance="toolkit",
+
+# --- SES v2 request maxima (the sandbox and pre-flight enforce them) --------------------------
+# Read 2026-12-06 in the SES v2 API reference and in botocore 1.44.18's sesv2 model (the model
+# AWS generates the SDKs from: the same shapes, with the limits the reference prints).
+
+_MAXIMA_READ = dt.date(2026, 12, 6)
+_SESV2_REF = "https://docs.aws.amazon.com/ses/latest/APIReference-V2/"
+
+SES_MAX_CUSTOM_HEADERS: Fact[int] = Fact(
+    15,
+    f"{_SESV2_REF}API_Message.html ; {_SESV2_MODEL} (MessageHeaderList)",
+    _MAXIMA_READ,
+    "Simple and Template content (and SendBulkEmail's ReplacementHeaders) carry at most 15 "
+    "Headers ('Can contain no more than 15 headers in one message').",
+)
+SES_HEADER_NAME_MAX: Fact[int] = Fact(
+    126,
+    f"{_SESV2_REF}API_MessageHeader.html",
+    _MAXIMA_READ,
+    "A custom header name: 1-126 printable ASCII characters (33-126) except ':' "
+    "(pattern ^[!-9;-@A-~]+$).",
+)
+SES_HEADER_VALUE_MAX: Fact[tuple[int, int]] = Fact(
+    (995, 996),
+    f"{_SESV2_MODEL} (MessageHeaderValue, botocore 1.44.18) ; {_SESV2_REF}API_MessageHeader.html",
+    _MAXIMA_READ,
+    "A custom header value: 1-995 printable ASCII characters (pattern [ -~]*), and name plus "
+    "value at most 996 characters (the model's current text). Older copies of the reference "
+    "(and Pinpoint's MessageHeader) say 870: the model botocore ships is the newer word.",
+)
+_SES_WRITES_ITSELF = (
+    "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Message-ID", "Date", "Sender",
+    "Return-Path", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+)  # fmt: skip
+SES_RESERVED_CUSTOM_HEADERS: Fact[tuple[str, ...]] = Fact(
+    _SES_WRITES_ITSELF,
+    f"{_SESV2_REF}API_Message.html ; {_SES_DG}header-fields.html",
+    _MAXIMA_READ,
+    "Modelled, not documented: for Simple and Template content SES writes these headers "
+    "itself from the request (sender, destination, subject, its own Message-ID and Date), so "
+    "the sandbox refuses them as custom Headers (400 BadRequestException); the conformance "
+    "pass of issue 16 saw SES refuse From, To, Subject and Message-ID. Raw content may carry "
+    "them (once each: SES_RAW_HEADER_CHECKS).",
+    "toolkit",
+)
+SES_TAG_RULE: Fact[tuple[str, int]] = Fact(
+    ("[A-Za-z0-9_-]", 256),
+    f"{_SESV2_REF}API_MessageTag.html",
+    _MAXIMA_READ,
+    "EmailTags (and DefaultEmailTags, ReplacementTags) names and values: only ASCII letters, "
+    "digits, '_' and '-', at most 256 characters each. The refusal's words (400 "
+    "BadRequestException 'Invalid tag name ...') are modelled on SES v1's "
+    "InvalidParameterValue, not documented for v2.",
+)
+SES_TEMPLATE_DATA_MAX_BYTES: Fact[int] = Fact(
+    262_144,
+    f"{_SESV2_REF}API_Template.html ; {_SESV2_MODEL} (EmailTemplateData)",
+    _MAXIMA_READ,
+    "TemplateData and each bulk entry's ReplacementTemplateData: at most 262,144 characters "
+    "of JSON (the model's max counts characters; so does the toolkit).",
+)
+SES_CONFIGURATION_SET_NAME: Fact[tuple[str, int]] = Fact(
+    ("[A-Za-z0-9_-]", 64),
+    "https://docs.aws.amazon.com/ses/latest/APIReference/API_ConfigurationSet.html ; "
+    f"{_SESV2_REF}API_CreateConfigurationSet.html",
+    _MAXIMA_READ,
+    "A configuration set name: only letters, digits, '_' and '-', 64 characters or fewer "
+    "(v2: 'up to 64 alphanumeric characters, including letters, numbers, hyphens (-) and "
+    "underscores (_) only'). The answer's words are modelled.",
+)
+SES_ATTACHMENT_FILENAME_MAX: Fact[int] = Fact(
+    255,
+    f"{_SESV2_REF}API_Attachment.html ; {_SESV2_MODEL} (AttachmentFileName)",
+    _MAXIMA_READ,
+    "An attachment's FileName: at most 255 characters (Simple and Template content). The "
+    "toolkit sends attachments as Raw MIME, where no such field exists; pre-flight still holds "
+    "names to 255 so that a message is valid through every SES interface.",
+)
+SES_INVALID_IDENTITY: Fact[tuple[str, str]] = Fact(
+    (
+        "400 BadRequestException: Invalid email address {name}.",
+        "400 BadRequestException: Invalid domain name {name}.",
+    ),
+    f"https://github.com/Optum/dce/issues/143 [3P] ; {_SESV2_REF}API_CreateEmailIdentity.html",
+    _MAXIMA_READ,
+    "SES v1 VerifyEmailIdentity answers a malformed address 'InvalidParameterValue: Invalid "
+    "email address ...' (400); v2's CreateEmailIdentity declares BadRequestException for "
+    "invalid input. Nothing is created, so a retry with the fixed name succeeds. The domain "
+    "wording is modelled on the address's.",
+    "field-report",
+)
+SES_SMTP_TOO_MANY_RECIPIENTS: Fact[str] = Fact(
+    "554 Transaction failed: Recipient count exceeds 50.",
+    "https://github.com/skaut/SRS/issues/1027 [3P] ; "
+    "https://github.com/thewca/worldcubeassociation.org/issues/9467 [3P] ; "
+    f"{_SES_DG}quotas.html",
+    _MAXIMA_READ,
+    "SES SMTP accepts every RCPT and refuses the whole message at the end of DATA ('SMTP "
+    "server did not accept . with error: 554 Transaction failed: Recipient count exceeds "
+    "50.'): nothing is delivered, so a client cannot take a partial delivery for success.",
+    "field-report",
+)
+SES_SMTP_PORTS: Fact[tuple[tuple[int, ...], tuple[int, ...]]] = Fact(
+    ((25, 587, 2587), (465, 2465)),
+    f"{_SES_DG}smtp-connect.html",
+    _MAXIMA_READ,
+    "STARTTLS on 25, 587 and 2587; TLS Wrapper (implicit TLS) on 465 and 2465.",
 )

@@ -27,6 +27,7 @@ import functools
 import ipaddress
 import logging
 import math
+import os
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ class AwsTarget:
             plain boto3 client is used, with one ``FastClientHandoverWarning``; ``fast=False``
             always gives plain boto3.
         connect_timeout / read_timeout: seconds, per request.
+        ignore_aws_config: use only this target's own settings: ``AWS_PROFILE`` and the shared
+            config and credentials files are not read (the sandbox's targets: a broken
+            profile meant for AWS must not stop a local endpoint).
 
     Clients made here never retry on their own (``total_max_attempts=1``): the engine owns
     retries, pacing and the ``unknown`` status, and a silent SDK retry after a read timeout
@@ -124,6 +128,7 @@ class AwsTarget:
     fast: bool = True
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
+    ignore_aws_config: bool = False
 
     def __post_init__(self) -> None:
         _check_aws_settings(self)
@@ -141,6 +146,15 @@ class AwsTarget:
         import boto3
         from botocore.exceptions import ProfileNotFound
 
+        if self.ignore_aws_config:
+            from toolkit.aws.isolated import isolated_boto3_session
+
+            return isolated_boto3_session(
+                self.access_key_id,
+                self.secret_access_key,
+                self.region,
+                aws_session_token=self.session_token,
+            )
         try:
             return boto3.Session(
                 aws_access_key_id=self.access_key_id,
@@ -150,6 +164,12 @@ class AwsTarget:
                 profile_name=self.profile,
             )
         except ProfileNotFound as exc:
+            named = os.environ.get("AWS_PROFILE", os.environ.get("AWS_DEFAULT_PROFILE"))
+            if self.profile is None and named is not None:
+                raise ConfigurationError(
+                    f"AWS_PROFILE={named!r} names a profile that is not in the AWS config files: "
+                    "fix or unset AWS_PROFILE, or pass profile=... / region and keys"
+                ) from exc
             raise ConfigurationError(
                 f"profile {self.profile!r} is not in the AWS config files (~/.aws/config, "
                 "~/.aws/credentials): check its name with `aws configure list-profiles`"

@@ -48,7 +48,20 @@ def test_a_pending_sender_says_to_follow_the_link(sandbox: Sandbox) -> None:
     assert "PENDING" in line.detail and "link" in line.fix
     sandbox.verify_identity("ops@corp.test")
     report = toolkit.check("ses", target=sandbox, sender="ops@corp.test")
-    assert failing(report) == ["DKIM"]  # an address identity, but its domain has no DKIM
+    # An address identity whose domain is no identity: SES sends its mail (signed with
+    # amazonses.com's DKIM), so the DKIM line passes and says why (issue 16).
+    assert report.ok, str(report)
+    assert "amazonses.com" in report.checks[-1].detail
+
+
+@pytest.mark.parametrize("sender", ["@example.com", "ops@", "example.com"])
+def test_a_sender_that_is_no_address_is_not_shown_as_verified(
+    sandbox: Sandbox, sender: str
+) -> None:
+    """example.com is verified, but "@example.com" is no address that may send (issue 16)."""
+    report = toolkit.check("ses", target=sandbox, sender=sender)
+    assert failing(report) == ["sender"]
+    assert "is not an address" in report.failed[0].detail
 
 
 def test_a_missing_template_is_one_failing_line(sandbox: Sandbox) -> None:

@@ -271,15 +271,22 @@ def test_sandbox_account_only_verified_or_simulator_recipients(
     assert mailbox.count() == 1
 
 
-def test_more_than_50_recipients_are_refused(sandbox: Started) -> None:
+def test_more_than_50_recipients_are_refused_whole_at_the_end_of_data(sandbox: Started) -> None:
+    """As SES: every RCPT gets 250, the message gets 554 after DATA and nobody receives it, so
+    a client cannot report the first 50 as a success (issue 16)."""
     server, mailbox, _ = sandbox
     recipients = [f"r{i}@example.org" for i in range(52)]
     with connected(server) as client:
-        refused = client.sendmail(SENDER, recipients, raw_message())
-    assert set(refused) == {"r50@example.org", "r51@example.org"}
-    assert refused["r50@example.org"] == (554, b"Transaction failed: Recipient count exceeds 50.")
-    frame = mailbox.messages()
-    assert frame["n_recipients"].tolist() == [50]
+        client.mail(SENDER)
+        assert {client.rcpt(r) for r in recipients} == {(250, b"Ok")}
+        assert client.data(raw_message()) == (
+            554,
+            b"Transaction failed: Recipient count exceeds 50.",
+        )
+        with pytest.raises(smtplib.SMTPDataError):  # what smtplib.sendmail raises
+            client.sendmail(SENDER, recipients, raw_message())
+        assert client.sendmail(SENDER, recipients[:50], raw_message()) == {}  # 50 is fine
+    assert mailbox.messages()["n_recipients"].tolist() == [50]
 
 
 def test_oversized_message_is_552_and_connection_survives(

@@ -91,12 +91,22 @@ def test_simulator_and_rejections(make_sandbox: Callable[..., Sandbox]) -> None:
 
 
 def test_some_recipients_refused_is_accepted_with_a_note(sandbox: Sandbox) -> None:
-    bcc = tuple(f"b{k}@example.org" for k in range(50))  # the 51st recipient is refused
+    bcc = ("b0@example.org", "b..1@example.org")  # RCPT answers 501 for the malformed one
     with smtp(sandbox) as transport:
         reply = transport.send([message(0, bcc=bcc)])[0]
     assert reply.verdict is Verdict.ACCEPTED and reply.code == PARTIAL_REFUSAL_CODE
-    assert "b49@example.org" in (reply.message or "")
-    assert sandbox.mailbox.message(reply.message_id)["n_recipients"] == 50
+    assert "b..1@example.org" in (reply.message or "")
+    assert sandbox.mailbox.message(reply.message_id)["n_recipients"] == 2
+
+
+def test_more_than_50_recipients_is_one_refusal_not_a_partial_success(sandbox: Sandbox) -> None:
+    """SES answers 554 at the end of DATA: no recipient gets it, the row is rejected."""
+    bcc = tuple(f"b{k}@example.org" for k in range(50))  # 51 with the To address
+    with smtp(sandbox) as transport:
+        reply = transport.send([message(0, bcc=bcc)])[0]
+    assert reply.verdict is Verdict.REJECTED and reply.code == "SMTP554"
+    assert reply.message == "Transaction failed: Recipient count exceeds 50."
+    assert sandbox.mailbox.count() == 0
 
 
 def test_throttling_and_daily_quota(make_sandbox: Callable[..., Sandbox]) -> None:

@@ -17,6 +17,12 @@ def add_parser(sub: Any) -> None:
     box.add_argument("--api-port", type=int, default=0, help="HTTP API port (0: any free port)")
     box.add_argument("--smtp-port", type=int, default=0, help="SMTP port (0: any free port)")
     box.add_argument(
+        "--smtp-tls-port",
+        type=int,
+        default=0,
+        help="implicit-TLS SMTP port, as SES's 465 (0: any free port; -1: none)",
+    )
+    box.add_argument(
         "--rate", type=float, help="MaxSendRate, recipients/s (1000; 1 with --sandbox-account)"
     )
     box.add_argument(
@@ -105,6 +111,7 @@ def run_sandbox(ns: argparse.Namespace) -> int:
         sandbox = Sandbox(
             api_port=ns.api_port,
             smtp_port=ns.smtp_port,
+            smtp_tls_port=None if ns.smtp_tls_port < 0 else ns.smtp_tls_port,
             rate=ns.rate,
             daily_quota=ns.daily_quota,
             state_dir=ns.state,

@@ -59,6 +59,7 @@ Usage::
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ import pandas as pd
 
 from toolkit.compose.attachments import AttachmentProblem, read_attachment
 from toolkit.compose.frame import conform
+from toolkit.compose.limits import TEMPLATE_DATA_MAX
 from toolkit.compose.message import Attachment, ContentMode, Message, Template
 from toolkit.compose.mime import (
     CRLF,
@@ -388,6 +390,14 @@ class _Renderer:
             size = len("".join(data.values()).encode("utf-8")) + 8 * len(data)
             if size > self.max_bytes:
                 raise _Late(TOO_LARGE, f"template data is {size:,} bytes; limit {self.max_bytes:,}")
+            if self.transport == "ses-bulk" and size > TEMPLATE_DATA_MAX // 6:
+                # Exact, as the transport will send it (SES counts the JSON's characters; an
+                # escaped control character takes six, so smaller rows cannot be over).
+                chars = len(json.dumps(data, ensure_ascii=False))
+                if chars > TEMPLATE_DATA_MAX:
+                    message = (f"the row's template data is {chars:,} characters of JSON; SES "
+                               f"takes at most {TEMPLATE_DATA_MAX:,}")  # fmt: skip
+                    raise _Late(TOO_LARGE, message)
             return Message(
                 row_key=key, position=position, sender=sender, to=to[i], cc=cc[i], bcc=bcc[i],
                 reply_to=reply[i], template=self.template, template_data=data,

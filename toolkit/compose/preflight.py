@@ -34,6 +34,11 @@ from toolkit.compose.columns import (
     not_plain,
     simple_addresses,
 )
+from toolkit.compose.limits import (
+    TEMPLATE_DATA_MAX,
+    attachment_name_problem,
+    call_problem,
+)
 from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.mime import (
     MAX_DISPLAY_NAME,
@@ -208,6 +213,9 @@ class Preflight:
         for attachment in spec.attachments:
             if has_unsafe_header_chars(attachment.filename):
                 raise ConfigurationError(f"attachment name {attachment.filename!r} is unsafe")
+        problem = call_problem(spec, self.transport)  # SES v2's maxima (issue 16, M5)
+        if problem is not None:
+            raise ConfigurationError(problem)
 
     def _value_columns(self) -> list[str]:
         """Columns whose values go into the content (placeholders and template data)."""
@@ -386,6 +394,10 @@ class Preflight:
         codes, uniques = pd.factorize(self._text(column))
         for k, path in enumerate(uniques):
             rows = np.flatnonzero(codes == k)
+            named = attachment_name_problem(os.path.basename(path))
+            if named is not None:
+                self._flag(rows, INVALID_VALUE, named)
+                continue
             found = resolve_attachment(base, path)
             if isinstance(found, tuple):
                 self._flag(rows, *found)
@@ -393,6 +405,21 @@ class Preflight:
                 self.attachment_paths[path] = found
                 sizes[rows] = os.path.getsize(found)
         return sizes
+
+    def _template_data_floor(self, value_columns: list[str]) -> None:
+        """Rows whose SendBulkEmail template data is surely over SES's 262,144 characters (a
+        lower bound: the cells' text plus each key's share of the JSON; the exact size is
+        measured when the row is rendered)."""
+        if self.transport != "ses-bulk" or self.mode is not ContentMode.TEMPLATE:
+            return
+        floor = np.full(self.n, 2, dtype=np.int64)
+        for column in value_columns:
+            floor += self._text(column).str.len().fillna(0).to_numpy().astype(np.int64)
+            floor += len(str(column)) + 6  # "key": "", with its separator
+        for row in np.flatnonzero(floor > TEMPLATE_DATA_MAX).tolist():
+            self._flag([row], TOO_LARGE,
+                       f"the row's template data is at least {int(floor[row]):,} characters of "
+                       f"JSON; SES takes at most {TEMPLATE_DATA_MAX:,}")  # fmt: skip
 
     def _size_floor(self, value_columns: list[str], extra: np.ndarray | None) -> None:
         literal = sum(t.literal_length for t in self.templates.values())
@@ -510,6 +537,7 @@ class Preflight:
         if spec.attachment_column is not None:
             file_sizes = self._attachment_files(spec.attachment_column)
         self._size_floor(value_columns, file_sizes)
+        self._template_data_floor(value_columns)
 
         hash_columns: list[tuple[str, dict[int, str] | None]] = [
             (a.column, a.overrides) for _, a in address_columns

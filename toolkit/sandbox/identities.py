@@ -207,7 +207,7 @@ class IdentityStore:
         without its ``+label``, or its domain or a parent domain is a verified identity."""
         bare = bare_address(address)
         local, at, domain = bare.rpartition("@")
-        if not at:
+        if not at or not local:  # "@example.com" is no address, whatever its domain
             return False
         domain = domain.lower().rstrip(".")
         if self._verified_key(f"{local}@{domain}"):

@@ -20,7 +20,11 @@ requests must be signed with the sandbox's own key pair; identities created thro
 start unverified (an address gets SES's verification mail in the mailbox; the identities given
 as ``verified`` are verified from the start, and :meth:`Sandbox.verify_identity` completes any
 other); ``sandbox_account=True`` is SES's sandbox (1 recipient per second, 200 per 24 hours,
-verified recipients only). Pinpoint email is emulated as it was before its end of support,
+verified recipients only); SES v2's request maxima (15 custom headers, 995-character values,
+262,144 characters of template data, tag and configuration-set names) are refused as SES
+refuses them. SMTP listens with STARTTLS on ``smtp_port`` and implicit TLS on
+``smtp_tls_port``, as SES's 587 and 465. The user's AWS configuration (``AWS_PROFILE``,
+``~/.aws``) is never read. Pinpoint email is emulated as it was before its end of support,
 and every Pinpoint message in the mailbox says so; ``pinpoint_ended=True`` answers as AWS does
 after 2026-10-30. The account has SES's suppression list (:attr:`Sandbox.suppression`; default
 SuppressedReasons BOUNCE and COMPLAINT) and reputation (:attr:`Sandbox.reputation`):
@@ -39,8 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
-
+from toolkit.aws.isolated import isolated_boto3_session, isolated_session
 from toolkit.errors import SandboxError
 from toolkit.facts import SES_SANDBOX_MAX_24_HOUR_SEND, SES_SANDBOX_MAX_SEND_RATE
 from toolkit.sandbox.faults import Faults
@@ -78,6 +81,9 @@ class Sandbox:
 
     Args:
         api_port, smtp_port: loopback ports (0 = ephemeral; read the attributes after start).
+        smtp_tls_port: the implicit-TLS SMTP port, alongside STARTTLS on ``smtp_port`` (SES
+            offers both: STARTTLS on 25/587/2587, TLS Wrapper on 465/2465); 0 = ephemeral,
+            None = no implicit-TLS listener.
         rate: MaxSendRate in recipients per second (default 1000, or SES's sandbox rate of 1
             with ``sandbox_account``).
         daily_quota: Max24HourSend (-1 = unlimited; the default, or 200 with
@@ -107,6 +113,7 @@ class Sandbox:
         *,
         api_port: int = 0,
         smtp_port: int = 0,
+        smtp_tls_port: int | None = 0,
         rate: float | None = None,
         daily_quota: float | None = None,
         state_dir: str | Path | None = None,
@@ -129,6 +136,7 @@ class Sandbox:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._api_port = api_port
         self._smtp_port = smtp_port
+        self._smtp_tls_port = smtp_tls_port
         self._want_smtp = smtp
         self.pinpoint_ended = pinpoint_ended
         if rate is None:
@@ -168,6 +176,7 @@ class Sandbox:
             "AKIASANDBOX" + secrets.token_hex(5).upper(), secrets.token_urlsafe(30)
         )
         self.pinpoint_app_id = DEFAULT_APP_ID
+        self._boto3: Any = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -210,7 +219,7 @@ class Sandbox:
                             "Enabled": True,
                         },
                     )
-            session = botocore.session.get_session()
+            session = isolated_session()  # no AWS_PROFILE or config file matters here
             ses_model = session.get_service_model("sesv2")
             ses = SesV2Api(state)
             router = Router()
@@ -274,6 +283,7 @@ class Sandbox:
             mailbox,
             host="127.0.0.1",
             port=self._smtp_port,
+            tls_port=self._smtp_tls_port,
             username=self.smtp_username,
             password=self.smtp_password,
             region=self.region,
@@ -373,6 +383,11 @@ class Sandbox:
         return None if self._smtp is None else self._smtp.port
 
     @property
+    def smtp_tls_port(self) -> int | None:
+        """The implicit-TLS SMTP port (SES's 465), or None without it or without SMTP."""
+        return None if self._smtp is None else self._smtp.tls_port
+
+    @property
     def smtp_username(self) -> str:
         """SES-style SMTP username: the access key id."""
         return self._credentials.access_key_id
@@ -410,8 +425,10 @@ class Sandbox:
 
     def client(self, service: str = "sesv2", **kwargs: Any) -> Any:
         """A boto3 client for ``service`` ("sesv2", "pinpoint", ...) aimed at this sandbox."""
-        import boto3
-
+        if self._boto3 is None:
+            # One session per sandbox, blind to AWS_PROFILE and ~/.aws: its clients share
+            # exception classes (client.exceptions.X matches across them), as boto3.client's.
+            self._boto3 = isolated_boto3_session(None, None, self.region)
         options: dict[str, Any] = {
             "endpoint_url": self.endpoint_url,
             "region_name": self.region,
@@ -419,7 +436,7 @@ class Sandbox:
             "aws_secret_access_key": self.secret_access_key,
         }
         options.update(kwargs)
-        return boto3.client(service, **options)
+        return self._boto3.client(service, **options)
 
     def info(self) -> dict[str, Any]:
         """Everything a client needs, as one JSON-serialisable dict (the CLI prints it)."""
@@ -432,6 +449,7 @@ class Sandbox:
             "secret_access_key": self.secret_access_key,
             "smtp_host": self.smtp_host,
             "smtp_port": self.smtp_port,
+            "smtp_tls_port": self.smtp_tls_port,
             "smtp_username": self.smtp_username,
             "smtp_password": self.smtp_password if self._smtp is not None else None,
             # The self-signed certificate to verify STARTTLS against (kept with a state dir).

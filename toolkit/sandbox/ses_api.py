@@ -16,7 +16,8 @@ message and copied into its events, as SES does.
 What SES checks before it accepts a message, checked here too (sources in
 :mod:`toolkit.facts`): every address's syntax (one bad address refuses the whole message,
 ``BadRequestException``; in a bulk call only its entry), a raw message's header block, a
-configuration set that exists, and then the shared policy (verified sender, quota). Identities
+configuration set that exists, the request rules the model does not carry
+(:mod:`toolkit.sandbox.ses_limits`), and then the shared policy (verified sender, quota). Identities
 created here start ``PENDING`` and cannot send until verified: an address gets SES's
 verification mail in the mailbox, with a link the sandbox serves
 (``/sandbox/confirm-verification``); a domain is confirmed through that link with one of its
@@ -50,6 +51,7 @@ from toolkit.sandbox.policy import (
     too_large_message,
 )
 from toolkit.sandbox.ses_checks import address_problem
+from toolkit.sandbox.ses_limits import send_problem
 from toolkit.sandbox.ses_resources import SesResources
 from toolkit.sandbox.ses_suppression import SesSuppressionApi
 from toolkit.sandbox.state import SandboxState
@@ -60,6 +62,11 @@ _MISSING_DATA = "Attribute(s) missing from the template data: "
 
 def _raise_for(admission: Admission) -> None:
     raise ApiError(admission.http_status, admission.error_code, admission.message)
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise ApiError(400, "BadRequestException", problem)
 
 
 def _bulk_status(admission: Admission) -> str:
@@ -180,6 +187,7 @@ class SesV2Api:
         recipients = _recipients(destination)
         sender = params.get("FromEmailAddress")
         check_addresses(_addresses(params, destination))
+        _refuse(send_problem(params))
         self.resources.check_configuration_set(params)
         subject: str | None
         events = None
@@ -255,6 +263,7 @@ class SesV2Api:
         if not sender:
             raise ApiError(400, "BadRequestException", "Missing required member FromEmailAddress")
         check_addresses(_addresses(params, None))
+        _refuse(send_problem(params))
         self.resources.check_configuration_set(params)
         default = params["DefaultContent"].get("Template")
         if default is None:

@@ -23,6 +23,7 @@ from botocore.model import ServiceModel
 from toolkit.facts import SES_LIST_ROUTES
 from toolkit.sandbox.http_api import ApiError
 from toolkit.sandbox.policy import FAILED, Identity
+from toolkit.sandbox.ses_limits import configuration_set_name_problem, identity_problem
 from toolkit.sandbox.state import SandboxState
 
 Handler = Callable[[dict[str, Any], int], Any]
@@ -56,6 +57,7 @@ class SesResources:
 
     def create_email_identity(self, params: dict[str, Any], size: int) -> dict[str, Any]:
         name = params["EmailIdentity"]
+        _refuse(identity_problem(name))  # before anything is stored: a retry must succeed
         policy = self.state.policy
         try:
             record = policy.add_identity(name)
@@ -152,6 +154,7 @@ class SesResources:
 
     def create_configuration_set(self, params: dict[str, Any], size: int) -> dict[str, Any]:
         name = params["ConfigurationSetName"]
+        _refuse(configuration_set_name_problem(name))
         with self.state.lock:
             if name in self.state.configuration_sets:
                 raise ApiError(
@@ -232,6 +235,11 @@ class SesResources:
             for name, stored in sorted(self.state.ses_templates.items())
         ]
         return _page(items, "TemplatesMetadata", params, default_size=10)
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise ApiError(400, "BadRequestException", problem)
 
 
 def _dkim(record: Identity, status: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ and the other entries in :mod:`toolkit.facts`):
 - ``250 Ok``: MAIL and RCPT accepted.
 - ``501 Invalid MAIL FROM address provided`` / ``501 Invalid RCPT TO address provided``: a
   malformed envelope address (``MAIL FROM:<>`` included), at the command.
-- ``554 Transaction failed: Recipient count exceeds 50.``: the 51st RCPT and every later one.
+- ``554 Transaction failed: Recipient count exceeds 50.``: end of DATA, for a transaction with
+  more than 50 RCPTs (each RCPT got ``250 Ok``, as at SES): nothing is delivered, so a client
+  cannot mistake a partial delivery for success (``SES_SMTP_TOO_MANY_RECIPIENTS``).
 - ``554 Transaction failed: <SES's message>.``: a header block SES refuses (a missing blank line,
   an illegal or empty header name, a duplicate single header, an empty ``To``), end of DATA.
 - ``552 Message is too long.``: ``SIZE=`` or DATA over 40 MB.
@@ -92,6 +94,7 @@ from toolkit.facts import (
     SES_MAX_RECIPIENTS_PER_MESSAGE,
     SES_SMTP_ADDRESS_REPLIES,
     SES_SMTP_IDLE_TIMEOUT,
+    SES_SMTP_TOO_MANY_RECIPIENTS,
 )
 from toolkit.sandbox.content import long_line_bounces
 from toolkit.sandbox.faults import FaultAction, Faults
@@ -112,9 +115,7 @@ REPLY_AUTH_OK = "235 Authentication successful."
 REPLY_OK = "250 Ok"
 REPLY_BAD_FROM, REPLY_BAD_RCPT = SES_SMTP_ADDRESS_REPLIES.value
 REPLY_TOO_LONG = TOO_LARGE_REPLY
-REPLY_TOO_MANY_RECIPIENTS = (
-    f"554 Transaction failed: Recipient count exceeds {SES_MAX_RECIPIENTS_PER_MESSAGE.value}."
-)
+REPLY_TOO_MANY_RECIPIENTS = SES_SMTP_TOO_MANY_RECIPIENTS.value
 REPLY_TEMPORARY_FAILURE = "451 Temporary service failure"
 REPLY_RATE_EXCEEDED = f"454 Throttling failure: {RATE_MESSAGE}"  # as the policy words it
 REPLY_TIMEOUT = "451 4.4.2 Timeout waiting for data from client."
@@ -419,10 +420,11 @@ class _Handler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if len(envelope.rcpt_tos) >= self.max_recipients:
-            return REPLY_TOO_MANY_RECIPIENTS
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
+        # SES answers 250 to every RCPT and refuses the whole message at the end of DATA. One
+        # address past the limit is kept (enough to know), so a flood of RCPTs costs nothing.
+        if len(envelope.rcpt_tos) <= self.max_recipients:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
         return REPLY_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -443,6 +445,8 @@ class _Handler:
         size = len(content)
         if size > self.max_message_bytes:
             return REPLY_TOO_LONG
+        if len(envelope.rcpt_tos) > self.max_recipients:
+            return REPLY_TOO_MANY_RECIPIENTS
         problem = raw_problem(content, has_sender=True, has_recipients=True)
         if problem is not None:
             return f"554 Transaction failed: {problem}"

@@ -118,9 +118,9 @@ class SandboxState:
 
 def _region_name(region: str) -> str:
     """``us-east-1`` -> ``US East (N. Virginia)``, from botocore's endpoint data."""
-    import botocore.session
+    from toolkit.aws.isolated import isolated_session
 
-    endpoints = botocore.session.get_session().get_data("endpoints")
+    endpoints = isolated_session().get_data("endpoints")
     for partition in endpoints.get("partitions", ()):
         described = partition.get("regions", {}).get(region)
         if described and described.get("description"):

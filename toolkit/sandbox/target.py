@@ -29,6 +29,7 @@ def aws_target_for(sandbox: Any, **overrides: Any) -> AwsTarget:
         "access_key_id": sandbox.access_key_id,
         "secret_access_key": sandbox.secret_access_key,
         "pinpoint_app_id": info.get("pinpoint_app_id"),
+        "ignore_aws_config": True,  # AWS_PROFILE and ~/.aws are for AWS, not for the sandbox
     }
     values.update(overrides)
     return AwsTarget(**values)

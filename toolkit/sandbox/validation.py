@@ -1,8 +1,11 @@
 """Request validation against botocore's own service models, compiled once per operation.
 
 AWS refuses a request with a missing required member, a value of the wrong type or a member
-the operation does not know, with ``400 BadRequestException`` naming the member. The sandbox
-does the same so that a toolkit bug shows up locally, not first at AWS.
+the operation does not know, with ``400 BadRequestException`` naming the member; and, on
+arrival, a value over the model's maximum (16 custom headers, 262,145 characters of template
+data) or off its pattern, in its own words ("1 validation error detected: Value at
+'content.simple.headers' failed to satisfy constraint: ..."), which botocore never checks on
+the client. The sandbox does the same so that a toolkit bug shows up locally, not first at AWS.
 
 botocore's ``ParamValidator`` works on Python parameters (bytes for blobs, datetimes for
 timestamps) and walks the model on every call. Here the request is JSON as it arrived on the
@@ -17,6 +20,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,8 +55,20 @@ class ValidationError(ValueError):
             text += part if part.startswith("[") or not text else "." + part
         return text or "request"
 
+    @property
+    def wire(self) -> str:
+        """The path as AWS's validation messages write it: ``content.simple.headers.1.name``."""
+        names = []
+        for part in self.parts:
+            if part.startswith("["):
+                inner = part[1:-1]
+                names.append(f"{int(inner) + 1}.member" if inner.isdigit() else inner.strip("'"))
+            else:
+                names.append(part[:1].lower() + part[1:])
+        return ".".join(names) or "request"
+
     def __str__(self) -> str:
-        return self.template.format(path=self.path)
+        return self.template.format(path=self.path, wire=self.wire)
 
 
 def _type_name(value: Any) -> str:
@@ -128,6 +144,7 @@ class _Compiler:
     def _list(self, shape: Any) -> Check:
         item_check = self.compile(shape.member)
         minimum = shape.metadata.get("min")
+        maximum = shape.metadata.get("max")
 
         def check(value: Any) -> None:
             if type(value) is not list:
@@ -137,6 +154,8 @@ class _Compiler:
                     "Invalid length for member {path}: at least " + str(minimum) + " item(s)"
                     " required"
                 )
+            if maximum is not None and len(value) > maximum:
+                raise _constraint(f"Member must have length less than or equal to {maximum}")
             for index, item in enumerate(value):
                 try:
                     if item is None:
@@ -165,7 +184,9 @@ class _Compiler:
     def _string(self, shape: Shape) -> Check:
         enum = frozenset(shape.enum) if shape.enum else None
         minimum = shape.metadata.get("min")
-        if enum is None and not minimum:
+        maximum = shape.metadata.get("max")
+        pattern = _pattern(shape.metadata.get("pattern"))
+        if enum is None and not minimum and maximum is None and pattern is None:
             return _plain_string
 
         def check(value: Any) -> None:
@@ -182,6 +203,12 @@ class _Compiler:
                 raise ValidationError(
                     "Invalid length for member {path}: at least " + str(minimum) + " character(s)"
                     " required"
+                )
+            if maximum is not None and len(value) > maximum:
+                raise _constraint(f"Member must have length less than or equal to {maximum}")
+            if pattern is not None and pattern.fullmatch(value) is None:
+                raise _constraint(
+                    f"Member must satisfy regular expression pattern: {pattern.pattern}"
                 )
 
         return check
@@ -209,6 +236,29 @@ def _structure_check(members: dict[str, Check], required: tuple[str, ...], is_un
     return check
 
 
+def _constraint(rule: str) -> ValidationError:
+    """A value over a model maximum or off its pattern, in AWS's server-side wording.
+
+    botocore checks only types and minimums on the client; AWS checks the rest on arrival and
+    answers ``1 validation error detected: Value at 'content.simple.headers' failed to satisfy
+    constraint: ...`` (the path in AWS's camelCase, list items 1-based, as ``{wire}`` below).
+    """
+    return ValidationError(
+        "1 validation error detected: Value at '{wire}' failed to satisfy constraint: "
+        + rule.replace("{", "{{").replace("}", "}}")
+    )
+
+
+def _pattern(text: str | None) -> re.Pattern[str] | None:
+    """A model's pattern (Java syntax; whole-value match), or None when Python cannot read it."""
+    if not text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error:  # pragma: no cover - every pattern of the models served compiles today
+        return None
+
+
 def _plain_string(value: Any) -> None:
     if type(value) is not str:
         raise _wrong_type("string", value)
@@ -216,12 +266,15 @@ def _plain_string(value: Any) -> None:
 
 def _integer(shape: Shape) -> Check:
     minimum = shape.metadata.get("min")
+    maximum = shape.metadata.get("max")
 
     def check(value: Any) -> None:
         if type(value) is not int:
             raise _wrong_type("integer", value)
         if minimum is not None and value < minimum:
             raise ValidationError("Invalid value for member {path}: must be >= " + str(minimum))
+        if maximum is not None and value > maximum:
+            raise _constraint(f"Member must have value less than or equal to {maximum}")
 
     return check
 
