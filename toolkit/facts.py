@@ -1002,6 +1002,7 @@ BREAKER_DEFAULTS: Fact[tuple[float, float, int]] = Fact(
     "(5 % / 0.1 %) so that a run stops before it could put the account under review. With "
     "fewer than 1,250 known fates a single complaint already exceeds 0.08 %.",
     provenance="toolkit",
+)
 
 # --- SES v2 request maxima (the sandbox and pre-flight enforce them) --------------------------
 # Read 2026-12-06 in the SES v2 API reference and in botocore 1.44.18's sesv2 model (the model
