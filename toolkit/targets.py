@@ -314,7 +314,10 @@ class SmtpTarget:
         verify: check the server certificate and host name. Turned off only when asked, or
             for a loopback host when no ``ca_pem`` is given (a self-signed local server).
         ca_pem: PEM certificate(s) to trust instead of the system store (pin a test server).
-        timeout: seconds for connect and for each reply.
+        timeout: seconds for connect and for each reply (CLI ``--timeout``).
+        max_timeouts_in_row: stop the run (rows not sent stay pending for a resume) after
+            this many replies in a row never came within ``timeout``: a server that stalls
+            after RCPT would otherwise cost ``timeout`` x attempts for every row.
         reconnect_after_messages / reconnect_after_seconds: open a fresh connection after
             this many messages or this age, as SES advises (its fleet recycles instances).
         local_hostname: the name sent in EHLO (default: the machine's FQDN, as smtplib does).
@@ -331,6 +334,7 @@ class SmtpTarget:
     verify: bool = True
     ca_pem: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    max_timeouts_in_row: int = 3
     reconnect_after_messages: int = 1000
     reconnect_after_seconds: float = 300.0
     local_hostname: str | None = None
@@ -354,6 +358,8 @@ class SmtpTarget:
             self.timeout <= 0
         ):
             raise ConfigurationError("timeout must be a positive number of seconds")
+        if not isinstance(self.max_timeouts_in_row, int) or self.max_timeouts_in_row < 1:
+            raise ConfigurationError("max_timeouts_in_row must be a whole number of at least 1")
         if (self.username is None) != (self.password is None):
             raise ConfigurationError("give both username and password, or neither")
         for name in ("rate", "daily_quota"):

@@ -83,7 +83,8 @@ def read_frame(path: Path) -> Any:
 _FLAGS = {
     "endpoint_url": "--endpoint-url", "region": "--region", "profile": "--profile",
     "pinpoint_app_id": "--pinpoint-app-id", "host": "--smtp-host", "port": "--smtp-port",
-    "rate": "--rate", "workers": "--workers", "limit": "--limit",
+    "rate": "--rate", "workers": "--workers", "limit": "--limit", "timeout": "--timeout",
+    "read_timeout": "--timeout",
 }  # fmt: skip
 
 
@@ -107,6 +108,12 @@ def target_from_args(ns: argparse.Namespace) -> Any:
         return _target(ns)
 
 
+def _timeout(ns: argparse.Namespace, name: str) -> dict[str, float]:
+    """``{name: --timeout}`` when the command has the flag and it was given."""
+    value = getattr(ns, "timeout", None)
+    return {} if value is None else {name: value}
+
+
 def _target(ns: argparse.Namespace) -> Any:
     from toolkit.errors import ConfigurationError
     from toolkit.targets import AwsTarget, SmtpTarget
@@ -124,6 +131,7 @@ def _target(ns: argparse.Namespace) -> Any:
             password=password,
             tls=ns.smtp_tls,
             verify=not ns.smtp_no_verify,
+            **_timeout(ns, "timeout"),
         )
     if ns.via != "smtp" and (ns.region or ns.profile or ns.endpoint_url):
         return AwsTarget(
@@ -131,6 +139,7 @@ def _target(ns: argparse.Namespace) -> Any:
             profile=ns.profile,
             endpoint_url=ns.endpoint_url,
             pinpoint_app_id=ns.pinpoint_app_id,
+            **_timeout(ns, "read_timeout"),
         )
     if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
         raise ConfigurationError(

@@ -132,6 +132,11 @@ def add_parser(sub: Any) -> None:
         "--limit", type=int, metavar="N", help="send at most N rows, e.g. --limit 10"
     )
     engine.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    engine.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="seconds to wait for each answer (SMTP reply or AWS API response; default 30); "
+        "after 3 SMTP timeouts in a row the run stops and unsent rows stay pending",
+    )  # fmt: skip
     send.add_argument(
         "--out", required=True, metavar="PATH",
         help="where to write the results, one row per input row: .csv (with "
