@@ -64,19 +64,11 @@ def add_where_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_frame(path: Path) -> Any:
-    """The input file as a DataFrame: Parquet, or CSV read as text (``"00123"`` stays text)."""
-    import pandas as pd
+    """The input file as a DataFrame: CSV/TSV (cells as text, ``"00123"`` stays text), Excel,
+    Parquet or JSON lines (:func:`toolkit.compose.inputs.read_table`)."""
+    from toolkit.compose.inputs import read_table
 
-    from toolkit.errors import ConfigurationError
-
-    if not path.exists():
-        raise ConfigurationError(f"cannot read {path}: no such file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, ImportError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    return read_table(path)
 
 
 # Which flag sets a setting, for messages that name the setting (``region 'x' is not ...``).

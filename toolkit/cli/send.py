@@ -56,7 +56,10 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument(
-        "file", type=Path, help="recipients, one row per email (.csv, or .parquet/.pq)"
+        "file",
+        type=Path,
+        help="recipients, one row per email: .csv/.tsv (any of , ; TAB |; UTF-8, UTF-16 or "
+        "Latin-1), .xlsx (with openpyxl), .parquet, .jsonl",
     )
     send.add_argument(
         "--via", choices=names(), required=True, metavar="TRANSPORT",
@@ -184,6 +187,7 @@ def _engine_config(ns: argparse.Namespace) -> Any:
 
 def _check_paths(ns: argparse.Namespace) -> tuple[Path, Path | None]:
     """--out and --ledger, checked before anything is read or sent (ConfigurationError)."""
+    from toolkit.compose.inputs import check_results_path
     from toolkit.delivery.ledger import check_ledger_path
     from toolkit.errors import ConfigurationError
 
@@ -206,6 +210,7 @@ def _check_paths(ns: argparse.Namespace) -> tuple[Path, Path | None]:
         raise ConfigurationError(f"--out {out_text}: the file exists and is not writable")
     if out.exists() and out.resolve() == ns.file.resolve():
         raise ConfigurationError(f"--out {out_text} is the input file; give another name")
+    check_results_path(out, "--out")  # .xlsx etc. would be CSV text under another name
     if ns.resume and not ns.ledger:
         raise ConfigurationError("--resume needs --ledger PATH")
     if not ns.ledger:
