@@ -20,7 +20,13 @@ What a failure means for the message:
   (resending would duplicate it for the accepted ones); all refused: the refusal's verdict;
 * a disconnect or timeout once the body is being written: ``UNKNOWN`` — the server may have
   queued it before the connection broke;
-* 530/535 (authentication): :class:`~toolkit.errors.ProviderConfigurationError`.
+* 530/535 (authentication), an unverified sender, or a server that did not answer within
+  ``SmtpTarget.timeout`` ``max_timeouts_in_row`` times in a row:
+  :class:`~toolkit.errors.ProviderConfigurationError` (the run stops; unsent rows stay pending).
+
+Why one module of this size: the connection pool, the transaction state machine (pipelined or
+not) and what each failure point means for the message are one protocol; split apart, "was the
+body written when this broke?" would be answered in two places.
 
 Usage::
 
