@@ -101,7 +101,7 @@ class AwsTarget:
         fast: use :func:`toolkit.aws.client.make_client` (the default): boto3 on the wire
             (endpoint rules, credentials, CA bundle and timeouts all taken from the boto3
             client it wraps, compared byte for byte with it) at a fraction of its CPU per
-            request. Where it would differ (a proxy, a botocore outside the tested range) the
+            request. Where it would differ (a proxy, a botocore whose models changed) the
             plain boto3 client is used, with one ``FastClientHandoverWarning``; ``fast=False``
             always gives plain boto3.
         connect_timeout / read_timeout: seconds, per request.
