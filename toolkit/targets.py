@@ -27,6 +27,7 @@ import functools
 import ipaddress
 import logging
 import math
+import os
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -81,6 +82,23 @@ class Target(Protocol):
     def resolve(self, kind: TransportKind) -> AwsTarget | SmtpTarget: ...
 
     def quota(self, kind: TransportKind) -> Quota | None: ...
+
+
+def _profile_not_found(profile: str | None) -> str:
+    """The one line for a profile boto3 cannot find, naming where the name came from."""
+    files = "the AWS config files (~/.aws/config, ~/.aws/credentials)"
+    if profile is not None:
+        return (f"profile {profile!r} is not in {files}: check its name with "
+                "`aws configure list-profiles`")  # fmt: skip
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        value = os.environ.get(variable)
+        if value is not None and not value.strip():
+            return (f"{variable} is set but empty: unset it (unset {variable}) or name a "
+                    "profile, e.g. --profile prod")  # fmt: skip
+        if value is not None:
+            return (f"{variable}={value!r} names a profile that is not in {files}: fix or "
+                    f"unset {variable} (profiles: `aws configure list-profiles`)")  # fmt: skip
+    return f"the default profile is not in {files}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,10 +167,7 @@ class AwsTarget:
                 profile_name=self.profile,
             )
         except ProfileNotFound as exc:
-            raise ConfigurationError(
-                f"profile {self.profile!r} is not in the AWS config files (~/.aws/config, "
-                "~/.aws/credentials): check its name with `aws configure list-profiles`"
-            ) from exc
+            raise ConfigurationError(_profile_not_found(self.profile)) from exc
 
     def make_client(self, service: str, *, workers: int = 1) -> Any:
         """A client for ``service`` ('sesv2' or 'pinpoint') shared by ``workers`` threads.
