@@ -181,3 +181,15 @@ def test_the_cli_refuses_xlsx_results_before_sending(
     code, lines = cli(*_send(path, tmp_path / "r.xlsx", box))
     assert code == 2 and len(lines) == 1 and "r.csv" in lines[0], lines
     assert box.mailbox.count() == 0 and not (tmp_path / "r.xlsx").exists()
+
+
+def test_pinpoint_without_an_app_id_names_the_flag(cli: Cli, box: Sandbox, tmp_path: Path) -> None:
+    """Issue 16 L: `--via pinpoint` on an endpoint without --pinpoint-app-id."""
+    path = tmp_path / "in.csv"
+    path.write_text(_text(ROWS, ","), encoding="utf-8")
+    args = _send(path, tmp_path / "r.csv", box)
+    args[args.index("ses")] = "pinpoint"
+    code, lines = cli(*args)
+    errors = [line for line in lines if "error" in line]
+    assert code == 2 and len(errors) == 1 and "--pinpoint-app-id" in errors[0], lines
+    assert box.mailbox.count() == 0

@@ -127,7 +127,8 @@ class PinpointTransport(AwsApiTransport):
     ) -> None:
         if not application_id:
             raise ConfigurationError(
-                "Pinpoint needs an application id: AwsTarget(pinpoint_app_id=...)"
+                "Pinpoint needs an application (project) id: --pinpoint-app-id ID on the "
+                "command line, AwsTarget(pinpoint_app_id=...) in Python"
             )
         super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self.application_id = application_id
