@@ -193,3 +193,27 @@ def test_unverified_sender_reads_ses_wording() -> None:
     assert unverified_sender("Email address sender@example.com is not verified.", SENDER)
     assert not unverified_sender("Email address a@example.org is not verified.", SENDER)
     assert not unverified_sender("Throttling: rate exceeded", SENDER)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("via", ["ses", "ses-bulk", "pinpoint", "smtp"])
+def test_an_unverified_sender_stops_the_run_against_the_sandbox(via: str, tmp_path: Any) -> None:
+    """M1 end to end: nothing final, so a resume after verifying sends every row."""
+    import pandas as pd
+
+    from toolkit.api import send
+    from toolkit.sandbox import Sandbox
+
+    df = pd.DataFrame({"email": [f"user{i}@example.org" for i in range(5)]})
+    ledger = tmp_path / "run.sqlite"
+    with Sandbox() as box:
+        with pytest.raises(ProviderConfigurationError) as info:
+            send(df, via, target=box, sender="news@unverified.example", subject="Hi",
+                 text="x", progress=False, workers=1, ledger=ledger)  # fmt: skip
+        assert info.value.code == "SenderNotVerified"
+        assert box.mailbox.count() == 0
+        box.verify_identity("news@unverified.example")
+        results = send(df, via, target=box, sender="news@unverified.example", subject="Hi",
+                       text="x", progress=False, workers=1, ledger=ledger)  # fmt: skip
+        assert list(results["status"]) == ["sent"] * 5
+        assert box.mailbox.count() == 5
