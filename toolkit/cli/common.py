@@ -100,7 +100,7 @@ def target_from_args(ns: argparse.Namespace) -> Any:
         return _target(ns)
 
 
-def _timeout(ns: argparse.Namespace, name: str) -> dict[str, float]:
+def _timeout(ns: argparse.Namespace, name: str) -> dict[str, Any]:
     """``{name: --timeout}`` when the command has the flag and it was given."""
     value = getattr(ns, "timeout", None)
     return {} if value is None else {name: value}
