@@ -85,6 +85,23 @@ class Target(Protocol):
     def quota(self, kind: TransportKind) -> Quota | None: ...
 
 
+def _profile_not_found(profile: str | None) -> str:
+    """The one line for a profile boto3 cannot find, naming where the name came from."""
+    files = "the AWS config files (~/.aws/config, ~/.aws/credentials)"
+    if profile is not None:
+        return (f"profile {profile!r} is not in {files}: check its name with "
+                "`aws configure list-profiles`")  # fmt: skip
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        value = os.environ.get(variable)
+        if value is not None and not value.strip():
+            return (f"{variable} is set but empty: unset it (unset {variable}) or name a "
+                    "profile, e.g. --profile prod")  # fmt: skip
+        if value is not None:
+            return (f"{variable}={value!r} names a profile that is not in {files}: fix or "
+                    f"unset {variable} (profiles: `aws configure list-profiles`)")  # fmt: skip
+    return f"the default profile is not in {files}"
+
+
 @dataclass(frozen=True, eq=False)
 class AwsTarget:
     """An AWS account and Region (or an SES-compatible endpoint such as the sandbox).
@@ -103,7 +120,7 @@ class AwsTarget:
         fast: use :func:`toolkit.aws.client.make_client` (the default): boto3 on the wire
             (endpoint rules, credentials, CA bundle and timeouts all taken from the boto3
             client it wraps, compared byte for byte with it) at a fraction of its CPU per
-            request. Where it would differ (a proxy, a botocore outside the tested range) the
+            request. Where it would differ (a proxy, a botocore whose models changed) the
             plain boto3 client is used, with one ``FastClientHandoverWarning``; ``fast=False``
             always gives plain boto3.
         connect_timeout / read_timeout: seconds, per request.
@@ -164,16 +181,7 @@ class AwsTarget:
                 profile_name=self.profile,
             )
         except ProfileNotFound as exc:
-            named = os.environ.get("AWS_PROFILE", os.environ.get("AWS_DEFAULT_PROFILE"))
-            if self.profile is None and named is not None:
-                raise ConfigurationError(
-                    f"AWS_PROFILE={named!r} names a profile that is not in the AWS config files: "
-                    "fix or unset AWS_PROFILE, or pass profile=... / region and keys"
-                ) from exc
-            raise ConfigurationError(
-                f"profile {self.profile!r} is not in the AWS config files (~/.aws/config, "
-                "~/.aws/credentials): check its name with `aws configure list-profiles`"
-            ) from exc
+            raise ConfigurationError(_profile_not_found(self.profile)) from exc
 
     def make_client(self, service: str, *, workers: int = 1) -> Any:
         """A client for ``service`` ('sesv2' or 'pinpoint') shared by ``workers`` threads.
@@ -335,7 +343,10 @@ class SmtpTarget:
         verify: check the server certificate and host name. Turned off only when asked, or
             for a loopback host when no ``ca_pem`` is given (a self-signed local server).
         ca_pem: PEM certificate(s) to trust instead of the system store (pin a test server).
-        timeout: seconds for connect and for each reply.
+        timeout: seconds for connect and for each reply (CLI ``--timeout``).
+        max_timeouts_in_row: stop the run (rows not sent stay pending for a resume) after
+            this many replies in a row never came within ``timeout``: a server that stalls
+            after RCPT would otherwise cost ``timeout`` x attempts for every row.
         reconnect_after_messages / reconnect_after_seconds: open a fresh connection after
             this many messages or this age, as SES advises (its fleet recycles instances).
         local_hostname: the name sent in EHLO (default: the machine's FQDN, as smtplib does).
@@ -352,6 +363,7 @@ class SmtpTarget:
     verify: bool = True
     ca_pem: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    max_timeouts_in_row: int = 3
     reconnect_after_messages: int = 1000
     reconnect_after_seconds: float = 300.0
     local_hostname: str | None = None
@@ -375,6 +387,8 @@ class SmtpTarget:
             self.timeout <= 0
         ):
             raise ConfigurationError("timeout must be a positive number of seconds")
+        if not isinstance(self.max_timeouts_in_row, int) or self.max_timeouts_in_row < 1:
+            raise ConfigurationError("max_timeouts_in_row must be a whole number of at least 1")
         if (self.username is None) != (self.password is None):
             raise ConfigurationError("give both username and password, or neither")
         for name in ("rate", "daily_quota"):

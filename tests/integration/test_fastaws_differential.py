@@ -18,6 +18,7 @@ reproduce are asserted to be handed over to boto3.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import itertools
 import socket
@@ -39,6 +40,11 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 import toolkit.aws.client as fastaws
 from tests.helpers import freeze_botocore_clock
 from toolkit.aws.client import FastClient, FastClientHandoverWarning
+from toolkit.aws.settings import (
+    FINGERPRINTED_OPERATIONS,
+    RECORDED_FINGERPRINTS,
+    dependency_fingerprint,
+)
 from toolkit.targets import AwsTarget
 
 FROZEN = dt.datetime(2026, 11, 26, 9, 30, 15)
@@ -419,14 +425,66 @@ def test_a_proxy_hands_over_to_boto3(wire: Recorder, monkeypatch: pytest.MonkeyP
     _hands_over(AwsTarget(region="eu-west-1", session=session), "proxy")
 
 
-def test_a_botocore_outside_the_tested_range_hands_over(
+def test_an_untested_botocore_with_the_same_models_keeps_the_fast_client(
     wire: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 17: the guard is what the fast client relies on, not a version range."""
     monkeypatch.setattr(botocore, "__version__", "1.99.0")
     session, _ = _session("eu-west-1", "static")
-    client = _hands_over(AwsTarget(region="eu-west-1", session=session), "1.99.0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FastClientHandoverWarning)
+        client = AwsTarget(region="eu-west-1", session=session).make_client("sesv2")
+    assert isinstance(client, FastClient)
+    client.get_account()
+    assert "md/toolkit-fastaws" in (wire.requests[-1].header("user-agent") or "")
+
+
+class _ChangedModels:
+    """The shared loader, with one member added to SendEmail's input (a new botocore's model)."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def load_service_model(self, service: str, type_name: str, api_version: Any = None) -> Any:
+        model = self._loader.load_service_model(service, type_name, api_version)
+        if service == "sesv2" and type_name == "service-2":
+            model = copy.deepcopy(model)
+            members = model["shapes"]["SendEmailRequest"]["members"]
+            members["TenantName"] = {"shape": "EmailAddress", "location": "header",
+                                     "locationName": "x-amz-tenant"}  # fmt: skip
+        return model
+
+
+def test_a_changed_operation_shape_hands_over_with_one_warning(
+    wire: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, _ = _session("eu-west-1", "static")
+    session._session.register_component("data_loader", _ChangedModels(_LOADER))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client = AwsTarget(region="eu-west-1", session=session).make_client("sesv2")
+    handovers = [w for w in caught if issubclass(w.category, FastClientHandoverWarning)]
+    assert len(handovers) == 1, [str(w.message) for w in caught]
+    assert "SendEmail" in str(handovers[0].message)
+    assert not isinstance(client, FastClient)
     client.get_account()  # and boto3 sends it, as it would on its own
     assert "md/toolkit-fastaws" not in (wire.requests[-1].header("user-agent") or "")
+
+
+def test_the_recorded_fingerprints_are_these_models() -> None:
+    """The contract: RECORDED_FINGERPRINTS describe the models this differential test runs
+    against. When botocore's models change, the fast client hands over (above) until this
+    test has passed on the new models and their fingerprints are recorded."""
+    for service in FINGERPRINTED_OPERATIONS:
+        client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")  # fmt: skip
+        assert dependency_fingerprint(client) == RECORDED_FINGERPRINTS[service], (
+            f"{service}'s models changed in botocore {botocore.__version__}: run this "
+            "differential test, then record toolkit.aws.settings.print_fingerprints()"
+        )
 
 
 def test_a_multi_region_endpoint_call_goes_through_boto3(

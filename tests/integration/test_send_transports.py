@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import send_hi
 from toolkit.api import send
+from toolkit.errors import ProviderConfigurationError
 from toolkit.results import OUTCOME_COLUMNS, Status
 from toolkit.sandbox import Sandbox
 from toolkit.transports.registry import names
@@ -88,10 +89,20 @@ def test_default_target_is_an_embedded_sandbox(capsys: pytest.CaptureFixture[str
 
 
 def test_limit_and_provider_rejection() -> None:
+    # Issue 16 M1: an unverified sender is no longer one row's final rejection (a resume
+    # after verifying it would never send that row): it stops the run, nothing final.
     df = recipients_frame(20)
     df["from"] = "sender@example.com"
     df.loc[df.index[0], "from"] = "someone@unverified.example"
     with Sandbox() as sandbox:
+        with pytest.raises(ProviderConfigurationError) as info:
+            send(df, "ses", target=sandbox, sender_column="from", subject="Hi", text="x",
+                 limit=10, progress=False, workers=1)  # fmt: skip
+        assert info.value.code == "SenderNotVerified"
+        stopped = getattr(info.value, "results", None)
+        if stopped is not None:
+            assert "rejected" not in set(stopped["status"])
+        df.loc[df.index[0], "from"] = "sender@example.com"
         results = send(
             df,
             "ses",
@@ -102,10 +113,8 @@ def test_limit_and_provider_rejection() -> None:
             limit=10,
             progress=False,
         )
-    assert results["status"].iloc[0] == "rejected"
     assert results["status"].value_counts().to_dict() == {
-        "sent": 9,
-        "rejected": 1,
+        "sent": 10,
         "skipped": 8,
         "invalid": 2,
     }

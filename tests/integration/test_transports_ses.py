@@ -7,7 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from toolkit.compose.message import Attachment, Message
+from toolkit.errors import ProviderConfigurationError
 from toolkit.results import Verdict
 from toolkit.sandbox import Sandbox
 from toolkit.sandbox.target import aws_target_for
@@ -72,13 +75,19 @@ def test_mailbox_simulator_addresses(sandbox: Sandbox) -> None:
     assert "bounce" in set(events["event"])
 
 
-def test_unverified_sender_is_rejected(make_sandbox: Callable[..., Sandbox]) -> None:
+def test_unverified_sender_stops_unverified_recipient_is_rejected(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    # Issue 16 M1: an unverified sender refuses the whole account (a configuration error at
+    # the first answer, nothing final); in SES's sandbox an unverified recipient refuses
+    # only its own message.
     sandbox = make_sandbox(sandbox_account=True, rate=1000)  # about recipients, not the 1/s rate
     with ses(sandbox) as transport:
-        replies = transport.send(
-            [message(0, sender="nobody@unverified.test"), message(1, to="stranger@example.net")]
-        )
-    assert [r.verdict for r in replies] == [Verdict.REJECTED, Verdict.REJECTED]
+        with pytest.raises(ProviderConfigurationError) as info:
+            transport.send([message(0, sender="nobody@unverified.test")])
+        assert info.value.code == "SenderNotVerified"
+        replies = transport.send([message(1, to="stranger@example.net")])
+    assert [r.verdict for r in replies] == [Verdict.REJECTED]
     assert replies[0].code == "MessageRejected"
     assert sandbox.mailbox.count() == 0
 

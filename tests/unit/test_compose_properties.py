@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import os
 import re
 
@@ -63,7 +64,15 @@ def test_any_cell_renders_cleanly_or_is_invalid(
         event(f"rendered {mode.value}")
         _, name, subject, body = rows[position]
         if mode is ContentMode.TEMPLATE:
-            assert item.template_data == {"subject": subject, "name": name, "body": body}
+            data = dict(item.template_data or {})
+            escaped = {k: data.pop(k) for k in list(data) if k.startswith("toolkit_html_")}
+            assert data == {"subject": subject, "name": name, "body": body}
+            # Issue 16 M8: SES does not escape, so the HTML part's values come pre-escaped.
+            html_part = item.template.html if item.template else ""
+            for column, key in p.renderer.html_keys.items():
+                assert escaped.pop(key) == html.escape(data[column], quote=True)
+                assert "{{{" + key + "}}}" in (html_part or "")
+            assert not escaped
             continue
         if mode is ContentMode.FIELDS:
             assert item.subject == f"Re: {subject} / {name}"

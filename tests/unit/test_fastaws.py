@@ -488,3 +488,48 @@ def test_configured_proxy_hands_over_to_boto3(monkeypatch: pytest.MonkeyPatch) -
         make_client("sesv2", region="eu-west-1", endpoint_url=ENDPOINT, credentials=STATIC),
         FastClient,
     )
+
+
+# -- the guard: what the fast client relies on (issue 17) --------------------------------------
+
+
+def _with_model(change: Any) -> Any:
+    """A stand-in for a boto3 SES v2 client whose model went through ``change(description)``."""
+    import copy
+    import types
+
+    from botocore.model import ServiceModel
+
+    real = boto3.client("sesv2", region_name="us-east-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")  # fmt: skip
+    description = copy.deepcopy(real.meta.service_model._service_description)
+    change(description)
+    meta = types.SimpleNamespace(service_model=ServiceModel(description, "sesv2"))
+    return types.SimpleNamespace(meta=meta, _ruleset_resolver=real._ruleset_resolver)
+
+
+def test_documentation_enum_and_unused_operations_do_not_change_the_fingerprint() -> None:
+    from toolkit.aws.settings import RECORDED_FINGERPRINTS, dependency_fingerprint
+
+    def cosmetic(d: dict[str, Any]) -> None:
+        d["shapes"]["SendEmailRequest"]["documentation"] = "<p>reworded</p>"
+        d["operations"]["SendEmail"]["documentation"] = "<p>reworded</p>"
+        d["shapes"]["AttachmentContentDisposition"]["enum"].append("NEW")
+        d["operations"]["ListContacts"]["http"]["requestUri"] = "/v3/elsewhere"
+
+    assert dependency_fingerprint(_with_model(cosmetic)) == RECORDED_FINGERPRINTS["sesv2"]
+
+
+def test_a_changed_member_changes_only_its_operations_part() -> None:
+    from toolkit.aws.settings import RECORDED_FINGERPRINTS, fingerprint_changes
+
+    def member(d: dict[str, Any]) -> None:
+        d["shapes"]["Destination"]["members"]["ToAddresses"]["locationName"] = "to"
+
+    assert fingerprint_changes(_with_model(member)) == ["SendEmail", "SendBulkEmail"]
+
+    def signer(d: dict[str, Any]) -> None:
+        d["metadata"]["signatureVersion"] = "v4a"
+
+    assert fingerprint_changes(_with_model(signer)) == ["signer"]
+    assert set(RECORDED_FINGERPRINTS["sesv2"]) >= {"endpoint parameters", "signer"}

@@ -251,7 +251,7 @@ def test_bulk_stored_template_by_name(ses: tuple[Any, Stubber]) -> None:
     named = Template(name="welcome")
     stub.add_response(
         "send_bulk_email",
-        {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]},
+        {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "m-1"}]},
         {
             "FromEmailAddress": SENDER,
             "DefaultContent": {"Template": {"TemplateName": "welcome", "TemplateData": "{}"}},
@@ -269,7 +269,7 @@ def test_bulk_stores_inline_template_once_when_asked(ses: tuple[Any, Stubber]) -
     for _ in range(2):
         stub.add_response(
             "send_bulk_email",
-            {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]},
+            {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "m-1"}]},
             {
                 "FromEmailAddress": SENDER,
                 "DefaultContent": {"Template": {"TemplateName": name, "TemplateData": "{}"}},
@@ -285,7 +285,9 @@ def test_throttled_template_creation_is_retried_not_fatal(ses: tuple[Any, Stubbe
     client, stub = ses
     stub.add_client_error("create_email_template", "TooManyRequestsException", "slow", 429)
     stub.add_response("create_email_template", {})
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]})
+    stub.add_response(
+        "send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "m-1"}]}
+    )
     transport = SesBulkTransport(client, inline_templates=False)
     assert transport.send([_msg(0)])[0].verdict is Verdict.THROTTLED
     assert transport.send([_msg(0)])[0].verdict is Verdict.ACCEPTED
@@ -322,7 +324,9 @@ def test_bulk_splits_by_sender_and_keeps_order(ses: tuple[Any, Stubber]) -> None
 
 def test_bulk_result_count_mismatch_is_unknown(ses: tuple[Any, Stubber]) -> None:
     client, stub = ses
-    stub.add_response("send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS"}]})
+    stub.add_response(
+        "send_bulk_email", {"BulkEmailEntryResults": [{"Status": "SUCCESS", "MessageId": "m-1"}]}
+    )
     replies = SesBulkTransport(client).send([_msg(0), _msg(1)])
     assert [r.verdict for r in replies] == [Verdict.UNKNOWN, Verdict.UNKNOWN]
     assert replies[0].code == "ResponseMismatch"

@@ -31,8 +31,8 @@ CA bundle, client certificate and socket options.
   operation), retries (the engine retries, with its own backoff and journal — a client that
   silently resends would break "never sent twice").
 * **handed to boto3**: a whole client whose setup the fast client does not reproduce (a proxy,
-  a botocore outside the tested range, another protocol: :func:`make_client` returns the
-  plain boto3 client with one :class:`FastClientHandoverWarning`), and single calls it does
+  changed models, another protocol: :func:`make_client` returns the plain boto3 client with
+  one :class:`FastClientHandoverWarning`), and single calls it does
   not do (SES multi-region ``EndpointId``, checksums, host prefixes), which the boto3 client
   it holds makes instead. ``tests/integration/test_fastaws_differential.py`` compares both
   clients on the wire over a matrix of configurations.
@@ -465,9 +465,9 @@ def make_client(
     no ``config``, one with retries off and the given pool size and timeouts). Everything the
     fast client sends follows from that client: endpoint rules and environment, credentials
     (``credentials`` replaces the session's chain; refreshable ones are re-read on every call),
-    CA bundle, client certificate, proxies. When it would differ from boto3 (a proxy, a
-    botocore outside the tested range, a protocol other than REST-JSON), the boto3 client is
-    returned and one :class:`FastClientHandoverWarning` says why.
+    CA bundle, client certificate, proxies. When it would differ from boto3 (a proxy, models
+    that changed what it relies on, not REST-JSON), the boto3 client is returned and one
+    :class:`FastClientHandoverWarning` says why.
     """
     session = session or boto3.Session()
     client_kwargs: dict[str, Any] = {}

@@ -14,13 +14,19 @@ client it is built from:
   ``ca_bundle``, ``REQUESTS_CA_BUNDLE``), the client certificate and the socket options
   (``tcp_keepalive``), as botocore's HTTP session holds them.
 
-Several of these live in botocore's private attributes, which is why the installed botocore is
-checked against :data:`TESTED_BOTOCORE` (the minor versions the differential tests ran
-against); outside it, or when a setting is one the fast client does not implement (a proxy, a
-signature other than SigV4, host prefixes, checksums, compression), :func:`handover_reason`
-says why and :func:`toolkit.aws.client.make_client` returns the plain boto3 client with one
-:class:`FastClientHandoverWarning`. An operation the fast client cannot do on its own (SES
-multi-region ``EndpointId``) is passed to the boto3 client call by call.
+Guarded by what it relies on, not by a version range: at start-up :func:`dependency_fingerprint`
+hashes the input shapes of the operations the transports call (what the compiled serializer
+writes), the endpoint ruleset's parameters (what an endpoint may depend on) and the signer's
+name and version, and compares them with :data:`RECORDED_FINGERPRINTS`, taken from the models
+the differential test (tests/integration/test_fastaws_differential.py) ran against. A new
+botocore with the same models keeps the fast client; a changed part hands the client over.
+The private attributes it reads (HTTP session, credentials, ruleset resolver) are probed and
+hand over when missing. So a changed part, a setting the fast client does not implement (a
+proxy, a signature other than SigV4, host prefixes, checksums, compression), or a service
+without a recorded fingerprint on a botocore outside :data:`TESTED_BOTOCORE`, makes
+:func:`handover_reason` say why, and :func:`toolkit.aws.client.make_client` returns the plain
+boto3 client with one :class:`FastClientHandoverWarning`. An operation the fast client cannot
+do on its own (SES multi-region ``EndpointId``) is passed to the boto3 client call by call.
 
 Usage::
 
@@ -31,9 +37,12 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +52,8 @@ from botocore.httpsession import get_cert_path
 from botocore.model import OperationModel
 
 __all__ = [
+    "FINGERPRINTED_OPERATIONS",
+    "RECORDED_FINGERPRINTS",
     "TESTED_BOTOCORE",
     "FastClientHandoverWarning",
     "HttpSettings",
@@ -50,6 +61,8 @@ __all__ = [
     "Unsupported",
     "botocore_is_tested",
     "client_credentials",
+    "dependency_fingerprint",
+    "fingerprint_changes",
     "handover_reason",
     "http_settings",
     "operation_endpoint",
@@ -63,6 +76,43 @@ __all__ = [
 TESTED_BOTOCORE = ((1, 40), (1, 44))
 _PROTOCOLS = ("rest-json",)
 _SIGV4 = (None, "v4", "sigv4")
+
+
+# The operations the transports and the quota lookup call through the fast client.
+FINGERPRINTED_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "sesv2": ("SendEmail", "SendBulkEmail", "GetAccount", "GetEmailTemplate",
+              "CreateEmailTemplate"),
+    "pinpoint": ("SendMessages", "GetEmailTemplate", "CreateEmailTemplate"),
+}  # fmt: skip
+
+# dependency_fingerprint() of the models the differential test last ran against (botocore
+# 1.44.18). After a differential run on a botocore whose models changed, record its values here
+# (python -c "from toolkit.aws.settings import print_fingerprints; print_fingerprints()").
+RECORDED_FINGERPRINTS: dict[str, dict[str, str]] = {
+    "sesv2": {
+        "SendEmail": "fbc4a36ecf168422",
+        "SendBulkEmail": "8b5463e9242573f9",
+        "GetAccount": "c89b41a97a76722a",
+        "GetEmailTemplate": "42178dd63c9fac7e",
+        "CreateEmailTemplate": "f2d0304c1e0f3068",
+        "endpoint parameters": "75a4f4996fdacb57",
+        "signer": "0ffbe669fd2c62a4",
+    },
+    "pinpoint": {
+        "SendMessages": "ec776ea80094d35d",
+        "GetEmailTemplate": "6b96c87fe6c53cda",
+        "CreateEmailTemplate": "a8b920b23935eca1",
+        "endpoint parameters": "f651295dcba4be4e",
+        "signer": "d1b129cf2b6be244",
+    },
+}
+
+# Keys of the raw model that change nothing on the wire (botocore validates neither enums
+# nor patterns), so a documentation update does not turn the fast client off.
+_NOT_ON_THE_WIRE = frozenset({
+    "documentation", "documentationUrl", "deprecated", "deprecatedMessage", "enum", "pattern",
+    "examples", "sensitive", "output", "errors", "alias",
+})  # fmt: skip
 
 
 class FastClientHandoverWarning(UserWarning):
@@ -165,13 +215,105 @@ def client_credentials(real: Any) -> Any:
         raise Unsupported("cannot read this botocore's credentials") from None
 
 
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _wire(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if k not in _NOT_ON_THE_WIRE}
+
+
+def _shapes_from(name: str, shapes: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """Every shape reachable from ``name`` (recursion-safe), without documentation."""
+    if name in out or name not in shapes:
+        return
+    shape = shapes[name]
+    out[name] = {
+        k: (_wire(v) if k == "member" or k in ("key", "value") else
+            {m: _wire(spec) for m, spec in v.items()} if k == "members" else v)
+        for k, v in _wire(shape).items()
+    }  # fmt: skip
+    refs: list[Mapping[str, Any]] = list((shape.get("members") or {}).values())
+    refs += [shape[k] for k in ("member", "key", "value") if k in shape]
+    for ref in refs:
+        _shapes_from(ref["shape"], shapes, out)
+
+
+def dependency_fingerprint(real: Any) -> dict[str, str]:
+    """What the fast client relies on for this client's service, one short hash per part:
+    each fingerprinted operation (its HTTP binding and every input shape it reaches), the
+    endpoint ruleset's parameters, and the signer's name and version.
+
+    Raises :class:`Unsupported` when this botocore keeps them where it cannot look.
+    """
+    model = real.meta.service_model
+    try:
+        description = model._service_description
+        operations = description["operations"]
+        shapes = description["shapes"]
+        parameters = real._ruleset_resolver._provider.ruleset.parameters
+    except (AttributeError, KeyError, TypeError):
+        raise Unsupported("cannot read this botocore's service model or endpoint rules") from None
+    parts: dict[str, str] = {}
+    for name in FINGERPRINTED_OPERATIONS.get(model.service_name, ()):
+        operation = operations.get(name)
+        if operation is None:
+            parts[name] = "missing"
+            continue
+        reached: dict[str, Any] = {}
+        input_ref = operation.get("input") or {}
+        if "shape" in input_ref:
+            _shapes_from(input_ref["shape"], shapes, reached)
+        parts[name] = _digest({"operation": _wire(operation), "shapes": reached})
+    parts["endpoint parameters"] = _digest({
+        name: [getattr(p, "parameter_type", None), getattr(p, "builtin", None),
+               getattr(p, "default", None), getattr(p, "required", None)]
+        for name, p in parameters.items()
+    })  # fmt: skip
+    metadata = model.metadata
+    parts["signer"] = _digest([metadata.get("signatureVersion"), metadata.get("signingName"),
+                               metadata.get("auth"), model.signing_name])  # fmt: skip
+    return parts
+
+
+def fingerprint_changes(real: Any) -> list[str] | None:
+    """The parts that differ from :data:`RECORDED_FINGERPRINTS` (empty: none), or None when
+    nothing is recorded for this service."""
+    recorded = RECORDED_FINGERPRINTS.get(real.meta.service_model.service_name)
+    if recorded is None:
+        return None
+    current = dependency_fingerprint(real)
+    return [part for part, digest in recorded.items() if current.get(part) != digest]
+
+
+def print_fingerprints() -> None:  # pragma: no cover - a maintainer's tool
+    """Print the current models' fingerprints, to paste into RECORDED_FINGERPRINTS."""
+    import boto3
+
+    for service in FINGERPRINTED_OPERATIONS:
+        client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")  # fmt: skip
+        print(service, json.dumps(dependency_fingerprint(client), indent=4))
+
+
 def handover_reason(real: Any) -> str | None:
     """Why the fast client must not stand in for this boto3 client, or None when it may."""
-    if not botocore_is_tested():
+    try:
+        changed = fingerprint_changes(real)
+    except Unsupported as exc:
+        return str(exc)
+    if changed is None and not botocore_is_tested():
         low, high = TESTED_BOTOCORE
         return (
-            f"botocore {botocore.__version__} is outside the versions the fast client was "
-            f"tested with ({low[0]}.{low[1]}–{high[0]}.{high[1]})"
+            f"no recorded fingerprint for {real.meta.service_model.service_name} and botocore "
+            f"{botocore.__version__} is outside the versions the fast client was tested with "
+            f"({low[0]}.{low[1]}–{high[0]}.{high[1]})"
+        )
+    if changed:
+        return (
+            f"botocore {botocore.__version__} changed what the fast client relies on "
+            f"({', '.join(changed)} differ from the models the differential test ran against)"
         )
     model = real.meta.service_model
     if model.resolved_protocol not in _PROTOCOLS:

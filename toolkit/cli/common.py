@@ -67,26 +67,19 @@ def add_where_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_frame(path: Path) -> Any:
-    """The input file as a DataFrame: Parquet, or CSV read as text (``"00123"`` stays text)."""
-    import pandas as pd
+    """The input file as a DataFrame: CSV/TSV (cells as text, ``"00123"`` stays text), Excel,
+    Parquet or JSON lines (:func:`toolkit.compose.inputs.read_table`)."""
+    from toolkit.compose.inputs import read_table
 
-    from toolkit.errors import ConfigurationError
-
-    if not path.exists():
-        raise ConfigurationError(f"cannot read {path}: no such file")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError, ImportError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    return read_table(path)
 
 
 # Which flag sets a setting, for messages that name the setting (``region 'x' is not ...``).
 _FLAGS = {
     "endpoint_url": "--endpoint-url", "region": "--region", "profile": "--profile",
     "pinpoint_app_id": "--pinpoint-app-id", "host": "--smtp-host", "port": "--smtp-port",
-    "rate": "--rate", "workers": "--workers", "limit": "--limit",
+    "rate": "--rate", "workers": "--workers", "limit": "--limit", "timeout": "--timeout",
+    "read_timeout": "--timeout",
 }  # fmt: skip
 
 
@@ -112,6 +105,12 @@ def target_from_args(ns: argparse.Namespace, *, account_too: bool = False) -> An
     """
     with named_flags():
         return _target(ns, account_too)
+
+
+def _timeout(ns: argparse.Namespace, name: str) -> dict[str, Any]:
+    """``{name: --timeout}`` when the command has the flag and it was given."""
+    value = getattr(ns, "timeout", None)
+    return {} if value is None else {name: value}
 
 
 _AWS_FLAGS = ("region", "profile", "endpoint_url")
@@ -165,6 +164,7 @@ def _target(ns: argparse.Namespace, account_too: bool) -> Any:
             password=password,
             tls=ns.smtp_tls or "starttls",
             verify=not ns.smtp_no_verify,
+            **_timeout(ns, "timeout"),
         )
     if ns.via != "smtp" and (ns.region or ns.profile or ns.endpoint_url):
         return AwsTarget(
@@ -172,6 +172,7 @@ def _target(ns: argparse.Namespace, account_too: bool) -> Any:
             profile=ns.profile,
             endpoint_url=ns.endpoint_url,
             pinpoint_app_id=ns.pinpoint_app_id,
+            **_timeout(ns, "read_timeout"),
         )
     return None
 

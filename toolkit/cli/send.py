@@ -58,7 +58,10 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument(
-        "file", type=Path, help="recipients, one row per email (.csv, or .parquet/.pq)"
+        "file",
+        type=Path,
+        help="recipients, one row per email: .csv/.tsv (any of , ; TAB |; UTF-8, UTF-16 or "
+        "Latin-1), .xlsx (with openpyxl), .parquet, .jsonl",
     )
     send.add_argument(
         "--via", choices=names(), required=True, metavar="TRANSPORT",
@@ -161,6 +164,11 @@ def add_parser(sub: Any) -> None:
         "--limit", type=int, metavar="N", help="send at most N rows, e.g. --limit 10"
     )
     engine.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    engine.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="seconds to wait for each answer (SMTP reply or AWS API response; default 30); "
+        "after 3 SMTP timeouts in a row the run stops and unsent rows stay pending",
+    )  # fmt: skip
     send.add_argument(
         "--out", required=True, metavar="PATH",
         help="where to write the results, one row per input row: .csv (with "

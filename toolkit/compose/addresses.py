@@ -133,7 +133,16 @@ def _validate_full(address: str) -> str | AddressProblem:
         return AddressProblem(INVALID_ADDRESS, f"{address!r}: {exc}")
     if result.ascii_email is None:  # pragma: no cover - caught by the isascii check above
         return AddressProblem(NON_ASCII_LOCAL_PART, f"{address!r}: non-ASCII local part")
-    return f"{result.ascii_local_part}@{result.ascii_domain}"
+    local_part = result.ascii_local_part or ""
+    if len(local_part) > _MAX_LOCAL:
+        # email-validator 2.x lets a longer local part through; RFC 5321 §4.5.3.1.1 (64
+        # octets) is what SES's SMTP side and receiving servers enforce.
+        return AddressProblem(
+            INVALID_ADDRESS,
+            f"{address!r}: the part before the @ is {len(local_part)} characters; "
+            f"at most {_MAX_LOCAL} are allowed (RFC 5321)",
+        )
+    return f"{local_part}@{result.ascii_domain}"
 
 
 def parse_mailbox(value: str) -> tuple[str, str]:

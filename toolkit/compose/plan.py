@@ -60,9 +60,11 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from html import escape as html_escape
 
 import numpy as np
 import pandas as pd
@@ -86,6 +88,7 @@ from toolkit.compose.preflight import (
     PreflightResult,
     is_missing,
 )
+from toolkit.compose.render import provider_html
 from toolkit.compose.spec import (
     ATTACHMENT_NOT_FOUND,
     HEADER_INJECTION,
@@ -227,6 +230,15 @@ def _column_formatter(series: pd.Series) -> Callable[[list[object]], list[str]]:
     return convert
 
 
+_HTML_SPECIAL = re.compile("[&<>\"']")
+
+
+def _needs_escaping(series: pd.Series) -> bool:
+    """True when some cell of ``series`` holds a character HTML escaping changes."""
+    search = _HTML_SPECIAL.search
+    return any(search(value if isinstance(value, str) else str(value)) for value in series.tolist())
+
+
 class _Renderer:
     """Renders rows of a plan for its mode; holds the frame's columns, not rendered rows."""
 
@@ -266,8 +278,23 @@ class _Renderer:
         placeholders: dict[str, None] = {}
         for tpl in self.templates.values():
             placeholders.update(dict.fromkeys(tpl.fields))
+        # Where the provider renders (TEMPLATE mode) it does not escape: send the escaped
+        # values of the HTML part's {{column}}s as extra data, and point the HTML at them.
+        self.html_keys: dict[str, str] = {}
+        provider_html_part = spec.html
+        html_tpl = self.templates.get("html")
+        if mode is ContentMode.TEMPLATE and spec.template_name is None and html_tpl is not None:
+            taken = {str(c) for c in df.columns}
+            for column in html_tpl.escaped_fields:
+                if not _needs_escaping(df[column]):
+                    continue  # escaped or not, the same text: no extra data
+                key = f"toolkit_html_{len(self.html_keys)}"
+                while key in taken:
+                    key = "_" + key
+                self.html_keys[column] = key
+            provider_html_part = provider_html(html_tpl.source, self.html_keys)
         self.template = Template(
-            subject=spec.subject or "", text=spec.text, html=spec.html,
+            subject=spec.subject or "", text=spec.text, html=provider_html_part,
             name=spec.template_name, placeholders=tuple(placeholders),
         )  # fmt: skip
         static = ""
@@ -387,6 +414,9 @@ class _Renderer:
         if self.mode is ContentMode.TEMPLATE:
             columns = self.value_columns
             data = {str(c): cells[c][i] for c in columns}
+            for column, html_key in self.html_keys.items():
+                value = cells[column][i]
+                data[html_key] = html_escape(value, quote=True)
             size = len("".join(data.values()).encode("utf-8")) + 8 * len(data)
             if size > self.max_bytes:
                 raise _Late(TOO_LARGE, f"template data is {size:,} bytes; limit {self.max_bytes:,}")

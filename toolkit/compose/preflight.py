@@ -85,6 +85,9 @@ class Addresses:
     column: str
     overrides: dict[int, str] = field(default_factory=dict)  # position -> "a@x,b@y"
     counts: np.ndarray | None = None  # addresses per row
+    # position -> the sorted recipients, where they differ from the override/cell: what
+    # duplicate detection compares, so "b@x,a@x" and "a@x,b@x" are the same recipients.
+    canonical: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -283,6 +286,10 @@ class Preflight:
                 joined = ",".join(normalized)
                 if joined != cell:
                     result.overrides[row] = joined
+                if len(normalized) > 1:
+                    ordered = ",".join(sorted(dict.fromkeys(normalized)))
+                    if ordered != joined:
+                        result.canonical[row] = ordered
         if required and missing.any():
             self._flag(np.flatnonzero(missing), MISSING_VALUE,
                        f"column {column!r} ({role}) is empty")  # fmt: skip
@@ -540,7 +547,8 @@ class Preflight:
         self._template_data_floor(value_columns)
 
         hash_columns: list[tuple[str, dict[int, str] | None]] = [
-            (a.column, a.overrides) for _, a in address_columns
+            (a.column, {**a.overrides, **a.canonical} if a.canonical else a.overrides)
+            for _, a in address_columns
         ]
         for column in (spec.sender_column, spec.name_column, spec.attachment_column):
             if column is not None:

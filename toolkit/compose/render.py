@@ -8,11 +8,17 @@ one C-level ``format`` call.
 
 Syntax: ``{{column}}`` or ``{{ column }}`` (spaces/tabs allowed inside the braces). The name
 is everything between the braces, stripped, so column names may contain spaces or dots.
-``{{`` with no matching ``}}`` is literal text. There is no escape syntax and no logic.
+``{{{column}}}`` (Handlebars' "triple-stash") inserts the value unescaped. ``{{`` with no
+matching ``}}`` is literal text. There is no escape syntax and no logic.
 
-HTML escaping: values inserted into an *HTML* template are escaped with
-``html.escape(value, quote=True)`` (``& < > " '``); the HTML template itself is trusted and
-never escaped. Subject and text templates insert values unchanged.
+HTML escaping, the one rule on every transport: values inserted into an *HTML* template with
+``{{column}}`` are escaped with ``html.escape(value, quote=True)`` (``& < > " '``);
+``{{{column}}}`` inserts them as they are; the HTML template itself is trusted and never
+escaped. Subject and text templates insert values unchanged. SES does not escape values when
+it renders a template itself ("SES doesn't escape HTML content when rendering the HTML
+template", https://docs.aws.amazon.com/ses/latest/dg/send-personalized-email-advanced.html),
+so for the transports where SES renders (ses-bulk, Pinpoint) compose sends the escaped values
+as extra template data and points the HTML part at them (:func:`provider_html`).
 
 Usage::
 
@@ -28,7 +34,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_PLACEHOLDER = re.compile(r"\{\{[ \t]*([^{}]*?)[ \t]*\}\}")
+# Group 1: ``{{{raw}}}``; group 2: ``{{name}}`` (escaped in HTML).
+_PLACEHOLDER = re.compile(r"\{\{\{[ \t]*([^{}]*?)[ \t]*\}\}\}|\{\{[ \t]*([^{}]*?)[ \t]*\}\}")
 _SPECIAL = re.compile("[&<>\"']").search
 
 
@@ -46,11 +53,17 @@ class CompiledTemplate:
     escape_html: bool = False
     literal_length: int = 0  # characters of literal text (for size estimates)
     occurrences: tuple[int, ...] = ()  # how often each field appears
+    # With escape_html: ``{{{name}}}`` occurrences use index len(fields) + i (unescaped).
+    has_raw: bool = False
+    escaped_fields: tuple[str, ...] = ()  # fields with at least one escaped occurrence
 
     def render(self, values: Sequence[str]) -> str:
         """The template with ``values[i]`` in place of ``fields[i]``."""
         if self.escape_html:
-            values = [html.escape(v, quote=True) if _SPECIAL(v) else v for v in values]
+            escaped = [html.escape(v, quote=True) if _SPECIAL(v) else v for v in values]
+            if self.has_raw:
+                return self.pattern.format(*escaped, *values)
+            return self.pattern.format(*escaped)
         return self.pattern.format(*values)
 
     @property
@@ -63,8 +76,27 @@ def placeholders(source: str) -> tuple[str, ...]:
     """Distinct column names used by ``source``, in first-use order."""
     seen: dict[str, None] = {}
     for match in _PLACEHOLDER.finditer(source):
-        seen.setdefault(match.group(1).strip(), None)
+        seen.setdefault(_name(match), None)
     return tuple(seen)
+
+
+def _name(match: re.Match[str]) -> str:
+    raw = match.group(1)
+    return (raw if raw is not None else match.group(2)).strip()
+
+
+def provider_html(source: str, keys: dict[str, str]) -> str:
+    """``source`` for a provider that renders it without escaping (SES, Pinpoint): each
+    escaped ``{{name}}`` becomes ``{{{keys[name]}}}`` (the key under which compose puts the
+    escaped value), each ``{{{name}}}`` stays raw. Literal text is kept as it is."""
+
+    def swap(match: re.Match[str]) -> str:
+        name = _name(match)
+        if match.group(1) is not None or name not in keys:
+            return "{{{" + name + "}}}"
+        return "{{{" + keys[name] + "}}}"
+
+    return _PLACEHOLDER.sub(swap, source)
 
 
 _HANDLEBARS = re.compile(r"\{\{\{?(.*?)\}?\}\}", re.DOTALL)
@@ -119,28 +151,42 @@ def compile_template(source: str, *, escape_html: bool = False) -> CompiledTempl
     """Compile ``source`` once; ``escape_html`` escapes inserted values (for HTML parts)."""
     index: dict[str, int] = {}
     counts: list[int] = []
-    pieces: list[str] = []
+    pieces: list[str | tuple[str, bool]] = []
+    escaped: dict[str, None] = {}
     literal = 0
     last = 0
+    has_raw = False
     for match in _PLACEHOLDER.finditer(source):
         text = source[last : match.start()]
         literal += len(text)
         pieces.append(text.replace("{", "{{").replace("}", "}}"))
-        name = match.group(1).strip()
+        name = _name(match)
+        raw = match.group(1) is not None
         if name not in index:
             index[name] = len(index)
             counts.append(0)
         counts[index[name]] += 1
-        pieces.append(f"{{{index[name]}}}")
+        if raw and escape_html:
+            has_raw = True
+        else:
+            escaped.setdefault(name, None)
+        pieces.append((name, raw and escape_html))
         last = match.end()
     tail = source[last:]
     literal += len(tail)
     pieces.append(tail.replace("{", "{{").replace("}", "}}"))
+    n = len(index)
+    pattern = "".join(
+        piece if isinstance(piece, str) else f"{{{index[piece[0]] + (n if piece[1] else 0)}}}"
+        for piece in pieces
+    )
     return CompiledTemplate(
         source=source,
         fields=tuple(index),
-        pattern="".join(pieces),
+        pattern=pattern,
         escape_html=escape_html,
         literal_length=literal,
         occurrences=tuple(counts),
+        has_raw=has_raw,
+        escaped_fields=tuple(escaped),
     )

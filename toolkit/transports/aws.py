@@ -31,7 +31,15 @@ from toolkit.compose.message import Message, Template
 from toolkit.errors import ProviderConfigurationError
 from toolkit.results import Reply, Verdict
 from toolkit.transports.base import BaseTransport
-from toolkit.transports.classify import Classified, classify_aws_exception
+from toolkit.transports.classify import (
+    NON_AWS_CODE,
+    REDIRECT_CODE,
+    UNVERIFIED_SENDER_CODE,
+    Classified,
+    classify_aws_exception,
+    non_aws_answer,
+    unverified_sender,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -214,17 +222,64 @@ class AwsApiTransport(BaseTransport):
         if classified.verdict in (Verdict.THROTTLED, Verdict.TRANSIENT, Verdict.UNKNOWN):
             return SetupFailed(classified)
         return ProviderConfigurationError(
-            classified.code, f"{what}: {classified.message}", self.name
+            classified.code, f"{what}: {self._where(classified)}", self.name
         )
 
-    def _classify(self, exc: BaseException) -> Classified:
-        """Classify a call's exception; raise for whole-batch configuration faults."""
+    def _classify(self, exc: BaseException, sender: str = "") -> Classified:
+        """Classify a call's exception; raise for whole-batch configuration faults (an
+        unverified ``sender`` among them: every later message would be refused too)."""
         classified = classify_aws_exception(self.service, exc)
         if classified.is_configuration:
             raise ProviderConfigurationError(
-                classified.code, classified.message, self.name
+                classified.code, self._where(classified), self.name
             ) from exc
+        self.check_sender_refusal(classified.message, sender)
         return classified
+
+    def check_sender_refusal(self, text: str, sender: str) -> None:
+        """Raise when ``text`` refuses the run's sender identity (not one recipient)."""
+        if sender and unverified_sender(text, sender):
+            raise ProviderConfigurationError(
+                UNVERIFIED_SENDER_CODE,
+                f"{text} (verify the sender's address or domain in this Region, or send "
+                "from a verified identity; nothing was sent)",
+                self.name,
+            )
+
+    def _where(self, classified: Classified) -> str:
+        """The message, naming the endpoint when the answer came from somewhere else."""
+        if classified.code in (NON_AWS_CODE, REDIRECT_CODE):
+            return f"{classified.message} (endpoint {self._endpoint()})"
+        return classified.message
+
+    def _endpoint(self) -> str:
+        meta = getattr(self._client, "meta", None)
+        return str(getattr(meta, "endpoint_url", "") or "?")
+
+    def _check_answer(self, response: Mapping[str, Any]) -> None:
+        """Raise when a 2xx answer is an HTML/non-AWS page (a proxy, a captive portal)."""
+        foreign = non_aws_answer(response)
+        if foreign is not None:
+            raise ProviderConfigurationError(
+                NON_AWS_CODE,
+                f"the endpoint {self._endpoint()} answered {foreign}: check the endpoint "
+                "URL and any proxy (rows of this call are unknown)",
+                self.name,
+            )
+
+    @staticmethod
+    def accepted(message_id: Any, started: float, finished: float) -> Reply:
+        """``ACCEPTED`` only with a MessageId: an answer without one (``{}``, null, cut
+        short) may or may not have been acted on, so it is UNKNOWN, never ``sent``."""
+        if isinstance(message_id, str) and message_id:
+            return Reply(Verdict.ACCEPTED, started, finished, message_id=message_id)
+        return Reply(
+            Verdict.UNKNOWN,
+            started,
+            finished,
+            code="NoMessageId",
+            message="the provider answered success without a MessageId",
+        )
 
     @staticmethod
     def _fail(count: int, classified: Classified, started: float, finished: float) -> list[Reply]:

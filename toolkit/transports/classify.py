@@ -33,10 +33,12 @@ Usage::
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from botocore import exceptions as boto_exc
 
@@ -46,10 +48,13 @@ __all__ = [
     "CERTIFICATE_CODE",
     "CONFIGURATION",
     "DAILY_QUOTA_CODE",
+    "NON_AWS_CODE",
     "PINPOINT_DELIVERY_STATUS",
     "PINPOINT_ERRORS",
+    "REDIRECT_CODE",
     "SES_BULK_STATUS",
     "SES_ERRORS",
+    "UNVERIFIED_SENDER_CODE",
     "Classified",
     "classify_aws_error",
     "classify_aws_exception",
@@ -57,6 +62,8 @@ __all__ = [
     "classify_pinpoint_status",
     "classify_ses_bulk_status",
     "classify_smtp_reply",
+    "non_aws_answer",
+    "unverified_sender",
 ]
 
 CONFIGURATION: Final = None
@@ -296,15 +303,58 @@ def classify_network_exception(exc: BaseException) -> Classified:
     return Classified(Verdict.UNKNOWN, name, text)
 
 
+NON_AWS_CODE = "NonAwsAnswer"
+REDIRECT_CODE = "EndpointRedirect"
+
+
+def non_aws_answer(response: Mapping[str, Any]) -> str | None:
+    """Why a parsed answer did not come from an AWS JSON API, or None when it may have.
+
+    AWS's JSON APIs answer ``application/json`` (or none at all for an empty body); an HTML
+    or plain-text page comes from something in between (a proxy, a captive portal, a wrong
+    ``endpoint_url``). Such an answer says nothing about the message, so it is a
+    configuration fault, not a row's outcome.
+    """
+    meta = response.get("ResponseMetadata") or {}
+    headers = meta.get("HTTPHeaders") or {}
+    content_type = str(headers.get("content-type", "") or "").lower()
+    if content_type and "json" not in content_type:
+        status = meta.get("HTTPStatusCode", 0)
+        return f"HTTP {status} with Content-Type {content_type.split(';')[0]}, not an AWS API"
+    return None
+
+
 def classify_aws_exception(service: str, exc: BaseException) -> Classified:
-    """Classify whatever a boto3-compatible client raised for one call."""
+    """Classify whatever a boto3-compatible client raised for one call.
+
+    A redirect (3xx) and a non-JSON error page (other than 429/5xx, which may come from a
+    load balancer in front of AWS and clear with time) are configuration faults: AWS's
+    APIs never redirect, and a retry reaches the same wrong place.
+    """
     if isinstance(exc, boto_exc.ClientError):
         response = exc.response or {}
         error = response.get("Error", {}) or {}
         code = str(error.get("Code", "") or "")
         message = str(error.get("Message", "") or "")
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
-        return classify_aws_error(service, code, message, int(status))
+        meta = response.get("ResponseMetadata", {}) or {}
+        status = int(meta.get("HTTPStatusCode", 0) or 0)
+        if 300 <= status < 400:
+            where = (meta.get("HTTPHeaders") or {}).get("location")
+            to = f" to {where}" if where else ""
+            return Classified(
+                CONFIGURATION,
+                REDIRECT_CODE,
+                f"the endpoint answered HTTP {status} (a redirect{to}); AWS APIs never "
+                "redirect: check the endpoint URL and any proxy",
+            )
+        foreign = non_aws_answer(response)
+        if foreign is not None and status != 429 and status < 500:
+            return Classified(
+                CONFIGURATION,
+                NON_AWS_CODE,
+                f"the endpoint answered {foreign}: check the endpoint URL and any proxy",
+            )
+        return classify_aws_error(service, code, message, status)
     return classify_network_exception(exc)
 
 
@@ -367,6 +417,36 @@ def classify_pinpoint_status(delivery_status: str, status_message: str = "") -> 
         return Classified(CONFIGURATION, delivery_status, status_message)
     verdict = PINPOINT_DELIVERY_STATUS.get(delivery_status, Verdict.TRANSIENT)
     return Classified(verdict, delivery_status, status_message)
+
+
+# -- an unverified sender ---------------------------------------------------------------
+
+UNVERIFIED_SENDER_CODE = "SenderNotVerified"
+_UNVERIFIED_TEXT = "is not verified"
+_FAILED_CHECK = "failed the check in region"
+
+
+def unverified_sender(text: str, sender: str) -> bool:
+    """True when a "not verified" refusal names the *sender* (facts.SES_UNVERIFIED_MESSAGE).
+
+    SES words both cases the same ("Email address is not verified. The following identities
+    failed the check in region US-EAST-1: <identities>", each echoed as given): an
+    unverified sender refuses every message of the account, so it stops the run; in SES's
+    sandbox an unverified *recipient* refuses only its own message. Pinpoint's variant names
+    the address inline ("Email address x@y is not verified.").
+    """
+    lowered = text.lower()
+    if _UNVERIFIED_TEXT not in lowered:
+        return False
+    address = email.utils.parseaddr(sender)[1].lower()
+    if not address:
+        return False
+    _, _, tail = lowered.partition(_FAILED_CHECK)
+    if tail:
+        listed = tail.partition(":")[2]
+        found = {a.lower() for _, a in email.utils.getaddresses([listed]) if a}
+        return address in found
+    return address in lowered.partition(_UNVERIFIED_TEXT)[0]
 
 
 # -- SMTP replies ------------------------------------------------------------------------

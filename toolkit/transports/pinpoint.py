@@ -127,7 +127,8 @@ class PinpointTransport(AwsApiTransport):
     ) -> None:
         if not application_id:
             raise ConfigurationError(
-                "Pinpoint needs an application id: AwsTarget(pinpoint_app_id=...)"
+                "Pinpoint needs an application (project) id: --pinpoint-app-id ID on the "
+                "command line, AwsTarget(pinpoint_app_id=...) in Python"
             )
         super().__init__(client, extra_params=extra_params, owns_client=owns_client)
         self.application_id = application_id
@@ -188,8 +189,9 @@ class PinpointTransport(AwsApiTransport):
             )
         except AWS_CALL_ERRORS as exc:
             finished = time.time()
-            return self._fail(len(call), self._classify(exc), started, finished)
+            return self._fail(len(call), self._classify(exc, key[0]), started, finished)
         finished = time.time()
+        self._check_answer(response)
         results: Mapping[str, Any] = (response.get("MessageResponse") or {}).get("Result") or {}
         if len(results) != len(call):
             return self._mismatch(len(call), len(results), started, finished)
@@ -205,12 +207,12 @@ class PinpointTransport(AwsApiTransport):
                 if result is None:
                     return self._mismatch(len(call), len(results), started, finished)
             status = result.get("DeliveryStatus", "")
-            if status == "SUCCESSFUL":
-                replies.append(
-                    Reply(Verdict.ACCEPTED, started, finished, message_id=result.get("MessageId"))
-                )
+            if status == "SUCCESSFUL" or not status:  # no status: cannot tell
+                replies.append(self.accepted(result.get("MessageId"), started, finished))
                 continue
             classified = classify_pinpoint_status(status, result.get("StatusMessage") or "")
+            if not any_accepted:
+                self.check_sender_refusal(classified.message, key[0])
             if classified.is_configuration and not any_accepted:
                 raise ProviderConfigurationError(classified.code, classified.message, self.name)
             replies.append(classified.reply(started, finished, default=Verdict.REJECTED))

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolkit.compose.message import ContentMode, Message
 from toolkit.facts import SES_MAX_MESSAGE_BYTES
-from toolkit.results import Reply, Verdict
+from toolkit.results import Reply
 from toolkit.transports.aws import (
     AWS_CALL_ERRORS,
     AwsApiTransport,
@@ -88,5 +88,7 @@ class SesTransport(AwsApiTransport):
             response = self._client.send_email(**params)
         except AWS_CALL_ERRORS as exc:
             finished = time.time()
-            return self._classify(exc).reply(started, finished)
-        return Reply(Verdict.ACCEPTED, started, time.time(), message_id=response.get("MessageId"))
+            return self._classify(exc, msg.sender).reply(started, finished)
+        finished = time.time()
+        self._check_answer(response)
+        return self.accepted(response.get("MessageId"), started, finished)

@@ -151,18 +151,19 @@ class SesBulkTransport(AwsApiTransport):
                     params["ConfigurationSetName"] = config_set
                 if self._extra:
                     params.update(self._extra)
-                for i, reply in zip(chunk, self._call(params, len(chunk)), strict=True):
+                for i, reply in zip(chunk, self._call(params, len(chunk), sender), strict=True):
                     replies[i] = reply
         return [r for r in replies if r is not None]
 
-    def _call(self, params: dict[str, Any], count: int) -> list[Reply]:
+    def _call(self, params: dict[str, Any], count: int, sender: str) -> list[Reply]:
         started = time.time()
         try:
             response = self._client.send_bulk_email(**params)
         except AWS_CALL_ERRORS as exc:
             finished = time.time()
-            return self._fail(count, self._classify(exc), started, finished)
+            return self._fail(count, self._classify(exc, sender), started, finished)
         finished = time.time()
+        self._check_answer(response)
         results = response.get("BulkEmailEntryResults") or []
         if len(results) != count:
             return self._mismatch(count, len(results), started, finished)
@@ -170,12 +171,12 @@ class SesBulkTransport(AwsApiTransport):
         replies = []
         for result in results:
             status = result.get("Status", "")
-            if status == "SUCCESS":
-                replies.append(
-                    Reply(Verdict.ACCEPTED, started, finished, message_id=result.get("MessageId"))
-                )
+            if status == "SUCCESS" or not status:  # no status: cannot tell (unknown)
+                replies.append(self.accepted(result.get("MessageId"), started, finished))
                 continue
             classified = classify_ses_bulk_status(status, result.get("Error") or "")
+            if not any_accepted:
+                self.check_sender_refusal(classified.message, sender)
             if classified.is_configuration and not any_accepted:
                 raise ProviderConfigurationError(classified.code, classified.message, self.name)
             # An account-wide status next to accepted entries (not seen in practice): keep

@@ -20,7 +20,13 @@ What a failure means for the message:
   (resending would duplicate it for the accepted ones); all refused: the refusal's verdict;
 * a disconnect or timeout once the body is being written: ``UNKNOWN`` — the server may have
   queued it before the connection broke;
-* 530/535 (authentication): :class:`~toolkit.errors.ProviderConfigurationError`.
+* 530/535 (authentication), an unverified sender, or a server that did not answer within
+  ``SmtpTarget.timeout`` ``max_timeouts_in_row`` times in a row:
+  :class:`~toolkit.errors.ProviderConfigurationError` (the run stops; unsent rows stay pending).
+
+Why one module of this size: the connection pool, the transaction state machine (pipelined or
+not) and what each failure point means for the message are one protocol; split apart, "was the
+body written when this broke?" would be answered in two places.
 
 Usage::
 
@@ -48,11 +54,23 @@ from toolkit.facts import SES_MAX_MESSAGE_BYTES
 from toolkit.results import Reply, Verdict
 from toolkit.targets import SmtpTarget
 from toolkit.transports.base import BaseTransport
-from toolkit.transports.classify import Classified, classify_smtp_reply
+from toolkit.transports.classify import (
+    UNVERIFIED_SENDER_CODE,
+    Classified,
+    classify_smtp_reply,
+    unverified_sender,
+)
 
-__all__ = ["PARTIAL_REFUSAL_CODE", "SmtpTransport", "dot_stuff", "parse_message_id"]
+__all__ = [
+    "PARTIAL_REFUSAL_CODE",
+    "STALLED_CODE",
+    "SmtpTransport",
+    "dot_stuff",
+    "parse_message_id",
+]
 
 PARTIAL_REFUSAL_CODE = "PartialRefusal"
+STALLED_CODE = "SMTPTimeout"
 
 _DOT_LINE = re.compile(rb"(?m)^\.")
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
@@ -149,6 +167,7 @@ class SmtpTransport(BaseTransport):
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
         self._closed = False
+        self._timeouts_in_row = 0  # replies that never came, across threads; reset by any reply
 
     @classmethod
     def from_target(cls, target: SmtpTarget, *, workers: int = 1) -> SmtpTransport:
@@ -189,11 +208,13 @@ class SmtpTransport(BaseTransport):
         return [self._send_one(msg) for msg in batch]
 
     def _send_one(self, msg: Message) -> Reply:
+        self._check_stalled()
         started = time.time()
         for _ in range(3):
             try:
                 conn = self._checkout()
             except _ConnectFailed as failed:
+                self._observe(timed_out=_timed_out(failed))
                 return failed.classified.reply(started, time.time())
             try:
                 reply, reusable = self._transaction(conn, msg, started)
@@ -206,6 +227,7 @@ class SmtpTransport(BaseTransport):
                 self._drop(conn)
                 raise
             if reusable:
+                self._observe(timed_out=False)  # the server answered the whole transaction
                 conn.sent += 1
                 self._checkin(conn)
             else:
@@ -270,32 +292,34 @@ class SmtpTransport(BaseTransport):
                     smtp.send(b".\r\n")  # DATA was accepted anyway: end an empty message
                     smtp.getreply()
                 if mail[0] != 250:
-                    return self._refused(smtp, *mail, started)
+                    return self._refused(smtp, *mail, started, msg.sender)
                 if failed:
-                    return self._refused_all(smtp, refused, started)
+                    return self._refused_all(smtp, refused, started, msg.sender)
                 if code != 354:
-                    return self._refused(smtp, code, text, started)
+                    return self._refused(smtp, code, text, started, msg.sender)
             else:
                 code, text = self._command(smtp, mail_line)
                 mail_answered = True
                 if code != 250:
-                    return self._refused(smtp, code, text, started)
+                    return self._refused(smtp, code, text, started, msg.sender)
                 for recipient in recipients:
                     code, text = self._command(smtp, f"RCPT TO:<{recipient}>")
                     if code != 250 and code != 251:
                         refused.append((recipient, code, text))
                 if refused and len(refused) == len(recipients):
-                    return self._refused_all(smtp, refused, started)
+                    return self._refused_all(smtp, refused, started, msg.sender)
                 code, text = self._command(smtp, "DATA")
                 if code != 354:
-                    return self._refused(smtp, code, text, started)
+                    return self._refused(smtp, code, text, started, msg.sender)
             body_started = True
             smtp.send(dot_stuff(raw))
             code, reply_bytes = smtp.getreply()
             text = reply_bytes.decode("utf-8", "replace")
         except (smtplib.SMTPException, OSError) as exc:
-            if not mail_answered and conn.pooled:
+            timed_out = _timed_out(exc)
+            if not mail_answered and conn.pooled and not timed_out:
                 raise _StaleConnection from exc
+            self._observe(timed_out=timed_out)
             finished = time.time()
             name = type(exc).__name__
             if body_started:
@@ -334,7 +358,7 @@ class SmtpTransport(BaseTransport):
                 Verdict.UNKNOWN, started, finished, code=f"SMTP{code}", message=text
             ), False
         classified = classify_smtp_reply(code, text)
-        self._raise_if_configuration(classified)
+        self._raise_if_configuration(classified, msg.sender)
         return classified.reply(started, finished, message=text), code != 421
 
     @staticmethod
@@ -349,20 +373,24 @@ class SmtpTransport(BaseTransport):
         return code, text.decode("utf-8", "replace")
 
     def _refused_all(
-        self, smtp: smtplib.SMTP, refused: list[tuple[str, int, str]], started: float
+        self,
+        smtp: smtplib.SMTP,
+        refused: list[tuple[str, int, str]],
+        started: float,
+        sender: str = "",
     ) -> tuple[Reply, bool]:
         """Every recipient refused. Prefer a temporary refusal: the message may then be
         retried as a whole."""
         _, code, text = next((r for r in refused if 400 <= r[1] < 500), refused[0])
-        return self._refused(smtp, code, text, started)
+        return self._refused(smtp, code, text, started, sender)
 
     def _refused(
-        self, smtp: smtplib.SMTP, code: int, text: str, started: float
+        self, smtp: smtplib.SMTP, code: int, text: str, started: float, sender: str = ""
     ) -> tuple[Reply, bool]:
         """A refusal before the body: classify it and reset the transaction."""
         finished = time.time()
         classified = classify_smtp_reply(code, text)
-        self._raise_if_configuration(classified)
+        self._raise_if_configuration(classified, sender)
         reusable = code != 421
         if reusable:
             try:
@@ -371,9 +399,38 @@ class SmtpTransport(BaseTransport):
                 reusable = False
         return classified.reply(started, finished, message=text), reusable
 
-    def _raise_if_configuration(self, classified: Classified) -> None:
+    def _raise_if_configuration(self, classified: Classified, sender: str = "") -> None:
+        """Raise for account-wide refusals: credentials, a paused account, and an
+        unverified *sender* (every later message would be refused the same way)."""
         if classified.is_configuration:
             raise ProviderConfigurationError(classified.code, classified.message, self.name)
+        if sender and unverified_sender(classified.message, sender):
+            raise ProviderConfigurationError(
+                UNVERIFIED_SENDER_CODE,
+                f"{classified.message} (verify the sender's address or domain, or send from "
+                "a verified identity; nothing was sent)",
+                self.name,
+            )
+
+    # -- a server that stops answering -------------------------------------------------------
+
+    def _observe(self, *, timed_out: bool) -> None:
+        with self._lock:
+            self._timeouts_in_row = self._timeouts_in_row + 1 if timed_out else 0
+
+    def _check_stalled(self) -> None:
+        """Stop the run once the server has not answered ``max_timeouts_in_row`` times in a
+        row: each further message would wait ``timeout`` seconds per attempt for nothing.
+        Rows not sent stay pending (``failed``), so a later run resumes them."""
+        target = self.target
+        if self._timeouts_in_row >= target.max_timeouts_in_row:
+            raise ProviderConfigurationError(
+                STALLED_CODE,
+                f"{target.host}:{target.port} did not answer within {target.timeout:g} s "
+                f"{self._timeouts_in_row} times in a row; stopped (rows not sent stay pending "
+                "for a resume; raise --timeout / SmtpTarget(timeout=...) for a slow server)",
+                self.name,
+            )
 
     # -- the pool ----------------------------------------------------------------------------
 
@@ -477,6 +534,19 @@ class SmtpTransport(BaseTransport):
 
     def __repr__(self) -> str:
         return f"SmtpTransport({self.target!r})"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """True when ``exc`` is (or wraps: smtplib turns it into SMTPServerDisconnected) a socket
+    timeout, i.e. the server stopped answering rather than refusing or hanging up."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
 
 
 def _reply_text(exc: smtplib.SMTPResponseException) -> str:
