@@ -8,6 +8,7 @@ whole run before or while it starts, and for transport faults that concern a who
     ├── ConfigurationError (ValueError)  a setting, file, column or credential is wrong
     │   ├── MissingColumnError (KeyError)     a mapped or templated column is not in the frame
     │   ├── MissingDependencyError (ImportError)  an optional package is not installed
+    │   ├── DiskFullError                     the ledger's disk is full (free space, resume)
     │   └── ProviderConfigurationError        the provider refused the whole account/app/sender
     └── SandboxError                     the embedded sandbox could not start or serve
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DiskFullError",
     "MissingColumnError",
     "MissingDependencyError",
     "ProviderConfigurationError",
@@ -58,6 +60,14 @@ class MissingDependencyError(ConfigurationError, ImportError):
         self.extra = extra
         how = f'pip install "toolkit[{extra}]"' if extra else f"pip install {package}"
         super().__init__(f"{feature} needs the {package!r} package: {how}")
+
+
+class DiskFullError(ConfigurationError):
+    """The disk under a file the run must write (the ledger) is full.
+
+    A configuration error because the user fixes it (free space, or another path) and
+    resumes: nothing the journal holds is lost, rows not answered stay pending/unknown.
+    """
 
 
 class ProviderConfigurationError(ConfigurationError):

@@ -419,15 +419,23 @@ def test_resume_turns_in_flight_rows_into_unknown(tmp_path: Path) -> None:
     assert statuses(outcomes) == {"sent": 3}
 
 
-def test_changed_content_is_a_different_message(tmp_path: Path) -> None:
+def test_changed_content_for_the_same_recipient_is_sent_only_when_asked(tmp_path: Path) -> None:
+    # Issue 16 M2 (was: "changed content is a different message", sent again unasked).
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
         run(FakePlan(4), RecordingTransport(), ledger=ledger)
-    changed = FakePlan(4, version="v2")
     transport = RecordingTransport()
     with Ledger(path) as ledger:
-        run(changed, transport, ledger=ledger)
-    assert len(transport.outbox) == 4
+        outcomes = run(FakePlan(4, version="v2"), transport, ledger=ledger)
+    assert transport.outbox == []
+    assert statuses(outcomes) == {"skipped": 4}
+    assert {o.error_code for o in outcomes} == {"ContentChanged"}
+    assert "resend_changed=True" in (outcomes[0].error_message or "")
+    assert outcomes[0].recipient == "user0-0@example.org"
+    asked = RecordingTransport()
+    with Ledger(path) as ledger:
+        run(FakePlan(4, version="v2"), asked, ledger=ledger, resend_changed=True)
+    assert len(asked.outbox) == 4
     same = RecordingTransport()
     with Ledger(path) as ledger:
         run(FakePlan(4, version="v2"), same, ledger=ledger)

@@ -113,22 +113,63 @@ def test_in_flight_mark_survives_sigkill(tmp_path: Path) -> None:
         assert ledger.counts() == {"unknown": 50}
 
 
-def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
-    from toolkit.errors import ConfigurationError
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from toolkit.delivery.ledger import Ledger
+    ledger = Ledger(sys.argv[1])
+    ledger.start_run("memory")
+    print("open", flush=True)
+    time.sleep(60)
+    """
+)
 
+
+def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(ConfigurationError, match="in use by another send") as info:
+            Ledger(path)
+        assert "\n" not in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with Ledger(path) as ledger:  # the process is gone (SIGKILL): the ledger can be resumed
+        assert ledger.counts() == {}
+
+
+def test_a_second_open_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    # Issue 16 H2: a notebook cell run twice opened one ledger twice in one process.
+    path = tmp_path / "l.sqlite"
+    first = Ledger(path)
+    first.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+    with pytest.raises(ConfigurationError, match="in use by another send"):
+        Ledger(path)
+    assert first.counts() == {"in_flight": 1}  # the refused open recovered nothing of ours
+    first.close()
+    with Ledger(path) as again:
+        assert again.recovered == 1
+
+
+def test_a_recorded_pid_that_now_belongs_to_a_live_process_does_not_block(
+    tmp_path: Path,
+) -> None:
+    # Issue 16 M9: the PID of a run that died was reused by an unrelated live process.
     path = tmp_path / "l.sqlite"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         with Ledger(path) as ledger:
-            ledger.start_run("memory")
+            ledger.start_run("memory")  # never finished: the run "died"
             ledger._conn.execute("UPDATE runs SET pid=?", (sleeper.pid,))
-        with pytest.raises(ConfigurationError, match="in use"):
-            Ledger(path)
+            ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+        with Ledger(path) as ledger:
+            assert ledger.recovered == 1
     finally:
         sleeper.kill()
         sleeper.wait()
-    with Ledger(path) as ledger:  # the process is gone: the ledger can be resumed
-        assert ledger.counts() == {}
 
 
 def _status_on_disk(path: Path, key: str) -> str | None:
@@ -185,6 +226,7 @@ def test_a_crash_before_the_answer_is_committed_leaves_the_row_unknown(tmp_path:
     ledger.record([("h1", sent("a"))])
     ledger._staged_finals.clear()  # what a SIGKILL before the commit loses
     ledger._conn.close()
+    ledger._let_go()  # the kernel drops a dead process's lock
     with Ledger(path) as reopened:
         (record,) = reopened.lookup([("a", "h1")]).values()
         assert record.status == "unknown" and record.final
