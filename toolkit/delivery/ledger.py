@@ -364,18 +364,17 @@ class Ledger:
         """Run ``write()`` in one IMMEDIATE transaction (caller holds the lock)."""
         if self._broken is not None:
             raise self._broken
+        conn = self._conn
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 write()
+                conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite rolls back by itself on some errors
+                    conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
             raise self._failed(exc) from exc
 
     def _recover(self) -> int:
@@ -561,7 +560,8 @@ class Ledger:
                 conn.execute("DROP TABLE temp.plan_rows")
             except sqlite3.Error as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise self._failed(exc) from exc
         return self._moved, self._spare
 
