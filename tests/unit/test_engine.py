@@ -604,3 +604,32 @@ def test_a_batch_refused_by_a_configuration_fault_stays_pending_in_the_ledger() 
         assert ledger.counts() == {"pending": 1}
     assert engine.fault is not None and engine.fault.code == "NoCredentialsError"
     assert statuses(outcomes) == {"failed": 5}
+
+
+def test_the_ledger_disk_filling_mid_run_stops_with_one_error_and_nothing_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 16 M4: a worker's sqlite3.OperationalError was "send worker crashed" + a traceback.
+    from toolkit.errors import DiskFullError
+
+    path = tmp_path / "ledger.sqlite"
+    transport = RecordingTransport(max_batch=5)
+    with Ledger(path) as ledger:
+        pages = ledger._conn.execute("PRAGMA page_count").fetchone()[0]
+        ledger._conn.execute(f"PRAGMA max_page_count={pages + 3}")
+        engine = SendEngine(FakePlan(2000), transport, EngineConfig(workers=3), ledger=ledger,
+                            clock=FakeClock())  # fmt: skip
+        with pytest.raises(DiskFullError):
+            engine.run()
+        assert all(o is not None for o in engine.outcomes())  # every row has an outcome
+        assert not [r for r in caplog.records if r.levelno >= 40]  # no error lines, no traceback
+    assert 0 < len(transport.outbox) < 2000
+    again = RecordingTransport(max_batch=5)
+    with Ledger(path) as ledger:
+        outcomes = run(FakePlan(2000), again, ledger=ledger)
+    first = Counter(m.position for m in transport.outbox)
+    assert not first & Counter(m.position for m in again.outbox)  # nobody twice
+    sent_first = {p for p in first}
+    for position, outcome in enumerate(outcomes):
+        if position not in sent_first:
+            assert outcome.status is Status.SENT

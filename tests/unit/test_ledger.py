@@ -288,3 +288,59 @@ def test_an_empty_file_becomes_a_ledger(tmp_path: Path) -> None:
     path.touch()
     with Ledger(path) as ledger:
         assert ledger.counts() == {}
+
+
+def _fill_after(ledger: Ledger, pages: int = 0) -> None:
+    """The disk is full once the database has ``pages`` more pages (SQLite's own limit)."""
+    now = ledger._conn.execute("PRAGMA page_count").fetchone()[0]
+    ledger._conn.execute(f"PRAGMA max_page_count={now + pages}")
+
+
+def test_a_full_disk_is_one_line_and_the_journal_stays_true(tmp_path: Path) -> None:
+    # Issue 16 M4: "please report" and a traceback before.
+    from toolkit.errors import DiskFullError
+
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger(path)
+    ledger.start_run("memory")
+    ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b0", 1.0)
+    ledger.record([("h", sent("a"))])
+    ledger.flush()
+    _fill_after(ledger)
+    with pytest.raises(DiskFullError) as info:
+        for b in range(1, 500):
+            ledger.mark_in_flight([InFlight(f"k{b}-{i}", "h", "x@example.org", 1)
+                                   for i in range(20)], f"b{b}", 1.0)  # fmt: skip
+    message = str(info.value)
+    assert "\n" not in message and "disk full" in message and str(path) in message
+    assert isinstance(info.value, ConfigurationError)
+    with pytest.raises(DiskFullError):  # every later write says the same
+        ledger.mark_in_flight([InFlight("z", "h", "z@example.org", 1)], "bz", 1.0)
+    with pytest.raises(DiskFullError):
+        ledger.finish_run()
+    in_flight = ledger.counts().get("in_flight", 0)  # reads still work
+    ledger.close()
+    with Ledger(path) as reopened:  # space is back: what was committed is there
+        assert reopened.counts() == {"sent": 1, **({"unknown": in_flight} if in_flight else {})}
+
+
+def test_a_ledger_that_cannot_be_created_on_a_full_disk_says_disk_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.delivery import ledger as module
+    from toolkit.errors import DiskFullError
+
+    real = sqlite3.connect
+
+    def full(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)
+        conn.execute("PRAGMA max_page_count=1")  # what a full disk does to the first write
+        return conn
+
+    monkeypatch.setattr(module.sqlite3, "connect", full)
+    with pytest.raises(DiskFullError, match="disk full") as info:
+        Ledger(tmp_path / "new.sqlite")
+    assert "not a toolkit ledger" not in str(info.value)
+    monkeypatch.undo()
+    with Ledger(tmp_path / "new.sqlite") as ledger:  # the lock went with the failed open
+        assert ledger.counts() == {}

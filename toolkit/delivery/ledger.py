@@ -264,7 +264,7 @@ class Ledger:
         except sqlite3.Error as exc:
             self._let_go()
             if _disk_full(exc):
-                raise self._full(exc) from exc
+                raise self._full(exc, opening=True) from exc
             raise ConfigurationError(f"ledger {self.path}: cannot open it ({exc})") from exc
         try:
             self._open(durable=durable, check=bool(existed))
@@ -274,7 +274,7 @@ class Ledger:
             self._let_go()
             if isinstance(exc, sqlite3.Error):
                 if _disk_full(exc):
-                    raise self._full(exc) from exc
+                    raise self._full(exc, opening=True) from exc
                 raise self._not_a_ledger(str(exc)) from exc
             raise
 
@@ -326,7 +326,7 @@ class Ledger:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise self._full(exc) from exc
+                raise self._full(exc, opening=True) from exc
             raise ConfigurationError(f"ledger {self.path}: cannot lock it ({exc})") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -345,8 +345,11 @@ class Ledger:
         if fd is not None:
             os.close(fd)  # releases the flock
 
-    def _full(self, exc: BaseException) -> DiskFullError:
+    def _full(self, exc: BaseException, *, opening: bool = False) -> DiskFullError:
         where = self.path.parent if str(self.path) != _MEMORY else "memory"
+        if opening:  # nothing was sent
+            return DiskFullError(f"ledger {self.path}: disk full ({exc}); free space on {where} "
+                                 "or give a ledger path on another disk")  # fmt: skip
         return DiskFullError(
             f"ledger {self.path}: disk full ({exc}); free space on {where} and resume with the "
             "same ledger: rows already answered are kept, rows in flight come back 'unknown'"
