@@ -547,6 +547,7 @@ class Ledger:
                     "JOIN spare ON spare.content_hash = needy.content_hash AND spare.n = needy.n"
                 )
                 self._moved = conn.execute("SELECT COUNT(*) FROM temp.covered").fetchone()[0]
+                conn.execute("CREATE INDEX temp.covered_key ON covered(row_key, content_hash)")
                 if not resend_changed:
                     # Messages that may have reached someone and that no row claims any
                     # more: a row to the same recipient is the same row with other content.
@@ -595,31 +596,32 @@ class Ledger:
         if not self._spare or not entries:
             return {}
         recipients = list(dict.fromkeys(r for _, r in entries))
-        offered: dict[str, list[LedgerRecord]] = {}
+        offered: dict[str, list[tuple[int, LedgerRecord]]] = {}
         columns = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
         with self._lock:
             for start in range(0, len(recipients), _LOOKUP_CHUNK):
                 chunk = recipients[start : start + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 for row in self._conn.execute(
-                    f"SELECT {columns} FROM temp.spare s JOIN rows r ON r.row_key = s.row_key "
-                    f"AND r.content_hash = s.content_hash WHERE s.recipient IN ({marks}) "
+                    f"SELECT s.rowid, {columns} FROM temp.spare s JOIN rows r ON r.row_key = "
+                    f"s.row_key AND r.content_hash = s.content_hash WHERE s.recipient IN ({marks}) "
                     "ORDER BY r.finished_at, r.row_key",
                     chunk,
                 ):
-                    record = LedgerRecord(*row[:13])
-                    offered.setdefault(record.recipient or "", []).append(record)
+                    record = LedgerRecord(*row[1:14])
+                    offered.setdefault(record.recipient or "", []).append((row[0], record))
             if not offered:
                 return {}
             claimed: dict[int, LedgerRecord] = {}
+            gone: list[tuple[int]] = []
             for position, recipient in entries:
                 records = offered.get(recipient)
                 if records:
-                    claimed[position] = records.pop(0)
-            self._conn.executemany(
-                "DELETE FROM temp.spare WHERE row_key = ? AND content_hash = ?",
-                [(r.row_key, r.content_hash) for r in claimed.values()],
-            )
+                    rowid, claimed[position] = records.pop(0)
+                    gone.append((rowid,))
+            self._conn.execute("BEGIN")  # temp tables only: no lock on the ledger itself
+            self._conn.executemany("DELETE FROM temp.spare WHERE rowid = ?", gone)
+            self._conn.execute("COMMIT")
             self._spare -= len(claimed)
         return claimed
 
