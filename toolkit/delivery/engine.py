@@ -21,6 +21,10 @@ Promises:
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
   full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
+* a resume sends no row the ledger holds as final: the same key and content, else the same
+  recipients and content under another key (the row moved: its recorded outcome), else a
+  message to the same recipient that no row claims (the content changed: ``skipped`` /
+  ``ContentChanged`` unless ``resend_changed``); see :meth:`~.ledger.Ledger.reconcile`;
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
   Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
