@@ -446,9 +446,12 @@ class SendEngine:
             self._producer_done = True
             self._cond.notify_all()
         if moved_rows:
-            log.warning("%d rows were in the ledger under other row keys (same recipients and "
-                        "content: the rows moved since the last run) and were not sent again; "
-                        "key= (--key-column) names a column whose ids do not move", moved_rows)
+            log.warning(
+                "%d rows were in the ledger under other row keys (same recipients and "
+                "content: the rows moved since the last run) and were not sent again; "
+                "key= (--key-column) names a column whose ids do not move",
+                moved_rows,
+            )
         if changed_rows:
             log.warning("%d rows went to the same recipients before with other content and were "
                         "skipped (code %s); resend_changed=True sends the new version",
