@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -95,6 +96,7 @@ INTERRUPTED_CODE = "InterruptedInFlight"
 FINAL_STATES = frozenset({"sent", "rejected", "unknown"})  # never resent (unknown: unless asked)
 DELIVERED_STATES = ("sent", "unknown")  # may have reached the recipient
 LOCK_SUFFIX = "-lock"
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -337,6 +339,14 @@ class Ledger:
                     f"ledger {self.path} is in use by another send (in this process or another); "
                     "wait for it to finish or cancel it, or give another ledger"
                 ) from None
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                log.warning(
+                    "ledger %s: this file system cannot lock files (%s); make sure no other "
+                    "send uses this ledger at the same time",
+                    self.path,
+                    exc,
+                )
+                return None
             raise ConfigurationError(f"ledger {self.path}: cannot lock it ({exc})") from exc
         return fd
 
