@@ -8,6 +8,7 @@ whole run before or while it starts, and for transport faults that concern a who
     ├── ConfigurationError (ValueError)  a setting, file, column or credential is wrong
     │   ├── MissingColumnError (KeyError)     a mapped or templated column is not in the frame
     │   ├── MissingDependencyError (ImportError)  an optional package is not installed
+    │   ├── DiskFullError                     the ledger's disk is full (free space, resume)
     │   └── ProviderConfigurationError        the provider refused the whole account/app/sender
     └── SandboxError                     the embedded sandbox could not start or serve
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DiskFullError",
     "MissingColumnError",
     "MissingDependencyError",
     "ProviderConfigurationError",
@@ -65,6 +67,14 @@ class MissingDependencyError(ConfigurationError, ImportError):
 
     def __reduce__(self) -> tuple[type, tuple[str, str, str | None]]:
         return type(self), (self.package, self.feature, self.extra)
+
+
+class DiskFullError(ConfigurationError):
+    """The disk under a file the run must write (the ledger) is full.
+
+    A configuration error because the user fixes it (free space, or another path) and
+    resumes: nothing the journal holds is lost, rows not answered stay pending/unknown.
+    """
 
 
 class ProviderConfigurationError(ConfigurationError):

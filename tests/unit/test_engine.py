@@ -419,15 +419,23 @@ def test_resume_turns_in_flight_rows_into_unknown(tmp_path: Path) -> None:
     assert statuses(outcomes) == {"sent": 3}
 
 
-def test_changed_content_is_a_different_message(tmp_path: Path) -> None:
+def test_changed_content_for_the_same_recipient_is_sent_only_when_asked(tmp_path: Path) -> None:
+    # Issue 16 M2 (was: "changed content is a different message", sent again unasked).
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
         run(FakePlan(4), RecordingTransport(), ledger=ledger)
-    changed = FakePlan(4, version="v2")
     transport = RecordingTransport()
     with Ledger(path) as ledger:
-        run(changed, transport, ledger=ledger)
-    assert len(transport.outbox) == 4
+        outcomes = run(FakePlan(4, version="v2"), transport, ledger=ledger)
+    assert transport.outbox == []
+    assert statuses(outcomes) == {"skipped": 4}
+    assert {o.error_code for o in outcomes} == {"ContentChanged"}
+    assert "resend_changed=True" in (outcomes[0].error_message or "")
+    assert outcomes[0].recipient == "user0-0@example.org"
+    asked = RecordingTransport()
+    with Ledger(path) as ledger:
+        run(FakePlan(4, version="v2"), asked, ledger=ledger, resend_changed=True)
+    assert len(asked.outbox) == 4
     same = RecordingTransport()
     with Ledger(path) as ledger:
         run(FakePlan(4, version="v2"), same, ledger=ledger)
@@ -596,3 +604,32 @@ def test_a_batch_refused_by_a_configuration_fault_stays_pending_in_the_ledger() 
         assert ledger.counts() == {"pending": 1}
     assert engine.fault is not None and engine.fault.code == "NoCredentialsError"
     assert statuses(outcomes) == {"failed": 5}
+
+
+def test_the_ledger_disk_filling_mid_run_stops_with_one_error_and_nothing_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 16 M4: a worker's sqlite3.OperationalError was "send worker crashed" + a traceback.
+    from toolkit.errors import DiskFullError
+
+    path = tmp_path / "ledger.sqlite"
+    transport = RecordingTransport(max_batch=5)
+    with Ledger(path) as ledger:
+        pages = ledger._conn.execute("PRAGMA page_count").fetchone()[0]
+        ledger._conn.execute(f"PRAGMA max_page_count={pages + 3}")
+        engine = SendEngine(FakePlan(2000), transport, EngineConfig(workers=3), ledger=ledger,
+                            clock=FakeClock())  # fmt: skip
+        with pytest.raises(DiskFullError):
+            engine.run()
+        assert all(o is not None for o in engine.outcomes())  # every row has an outcome
+        assert not [r for r in caplog.records if r.levelno >= 40]  # no error lines, no traceback
+    assert 0 < len(transport.outbox) < 2000
+    again = RecordingTransport(max_batch=5)
+    with Ledger(path) as ledger:
+        outcomes = run(FakePlan(2000), again, ledger=ledger)
+    first = Counter(m.position for m in transport.outbox)
+    assert not first & Counter(m.position for m in again.outbox)  # nobody twice
+    sent_first = {p for p in first}
+    for position, outcome in enumerate(outcomes):
+        if position not in sent_first:
+            assert outcome.status is Status.SENT

@@ -113,22 +113,63 @@ def test_in_flight_mark_survives_sigkill(tmp_path: Path) -> None:
         assert ledger.counts() == {"unknown": 50}
 
 
-def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
-    from toolkit.errors import ConfigurationError
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from toolkit.delivery.ledger import Ledger
+    ledger = Ledger(sys.argv[1])
+    ledger.start_run("memory")
+    print("open", flush=True)
+    time.sleep(60)
+    """
+)
 
+
+def test_refuses_a_ledger_a_live_process_is_running_on(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(ConfigurationError, match="in use by another send") as info:
+            Ledger(path)
+        assert "\n" not in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with Ledger(path) as ledger:  # the process is gone (SIGKILL): the ledger can be resumed
+        assert ledger.counts() == {}
+
+
+def test_a_second_open_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    # Issue 16 H2: a notebook cell run twice opened one ledger twice in one process.
+    path = tmp_path / "l.sqlite"
+    first = Ledger(path)
+    first.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+    with pytest.raises(ConfigurationError, match="in use by another send"):
+        Ledger(path)
+    assert first.counts() == {"in_flight": 1}  # the refused open recovered nothing of ours
+    first.close()
+    with Ledger(path) as again:
+        assert again.recovered == 1
+
+
+def test_a_recorded_pid_that_now_belongs_to_a_live_process_does_not_block(
+    tmp_path: Path,
+) -> None:
+    # Issue 16 M9: the PID of a run that died was reused by an unrelated live process.
     path = tmp_path / "l.sqlite"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         with Ledger(path) as ledger:
-            ledger.start_run("memory")
+            ledger.start_run("memory")  # never finished: the run "died"
             ledger._conn.execute("UPDATE runs SET pid=?", (sleeper.pid,))
-        with pytest.raises(ConfigurationError, match="in use"):
-            Ledger(path)
+            ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b1", 1.0)
+        with Ledger(path) as ledger:
+            assert ledger.recovered == 1
     finally:
         sleeper.kill()
         sleeper.wait()
-    with Ledger(path) as ledger:  # the process is gone: the ledger can be resumed
-        assert ledger.counts() == {}
 
 
 def _status_on_disk(path: Path, key: str) -> str | None:
@@ -185,6 +226,7 @@ def test_a_crash_before_the_answer_is_committed_leaves_the_row_unknown(tmp_path:
     ledger.record([("h1", sent("a"))])
     ledger._staged_finals.clear()  # what a SIGKILL before the commit loses
     ledger._conn.close()
+    ledger._let_go()  # the kernel drops a dead process's lock
     with Ledger(path) as reopened:
         (record,) = reopened.lookup([("a", "h1")]).values()
         assert record.status == "unknown" and record.final
@@ -245,4 +287,60 @@ def test_an_empty_file_becomes_a_ledger(tmp_path: Path) -> None:
     path = tmp_path / "new.sqlite"
     path.touch()
     with Ledger(path) as ledger:
+        assert ledger.counts() == {}
+
+
+def _fill_after(ledger: Ledger, pages: int = 0) -> None:
+    """The disk is full once the database has ``pages`` more pages (SQLite's own limit)."""
+    now = ledger._conn.execute("PRAGMA page_count").fetchone()[0]
+    ledger._conn.execute(f"PRAGMA max_page_count={now + pages}")
+
+
+def test_a_full_disk_is_one_line_and_the_journal_stays_true(tmp_path: Path) -> None:
+    # Issue 16 M4: "please report" and a traceback before.
+    from toolkit.errors import DiskFullError
+
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger(path)
+    ledger.start_run("memory")
+    ledger.mark_in_flight([InFlight("a", "h", "a@example.org", 1)], "b0", 1.0)
+    ledger.record([("h", sent("a"))])
+    ledger.flush()
+    _fill_after(ledger)
+    with pytest.raises(DiskFullError) as info:
+        for b in range(1, 500):
+            ledger.mark_in_flight([InFlight(f"k{b}-{i}", "h", "x@example.org", 1)
+                                   for i in range(20)], f"b{b}", 1.0)  # fmt: skip
+    message = str(info.value)
+    assert "\n" not in message and "disk full" in message and str(path) in message
+    assert isinstance(info.value, ConfigurationError)
+    with pytest.raises(DiskFullError):  # every later write says the same
+        ledger.mark_in_flight([InFlight("z", "h", "z@example.org", 1)], "bz", 1.0)
+    with pytest.raises(DiskFullError):
+        ledger.finish_run()
+    in_flight = ledger.counts().get("in_flight", 0)  # reads still work
+    ledger.close()
+    with Ledger(path) as reopened:  # space is back: what was committed is there
+        assert reopened.counts() == {"sent": 1, **({"unknown": in_flight} if in_flight else {})}
+
+
+def test_a_ledger_that_cannot_be_created_on_a_full_disk_says_disk_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.delivery import ledger as module
+    from toolkit.errors import DiskFullError
+
+    real = sqlite3.connect
+
+    def full(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)
+        conn.execute("PRAGMA max_page_count=1")  # what a full disk does to the first write
+        return conn
+
+    monkeypatch.setattr(module.sqlite3, "connect", full)
+    with pytest.raises(DiskFullError, match="disk full") as info:
+        Ledger(tmp_path / "new.sqlite")
+    assert "not a toolkit ledger" not in str(info.value)
+    monkeypatch.undo()
+    with Ledger(tmp_path / "new.sqlite") as ledger:  # the lock went with the failed open
         assert ledger.counts() == {}

@@ -73,6 +73,9 @@ class EngineConfig:
         workers: threads sending at once; cover the provider's latency (rate × latency).
         max_attempts: requests per message at most, the first included.
         retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
+        resend_changed: on resume, send a row whose recipient already got (or may have got)
+            a message from this ledger that no row of the frame holds any more – the same
+            row with other content. Off: such rows are ``skipped``/``ContentChanged``.
         rate: recipients per second; None = the transport's quota (``MaxSendRate``). Below
             1/s it is one recipient every ``1 / rate`` seconds; at least :data:`MIN_RATE`.
         headroom: fraction of the quota's rate to use (1.0 = exactly the quota; the
@@ -93,6 +96,7 @@ class EngineConfig:
     workers: int = 8
     max_attempts: int = 5
     retry_unknown: bool = False
+    resend_changed: bool = False
     rate: float | None = None
     headroom: float = 1.0
     window_margin: float = 0.0
@@ -120,6 +124,9 @@ class EngineConfig:
         store("queue_batches", low=1, whole=True)
         store("drain_timeout", low=0)
         store("progress_interval", low=0)
+        if self.resend_changed not in (True, False):
+            raise ConfigurationError(f"resend_changed must be True or False, not "
+                                     f"{self.resend_changed!r}")  # fmt: skip
         if self.adaptive not in (None, True, False):
             raise ConfigurationError(f"adaptive must be True, False or None, not {self.adaptive!r}")
 

@@ -21,6 +21,10 @@ Promises:
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
   full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
+* a resume sends no row the ledger holds as final: the same key and content, else the same
+  recipients and content under another key (the row moved: its recorded outcome), else a
+  message to the same recipient that no row claims (the content changed: ``skipped`` /
+  ``ContentChanged`` unless ``resend_changed``); see :meth:`~.ledger.Ledger.reconcile`;
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
   Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
@@ -47,16 +51,16 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
 from toolkit.delivery.config import EngineConfig
-from toolkit.delivery.ledger import InFlight, Ledger, Pending
+from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
 from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
 from toolkit.delivery.progress import Observer, Progress
 from toolkit.delivery.retry import AttemptContext, RetryPolicy
-from toolkit.errors import ProviderConfigurationError
+from toolkit.errors import ProviderConfigurationError, ToolkitError
 from toolkit.results import DAILY_QUOTA_CODE, Outcome, Reply, Status, Verdict
 
 if TYPE_CHECKING:
@@ -69,6 +73,7 @@ CANCELLED_CODE = "Cancelled"
 LIMIT_CODE = "Limit"
 REPUTATION_PAUSE_CODE = "ReputationPause"  # a circuit breaker stopped the run
 NO_ANSWER_CODE = "NoAnswer"
+CONTENT_CHANGED_CODE = "ContentChanged"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
 
 
@@ -317,6 +322,8 @@ class SendEngine:
             self.cancel()
             self._shutdown(workers)
         except BaseException as exc:  # a bug or a broken ledger: stop the workers, then raise
+            if isinstance(exc, ToolkitError) and self._crash is None:
+                self._crash = exc  # the ledger's disk filled: the caller says it once
             self._halt_with(_Stop(Status.FAILED, "EngineError", f"{type(exc).__name__}: {exc}"))
             self._shutdown(workers)
             raise
@@ -366,13 +373,18 @@ class SendEngine:
         limit_left = cfg.limit
         batch: list[_Item] = []
         batch_recipients = 0
+        ledger, moved_rows, changed_rows = self._ledger, 0, 0
+        if ledger is not None:  # rows that moved or changed since the ledger saw them
+            ledger.reconcile(row_keys, hashes, sendable, retry_unknown=cfg.retry_unknown,
+                             resend_changed=cfg.resend_changed)  # fmt: skip
         for start in range(0, len(sendable), cfg.chunk_size):
             if self._halt.is_set():
                 break
             positions = sendable[start : start + cfg.chunk_size]
-            records = {}
-            if self._ledger is not None:
-                records = self._ledger.lookup([(row_keys[p], hashes[p]) for p in positions])
+            records, moved = {}, {}
+            if ledger is not None:
+                records = ledger.lookup([(row_keys[p], hashes[p]) for p in positions])
+                moved = ledger.moved(positions)
             fresh: list[int] = []
             for p in positions:
                 record = records.get((row_keys[p], hashes[p])) if records else None
@@ -382,6 +394,11 @@ class SendEngine:
                     and not (record.status == Status.UNKNOWN.value and cfg.retry_unknown)
                 ):
                     self._finish(p, record.to_outcome(), engine=False)
+                    continue
+                if p in moved:  # the same message under its old row key: never twice
+                    self._finish(p, replace(moved[p].to_outcome(), row_key=row_keys[p]),
+                                 engine=False)  # fmt: skip
+                    moved_rows += 1
                     continue
                 if limit_left is not None:
                     if limit_left <= 0:
@@ -395,9 +412,19 @@ class SendEngine:
                 fresh.append(p)
             if not fresh:
                 continue
-            for p, rendered in zip(fresh, plan.render(fresh), strict=True):
+            messages = plan.render(fresh)
+            changed = {}
+            if ledger is not None and not cfg.resend_changed:
+                changed = ledger.claim_changed([(p, _recipient(m)) for p, m in
+                                                zip(fresh, messages, strict=True)
+                                                if not isinstance(m, Outcome)])  # fmt: skip
+            for p, rendered in zip(fresh, messages, strict=True):
                 if isinstance(rendered, Outcome):
                     self._finish(p, rendered, engine=False)
+                    continue
+                if p in changed:
+                    self._finish(p, self._changed(p, rendered, changed[p]), engine=False)
+                    changed_rows += 1
                     continue
                 n = max(1, len(rendered.recipients))
                 if self._daily is not None and not self._daily.take(n):
@@ -429,6 +456,27 @@ class SendEngine:
         with self._lock:
             self._producer_done = True
             self._cond.notify_all()
+        if moved_rows:
+            log.warning(
+                "%d rows were in the ledger under other row keys (same recipients and "
+                "content: the rows moved since the last run) and were not sent again; "
+                "key= (--key-column) names a column whose ids do not move",
+                moved_rows,
+            )
+        if changed_rows:
+            log.warning("%d rows went to the same recipients before with other content and were "
+                        "skipped (code %s); resend_changed=True sends the new version",
+                        changed_rows, CONTENT_CHANGED_CODE)  # fmt: skip
+
+    def _changed(self, position: int, message: Message, record: LedgerRecord) -> Outcome:
+        went = "was sent" if record.status == Status.SENT.value else "may have gone"
+        return self._plain(
+            position, Status.SKIPPED, CONTENT_CHANGED_CODE,
+            f"a message to this recipient with other content {went} (row {record.row_key!r}"
+            + (f", message id {record.message_id}" if record.message_id else "")
+            + "); resend_changed=True sends this version",
+            recipient=_recipient(message),
+        )  # fmt: skip
 
     def _put(self, batch: list[_Item]) -> None:
         """Hand a new batch to the workers (blocks while the queue is full); a tripped circuit
@@ -556,6 +604,9 @@ class SendEngine:
                         self._unsent.extend(batch)
                     continue
                 self._send_batch(batch)
+        except ToolkitError as exc:  # the ledger's disk filled: the caller says it once
+            self._crash = exc
+            self._halt_with(_Stop(Status.FAILED, type(exc).__name__, str(exc)))
         except BaseException as exc:  # a bug or a broken ledger: stop the run loudly
             log.exception("send worker crashed")
             self._crash = exc
@@ -738,7 +789,8 @@ class SendEngine:
                 self._stop = stop
                 if stop.code != CANCELLED_CODE:
                     # A configuration fault reaches the caller as an exception: no need to shout.
-                    level = logging.INFO if self._fault is not None else logging.ERROR
+                    quiet = self._fault is not None or isinstance(self._crash, ToolkitError)
+                    level = logging.INFO if quiet else logging.ERROR
                     log.log(level, "stopping the send: %s: %s", stop.code, stop.message)
             self._halt.set()
             self._cond.notify_all()
@@ -835,6 +887,9 @@ class SendEngine:
         if self._ledger is not None:
             try:
                 self._ledger.finish_run()
+            except ToolkitError as exc:  # its disk filled: answers since are not journaled
+                if self._crash is None:
+                    self._crash = exc
             except Exception:  # pragma: no cover - closing bookkeeping only
                 log.exception("could not record the end of the run in the ledger")
 
