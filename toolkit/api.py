@@ -110,6 +110,7 @@ def send(
     max_attempts: int = 5,
     ledger: str | os.PathLike[str] | None = None,
     retry_unknown: bool = False,
+    resend_changed: bool = False,
     dry_run: bool = False,
     limit: int | None = None,
     progress: bool = True,
@@ -162,6 +163,8 @@ def send(
             max_attempts: requests per message at most.
         ledger: a SQLite file journaling every row; the same path resumes a run.
         retry_unknown: resend rows whose fate is unknown (may deliver them twice).
+        resend_changed: on a resume, send a row whose content changed since its recipient
+            got the earlier version (otherwise ``skipped``/``ContentChanged``).
         dry_run: check and render every row, send nothing (rows ``skipped``/``DryRun``).
         limit: send at most this many rows (the rest ``skipped``/``Limit``).
         progress: show a progress bar.
@@ -197,7 +200,8 @@ def send(
         suppression_history=suppression_history, account_suppression=account_suppression,
         breaker=breaker, events_queue=events_queue, rate=rate, headroom=headroom,
         adaptive=adaptive, workers=workers, max_attempts=max_attempts, ledger=ledger,
-        retry_unknown=retry_unknown, dry_run=dry_run, limit=limit, progress=progress, keep=keep,
+        retry_unknown=retry_unknown, resend_changed=resend_changed, dry_run=dry_run,
+        limit=limit, progress=progress, keep=keep,
     )  # fmt: skip
     return Job(_options(df, via, keywords), df).run()
 

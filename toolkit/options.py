@@ -86,6 +86,7 @@ class SendKeywords:
     max_attempts: int = 5
     ledger: str | os.PathLike[str] | None = None
     retry_unknown: bool = False
+    resend_changed: bool = False
     dry_run: bool = False
     limit: int | None = None
     progress: bool = True
@@ -100,6 +101,7 @@ _MESSAGE_KEYWORDS = (
 )  # fmt: skip
 _ENGINE_KEYWORDS = (
     "rate", "headroom", "adaptive", "workers", "max_attempts", "retry_unknown", "limit",
+    "resend_changed",
 )  # fmt: skip
 _DEFAULTS = SendKeywords()
 

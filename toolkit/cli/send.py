@@ -158,6 +158,11 @@ def add_parser(sub: Any) -> None:
         help="also resend rows whose fate is unknown (they may arrive twice)",
     )  # fmt: skip
     engine.add_argument(
+        "--resend-changed", action="store_true",
+        help="on --resume, send rows whose text changed since their recipient got the earlier "
+        "version (otherwise skipped/ContentChanged)",
+    )  # fmt: skip
+    engine.add_argument(
         "--dry-run", action="store_true", help="check and render every row; send nothing"
     )
     engine.add_argument(
@@ -210,7 +215,8 @@ def _engine_config(ns: argparse.Namespace) -> Any:
     from toolkit.delivery.config import EngineConfig
 
     settings: dict[str, Any] = {"rate": ns.rate, "limit": ns.limit,
-                                "retry_unknown": ns.retry_unknown}  # fmt: skip
+                                "retry_unknown": ns.retry_unknown,
+                                "resend_changed": ns.resend_changed}  # fmt: skip
     if ns.workers is not None:  # otherwise the engine's own default
         settings["workers"] = ns.workers
     with named_flags():
