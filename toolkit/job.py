@@ -108,12 +108,17 @@ def plan_for(df: pd.DataFrame, options: SendOptions, stored: Template | None = N
 
 def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionList | None:
     """The spec's suppression list plus the account's SES list (ListSuppressedDestinations,
-    paged), or None when the endpoint has no such list. A list that cannot be read (an IAM
-    policy that allows sending only) is a warning: SES still suppresses at send time."""
-    import botocore.exceptions
+    paged), or None when the endpoint has no such list.
 
+    A list the credentials may not read (an IAM policy that allows sending only) is a warning:
+    SES still suppresses at send time. A refusal of the account itself (credentials, an
+    untrusted certificate, a foreign endpoint) is the ProviderConfigurationError a send
+    would meet, raised before anything is sent.
+    """
     from toolkit.compose.suppression import SuppressionList
     from toolkit.targets import AwsTarget
+    from toolkit.transports.aws import AWS_CALL_ERRORS
+    from toolkit.transports.classify import classify_aws_exception
 
     if not isinstance(endpoint, AwsTarget):
         return None
@@ -121,9 +126,14 @@ def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionLis
     client = dataclasses.replace(endpoint, fast=False).make_client("sesv2")
     try:
         found.load_account(client)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        log.warning("the account's suppression list could not be read (%s); SES still "
-                    "drops mail to suppressed addresses, with a bounce", exc)  # fmt: skip
+    except AWS_CALL_ERRORS as exc:
+        classified = classify_aws_exception("sesv2", exc)
+        if classified.is_configuration and "AccessDenied" not in classified.code:
+            raise ProviderConfigurationError(classified.code, classified.message, "ses") from exc
+        log.warning(
+            "the account's suppression list could not be read (%s); SES still drops mail "
+            "to suppressed addresses, with a bounce", classified.code,
+        )  # fmt: skip
         return spec.suppression
     finally:
         with contextlib.suppress(Exception):
