@@ -72,11 +72,12 @@ def mailchimp(rng: random.Random, rows: int = 54) -> list[dict[str, str]]:
     for i in range(rows):
         p = _person(rng, i)
         day = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        birthday = f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}"
         out.append({
             "Email Address": p["email"], "First Name": p["first"], "Last Name": p["last"],
             "Address": "  ".join(x for x in (p["street"], p["city"], p["region"], p["zip"],
                                               p["country"]) if x),
-            "Phone Number": p["phone"], "Birthday": f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}",
+            "Phone Number": p["phone"], "Birthday": birthday,
             "MEMBER_RATING": str(rng.randint(1, 5)), "OPTIN_TIME": f"{day} 09:{i % 60:02d}:12",
             "OPTIN_IP": f"203.0.113.{i + 1}", "CONFIRM_TIME": f"{day} 09:{i % 60:02d}:48",
             "CONFIRM_IP": f"203.0.113.{i + 1}", "LATITUDE": "", "LONGITUDE": "", "GMTOFF": "",

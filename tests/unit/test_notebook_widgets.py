@@ -88,7 +88,7 @@ def test_the_picker_never_falls_back_silently(tmp_path: Path) -> None:
     # No column holds addresses: no choice at all, and the error lists the columns.
     path.write_text("id,name\n1,Ana\n", encoding="utf-8")
     picker = pick_csv(path)
-    with pytest.raises(ConfigurationError, match="No column holds addresses.*'id', 'name'"):
+    with pytest.raises(ConfigurationError, match=r"No column holds addresses.*'id', 'name'"):
         _ = picker.to_column
 
 
