@@ -52,7 +52,7 @@ SHOPIFY = ["Customer ID", "First Name", "Last Name", "Email", "Accepts Email Mar
 
 
 def _ascii(name: str) -> str:
-    table = str.maketrans("éçğüáøöë", "ecguaooe")
+    table = str.maketrans("éçğüáøöëã", "ecguaooea")
     return name.lower().translate(table).replace("'", "")
 
 
@@ -88,6 +88,7 @@ def mailchimp(rng: random.Random, rows: int = 54) -> list[dict[str, str]]:
         })  # fmt: skip
     out[9]["Email Address"] = out[3]["Email Address"].title().replace("@Example", "@example")
     out[21]["Email Address"] = "bo.smith@example"
+    out[33]["Email Address"] = "joão." + out[33]["Email Address"].partition(".")[2]
     out[40]["First Name"] = ""
     return out
 

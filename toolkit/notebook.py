@@ -238,8 +238,10 @@ class CsvPicker:
             picked = self.to.value
             share = {s.column: s.valid for s in self.scores}
             if picked is not None:
-                self.note = f"To column {picked!r} (picked by hand): {share.get(picked, 0):.0%} " \
-                            "valid addresses"
+                self.note = (
+                    f"To column {picked!r} (picked by hand): {share.get(picked, 0):.0%} "
+                    "valid addresses"
+                )
         self._render()
 
     def _render(self) -> None:
