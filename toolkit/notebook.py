@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,16 @@ _ADDRESS_NAMES = frozenset(
 
 
 class StaticHtmlBox(w.VBox):
-    """A VBox whose display also carries ``static_html()`` as ``text/html``."""
+    """A VBox whose display also carries ``static_html()`` as ``text/html``.
+
+    With :meth:`watch_static`, displaying the box also displays a *companion*: a plain HTML
+    output below it holding ``static_html()``, updated (through a display handle) whenever a
+    watched widget changes. A notebook saved and reopened without a kernel cannot draw the
+    widget (JupyterLab shows "Error displaying widget: model not found" unless widget state
+    was saved), but it shows the companion: the answer survives the save. A style in the
+    companion hides it while the live widget is drawn, and hides the error line above it
+    when the widget cannot be, so a person sees one answer either way.
+    """
 
     static_html: Callable[[], str] | None = None
     static_text: Callable[[], str] | None = None
@@ -62,6 +72,39 @@ class StaticHtmlBox(w.VBox):
             if self.static_text is not None:
                 bundle["text/plain"] = self.static_text()
         return bundle
+
+    def watch_static(self, *sources: w.Widget) -> None:
+        """Keep a companion output in step with these widgets' values (see the class doc)."""
+        self._companion_id = f"toolkit-static-{uuid.uuid4().hex[:12]}"
+        self._companion: Any = None
+        self.add_class(f"{self._companion_id}-live")
+        for source in sources:
+            source.observe(lambda _: self.refresh_static(), names="value")
+
+    def companion_bundle(self) -> dict[str, str]:
+        """The companion output: the static HTML, and the style that hides what is redundant."""
+        key = getattr(self, "_companion_id", "toolkit-static")
+        body = self.static_html() if self.static_html is not None else ""
+        style = (
+            f".jp-Cell:has(.{key}-live) .{key} {{ display: none; }}"
+            f" .jp-OutputArea-child:has(.jupyter-widgets):has(+ .jp-OutputArea-child .{key})"
+            " { display: none; }"
+        )
+        text = self.static_text() if self.static_text is not None else ""
+        div = f'<div class="{key} toolkit-static-companion">{body}</div>'
+        return {"text/html": f"<style>{style}</style>{div}", "text/plain": text}
+
+    def refresh_static(self) -> None:
+        """Redraw the companion (no-op before the box is displayed)."""
+        if getattr(self, "_companion", None) is not None:
+            self._companion.update(self.companion_bundle(), raw=True)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        if hasattr(self, "_companion_id"):
+            self._companion = display(self.companion_bundle(), raw=True, display_id=True)
 
 
 def read_table(source: str | Path | bytes, name: str = "") -> pd.DataFrame:
@@ -160,6 +203,7 @@ class CsvPicker:
         ).add_class("toolkit-csv-picker")
         self.widget.static_html = self._html
         self.widget.static_text = self._text
+        self.widget.watch_static(self.preview)  # the choice survives a save, beside the widget
         self._wanted_to = to_column
         self._choosing = False
         if path:
@@ -276,6 +320,14 @@ class CsvPicker:
         if self.interactive:
             return self.widget._repr_mimebundle_(**kwargs)
         return {"text/html": self._html(), "text/plain": self._text()}
+
+    def _ipython_display_(self) -> None:
+        if self.interactive:
+            self.widget._ipython_display_()
+        else:
+            from IPython.display import display
+
+            display(self._repr_mimebundle_(), raw=True)
 
 
 def pick_csv(

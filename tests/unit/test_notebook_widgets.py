@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -101,3 +102,59 @@ def test_a_picker_given_a_path_displays_as_static_html(tmp_path: Path) -> None:
     assert set(bundle) == {"text/html", "text/plain"}
     assert "toolkit-csv-choice" in bundle["text/html"]
     assert "application/vnd.jupyter.widget-view+json" in pick_csv()._repr_mimebundle_()
+
+
+class _Display:
+    """IPython's display(), recorded: each call's bundle, and the updates of its handle."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def __call__(self, obj: Any, **kwargs: Any) -> Any:
+        self.shown.append(obj)
+        recorder = self
+
+        class Handle:
+            def update(self, new: Any, **_: Any) -> None:
+                recorder.updates.append(new)
+
+        return Handle() if kwargs.get("display_id") else None
+
+
+def test_the_guide_keeps_its_answer_in_a_static_output_that_follows_every_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run, saved and reopened without a kernel, the guide's widget output reads "Error
+    displaying widget: model not found"; the answer must be in a plain output beside it."""
+    import IPython.display
+
+    from toolkit.guide.ui import build
+
+    shown = _Display()
+    monkeypatch.setattr(IPython.display, "display", shown)
+    ui = build(channels={"email"}, monthly_volume=1000, today=dt.date(2026, 11, 26))
+    ui.widget._ipython_display_()
+    widget, companion = shown.shown
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert set(companion) == {"text/html", "text/plain"}
+    assert "toolkit-guide-recommendation" in companion["text/html"]
+    assert "<style>" in companion["text/html"]  # hides the copy while the widget is drawn
+    ui.needs["third_party"].value = True
+    assert "SES SMTP for email" in shown.updates[-1]["text/html"]
+
+
+def test_an_interactive_picker_keeps_its_choice_in_a_static_output(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import IPython.display
+
+    shown = _Display()
+    monkeypatch.setattr(IPython.display, "display", shown)
+    picker = pick_csv()
+    picker._ipython_display_()
+    assert len(shown.shown) == 2
+    path = tmp_path / "people.csv"
+    path.write_text(CSV, encoding="utf-8")
+    picker.path.value = str(path)
+    assert "picked To column &#x27;contact&#x27;" in shown.updates[-1]["text/html"]
