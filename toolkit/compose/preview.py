@@ -104,7 +104,7 @@ class MessagePreview:
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Preview:
     """Sample messages of a send; displays in a notebook, prints for the CLI."""
 
@@ -121,7 +121,7 @@ class Preview:
                         f"{m.why} ===", m.to_text()]  # fmt: skip
         return "\n".join(out)
 
-    __str__ = to_text
+    __str__ = __repr__ = to_text
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([dataclasses.asdict(m) for m in self.messages])

@@ -38,7 +38,7 @@ __all__ = ["SendPlan", "plan_table"]
 _IDENTIFY = 2  # columns beside the address that say who a row is, when none are named
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SendPlan:
     """A send's plan: counts, the rows that will not go (with reasons), time and cost."""
 
@@ -105,7 +105,7 @@ class SendPlan:
                         self.not_sent.to_string()]  # fmt: skip
         return "\n".join(out)
 
-    __str__ = to_text
+    __str__ = __repr__ = to_text
 
     def _repr_html_(self) -> str:
         esc = html_lib.escape
