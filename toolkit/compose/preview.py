@@ -127,7 +127,10 @@ class Preview:
         return pd.DataFrame([dataclasses.asdict(m) for m in self.messages])
 
     def _repr_html_(self) -> str:
-        esc = html_lib.escape
+        # "$" is written as an entity: JupyterLab would typeset "$5 … $9" as LaTeX.
+        def esc(value: str) -> str:
+            return html_lib.escape(value).replace("$", "&#36;")
+
         parts = [
             '<div class="toolkit-preview" style="font-family: system-ui, sans-serif; '
             'font-size: 13px">',

@@ -108,20 +108,35 @@ class SendPlan:
     __str__ = __repr__ = to_text
 
     def _repr_html_(self) -> str:
-        esc = html_lib.escape
-        table = self.not_sent.to_html(border=0, escape=True) if len(self.not_sent) else ""
-        return (
-            '<div class="toolkit-plan" style="font-family: system-ui, sans-serif; '
-            'font-size: 13px">'
-            f"<p><b>{esc(self.pace_text())}</b></p>{self.summary().to_html(border=0)}"
-            + (
-                f"<p>Rows that will not be sent (sent = no) or repeat an address, with the full "
-                f"reason:</p>{table}"
-                if table
-                else ""
-            )
-            + "</div>"
+        # "$" is written as an entity: JupyterLab would typeset "$0.12 … $0.10" as LaTeX.
+        def esc(value: object) -> str:
+            return html_lib.escape(str(value)).replace("$", "&#36;")
+
+        cell = "text-align: left; vertical-align: top; padding: 2px 10px 2px 0"
+        summary = "".join(
+            f"<tr><td style='{cell}'>{esc(what)}</td><td style='{cell}'>{rows:,}</td></tr>"
+            for what, rows in self.summary()["rows"].items()
         )
+        parts = [
+            '<div class="toolkit-plan" style="font-family: system-ui, sans-serif; '
+            'font-size: 13px">',
+            f"<p><b>{esc(self.pace_text())}</b></p>",
+            f"<table style='border-collapse: collapse'>{summary}</table>",
+        ]
+        if len(self.not_sent):
+            table = self.not_sent.reset_index()
+            head = "".join(f"<th style='{cell}'>{esc(c)}</th>" for c in table.columns)
+            body = "".join(
+                "<tr>" + "".join(f"<td style='{cell}'>{esc(v)}</td>" for v in row) + "</tr>"
+                for row in table.itertuples(index=False)
+            )
+            parts.append(
+                "<p>Rows that will not be sent (sent = no) or repeat an address, with the "
+                f"full reason:</p><table style='border-collapse: collapse; width: 100%'>"
+                f"<tr>{head}</tr>{body}</table>"
+            )
+        parts.append("</div>")
+        return "".join(parts)
 
 
 def plan_table(
