@@ -85,10 +85,13 @@ class StaticHtmlBox(w.VBox):
         """The companion output: the static HTML, and the style that hides what is redundant."""
         key = getattr(self, "_companion_id", "toolkit-static")
         body = self.static_html() if self.static_html is not None else ""
+        # While the live widget is drawn (its class is in the cell), hide this copy; when it
+        # is not (no kernel, no saved state), hide the output before this one: JupyterLab's
+        # "Error displaying widget" line.
         style = (
             f".jp-Cell:has(.{key}-live) .{key} {{ display: none; }}"
-            f" .jp-OutputArea-child:has(.jupyter-widgets):has(+ .jp-OutputArea-child .{key})"
-            " { display: none; }"
+            f" .jp-Cell:not(:has(.{key}-live))"
+            f" .jp-OutputArea-child:has(+ .jp-OutputArea-child .{key}) {{ display: none; }}"
         )
         text = self.static_text() if self.static_text is not None else ""
         div = f'<div class="{key} toolkit-static-companion">{body}</div>'

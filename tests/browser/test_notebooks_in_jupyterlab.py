@@ -271,13 +271,20 @@ def _check_preview_and_picker(page: Any) -> None:
     page.screenshot(path=str(SHOTS / "notebook01_your_own_csv.png"))
 
 
-def _save(page: Any) -> None:
+def _save(page: Any, path: Path, marker: str) -> None:
+    """File > Save Notebook, accepting an "overwrite?" question (autosave may have written
+    the file meanwhile), until the file on disk holds ``marker`` from this run's outputs."""
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
-    page.wait_for_function(
-        "() => !document.querySelector('.jp-NotebookPanel .jp-mod-dirty, "
-        ".lm-TabBar-tab.jp-mod-current.jp-mod-dirty')"
-    )
+    deadline = time.monotonic() + 60
+    while marker not in path.read_text(encoding="utf-8"):
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count():
+            dialog.first.click()
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(SHOTS / "save_failed.png"))
+            pytest.fail(f"{path.name} was not saved with this run's outputs")
+        page.wait_for_timeout(500)
 
 
 def _shut_down_kernels(base: str) -> None:
@@ -301,7 +308,8 @@ def test_a_run_saved_and_reopened_notebook_shows_its_answers(
     stem = name.split("_")[0]
     page = _open(browser, base, name)
     _run_all(page, sum(c["cell_type"] == "code" for c in _cells(folder, name)))
-    _save(page)
+    marker = "toolkit-static-companion" if name == GUIDE else "toolkit-csv-choice"
+    _save(page, folder / name, marker)
     _close(page, base)
     page = _open(browser, base, name)
     _shut_down_kernels(base)

@@ -35,6 +35,7 @@ from toolkit.compose.spec import ComposeSpec
 from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome
 
+_NO_MATH = "tex2jax_ignore mathjax_ignore"  # MathJax leaves "$0.12 … $0.10" as text
 __all__ = ["MessagePreview", "Preview", "compose_spec", "plan_for", "preview", "preview_plan"]
 
 # send()'s message keywords that differ from ComposeSpec's field names.
@@ -127,13 +128,13 @@ class Preview:
         return pd.DataFrame([dataclasses.asdict(m) for m in self.messages])
 
     def _repr_html_(self) -> str:
-        # "$" is written as an entity: JupyterLab would typeset "$5 … $9" as LaTeX.
+        # JupyterLab would typeset "$5 … $9" as LaTeX: MathJax skips the container's classes.
         def esc(value: str) -> str:
-            return html_lib.escape(value).replace("$", "&#36;")
+            return html_lib.escape(value)
 
         parts = [
-            '<div class="toolkit-preview" style="font-family: system-ui, sans-serif; '
-            'font-size: 13px">',
+            f'<div class="toolkit-preview {_NO_MATH}" '
+            'style="font-family: system-ui, sans-serif; font-size: 13px">',
             f"<b>{len(self.messages)} of {self.total:,} rows as <code>{esc(self.transport)}"
             f"</code> will send them</b> ({self.sendable:,} will be sent)",
         ]

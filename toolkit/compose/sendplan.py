@@ -33,6 +33,7 @@ from toolkit.compose.preview import compose_spec, plan_for
 from toolkit.compose.spec import DUPLICATE_RECIPIENT, ComposeSpec
 from toolkit.errors import ConfigurationError
 
+_NO_MATH = "tex2jax_ignore mathjax_ignore"  # MathJax leaves "$0.12 … $0.10" as text
 __all__ = ["SendPlan", "plan_table"]
 
 _IDENTIFY = 2  # columns beside the address that say who a row is, when none are named
@@ -108,9 +109,9 @@ class SendPlan:
     __str__ = __repr__ = to_text
 
     def _repr_html_(self) -> str:
-        # "$" is written as an entity: JupyterLab would typeset "$0.12 … $0.10" as LaTeX.
+        # JupyterLab would typeset "$0.12 … $0.10" as LaTeX: MathJax skips the container's classes.
         def esc(value: object) -> str:
-            return html_lib.escape(str(value)).replace("$", "&#36;")
+            return html_lib.escape(str(value))
 
         cell = "text-align: left; vertical-align: top; padding: 2px 10px 2px 0"
         summary = "".join(
@@ -118,8 +119,8 @@ class SendPlan:
             for what, rows in self.summary()["rows"].items()
         )
         parts = [
-            '<div class="toolkit-plan" style="font-family: system-ui, sans-serif; '
-            'font-size: 13px">',
+            f'<div class="toolkit-plan {_NO_MATH}" '
+            'style="font-family: system-ui, sans-serif; font-size: 13px">',
             f"<p><b>{esc(self.pace_text())}</b></p>",
             f"<table style='border-collapse: collapse'>{summary}</table>",
         ]
