@@ -247,6 +247,9 @@ def test_preview_and_summary() -> None:
     assert list(preview["to"]) == ["success+1@simulator.amazonses.com", "Ana@xn--bcher-kva.example"]
     assert preview["subject"].iloc[0] == "Order 1 for José"
     assert (preview["size"] > 0).all()
+    assert preview["text"].iloc[0] == "Hi José\n"  # the text part in full, never cut
+    long = _plan(_frame(), text="Hi {{first_name}}, " + "word " * 40).preview(1)
+    assert long["text"].iloc[0].endswith("word ") and len(long["text"].iloc[0]) > 200
     summary = p.summary()
     assert summary["sendable"] == 2 and summary["invalid:MissingValue"] == 2
     assert len(p.problems()) == 6
