@@ -127,9 +127,13 @@ class SendPlan:
         if len(self.not_sent):
             table = self.not_sent.reset_index()
             head = "".join(f"<th style='{cell}'>{esc(c)}</th>" for c in table.columns)
+            # long addresses wrap anywhere; the reason gets the room to be read in full
+            wrap = f"{cell}; overflow-wrap: anywhere"
+            widths = [f"{wrap}; min-width: 24em" if c == "why" else wrap for c in table.columns]
+            rows = (zip(widths, row, strict=True) for row in table.itertuples(index=False))
             body = "".join(
-                "<tr>" + "".join(f"<td style='{cell}'>{esc(v)}</td>" for v in row) + "</tr>"
-                for row in table.itertuples(index=False)
+                "<tr>" + "".join(f"<td style='{w}'>{esc(v)}</td>" for w, v in cells) + "</tr>"
+                for cells in rows
             )
             parts.append(
                 "<p>Rows that will not be sent (sent = no) or repeat an address, with the "
