@@ -242,7 +242,7 @@ def test_notebook_runs_and_shows_every_figure(jupyterlab: Any, browser: Any, nam
     if name.startswith("01"):
         # the progress bars of the sends, finished: each replaced by its final counts (a
         # widget would read "model not found" once the notebook is saved and reopened)
-        bars = page.locator(".jp-OutputArea-output .toolkit-progress-final")
+        bars = page.locator(".jp-OutputArea-output .toolkit-progress-static")
         assert bars.count() >= 4
         assert "1,200 of 1,200 rows" in bars.first.inner_text()
         bars.first.scroll_into_view_if_needed()
@@ -326,7 +326,7 @@ def test_a_run_saved_and_reopened_notebook_shows_its_answers(
         assert "SES API v2 for email" in card.inner_text()
         page.screenshot(path=str(SHOTS / "notebook03_reopened_answer.png"))
     else:
-        bars = page.locator(".toolkit-progress-final")
+        bars = page.locator(".toolkit-progress-static")
         assert bars.count() >= 4
         _check_preview_and_picker(page)
         page.screenshot(path=str(SHOTS / "notebook01_reopened.png"))

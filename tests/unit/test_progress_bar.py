@@ -49,5 +49,5 @@ def test_a_finished_widget_bar_is_replaced_by_static_html(monkeypatch: pytest.Mo
     ((obj, kwargs),) = updates
     assert kwargs == {"raw": True}
     assert set(obj) == {"text/html", "text/plain"}
-    assert "toolkit-progress-final" in obj["text/html"]
+    assert "toolkit-progress-static" in obj["text/html"]
     assert "1,000 of 1,000 rows" in obj["text/html"] and "sent/s=5.0" in obj["text/html"]
