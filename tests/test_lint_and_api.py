@@ -57,6 +57,8 @@ def test_public_names_are_pinned() -> None:
         "Target",
         "ToolkitError",
         "check",
+        "plan_table",
+        "preview",
         "send",
         "send_in_background",
         "send_partitioned",

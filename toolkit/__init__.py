@@ -10,7 +10,8 @@ For a partitioned frame too large for one process, ``toolkit.send_partitioned`` 
 DataFrame on Dask workers (``pip install "toolkit[dask]"``).
 
 The public names (``__all__``): the entry points (``send``, ``send_in_background``,
-``send_partitioned``, and ``check`` before a real send), the two specs, the targets, the
+``send_partitioned``, and ``check`` before a real send; ``preview`` and ``plan_table`` show
+the mail and the plan before sending), the two specs, the targets, the
 sandbox, the status vocabulary and the error tree. They are imported on first use, so
 ``import toolkit`` stays cheap in a notebook.
 """
@@ -25,6 +26,8 @@ _HOMES = {
     "send": "toolkit.api",
     "send_in_background": "toolkit.api",
     "send_partitioned": "toolkit.cluster.run",
+    "preview": "toolkit.compose.preview",
+    "plan_table": "toolkit.compose.sendplan",
     "SendHandle": "toolkit.api",
     "ComposeSpec": "toolkit.compose.spec",
     "EngineConfig": "toolkit.delivery.config",
@@ -63,6 +66,8 @@ __all__ = [
     "Target",
     "ToolkitError",
     "check",
+    "plan_table",
+    "preview",
     "send",
     "send_in_background",
     "send_partitioned",
@@ -72,6 +77,8 @@ if TYPE_CHECKING:
     from toolkit.api import SendHandle, send, send_in_background
     from toolkit.checks import check
     from toolkit.cluster.run import send_partitioned
+    from toolkit.compose.preview import preview
+    from toolkit.compose.sendplan import plan_table
     from toolkit.compose.spec import ComposeSpec
     from toolkit.delivery.config import EngineConfig
     from toolkit.errors import (

@@ -240,15 +240,96 @@ def test_notebook_runs_and_shows_every_figure(jupyterlab: Any, browser: Any, nam
     assert page.get_by_text("Error displaying widget").count() == 0
     assert page.locator(".toolkit-guide-card mjx-container").count() == 0
     if name.startswith("01"):
-        # the progress bars of the sends, drawn as widgets and finished
-        bars = page.locator(".jp-OutputArea-output .widget-hprogress")
+        # the progress bars of the sends, finished: each replaced by its final counts (a
+        # widget would read "model not found" once the notebook is saved and reopened)
+        bars = page.locator(".jp-OutputArea-output .toolkit-progress-static")
         assert bars.count() >= 4
+        assert "1,200 of 1,200 rows" in bars.first.inner_text()
         bars.first.scroll_into_view_if_needed()
         page.screenshot(path=str(SHOTS / "notebook01_progress_bars.png"))
-        picker = page.locator(".toolkit-csv-picker").first
-        picker.scroll_into_view_if_needed()
-        assert "To column" in picker.inner_text()
-        page.screenshot(path=str(SHOTS / "notebook01_your_own_csv.png"))
+        _check_preview_and_picker(page)
+    _close(page, base)
+
+
+def _check_preview_and_picker(page: Any) -> None:
+    """Notebook 01's preview draws the HTML part in a sandboxed frame, and the picker takes
+    a Mailchimp export's ``Email Address`` (not its postal ``Address``)."""
+    frame = page.locator("iframe.toolkit-preview-html").first
+    frame.scroll_into_view_if_needed()
+    assert frame.get_attribute("sandbox") == ""
+    heading = page.frame_locator("iframe.toolkit-preview-html").first.locator("h1")
+    assert "Thank you" in heading.inner_text()
+    page.screenshot(path=str(SHOTS / "notebook01_preview.png"))
+    plan = page.locator(".toolkit-plan").first
+    plan.scroll_into_view_if_needed()
+    assert "rows will be sent via ses" in plan.inner_text()
+    assert page.locator(".toolkit-plan mjx-container").count() == 0  # prices, not LaTeX
+    page.screenshot(path=str(SHOTS / "notebook01_plan.png"))
+    choice = page.locator(".toolkit-csv-choice").first
+    choice.scroll_into_view_if_needed()
+    assert "picked To column 'Email Address'" in choice.inner_text()
+    page.screenshot(path=str(SHOTS / "notebook01_your_own_csv.png"))
+
+
+def _save(page: Any, path: Path, marker: str) -> None:
+    """File > Save Notebook, accepting an "overwrite?" question (autosave may have written
+    the file meanwhile), until the file on disk holds ``marker`` from this run's outputs."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
+    deadline = time.monotonic() + 60
+    while marker not in path.read_text(encoding="utf-8"):
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count():
+            dialog.first.click()
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(SHOTS / "save_failed.png"))
+            pytest.fail(f"{path.name} was not saved with this run's outputs")
+        page.wait_for_timeout(500)
+
+
+def _shut_down_kernels(base: str) -> None:
+    sessions = json.load(urllib.request.urlopen(f"{base}/api/sessions?token={TOKEN}", timeout=10))
+    for session in sessions:
+        request = urllib.request.Request(
+            f"{base}/api/kernels/{session['kernel']['id']}?token={TOKEN}", method="DELETE"
+        )
+        urllib.request.urlopen(request, timeout=30)
+
+
+@pytest.mark.parametrize("name", ["01_send_a_batch.ipynb", GUIDE])
+def test_a_run_saved_and_reopened_notebook_shows_its_answers(
+    jupyterlab: Any, browser: Any, name: str
+) -> None:
+    """Run All, save, close, reopen with the kernel shut down: no "Error displaying widget"
+    anywhere; the guide's answer, the picker's choice, the final progress and the preview are
+    there (the saved outputs, drawn without a kernel)."""
+    folder, base = jupyterlab
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    stem = name.split("_")[0]
+    page = _open(browser, base, name)
+    _run_all(page, sum(c["cell_type"] == "code" for c in _cells(folder, name)))
+    marker = "toolkit-static-companion" if name == GUIDE else "toolkit-csv-choice"
+    _save(page, folder / name, marker)
+    _close(page, base)
+    page = _open(browser, base, name)
+    _shut_down_kernels(base)
+    page.get_by_text("No Kernel").first.wait_for(state="attached")
+    page.wait_for_timeout(3_000)  # widget outputs settle ("Loading widget..." -> their end)
+    errors = page.get_by_text("Error displaying widget").filter(visible=True)
+    if errors.count():
+        errors.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / f"notebook{stem}_reopened_error.png"))
+    assert errors.count() == 0
+    if name == GUIDE:
+        card = page.locator(".toolkit-static-companion .toolkit-guide-card").first
+        card.scroll_into_view_if_needed()
+        assert "SES API v2 for email" in card.inner_text()
+        page.screenshot(path=str(SHOTS / "notebook03_reopened_answer.png"))
+    else:
+        bars = page.locator(".toolkit-progress-static")
+        assert bars.count() >= 4
+        _check_preview_and_picker(page)
+        page.screenshot(path=str(SHOTS / "notebook01_reopened.png"))
     _close(page, base)
 
 

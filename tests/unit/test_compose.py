@@ -247,6 +247,9 @@ def test_preview_and_summary() -> None:
     assert list(preview["to"]) == ["success+1@simulator.amazonses.com", "Ana@xn--bcher-kva.example"]
     assert preview["subject"].iloc[0] == "Order 1 for José"
     assert (preview["size"] > 0).all()
+    assert preview["text"].iloc[0] == "Hi José\n"  # the text part in full, never cut
+    long = _plan(_frame(), text="Hi {{first_name}}, " + "word " * 40).preview(1)
+    assert long["text"].iloc[0].endswith("word ") and len(long["text"].iloc[0]) > 200
     summary = p.summary()
     assert summary["sendable"] == 2 and summary["invalid:MissingValue"] == 2
     assert len(p.problems()) == 6
@@ -404,3 +407,17 @@ def test_attachment_dir_must_be_a_directory(tmp_path: Path) -> None:
     df = _frame().head(1).assign(file=["a.txt"])
     with pytest.raises(ConfigurationError, match="attachment_dir"):
         _plan(df, attachment_column="file", attachment_dir=tmp_path / "missing")
+
+
+def test_a_duplicate_in_other_letter_case_is_skipped_and_says_so() -> None:
+    """SES compares the local part case-sensitively and would send both; one inbox gets
+    both. The old pre-flight sent ``Ana@x`` and ``ana@x`` twice without a word."""
+    df = pd.DataFrame({"email": ["ana@example.com", "Ana@Example.com", "bo@example.com"],
+                       "first_name": ["Ana", "Ana", "Bo"], "order_id": [1, 1, 2]})  # fmt: skip
+    p = _plan(df)
+    assert p.sendable == [0, 2]
+    skipped = p.preflight[1]
+    assert skipped.status is Status.SKIPPED and skipped.error_code == "DuplicateRecipient"
+    assert "but for letter case ('Ana@Example.com' and 'ana@example.com')" in skipped.error_message
+    assert p.content_hashes[0] != p.content_hashes[1]  # exact hashes: the ledger's unchanged
+    assert 1 in _plan(df, allow_duplicates=True).sendable

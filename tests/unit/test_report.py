@@ -350,3 +350,13 @@ def test_report_help_names_the_command_as_typed(capsys) -> None:  # type: ignore
         report_cli(["--help"])
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m toolkit report")
+
+
+def test_the_rate_is_of_this_runs_sending_never_of_skipped_rows(frame: pd.DataFrame) -> None:
+    """A skipped row with times (an earlier run's, say) is no second of this sending: the old
+    summary started the clock at its start and showed a rate far below the real one."""
+    skipped = _row(20, "skipped", start=T0 - 100.0, error_code="DryRun")
+    with_skipped = pd.concat([frame, pd.DataFrame([skipped], columns=frame.columns)])
+    s = summarize(with_skipped, configured_rate=10)
+    assert s.duration_s == pytest.approx(1.81)
+    assert s.messages_per_s == pytest.approx(16 / 1.81)

@@ -166,6 +166,11 @@ def add_parser(sub: Any) -> None:
         "--dry-run", action="store_true", help="check and render every row; send nothing"
     )
     engine.add_argument(
+        "--preview", type=int, metavar="N", default=0,
+        help="print N messages in full as they will be sent (the first row, the longest "
+        "values, an empty cell, a refused row) and the plan, e.g. --dry-run --preview 3",
+    )  # fmt: skip
+    engine.add_argument(
         "--limit", type=int, metavar="N", help="send at most N rows, e.g. --limit 10"
     )
     engine.add_argument("--no-progress", action="store_true", help="do not show a progress bar")

@@ -165,7 +165,8 @@ class Plan:
         return self.renderer.render(positions, self.row_keys, self.preflight)
 
     def preview(self, n: int = 5) -> pd.DataFrame:
-        """The first ``n`` sendable rows as they would be sent: to, subject, text, size."""
+        """The first ``n`` sendable rows as they would be sent: to, subject, the text in full
+        (it was cut at 80 characters, mid-word), size. :mod:`.preview` shows whole messages."""
         records = []
         for item in self.render(self.sendable[:n]):
             if isinstance(item, Outcome):
@@ -179,7 +180,7 @@ class Plan:
                 subject = self.renderer.preview_subject(item.template_data)
             size = len(item.raw) if item.raw is not None else _fields_size(item)
             records.append({"row_key": item.row_key, "to": ", ".join(item.to),
-                            "subject": subject, "text": text[:80], "size": size,
+                            "subject": subject, "text": text, "size": size,
                             "problem": None})  # fmt: skip
         columns = ["row_key", "to", "subject", "text", "size", "problem"]
         return pd.DataFrame.from_records(records, columns=columns)

@@ -476,7 +476,10 @@ class Preflight:
             )
         return keys
 
-    def _hashes(self, columns: list[tuple[str, dict[int, str] | None]]) -> np.ndarray:
+    def _hashes(
+        self, columns: list[tuple[str, dict[int, str] | None]], fold: frozenset[str] = frozenset()
+    ) -> np.ndarray:
+        """Per-row content hashes; columns in ``fold`` are hashed lower-cased (duplicates)."""
         spec = self.spec
         spec_part = _digest(
             spec.subject, spec.text, spec.html, spec.template_name, spec.template_columns,
@@ -488,6 +491,9 @@ class Preflight:
         multiplier = np.uint64(0x100000001B3)
         for column, overrides in columns:
             text = self._text(column)
+            if column in fold:
+                text = text.str.lower()
+                overrides = {k: v.lower() for k, v in (overrides or {}).items()}
             column_hash = np.empty(self.n, dtype=np.uint64)
             for start in range(0, self.n, _CHUNK):  # chunks: hashing makes Python strings
                 chunk = text.iloc[start : start + _CHUNK]
@@ -556,6 +562,15 @@ class Preflight:
         hash_columns.extend((c, None) for c in value_columns)
         hashes = self._hashes(hash_columns)
         content_hashes = HexDigests(hashes)
+        # Duplicates compare addresses case-folded: SES compares the part before the @
+        # case-sensitively (SES_IDENTITY_MATCHING) and would send Ana@x and ana@x both, but
+        # mailbox providers deliver both to one inbox. The content hashes stay exact (the
+        # ledger compares them across runs).
+        fold = frozenset(
+            a.column for _, a in address_columns
+            if self._text(a.column).str.contains("[A-Z]", regex=True).any()
+        )  # fmt: skip
+        same = self._hashes(hash_columns, fold) if fold else hashes
 
         to_column = self.df[spec.to]
         preflight: dict[int, Outcome] = {}
@@ -566,17 +581,27 @@ class Preflight:
             bad[np.fromiter(self.problems.keys(), dtype=np.int64)] = True
         valid = np.flatnonzero(~bad)
         if not spec.allow_duplicates and len(valid):
-            codes, _ = pd.factorize(hashes[valid])
+            codes, _ = pd.factorize(same[valid])
             _, first = np.unique(codes, return_index=True)
             first_of = first[codes]
             duplicates = np.flatnonzero(first_of != np.arange(len(valid)))
             for k in duplicates.tolist():
                 row = int(valid[k])
-                original = row_keys[int(valid[first_of[k]])]
+                first_row = int(valid[first_of[k]])
+                original = row_keys[first_row]
+                message = f"same recipients and content as row {original!r}"
+                if hashes[row] != hashes[first_row]:
+                    message = (
+                        f"same recipients and content as row {original!r} but for letter case "
+                        f"({_recipient(to_column.iat[row])!r} and "
+                        f"{_recipient(to_column.iat[first_row])!r}): SES would send both, and "
+                        "mailbox providers deliver both to one inbox (allow_duplicates=True "
+                        "sends it)"
+                    )
                 preflight[row] = Outcome(
                     row_key=row_keys[row], status=Status.SKIPPED, transport=self.transport,
                     recipient=_recipient(to_column.iat[row]), error_code=DUPLICATE_RECIPIENT,
-                    error_message=f"same recipients and content as row {original!r}",
+                    error_message=message,
                 )  # fmt: skip
             bad[valid[duplicates]] = True
         if spec.suppression is not None:  # the lists a send names: skipped, not sent

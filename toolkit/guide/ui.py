@@ -8,7 +8,9 @@ cannot answer clears it. Questions that only concern email are greyed out withou
 What a saved notebook shows before it runs: :func:`show` returns a box whose display carries
 the answer card as HTML next to the live widget (:class:`toolkit.notebook.StaticHtmlBox`), and
 JupyterLab shows that HTML wherever it cannot show the widget (a notebook not run or not
-trusted yet, a rendered copy on a website).
+trusted yet, a rendered copy on a website). Run, saved and reopened without a kernel, the
+widget cannot be drawn, so the answer is also kept in a plain HTML output below it, updated
+with every change (``watch_static``).
 
 Stable DOM hooks for browser tests: the card's classes (see :mod:`.card`), and inputs with
 CSS classes ``toolkit-guide-<name>``: ``toolkit-guide-channels``, ``toolkit-guide-channel-sms``,
@@ -172,6 +174,7 @@ class GuideUI:
         self.widget.guide = self
         self.widget.static_html = self.static_html
         self.widget.static_text = self.static_text
+        self.widget.watch_static(self.answer)  # the answer survives a save (a static output)
         self.update()
 
     def _layout(self) -> GuideBox:

@@ -37,6 +37,7 @@ from toolkit.results import OUTCOME_COLUMNS, TIME_COLUMNS, Status, epoch_seconds
 THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
 STATUS_ORDER: tuple[str, ...] = tuple(s.value for s in Status)
 _PERCENTILES = (50, 95, 99)
+_REQUESTED = (Status.SENT, Status.REJECTED, Status.FAILED, Status.UNKNOWN)
 
 
 @dataclass(frozen=True, eq=False)  # holds DataFrames: compare the numbers, not the objects
@@ -176,8 +177,11 @@ def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Su
 
     started = frame["started_at"].to_numpy(dtype=float)
     finished = frame["finished_at"].to_numpy(dtype=float)
-    timed = ~np.isnan(started) & ~np.isnan(finished)
-    t0 = float(np.nanmin(started)) if timed.any() else None
+    # The run's seconds are those of requests to the provider: a skipped or invalid row may
+    # carry times (a dry run's, an earlier run's) that are no second of this sending.
+    requested = status.isin([s.value for s in _REQUESTED]).to_numpy()
+    timed = ~np.isnan(started) & ~np.isnan(finished) & requested
+    t0 = float(np.min(started[timed])) if timed.any() else None
     duration = float(np.nanmax(finished[timed]) - t0) if t0 is not None else 0.0
     sent_mask = (status == Status.SENT.value).to_numpy()
     n_sent = counts[Status.SENT.value]
