@@ -26,8 +26,8 @@ _HOMES = {
     "send": "toolkit.api",
     "send_in_background": "toolkit.api",
     "send_partitioned": "toolkit.cluster.run",
-    "preview": "toolkit.compose.preview",
-    "plan_table": "toolkit.compose.sendplan",
+    "preview": "toolkit.api",
+    "plan_table": "toolkit.api",
     "SendHandle": "toolkit.api",
     "ComposeSpec": "toolkit.compose.spec",
     "EngineConfig": "toolkit.delivery.config",
@@ -74,11 +74,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from toolkit.api import SendHandle, send, send_in_background
+    from toolkit.api import SendHandle, plan_table, preview, send, send_in_background
     from toolkit.checks import check
     from toolkit.cluster.run import send_partitioned
-    from toolkit.compose.preview import preview
-    from toolkit.compose.sendplan import plan_table
     from toolkit.compose.spec import ComposeSpec
     from toolkit.delivery.config import EngineConfig
     from toolkit.errors import (

@@ -54,10 +54,13 @@ from toolkit.results import RunSummary
 if TYPE_CHECKING:
     import pandas as pd
 
+    from toolkit.compose.preview import Preview
+    from toolkit.compose.sendplan import SendPlan
+
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SendHandle", "send", "send_in_background"]
+__all__ = ["SendHandle", "plan_table", "preview", "send", "send_in_background"]
 
 
 def _options(df: Any, via: str, keywords: SendKeywords) -> SendOptions:
@@ -318,3 +321,35 @@ def send_in_background(
     """
     options = _options(df, via, SendKeywords(**keywords, progress=progress))
     return SendHandle(Job(options, df))
+
+
+def preview(df: pd.DataFrame, via: str = "ses", *, rows: int = 3, **keywords: Any) -> Preview:
+    """``rows`` sample messages of ``df`` exactly as :func:`send` with the same keywords
+    would send them (From, To, Subject, the text and HTML parts), the rows likeliest to go
+    wrong among them (the longest values, an empty cell, a refused row). Sends nothing and
+    connects nowhere; a configuration mistake raises as the send would."""
+    from toolkit.compose.preview import preview_plan
+    from toolkit.job import plan_for
+
+    frame, options = _options(df, via, SendKeywords(**keywords)).for_frame(df)
+    return preview_plan(plan_for(frame, options), frame, options.spec, rows)
+
+
+def plan_table(
+    df: pd.DataFrame,
+    via: str = "ses",
+    *,
+    quota: Any = None,
+    identify: Sequence[str] | None = None,
+    **keywords: Any,
+) -> SendPlan:
+    """The plan of :func:`send` with the same keywords, before sending: what will be sent,
+    what will not and why (repeated recipients as SES compares them, invalid rows with the
+    columns in ``identify`` that say who they are, full reasons), and the time and cost at
+    the pace (``rate=``, or a ``quota`` such as ``target.quota(...)``). Sends nothing."""
+    from toolkit.compose.sendplan import from_plan
+    from toolkit.job import plan_for
+
+    frame, options = _options(df, via, SendKeywords(**keywords)).for_frame(df)
+    return from_plan(plan_for(frame, options), frame, options.spec, rate=options.config.rate,
+                     quota=quota, identify=list(identify) if identify else None)  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 from toolkit.cli import send as send_command
 from toolkit.cli.plan import print_plan
 from toolkit.notebook import read_table
+from toolkit.options import SendKeywords, SendOptions
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -26,9 +27,10 @@ def test_the_preview_flag_parses() -> None:
 def test_print_plan_prints_whole_messages_then_the_plan() -> None:
     out = io.StringIO()
     frame = read_table(DATA / "shopify_customers_export.csv")
-    print_plan(frame, via="ses", rows=3, rate=14, file=out, sender="Shop <sender@example.com>",
-               to="Email", subject="Hi {{First Name}}", text="Hello {{First Name}},\n" + "-" * 120,
-               key=None, html=None, template=None)  # fmt: skip
+    keywords = SendKeywords(sender="Shop <sender@example.com>", to="Email", rate=14,
+                            subject="Hi {{First Name}}",
+                            text="Hello {{First Name}},\n" + "-" * 120)  # fmt: skip
+    print_plan(frame, SendOptions.from_keywords("ses", keywords), rows=3, file=out)
     text = out.getvalue()
     assert text.count("=== message ") == 3 and "-" * 120 in text
     assert "34 of 36 rows will be sent via ses: about 2 s at 14 recipients/s" in text

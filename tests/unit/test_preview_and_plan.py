@@ -57,11 +57,13 @@ def test_the_preview_renders_stored_template_mode_as_ses_bulk_sends() -> None:
 
 def test_preview_takes_a_compose_spec_and_reports_mistakes_as_configuration_errors() -> None:
     spec = ComposeSpec(to="email", sender=SENDER, subject="Hi {{name}}")
-    assert toolkit.preview(_frame(), spec, rows=1).messages[0].subject == "Hi Ana"
-    with pytest.raises(ConfigurationError, match="not a message keyword"):
-        toolkit.preview(_frame(), spec, colour="red")
+    assert toolkit.preview(_frame(), compose=spec, rows=1).messages[0].subject == "Hi Ana"
+    with pytest.raises(TypeError, match="colour"):  # send() would refuse it the same way
+        toolkit.preview(_frame(), compose=spec, colour="red")
+    with pytest.raises(ConfigurationError, match="not both"):
+        toolkit.preview(_frame(), compose=spec, subject="{{nope}}")
     with pytest.raises(ConfigurationError, match="nope"):
-        toolkit.preview(_frame(), spec, subject="{{nope}}")
+        toolkit.preview(_frame(), sender=SENDER, subject="{{nope}}")
 
 
 def test_the_plan_lists_every_row_not_sent_with_who_and_the_full_reason() -> None:

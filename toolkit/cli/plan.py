@@ -7,8 +7,7 @@ what the notebook's ``toolkit.preview`` and ``toolkit.plan_table`` show.
 
 Usage (from ``run()``)::
 
-    print_plan(frame, via=ns.via, rows=ns.preview, rate=config.rate, quota=quota,
-               sender=ns.sender, to=ns.to_column, key=ns.key_column, subject=..., text=...)
+    print_plan(frame, options, rows=ns.preview)
 """
 
 from __future__ import annotations
@@ -16,33 +15,32 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from toolkit.compose.frame import conform
-from toolkit.compose.preview import compose_spec, plan_for, preview_plan
+from toolkit.compose.preview import preview_plan
 from toolkit.compose.sendplan import from_plan
+from toolkit.job import plan_for
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from toolkit.options import SendOptions
 
 __all__ = ["print_plan"]
 
 
 def print_plan(
     frame: pd.DataFrame,
+    options: SendOptions,
     *,
-    via: str,
     rows: int = 0,
-    rate: float | None = None,
     quota: Any = None,
     file: TextIO | None = None,
-    **message: Any,
 ) -> None:
-    """Print ``rows`` sample messages (none for 0) and the plan; message keywords as for
-    ``toolkit.send`` (``sender``, ``to``, ``key``, ``subject``, ``text``, ``html``,
-    ``template``). Raises ConfigurationError as the send would."""
+    """Print ``rows`` sample messages (none for 0) and the plan of sending ``frame`` with
+    ``options`` (the send's own); raises ConfigurationError as the send would."""
     out = file or sys.stdout
-    spec = compose_spec(**message)
-    df, spec = conform(frame, spec)
-    p = plan_for(df, spec, via)
+    df, options = options.for_frame(frame)
+    p = plan_for(df, options)
     if rows:
-        print(preview_plan(p, df, spec, rows).to_text(), end="\n\n", file=out)
-    print(from_plan(p, df, spec, rate=rate, quota=quota).to_text(), file=out)
+        print(preview_plan(p, df, options.spec, rows).to_text(), end="\n\n", file=out)
+    print(from_plan(p, df, options.spec, rate=options.config.rate, quota=quota).to_text(),
+          file=out)  # fmt: skip

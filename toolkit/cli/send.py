@@ -313,8 +313,10 @@ def _stop_once(out: Path, drain_seconds: float) -> Iterator[None]:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from toolkit.api import send
+    from toolkit.cli.plan import print_plan
     from toolkit.errors import ConfigurationError
+    from toolkit.job import Job
+    from toolkit.options import SendKeywords, SendOptions
     from toolkit.results_io import write_results_somewhere
 
     _check_paths(ns)  # before reading a large file: a wrong --out is one line at once
@@ -329,18 +331,21 @@ def run(ns: argparse.Namespace) -> int:
         frame = read_frame(ns.file)
         _check_to_column(frame, ns.to_column)
         out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
+        keywords = SendKeywords(
+            target=target, config=config, sender=ns.sender, to=ns.to_column,
+            key=ns.key_column, subject=_read_text(ns.subject, "--subject"), text=text,
+            html=html, template=ns.template, ledger=ledger, dry_run=ns.dry_run,
+            keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
+            progress=not ns.no_progress, suppression_file=ns.suppression_file,
+            suppression_history=ns.suppression_history,
+            account_suppression=not ns.no_account_suppression,
+            breaker=False if ns.no_breaker else None, events_queue=ns.events_queue,
+        )  # fmt: skip
+        options = SendOptions.from_keywords(ns.via, keywords)
+        if ns.dry_run or ns.preview:
+            print_plan(frame, options, rows=ns.preview)
         try:
-            results = send(
-                frame, via=ns.via, target=target, config=config, sender=ns.sender,
-                to=ns.to_column, key=ns.key_column,
-                subject=_read_text(ns.subject, "--subject"), text=text, html=html,
-                keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
-                template=ns.template, ledger=ledger, dry_run=ns.dry_run,
-                progress=not ns.no_progress, suppression_file=ns.suppression_file,
-                suppression_history=ns.suppression_history,
-                account_suppression=not ns.no_account_suppression,
-                breaker=False if ns.no_breaker else None, events_queue=ns.events_queue,
-            )  # fmt: skip
+            results = Job(options, frame).run()
         except BaseException as exc:
             partial = getattr(exc, "results", None)
             if partial is not None:  # something was sent: never lose what happened to it

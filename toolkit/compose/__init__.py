@@ -11,8 +11,8 @@ message a transport receives). Nothing here talks to the network.
 """
 
 from toolkit.compose.plan import Plan, plan
-from toolkit.compose.preview import Preview, preview
-from toolkit.compose.sendplan import SendPlan, plan_table
+from toolkit.compose.preview import Preview
+from toolkit.compose.sendplan import SendPlan
 from toolkit.compose.spec import ComposeSpec
 
-__all__ = ["ComposeSpec", "Plan", "Preview", "SendPlan", "plan", "plan_table", "preview"]
+__all__ = ["ComposeSpec", "Plan", "Preview", "SendPlan", "plan"]

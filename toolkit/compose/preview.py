@@ -21,53 +21,19 @@ from __future__ import annotations
 
 import dataclasses
 import html as html_lib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from toolkit.compose.frame import conform
 from toolkit.compose.message import ContentMode, Message
-from toolkit.compose.plan import Plan, plan
+from toolkit.compose.plan import Plan
 from toolkit.compose.spec import ComposeSpec
 from toolkit.errors import ConfigurationError
 from toolkit.results import Outcome
 
 _NO_MATH = "tex2jax_ignore mathjax_ignore"  # MathJax leaves "$0.12 … $0.10" as text
-__all__ = ["MessagePreview", "Preview", "compose_spec", "plan_for", "preview", "preview_plan"]
-
-# send()'s message keywords that differ from ComposeSpec's field names.
-_ALIASES = {"template": "template_name", "key": "key_column"}
-_SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(ComposeSpec))
-
-
-def compose_spec(compose: ComposeSpec | None = None, **message: Any) -> ComposeSpec:
-    """A ComposeSpec from send()'s message keywords (``to``, ``sender``, ``subject``, ``text``,
-    ``html``, ``template``, ``key``…), over ``compose`` when one is given."""
-    fields: dict[str, Any] = {}
-    for name, value in message.items():
-        field = _ALIASES.get(name, name)
-        if field not in _SPEC_FIELDS:
-            raise ConfigurationError(f"{name}= is not a message keyword (see toolkit.send)")
-        if field in ("tags", "headers") and isinstance(value, Mapping):
-            value = tuple(value.items())
-        if value is not None:
-            fields[field] = value
-    if compose is None:
-        return ComposeSpec(**fields)
-    return dataclasses.replace(compose, **fields) if fields else compose
-
-
-def plan_for(df: pd.DataFrame, spec: ComposeSpec, via: str = "ses") -> Plan:
-    """The plan the ``via`` transport's send would make (its content mode and size limit);
-    nothing is sent and nothing connects."""
-    from toolkit.transports.registry import transport_kind
-
-    shape = transport_kind(via).transport_class()
-    return plan(df, spec, mode=shape.content_mode, max_message_bytes=shape.max_message_bytes,
-                transport=via)  # fmt: skip
+__all__ = ["MessagePreview", "Preview", "preview_plan"]
 
 
 @dataclass(frozen=True)
@@ -177,24 +143,6 @@ class Preview:
             parts.append("</div>")
         parts.append("</div>")
         return "".join(parts)
-
-
-def preview(
-    df: pd.DataFrame,
-    compose: ComposeSpec | None = None,
-    *,
-    via: str = "ses",
-    rows: int = 3,
-    **message: Any,
-) -> Preview:
-    """``rows`` sample messages of ``df`` as ``via`` will send them (see the module docstring).
-
-    Takes a ComposeSpec (``compose=``) and/or send()'s message keywords; raises what the send
-    would raise for the same configuration mistake (ConfigurationError).
-    """
-    spec = compose_spec(compose, **message)
-    df, spec = conform(df, spec)
-    return preview_plan(plan_for(df, spec, via), df, spec, rows)
 
 
 def preview_plan(p: Plan, df: pd.DataFrame, spec: ComposeSpec, rows: int = 3) -> Preview:

@@ -27,14 +27,12 @@ from typing import Any
 import pandas as pd
 
 from toolkit import facts
-from toolkit.compose.frame import conform
 from toolkit.compose.plan import Plan
-from toolkit.compose.preview import compose_spec, plan_for
 from toolkit.compose.spec import DUPLICATE_RECIPIENT, ComposeSpec
 from toolkit.errors import ConfigurationError
 
 _NO_MATH = "tex2jax_ignore mathjax_ignore"  # MathJax leaves "$0.12 … $0.10" as text
-__all__ = ["SendPlan", "plan_table"]
+__all__ = ["SendPlan", "from_plan"]
 
 _IDENTIFY = 2  # columns beside the address that say who a row is, when none are named
 
@@ -142,29 +140,6 @@ class SendPlan:
             )
         parts.append("</div>")
         return "".join(parts)
-
-
-def plan_table(
-    df: pd.DataFrame,
-    compose: ComposeSpec | None = None,
-    *,
-    via: str = "ses",
-    rate: float | None = None,
-    quota: Any = None,
-    identify: list[str] | None = None,
-    **message: Any,
-) -> SendPlan:
-    """The plan of sending ``df`` via ``via`` (nothing is sent, nothing connects).
-
-    ``rate`` (recipients/s) or ``quota`` (a :class:`toolkit.targets.Quota`, e.g.
-    ``target.quota(...)``) set the pace; ``identify`` names the columns that say who a row is
-    (default: the key and name columns, else the first two columns beside the address).
-    Message keywords as for ``toolkit.send`` (or ``compose=``).
-    """
-    spec = compose_spec(compose, **message)
-    df, spec = conform(df, spec)
-    return from_plan(plan_for(df, spec, via), df, spec, rate=rate, quota=quota,
-                     identify=identify)  # fmt: skip
 
 
 def from_plan(

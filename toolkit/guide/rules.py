@@ -3,6 +3,10 @@
 One function per situation (no email; Pinpoint still usable and fitting; SES; cost and rate),
 called by :func:`toolkit.guide.recommend.recommend`. Rule ids (``eum-channels``,
 ``pinpoint-*``, ``smtp-third-party``, ``api-sdk``, …) are what the tests check.
+
+Why one module of this size: the rules are read as one decision, top to bottom, and share the
+collector and the facts they cite; split by topic, the order in which reasons appear (which
+the answer depends on) would be spread over files.
 """
 
 from __future__ import annotations
