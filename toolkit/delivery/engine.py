@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
-from toolkit.delivery.config import EngineConfig
+from toolkit.delivery.concurrency import Concurrency
+from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, Pending
 from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
 from toolkit.delivery.progress import Observer, Progress
@@ -161,6 +162,20 @@ class _Stop:
 _SENTINEL: list[_Item] = []
 
 
+class _Once:
+    """A reservation whose ``done`` runs once, however often it is called."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: Held | None) -> None:
+        self.held = held
+
+    def done(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            held.done()
+
+
 @dataclass(order=True)
 class _Retry:
     due: float
@@ -215,10 +230,21 @@ class SendEngine:
         self._inflight: dict[str, list[_Item]] = {}
         self._batch_ids = itertools.count(1)
         self._run_id = ledger.run_id if ledger is not None else uuid.uuid4().hex[:12]
+        workers = self.config.workers
+        self._sizing: Concurrency | None = None
+        if workers is None:  # automatic: sized from the pace and the measured answer time
+            ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
+            self._sizing = Concurrency(initial=AUTO_INITIAL_WORKERS, ceiling=ceiling)
+            workers = self._sizing.current
+        self._level = workers  # workers wanted now
+        self._live = 0  # worker threads running
+        self._threads: list[threading.Thread] = []
+        self._spawning = True  # False once shutting down: no new workers
         self._queue: queue.Queue[list[_Item]] = queue.Queue(
-            self.config.queue_batches or 2 * self.config.workers
+            self.config.queue_batches or 2 * workers
         )
         self._pacer: Pacer | None = pacer  # given: shared with other engines, used as is
+        self._bucket: TokenBucket | None = None  # our own bucket (takes the latency credit)
         self._adaptive: AdaptiveRate | None = None
         self._daily: DailyBudget | None = daily
         self._t0 = self._clock.now()
@@ -265,6 +291,12 @@ class SendEngine:
         return self._fault
 
     @property
+    def concurrency(self) -> tuple[int, int]:
+        """(workers wanted now, the most wanted during the run)."""
+        peak = self._sizing.peak if self._sizing is not None else self._level
+        return self._level, peak
+
+    @property
     def stop_reason(self) -> tuple[str, str] | None:
         """(code, message) of what stopped the run early, or None."""
         stop = self._stop
@@ -285,27 +317,22 @@ class SendEngine:
         for position, outcome in self._plan.preflight.items():
             self._finish(position, outcome, engine=False)
         interrupted: KeyboardInterrupt | None = None
-        workers: list[threading.Thread] = []
         try:
             self._setup_pacing()
             if self._ledger is not None:
                 self._ledger.start_run(self._transport.name)
-            workers = [
-                threading.Thread(target=self._worker, name=f"toolkit-send-{i}", daemon=True)
-                for i in range(self.config.workers)
-            ]
-            for t in workers:
-                t.start()
+            with self._lock:
+                self._spawn_locked()
             self._produce()
             self._drive()
-            self._shutdown(workers)
+            self._shutdown()
         except KeyboardInterrupt as exc:
             interrupted = exc
             self.cancel()
-            self._shutdown(workers)
+            self._shutdown()
         except BaseException as exc:  # a bug or a broken ledger: stop the workers, then raise
             self._halt_with(_Stop(Status.FAILED, "EngineError", f"{type(exc).__name__}: {exc}"))
-            self._shutdown(workers)
+            self._shutdown()
             raise
         finally:
             self._finalize()
@@ -333,7 +360,7 @@ class SendEngine:
             return
         bucket = TokenBucket(rate or ADAPTIVE_START_RATE, clock=self._clock,
                              margin=cfg.window_margin)  # fmt: skip
-        self._pacer = bucket
+        self._pacer = self._bucket = bucket
         if adaptive:
             ceiling = rate if rate is not None else 10_000.0
             self._adaptive = AdaptiveRate(bucket, floor=min(1.0, ceiling), ceiling=ceiling)
@@ -487,8 +514,11 @@ class SendEngine:
             self._put_due_retries()
             self._notify()
 
-    def _shutdown(self, workers: list[threading.Thread]) -> None:
+    def _shutdown(self) -> None:
         deadline = time.monotonic() + self.config.drain_timeout
+        with self._lock:
+            self._spawning = False
+            workers = list(self._threads)
         alive = [t for t in workers if t.is_alive()]
         sentinels = len(alive)
         while sentinels and time.monotonic() < deadline:
@@ -514,14 +544,59 @@ class SendEngine:
 
     # -- workers ---------------------------------------------------------------------------
 
+    def _spawn_locked(self) -> None:
+        """Start workers up to the level wanted (caller holds the lock)."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        while self._spawning and self._live < self._level:
+            t = threading.Thread(
+                target=self._worker, name=f"toolkit-send-{len(self._threads)}", daemon=True
+            )
+            self._live += 1
+            self._threads.append(t)
+            t.start()
+
+    def _resize(self) -> None:
+        """Follow the measured need: start workers now, or let extra ones leave."""
+        sizing = self._sizing
+        if sizing is None:
+            return
+        pacer = self._pacer
+        rate = pacer.rate if pacer is not None else None
+        level = sizing.target(rate, max(1, self._transport.max_batch))
+        if self._bucket is not None:
+            self._bucket.set_credit(sizing.credit)
+        if level == self._level:
+            return
+        with self._lock:
+            self._level = level
+            self._spawn_locked()
+        if self.config.queue_batches is None:
+            q = self._queue
+            with q.mutex:
+                q.maxsize = 2 * level
+                q.not_full.notify_all()
+
+    def _leave(self) -> bool:
+        """True when this worker is one too many and has signed off."""
+        if self._live <= self._level:  # unlocked peek: the common case
+            return False
+        with self._lock:
+            if self._live > self._level:
+                self._live -= 1
+                return True
+        return False
+
     def _worker(self) -> None:
         try:
             while True:
+                if self._sizing is not None and self._leave():
+                    return
                 # Due retries first: while the producer is blocked on a full queue, they
                 # would otherwise wait for its next chunk.
                 due = self._pop_due_retries(most=1)
                 if due and not self._halt.is_set():
                     self._send_batch(due[0])
+                    self._resize()
                     continue
                 if due:
                     with self._lock:
@@ -539,6 +614,7 @@ class SendEngine:
                         self._unsent.extend(batch)
                     continue
                 self._send_batch(batch)
+                self._resize()
         except BaseException as exc:  # a bug or a broken ledger: stop the run loudly
             log.exception("send worker crashed")
             self._crash = exc
@@ -553,13 +629,13 @@ class SendEngine:
                 with self._lock:
                     self._unsent.extend(batch)
                 return
+        once = _Once(reservation)
         try:
-            self._send_reserved(batch)
+            self._send_reserved(batch, once)
         finally:
-            if reservation is not None:
-                reservation.done()
+            once.done()  # normally already done, as soon as the answer was in
 
-    def _send_reserved(self, batch: list[_Item]) -> None:
+    def _send_reserved(self, batch: list[_Item], reservation: _Once | None = None) -> None:
         transport, ledger = self._transport, self._ledger
         batch_id = f"{self._run_id}-{next(self._batch_ids)}"
         for item in batch:
@@ -583,6 +659,7 @@ class SendEngine:
         with self._lock:
             self._inflight[batch_id] = batch
         fatal: ProviderConfigurationError | None = None
+        admitted = time.monotonic()
         try:
             replies = transport.send([item.message for item in batch])
             if len(replies) != len(batch):
@@ -603,6 +680,10 @@ class SendEngine:
         except Exception as exc:  # the transport broke its contract: we cannot tell
             log.warning("transport %s raised %r; marking its batch unknown", transport.name, exc)
             replies = self._unknown_replies(batch, started, type(exc).__name__, str(exc))
+        if reservation is not None:
+            reservation.done()  # the answer is in: its pacing window runs from now
+        if self._sizing is not None:
+            self._sizing.record(time.monotonic() - admitted, sum(i.recipients for i in batch))
         self._settle(batch, batch_id, replies, fatal)
 
     @staticmethod
