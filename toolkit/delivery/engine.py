@@ -234,7 +234,9 @@ class SendEngine:
         self._sizing: Concurrency | None = None
         if workers is None:  # automatic: sized from the pace and the measured answer time
             ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
-            self._sizing = Concurrency(initial=AUTO_INITIAL_WORKERS, ceiling=ceiling)
+            self._sizing = Concurrency(
+                initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=transport.max_batch > 1
+            )
             workers = self._sizing.current
         self._level = workers  # workers wanted now
         self._live = 0  # worker threads running
