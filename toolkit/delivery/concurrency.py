@@ -47,7 +47,7 @@ __all__ = [
     "Concurrency",
 ]
 
-MARGIN = 1.5
+MARGIN = 1.3
 """Calls in flight beyond Little's law: answer times vary, and a worker also spends time on
 the journal and on waiting for the pacer's turnstile between calls."""
 SPARE = 2
@@ -56,7 +56,7 @@ SHRINK_AFTER_S = 2.0
 """Seconds the need must stay lower before workers are let go (latency spikes are short)."""
 CPU_BOUND = 0.85
 """Process CPU seconds per wall second above which growing stops (the GIL allows ~1.0)."""
-QUEUEING = 2.0
+QUEUEING = 1.5
 """An answer time above this many times the fastest recent one counts as queueing: sizing
 uses at most that (as TCP Vegas tells queueing from distance by the shortest round trip)."""
 CREDIT_SHARE = 0.8

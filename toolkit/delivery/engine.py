@@ -365,7 +365,10 @@ class SendEngine:
         self._pacer = self._bucket = bucket
         if adaptive:
             ceiling = rate if rate is not None else 10_000.0
-            self._adaptive = AdaptiveRate(bucket, floor=min(1.0, ceiling), ceiling=ceiling)
+            self._adaptive = AdaptiveRate(
+                bucket, floor=min(1.0, ceiling), ceiling=ceiling,
+                slow_start_period=0.5, probe=0.02, measured=True,
+            )  # fmt: skip
             if rate is not None:  # known ceiling: no slow start past it
                 self._adaptive.slow_start = False
 
@@ -624,6 +627,9 @@ class SendEngine:
 
     def _send_batch(self, batch: list[_Item]) -> None:
         reservation = None
+        ready = getattr(self._transport, "ready", None)
+        if ready is not None:
+            ready()  # e.g. open an SMTP connection: setup is not paced
         if self._pacer is not None:
             recipients = sum(item.recipients for item in batch)
             reservation = self._pacer.reserve(recipients, abort=self._halt)
@@ -704,6 +710,7 @@ class SendEngine:
         retries: list[tuple[_Item, float]] = []
         stop: _Stop | None = None
         throttled = accepted = False
+        accepted_recipients = 0
         delays: dict[tuple[Verdict, int, float | None], float] = {}
         name = self._transport.name
         row_keys = self._plan.row_keys
@@ -717,6 +724,7 @@ class SendEngine:
                 stop = _Stop(Status.FAILED, fatal.code, fatal.message)
             elif verdict is Verdict.ACCEPTED:
                 status, accepted = Status.SENT, True
+                accepted_recipients += item.recipients
             elif verdict is Verdict.REJECTED:
                 status = Status.REJECTED
             else:
@@ -759,6 +767,7 @@ class SendEngine:
                 )
             )
         if self._adaptive is not None:
+            self._adaptive.count(accepted_recipients)
             if throttled:
                 self._adaptive.on_throttle()
             elif accepted:

@@ -58,6 +58,14 @@ class MonotonicClock:
             time.sleep(seconds)
 
 
+ACCEPTED_SHARE = 0.95
+"""After a throttle (``AdaptiveRate(measured=True)``): this share of what the provider accepted
+in the last second becomes the rate."""
+SLOW_START_USE = 0.4
+"""Slow start grows only while the last second's accepted recipients are at least this share
+of the rate (a rate doubling twice a second has sent about half of it over the last second)."""
+PROBE_USE = 0.8
+"""The additive probe only while this share of the rate is used."""
 # How long one waiting thread sleeps at most before looking at ``abort`` again.
 _ABORT_POLL = 0.1
 # How often a waiter looks again while the oldest admission's request is still in flight.
@@ -305,11 +313,18 @@ class Reservation:
 class AdaptiveRate:
     """AIMD control of a :class:`TokenBucket` when the provider's rate is not known.
 
-    * Slow start: until the first throttle, the rate doubles after each quiet ``period``.
+    * Slow start: until the first throttle, the rate doubles after each quiet
+      ``slow_start_period`` (default ``period``).
     * On throttling: ``rate *= decrease`` (at most once per ``period``, so a burst of
       throttled replies from one wave of requests counts once), never below ``floor``.
-    * After a quiet ``period`` with successes: ``rate += max(increase, 10% of the rate at the
-      last throttle)``, never above ``ceiling`` (so recovery takes ~5 periods at any scale).
+      With ``measured=True`` (the engine's choice) it falls instead to ``ACCEPTED_SHARE`` of
+      the recipients the provider *accepted* in the last second (:meth:`count`), when that is
+      lower than the rate: a throttle says the limit was just reached, and what got through
+      in that second is the best measure of it, so there is no halving to climb back from.
+    * After a quiet ``period`` with successes: ``rate += max(increase, probe × the rate at
+      the last throttle)`` (``probe`` 10 % by default, so recovery from a halving takes ~5
+      periods at any scale; the engine probes by 2 % from just below the limit, so that a
+      probe over it costs few throttled requests), never above ``ceiling``.
     """
 
     def __init__(
@@ -321,6 +336,9 @@ class AdaptiveRate:
         decrease: float = 0.5,
         increase: float | None = None,
         period: float = 1.0,
+        slow_start_period: float | None = None,
+        probe: float = 0.1,
+        measured: bool = False,
     ) -> None:
         if not 0 < decrease < 1:
             raise ValueError("decrease must be between 0 and 1")
@@ -332,6 +350,11 @@ class AdaptiveRate:
         self.decrease = decrease
         self.increase = float(increase) if increase is not None else max(1.0, floor)
         self.period = period
+        self.slow_start_period = period if slow_start_period is None else slow_start_period
+        self.probe = probe
+        self.measured = measured
+        self._accepted: deque[tuple[float, float]] = deque()  # (time, recipients), last 1 s
+        self._accepted_total = 0.0
         self.slow_start = True
         self._lock = threading.Lock()
         clock = bucket.clock
@@ -353,33 +376,93 @@ class AdaptiveRate:
         """Same as :meth:`TokenBucket.reserve`."""
         return self.bucket.reserve(n, abort)
 
+    def _measured_success(self, now: float) -> None:
+        """``on_success`` with ``measured``: grow smoothly, and only a rate that is used.
+
+        Slow start grows continuously (doubling every ``slow_start_period``) instead of in
+        steps: a step frees a whole window of admissions at once, and the part above the limit
+        comes back throttled; growing a little on every answer crosses the limit by a little.
+        Neither phase grows a rate the answers show is not used (a CPU-bound client, a short
+        frame): a rate far above what is sent would allow a burst later (RFC 7661's rule for
+        TCP's window, for the same reason).
+        """
+        if self._last_throttle is not None and now - self._last_throttle < self.period:
+            return
+        self._trim(now)
+        rate = self.bucket.rate
+        quiet = now - self._last_change
+        if self.slow_start:
+            if self._accepted_total < SLOW_START_USE * rate:
+                self._last_change = now
+                return
+            new = rate * 2 ** min(1.0, quiet / self.slow_start_period)
+        else:
+            if quiet < self.period:
+                return
+            self._last_change = now
+            if self._accepted_total < PROBE_USE * rate:
+                return
+            new = rate + max(self.increase, self.probe * (self._last_throttle_rate or 0.0))
+        self._last_change = now
+        self.bucket.set_rate(min(self.ceiling, new))
+
+    def count(self, recipients: float) -> None:
+        """``recipients`` were just accepted by the provider (for ``measured``)."""
+        if not self.measured or recipients <= 0:
+            return
+        with self._lock:
+            now = self._clock.now()
+            self._accepted.append((now, recipients))
+            self._accepted_total += recipients
+            self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        accepted = self._accepted  # caller holds the lock
+        while accepted and accepted[0][0] <= now - 1.0:
+            self._accepted_total -= accepted.popleft()[1]
+
     def on_throttle(self) -> None:
-        """A throttling answer arrived: back off multiplicatively (once per period)."""
+        """A throttling answer arrived: back off (once per period); see the class docstring."""
         with self._lock:
             now = self._clock.now()
             self.slow_start = False
             if self._last_throttle is not None and now - self._last_throttle < self.period:
                 return
             self._last_throttle = now
-            self._last_throttle_rate = self.bucket.rate
+            rate = self.bucket.rate
+            self._last_throttle_rate = rate
             self._last_change = now
-            self.bucket.set_rate(max(self.floor, self.bucket.rate * self.decrease))
+            new = rate * self.decrease
+            if self.measured:
+                self._trim(now)
+                got = ACCEPTED_SHARE * self._accepted_total
+                if 0 < got < rate:
+                    new = got
+                    # probe from the limit found, not from a slow start's overshoot
+                    self._last_throttle_rate = got / ACCEPTED_SHARE
+            self.bucket.set_rate(max(self.floor, new))
 
     def on_success(self) -> None:
         """An accepted request: probe upward once a quiet period has passed."""
         with self._lock:
             now = self._clock.now()
-            if now - self._last_change < self.period:
+            if self.measured:
+                self._measured_success(now)
+                return
+            period = self.slow_start_period if self.slow_start else self.period
+            if now - self._last_change < period:
                 return
             if self._last_throttle is not None and now - self._last_throttle < self.period:
                 return
-            self._last_change = now
+            quiet, self._last_change = now - self._last_change, now
             rate = self.bucket.rate
             if self.slow_start:
-                new = rate * 2
+                # Answers come in bursts at a low rate (a window's worth at once), so a quiet
+                # spell may span several periods: double once for each (at most 4x).
+                new = rate * 2 ** min(2, int(quiet / period))
             else:
                 # Additive, with a step that scales with the rate last found too high, so
                 # recovering from a halving takes a handful of periods at any scale.
-                step = max(self.increase, 0.1 * (self._last_throttle_rate or 0.0))
+                step = max(self.increase, self.probe * (self._last_throttle_rate or 0.0))
                 new = rate + step
             self.bucket.set_rate(min(self.ceiling, new))

@@ -6,11 +6,13 @@ connection is opened with STARTTLS (or implicit TLS) and AUTH, reused for many m
 replaced after ``reconnect_after_messages`` messages or ``reconnect_after_seconds`` seconds (SES
 recycles the instances behind its SMTP endpoint), after a 421 reply, and after any disconnect.
 
-The pool follows the pace: the engine runs as many threads as the rate needs at the measured
-time per message (:mod:`toolkit.delivery.concurrency`; without PIPELINING, which SES's endpoint
-does not offer, every command costs a round trip: 4 per message), each opens a connection when
-it finds none idle, and a connection left idle for :data:`IDLE_CLOSE_S` (half SES's idle
-timeout) is closed with QUIT when the pool shrinks, instead of being found dead later.
+The pool follows the pace. The engine runs as many threads as the rate needs at the measured
+time per message (:mod:`toolkit.delivery.concurrency`; without PIPELINING, which SES's
+endpoint does not offer, every command costs a round trip: 4 per message). A thread opens a
+connection in :meth:`SmtpTransport.ready`, before the engine's pacer admits its message (so
+connecting does not eat into the pace), when it finds none idle; a connection left idle for
+:data:`IDLE_CLOSE_S` (half SES's idle timeout) is closed with QUIT when the pool shrinks,
+instead of being found dead later.
 
 One message is one SMTP transaction with the *full* envelope (To, Cc and Bcc; AWS's own smtplib
 sample forgets Cc/Bcc): ``MAIL FROM``, one ``RCPT TO`` per recipient, ``DATA``, the bytes of
@@ -193,6 +195,19 @@ class SmtpTransport(BaseTransport):
             self._quit(conn)
 
     # -- sending -----------------------------------------------------------------------------
+
+    def ready(self) -> None:
+        """Open a connection now if none is idle (the engine calls this before its pacer
+        admits the next message): connecting costs several round trips (EHLO, STARTTLS, EHLO,
+        AUTH) that must not count against the pace. Best effort: a failure is left for
+        :meth:`send` to report."""
+        if self._idle or self._closed:  # unlocked peek: a miss only costs a connect in send
+            return
+        try:
+            conn = self._connect()
+        except (_ConnectFailed, ProviderConfigurationError):
+            return
+        self._checkin(conn)
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
         """One SMTP transaction per message, in order; see the module docstring for errors."""
