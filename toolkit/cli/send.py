@@ -110,8 +110,9 @@ def add_parser(sub: Any) -> None:
         "API reports it)",
     )  # fmt: skip
     engine.add_argument(
-        "--workers", type=int, default=8, metavar="N",
-        help="requests in flight at once (default: 8)",
+        "--workers", type=int, default=None, metavar="N",
+        help="requests in flight at once (default: sized from the rate and the measured "
+        "latency, up to 256)",
     )  # fmt: skip
     engine.add_argument(
         "--ledger", metavar="PATH",
