@@ -2,7 +2,7 @@
 
 Data flow (one run)::
 
-    plan.sendable ──▶ producer (caller's thread)                      workers (N threads)
+    plan.sendable ──▶ producer (caller's thread)                      workers (threads, sized)
                       skip rows final in the ledger                   acquire tokens (recipients)
                       render a chunk ──▶ batches ──▶ bounded queue ──▶ reserve tokens
                                                                       ledger: IN_FLIGHT (commit)
@@ -21,6 +21,11 @@ Promises:
 * only THROTTLED/TRANSIENT members are retried (UNKNOWN only with ``retry_unknown``), with
   full-jitter backoff, re-batched with other due retries; a DAILY_QUOTA answer stops the run;
 * journal before send: a batch is committed ``in_flight`` before its request leaves;
+* enough requests in flight to meet the pace at the provider's distance: with ``workers=None``
+  (the default) the number of worker threads follows rate × measured answer time ÷ recipients
+  per call (:mod:`~.concurrency`), between 1 and :data:`~.config.MAX_WORKERS`; extra workers
+  start at once and leave between batches, never in the middle of one. The local bucket takes
+  back part of each answered request's window (:meth:`~.pacing.TokenBucket.set_credit`);
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
   Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
