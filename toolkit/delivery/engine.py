@@ -75,6 +75,7 @@ CANCELLED_CODE = "Cancelled"
 LIMIT_CODE = "Limit"
 NO_ANSWER_CODE = "NoAnswer"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
+_IDLE_POLL = 0.5  # an idle worker looks at the halt flag this often (shutdown wakes it)
 
 
 class Held(Protocol):
@@ -612,7 +613,7 @@ class SendEngine:
                     with self._lock:
                         self._unsent.extend(due[0])
                 try:
-                    batch = self._queue.get(timeout=0.1)
+                    batch = self._queue.get(timeout=_IDLE_POLL)
                 except queue.Empty:
                     if self._halt.is_set():
                         return
