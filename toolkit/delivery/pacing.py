@@ -393,8 +393,7 @@ class AdaptiveRate:
         quiet = now - self._last_change
         if self.slow_start:
             if self._accepted_total < SLOW_START_USE * rate:
-                self._last_change = now
-                return
+                return  # (the quiet time keeps counting: the next step is at most 2x)
             new = rate * 2 ** min(1.0, quiet / self.slow_start_period)
         else:
             if quiet < self.period:
