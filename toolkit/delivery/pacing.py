@@ -32,6 +32,8 @@ Usage::
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
@@ -75,10 +77,11 @@ _OPEN_POLL = 0.002
 class TokenBucket:
     """Admit at most ``rate`` recipients in any ``window``-second window; thread-safe.
 
-    Implementation note: this is a sliding-window *log* (one entry per admission, merged when
-    admissions share a clock tick), not a refilling counter, because the guarantee must hold
-    for every window, including those that straddle a refill. The log holds at most ``rate``
-    entries, so memory and time per call stay small.
+    Implementation note: this is a sliding-window *log* (one entry per admission: a sum of the
+    requests in flight, and a heap of answered ones by the time each leaves the window), not a
+    refilling counter, because the guarantee must hold for every window, including those that
+    straddle a refill. It holds at most ``rate`` entries, so memory and time per call stay
+    small.
 
     ``burst`` (default ``rate``) caps what one window may hold; a lower burst smooths traffic.
     A window holds at least one recipient, so for a rate below 1/s it lasts ``1 / rate`` seconds
@@ -112,8 +115,12 @@ class TokenBucket:
         self._margin = float(margin)
         self._lock = threading.Lock()
         self._turnstile = threading.Lock()
-        self._log: deque[_Entry] = deque()  # in admission order
-        self._in_window = 0.0
+        self._open = 0.0  # recipients admitted whose requests are still in flight
+        # Answered (or acquired) admissions, a heap of
+        # (leaves the window at, seq, recipients, counted from, for how long).
+        self._closed: list[tuple[float, int, float, float, float]] = []
+        self._seq = itertools.count()
+        self._in_window = 0.0  # open + closed
         self._rate = float(rate)
         self._burst_setting = burst
         self._capacity = self._compute_capacity()
@@ -187,13 +194,21 @@ class TokenBucket:
         return self._window
 
     def _expire(self, now: float) -> None:
-        log = self._log
-        # An entry still in flight stays (its request may not have arrived yet); entries
-        # behind it stay too, which only errs on the safe side.
-        while log and not log[0].open and log[0].time <= now - self._lifetime(log[0].count):
-            self._in_window -= log.popleft().count
-        if not log:
-            self._in_window = 0.0
+        # An entry still in flight stays (its request may not have arrived yet); each
+        # answered one leaves on its own time (a slow request does not hold the others:
+        # at 150 ms and 200 in flight, one slow answer at the head stalled the window).
+        closed = self._closed
+        # ``start <= now - lifetime``, not ``start + lifetime <= now``: the same rounding as
+        # a window ``(now - 1, now]`` that is checked from outside.
+        while closed and closed[0][3] <= now - closed[0][4]:
+            self._in_window -= heapq.heappop(closed)[2]
+        if not closed:
+            self._in_window = self._open  # no drift from float sums
+
+    def _close(self, start: float, count: float) -> None:
+        """Count ``count`` recipients from ``start`` for their lifetime (lock held)."""
+        lifetime = self._lifetime(count)
+        heapq.heappush(self._closed, (start + lifetime, next(self._seq), count, start, lifetime))
 
     def _try_admit(self, n: float, hold: bool) -> float | _Entry:
         """Admit ``n`` now and return its entry, or return how long to wait first."""
@@ -202,35 +217,34 @@ class TokenBucket:
             self._expire(now)
             need = min(n, self._capacity)  # an oversize request waits for an empty window
             if self._in_window + need <= self._capacity + 1e-9:
-                log = self._log
-                last = log[-1] if log else None
-                if not hold and last is not None and not last.open and last.time == now:
-                    last.count += n
-                    entry = last
+                entry = _Entry(now, float(n), hold)
+                if hold:
+                    self._open += n
                 else:
-                    entry = _Entry(now, float(n), hold)
-                    log.append(entry)
+                    self._close(now, float(n))
                 self._in_window += n
                 self.admitted += int(n)
                 return entry
-            # Earliest time enough old entries leave the window.
+            # Earliest time enough answered entries leave the window.
             excess = self._in_window + need - self._capacity
-            freed = 0.0
-            latest = now
-            for entry in self._log:
-                if entry.open:  # wait for its request to finish, then look again
-                    return _OPEN_POLL
-                latest = max(latest, entry.time + self._lifetime(entry.count))
-                freed += entry.count
-                if freed >= excess - 1e-9:
-                    return max(latest - now, 1e-6)
-            return _OPEN_POLL  # pragma: no cover - the log always covers the excess
+            closed = self._closed
+            if not closed:  # only requests in flight: wait for answers, then look again
+                return _OPEN_POLL
+            if self._in_window - self._open >= excess - 1e-9:
+                freed = 0.0
+                for leaves, _, count, _, _ in sorted(closed):
+                    freed += count
+                    if freed >= excess - 1e-9:
+                        return max(leaves - now, 1e-6)
+            return max(min(closed[0][0] - now, _OPEN_POLL), 1e-6)
 
     def _finish(self, entry: _Entry) -> None:
         with self._lock:
             if entry.open:
                 entry.open = False
+                self._open -= entry.count
                 entry.time = max(entry.time, self._clock.now() - self._credit)
+                self._close(entry.time, entry.count)
 
     def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
         """Block until ``n`` recipients may go; True when admitted, False when ``abort`` was set.
