@@ -573,6 +573,8 @@ class SendEngine:
             return
         pacer = self._pacer
         rate = pacer.rate if pacer is not None else None
+        if rate is not None and self._adaptive is not None and self._adaptive.slow_start:
+            rate *= 2  # slow start grows the rate only if it is used: be ready for the next
         level = sizing.target(rate, max(1, self._transport.max_batch))
         if self._bucket is not None:
             self._bucket.set_credit(sizing.credit)
