@@ -30,6 +30,10 @@ What a failure means for the message:
   queued it before the connection broke;
 * 530/535 (authentication): :class:`~toolkit.errors.ProviderConfigurationError`.
 
+Why one module of this size: the pool, the transaction and the classification of its
+failures share one connection object and its state (pooled, mid-DATA, reusable); split
+apart, what a disconnect means would be decided in two places.
+
 Usage::
 
     target = SmtpTarget("email-smtp.eu-west-1.amazonaws.com", username=..., password=...)
@@ -59,7 +63,11 @@ from toolkit.transports.base import BaseTransport
 from toolkit.transports.classify import Classified, classify_smtp_reply
 
 __all__ = [
-    "IDLE_CLOSE_S", "PARTIAL_REFUSAL_CODE", "SmtpTransport", "dot_stuff", "parse_message_id",
+    "IDLE_CLOSE_S",
+    "PARTIAL_REFUSAL_CODE",
+    "SmtpTransport",
+    "dot_stuff",
+    "parse_message_id",
 ]
 
 PARTIAL_REFUSAL_CODE = "PartialRefusal"
