@@ -889,6 +889,7 @@ GROUP_RUNNERS: tuple[tuple[str, Callable[[Context], list[ScenarioResult]]], ...]
     ("scale", run_scale),
     ("faults", run_faults),
     ("dask", lambda ctx: _dask_group().run_dask(ctx)),
+    ("latency", lambda ctx: importlib.import_module("benchmarks.latency_group").run_latency(ctx)),
 )
 GROUPS: tuple[str, ...] = tuple(g for names, _ in GROUP_RUNNERS for g in names.split(","))
 
@@ -1104,12 +1105,34 @@ def evaluate_goals(records: Sequence[ScenarioResult]) -> list[dict[str, Any]]:
                 if per_million is not None and r.messages >= 100_000
                 else "",
             )
+        elif r.group == "latency":
+            _latency_goals(r, goal)
         elif r.group == "faults":
             loss = extra.get("loss")
             goal(
                 "faults", f"{r.name}: rows lost", loss, "== 0", None if loss is None else loss == 0
             )
     return goals
+
+
+def _latency_goals(r: ScenarioResult, goal: Any) -> None:
+    """Issue 17: default settings at a distance reach the quota, exactly paced."""
+    extra, rate = r.extra, float(r.params.get("rate") or 0)
+    achieved = extra.get("achieved_ratio")
+    goal("latency", f"{r.name}: achieved / R (defaults)", achieved, ">= 0.95",
+         None if achieved is None else achieved >= 0.95,
+         f"steady {extra.get('steady_ratio')} R, in flight {extra.get('in_flight_peak')}, "
+         f"baseline {extra.get('baseline_ratio')} R")  # fmt: skip
+    busiest = extra.get("busiest_1s_server")
+    goal("latency", f"{r.name}: busiest second at the sandbox / R", None if busiest is None
+         else busiest / rate if rate else None, "<= 1",
+         None if busiest is None or not rate else busiest <= rate)  # fmt: skip
+    throttled = extra.get("throttled_requests")
+    goal("latency", f"{r.name}: throttled requests", throttled, "== 0",
+         None if throttled is None else throttled == 0)  # fmt: skip
+    once = extra.get("every_row_once")
+    goal("latency", f"{r.name}: every row sent once", None if once is None else int(once),
+         "== 1", once)  # fmt: skip
 
 
 def _dask_goals(records: Sequence[ScenarioResult], goal: Any, first: Any, ratio: Any,

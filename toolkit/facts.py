@@ -891,6 +891,25 @@ SES_SMTP_TRANSCRIPT: Fact[tuple[str, ...]] = Fact(
     "'250 Ok'; AUTH before STARTTLS answers 530 (swaks #15 [3P]).",
     provenance="field-report",
 )
+SES_SMTP_MESSAGES_PER_CONNECTION: Fact[int] = Fact(
+    350,
+    "https://repost.aws/questions/QUw5qK9rBFSKqXvW5a-nAteg/amazon-ses-smtp-error-response-421-"
+    "connection-closed-by-server-maximum-message-count-per-session-reached",
+    dt.date(2026, 12, 6),
+    "'421 Connection closed by server. Maximum message count per session reached.' after 350 "
+    "messages on one connection (reported on re:Post from 2024-11-19; not in AWS's documents). "
+    "The SMTP target reconnects after 300 by default, before SES closes the session.",
+    provenance="field-report",
+)
+SES_SMTP_CONNECTIONS_UNPUBLISHED: Fact[None] = Fact(
+    None,
+    "https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-throughput-problems.html",
+    dt.date(2026, 12, 6),
+    "AWS publishes no limit on concurrent SMTP connections (quotas.html lists only the send "
+    "rate, the 24-hour quota and message size; 50 recipients per message) and advises "
+    "several connections or threads to raise throughput, each one waiting a round trip per "
+    "call. The toolkit opens one per sending thread, at most MAX_WORKERS (256) per process.",
+)
 SES_SMTP_IDLE_TIMEOUT: Fact[float] = Fact(
     10.0,
     f"{_SES_DG}send-email-smtp-client-command-line.html",

@@ -74,7 +74,7 @@ def test_quick_mode_writes_valid_json(tmp_path: Path) -> None:
             assert scenario["reason"]
     groups = {s["name"].split(".")[0] for s in scenarios}
     assert groups >= {"ses", "ses-bulk", "pinpoint", "smtp", "smtp-sink", "pacing", "adaptive",
-                      "scale", "faults", "dask"}  # fmt: skip
+                      "scale", "faults", "dask", "latency"}  # fmt: skip
     assert isinstance(document["goals"], list)
     markdown = (out / "latest.md").read_text()
     assert "| scenario |" in markdown and "Machine:" in markdown

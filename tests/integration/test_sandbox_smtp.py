@@ -411,6 +411,24 @@ def test_injected_latency(make_server: Callable[..., Started]) -> None:
         assert time.perf_counter() - started >= 0.14
 
 
+def test_injected_latency_is_paid_by_every_command(make_server: Callable[..., Started]) -> None:
+    """A network's delay: MAIL, RCPT, DATA and the body each wait one latency (SES offers no
+    PIPELINING); commands written together arrive together. Fails on the old sandbox, which
+    added the latency once, before the end-of-DATA reply."""
+    server, _, _ = make_server(faults=Faults(latency_ms=100))
+    with connected(server) as client:
+        started = time.perf_counter()
+        assert client.noop()[0] == 250
+        assert time.perf_counter() - started >= 0.095  # one command, one latency
+        started = time.perf_counter()
+        assert send_raw(client, SENDER, ["a@example.org", "b@example.org"], raw_message())[0] == 250
+        assert time.perf_counter() - started >= 0.49  # MAIL, RCPT, RCPT, DATA, body: 5
+        started = time.perf_counter()
+        client.send(b"NOOP\r\nNOOP\r\n")  # pipelined: one latency for both
+        assert client.getreply()[0] == 250 and client.getreply()[0] == 250
+        assert time.perf_counter() - started < 0.19
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 

@@ -143,7 +143,8 @@ def add_parser(sub: Any) -> None:
     )  # fmt: skip
     engine.add_argument(
         "--workers", type=int, default=None, metavar="N",
-        help="requests in flight at most (default: sized by the engine)",
+        help="requests in flight at once (default: sized from the rate and the measured "
+        "latency, up to 256)",
     )  # fmt: skip
     engine.add_argument(
         "--ledger", metavar="PATH",

@@ -24,12 +24,18 @@ from toolkit.errors import ConfigurationError
 if TYPE_CHECKING:
     from toolkit.targets import Quota
 
-__all__ = ["MAX_WORKERS", "MIN_RATE", "EngineConfig"]
+__all__ = ["AUTO_INITIAL_WORKERS", "MAX_WORKERS", "MIN_RATE", "EngineConfig"]
 
 MAX_WORKERS = 256
-"""Threads per process at most: more only adds contention (go beyond one process with Dask)."""
+"""Threads per process at most, set by hand or sized automatically. Enough for 500 SendEmail
+calls/s at 300 ms (150 in flight, with margin) or 200 SMTP messages/s at 4 round trips of
+150 ms; beyond that one process runs out of CPU before threads (one SendEmail call costs
+~0.3-1 ms of CPU, so ~1,000-3,000 calls/s per core): use more processes (Dask)."""
 
-_OPTIONAL = frozenset(["rate", "limit", "queue_batches"])  # None means "not set"
+AUTO_INITIAL_WORKERS = 8
+"""Workers before the first answer is measured, when sizing is automatic."""
+
+_OPTIONAL = frozenset(["workers", "rate", "limit", "queue_batches"])  # None means "not set"
 
 MIN_RATE = 1 / 3600
 """The slowest pace accepted: one recipient an hour (slower is a run that never ends)."""
@@ -70,7 +76,10 @@ class EngineConfig:
     """How a run sends. Rates count recipients (To + Cc + Bcc), as SES quotas do.
 
     Attributes:
-        workers: threads sending at once; cover the provider's latency (rate × latency).
+        workers: threads sending at once; None (the default) = sized automatically from the
+            pace and the measured answer time (rate × latency ÷ recipients per call, with a
+            margin, at most :data:`MAX_WORKERS`; :mod:`toolkit.delivery.concurrency`). A
+            number fixes it (an explicit override).
         max_attempts: requests per message at most, the first included.
         retry_unknown: also retry (and, on resume, resend) rows whose fate is unknown.
         resend_changed: on resume, send a row whose recipient already got (or may have got)
@@ -88,12 +97,13 @@ class EngineConfig:
             it never goes above it.
         limit: send at most this many rows; the rest are ``skipped`` with code ``Limit``.
         chunk_size: rows rendered at a time (bounds memory for large frames).
-        queue_batches: batches waiting for a worker at most (default ``2 × workers``).
+        queue_batches: batches waiting for a worker at most (default ``2 × workers``, following
+            the automatic level).
         drain_timeout: seconds to wait for requests in flight when stopping.
         progress_interval: seconds between progress snapshots sent to observers.
     """
 
-    workers: int = 8
+    workers: int | None = None
     max_attempts: int = 5
     retry_unknown: bool = False
     resend_changed: bool = False

@@ -2,7 +2,7 @@
 
 Data flow (one run)::
 
-    plan.sendable ──▶ producer (caller's thread)                      workers (N threads)
+    plan.sendable ──▶ producer (caller's thread)                      workers (threads, sized)
                       skip rows final in the ledger                   acquire tokens (recipients)
                       render a chunk ──▶ batches ──▶ bounded queue ──▶ reserve tokens
                                                                       ledger: IN_FLIGHT (commit)
@@ -25,6 +25,11 @@ Promises:
   recipients and content under another key (the row moved: its recorded outcome), else a
   message to the same recipient that no row claims (the content changed: ``skipped`` /
   ``ContentChanged`` unless ``resend_changed``); see :meth:`~.ledger.Ledger.reconcile`;
+* enough requests in flight to meet the pace at the provider's distance: with ``workers=None``
+  (the default) the number of worker threads follows rate × measured answer time ÷ recipients
+  per call (:mod:`~.concurrency`), between 1 and :data:`~.config.MAX_WORKERS`; extra workers
+  start at once and leave between batches, never in the middle of one. The local bucket takes
+  back part of each answered request's window (:meth:`~.pacing.TokenBucket.set_credit`);
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
   Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
@@ -55,7 +60,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
-from toolkit.delivery.config import EngineConfig
+from toolkit.delivery.concurrency import Concurrency
+from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
 from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
 from toolkit.delivery.progress import Observer, Progress
@@ -75,6 +81,7 @@ REPUTATION_PAUSE_CODE = "ReputationPause"  # a circuit breaker stopped the run
 NO_ANSWER_CODE = "NoAnswer"
 CONTENT_CHANGED_CODE = "ContentChanged"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
+_IDLE_POLL = 0.5  # an idle worker looks at the halt flag this often (shutdown wakes it)
 
 
 class Held(Protocol):
@@ -176,6 +183,20 @@ class _Stop:
 _SENTINEL: list[_Item] = []
 
 
+class _Once:
+    """A reservation whose ``done`` runs once, however often it is called."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: Held | None) -> None:
+        self.held = held
+
+    def done(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            held.done()
+
+
 @dataclass(order=True)
 class _Retry:
     due: float
@@ -233,10 +254,23 @@ class SendEngine:
         self._inflight: dict[str, list[_Item]] = {}
         self._batch_ids = itertools.count(1)
         self._run_id = ledger.run_id if ledger is not None else uuid.uuid4().hex[:12]
+        workers = self.config.workers
+        self._sizing: Concurrency | None = None
+        if workers is None:  # automatic: sized from the pace and the measured answer time
+            ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
+            self._sizing = Concurrency(
+                initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=transport.max_batch > 1
+            )
+            workers = self._sizing.current
+        self._level = workers  # workers wanted now
+        self._live = 0  # worker threads running
+        self._threads: list[threading.Thread] = []
+        self._spawning = True  # False once shutting down: no new workers
         self._queue: queue.Queue[list[_Item]] = queue.Queue(
-            self.config.queue_batches or 2 * self.config.workers
+            self.config.queue_batches or 2 * workers
         )
         self._pacer: Pacer | None = pacer  # given: shared with other engines, used as is
+        self._bucket: TokenBucket | None = None  # our own bucket (takes the latency credit)
         self._adaptive: AdaptiveRate | None = None
         self._daily: DailyBudget | None = daily
         self._t0 = self._clock.now()
@@ -283,6 +317,12 @@ class SendEngine:
         return self._fault
 
     @property
+    def concurrency(self) -> tuple[int, int]:
+        """(workers wanted now, the most wanted during the run)."""
+        peak = self._sizing.peak if self._sizing is not None else self._level
+        return self._level, peak
+
+    @property
     def stop_reason(self) -> tuple[str, str] | None:
         """(code, message) of what stopped the run early, or None."""
         stop = self._stop
@@ -303,29 +343,24 @@ class SendEngine:
         for position, outcome in self._plan.preflight.items():
             self._finish(position, outcome, engine=False)
         interrupted: KeyboardInterrupt | None = None
-        workers: list[threading.Thread] = []
         try:
             self._setup_pacing()
             if self._ledger is not None:
                 self._ledger.start_run(self._transport.name)
-            workers = [
-                threading.Thread(target=self._worker, name=f"toolkit-send-{i}", daemon=True)
-                for i in range(self.config.workers)
-            ]
-            for t in workers:
-                t.start()
+            with self._lock:
+                self._spawn_locked()
             self._produce()
             self._drive()
-            self._shutdown(workers)
+            self._shutdown()
         except KeyboardInterrupt as exc:
             interrupted = exc
             self.cancel()
-            self._shutdown(workers)
+            self._shutdown()
         except BaseException as exc:  # a bug or a broken ledger: stop the workers, then raise
             if isinstance(exc, ToolkitError) and self._crash is None:
                 self._crash = exc  # the ledger's disk filled: the caller says it once
             self._halt_with(_Stop(Status.FAILED, "EngineError", f"{type(exc).__name__}: {exc}"))
-            self._shutdown(workers)
+            self._shutdown()
             raise
         finally:
             self._finalize()
@@ -351,10 +386,13 @@ class SendEngine:
             return
         bucket = TokenBucket(rate or ADAPTIVE_START_RATE, clock=self._clock,
                              margin=cfg.window_margin)  # fmt: skip
-        self._pacer = bucket
+        self._pacer = self._bucket = bucket
         if adaptive:
             ceiling = rate if rate is not None else 10_000.0
-            self._adaptive = AdaptiveRate(bucket, floor=min(1.0, ceiling), ceiling=ceiling)
+            self._adaptive = AdaptiveRate(
+                bucket, floor=min(1.0, ceiling), ceiling=ceiling,
+                slow_start_period=0.5, probe=0.02, measured=True,
+            )  # fmt: skip
             if rate is not None:  # known ceiling: no slow start past it
                 self._adaptive.slow_start = False
 
@@ -552,8 +590,11 @@ class SendEngine:
             self._put_due_retries()
             self._notify()
 
-    def _shutdown(self, workers: list[threading.Thread]) -> None:
+    def _shutdown(self) -> None:
         deadline = time.monotonic() + self.config.drain_timeout
+        with self._lock:
+            self._spawning = False
+            workers = list(self._threads)
         alive = [t for t in workers if t.is_alive()]
         sentinels = len(alive)
         while sentinels and time.monotonic() < deadline:
@@ -579,20 +620,67 @@ class SendEngine:
 
     # -- workers ---------------------------------------------------------------------------
 
+    def _spawn_locked(self) -> None:
+        """Start workers up to the level wanted (caller holds the lock)."""
+        self._threads = [t for t in self._threads if t.is_alive()]
+        while self._spawning and self._live < self._level:
+            t = threading.Thread(
+                target=self._worker, name=f"toolkit-send-{len(self._threads)}", daemon=True
+            )
+            self._live += 1
+            self._threads.append(t)
+            t.start()
+
+    def _resize(self) -> None:
+        """Follow the measured need: start workers now, or let extra ones leave."""
+        sizing = self._sizing
+        if sizing is None:
+            return
+        pacer = self._pacer
+        rate = pacer.rate if pacer is not None else None
+        if rate is not None and self._adaptive is not None and self._adaptive.slow_start:
+            rate *= 2  # slow start grows the rate only if it is used: be ready for the next
+        level = sizing.target(rate, max(1, self._transport.max_batch))
+        if self._bucket is not None:
+            self._bucket.set_credit(sizing.credit)
+        if level == self._level:
+            return
+        with self._lock:
+            self._level = level
+            self._spawn_locked()
+        if self.config.queue_batches is None:
+            q = self._queue
+            with q.mutex:
+                q.maxsize = 2 * level
+                q.not_full.notify_all()
+
+    def _leave(self) -> bool:
+        """True when this worker is one too many and has signed off."""
+        if self._live <= self._level:  # unlocked peek: the common case
+            return False
+        with self._lock:
+            if self._live > self._level:
+                self._live -= 1
+                return True
+        return False
+
     def _worker(self) -> None:
         try:
             while True:
+                if self._sizing is not None and self._leave():
+                    return
                 # Due retries first: while the producer is blocked on a full queue, they
                 # would otherwise wait for its next chunk.
                 due = self._pop_due_retries(most=1)
                 if due and not self._halt.is_set():
                     self._send_batch(due[0])
+                    self._resize()
                     continue
                 if due:
                     with self._lock:
                         self._unsent.extend(due[0])
                 try:
-                    batch = self._queue.get(timeout=0.1)
+                    batch = self._queue.get(timeout=_IDLE_POLL)
                 except queue.Empty:
                     if self._halt.is_set():
                         return
@@ -604,6 +692,7 @@ class SendEngine:
                         self._unsent.extend(batch)
                     continue
                 self._send_batch(batch)
+                self._resize()
         except ToolkitError as exc:  # the ledger's disk filled: the caller says it once
             self._crash = exc
             self._halt_with(_Stop(Status.FAILED, type(exc).__name__, str(exc)))
@@ -614,6 +703,9 @@ class SendEngine:
 
     def _send_batch(self, batch: list[_Item]) -> None:
         reservation = None
+        ready = getattr(self._transport, "ready", None)
+        if ready is not None:
+            ready()  # e.g. open an SMTP connection: setup is not paced
         if self._pacer is not None:
             recipients = sum(item.recipients for item in batch)
             reservation = self._pacer.reserve(recipients, abort=self._halt)
@@ -621,13 +713,13 @@ class SendEngine:
                 with self._lock:
                     self._unsent.extend(batch)
                 return
+        once = _Once(reservation)
         try:
-            self._send_reserved(batch)
+            self._send_reserved(batch, once)
         finally:
-            if reservation is not None:
-                reservation.done()
+            once.done()  # normally already done, as soon as the answer was in
 
-    def _send_reserved(self, batch: list[_Item]) -> None:
+    def _send_reserved(self, batch: list[_Item], reservation: _Once | None = None) -> None:
         transport, ledger = self._transport, self._ledger
         batch_id = f"{self._run_id}-{next(self._batch_ids)}"
         for item in batch:
@@ -651,6 +743,7 @@ class SendEngine:
         with self._lock:
             self._inflight[batch_id] = batch
         fatal: ProviderConfigurationError | None = None
+        admitted = time.monotonic()
         try:
             replies = transport.send([item.message for item in batch])
             if len(replies) != len(batch):
@@ -671,6 +764,10 @@ class SendEngine:
         except Exception as exc:  # the transport broke its contract: we cannot tell
             log.warning("transport %s raised %r; marking its batch unknown", transport.name, exc)
             replies = self._unknown_replies(batch, started, type(exc).__name__, str(exc))
+        if reservation is not None:
+            reservation.done()  # the answer is in: its pacing window runs from now
+        if self._sizing is not None:
+            self._sizing.record(time.monotonic() - admitted, sum(i.recipients for i in batch))
         self._settle(batch, batch_id, replies, fatal)
 
     @staticmethod
@@ -689,6 +786,7 @@ class SendEngine:
         retries: list[tuple[_Item, float]] = []
         stop: _Stop | None = None
         throttled = accepted = False
+        accepted_recipients = 0
         delays: dict[tuple[Verdict, int, float | None], float] = {}
         name = self._transport.name
         row_keys = self._plan.row_keys
@@ -702,6 +800,7 @@ class SendEngine:
                 stop = _Stop(Status.FAILED, fatal.code, fatal.message)
             elif verdict is Verdict.ACCEPTED:
                 status, accepted = Status.SENT, True
+                accepted_recipients += item.recipients
             elif verdict is Verdict.REJECTED:
                 status = Status.REJECTED
             else:
@@ -744,6 +843,7 @@ class SendEngine:
                 )
             )
         if self._adaptive is not None:
+            self._adaptive.count(accepted_recipients)
             if throttled:
                 self._adaptive.on_throttle()
             elif accepted:

@@ -32,6 +32,8 @@ Usage::
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
@@ -58,6 +60,14 @@ class MonotonicClock:
             time.sleep(seconds)
 
 
+ACCEPTED_SHARE = 0.95
+"""After a throttle (``AdaptiveRate(measured=True)``): this share of what the provider accepted
+in the last second becomes the rate."""
+SLOW_START_USE = 0.4
+"""Slow start grows only while the last second's accepted recipients are at least this share
+of the rate (a rate doubling twice a second has sent about half of it over the last second)."""
+PROBE_USE = 0.8
+"""The additive probe only while this share of the rate is used."""
 # How long one waiting thread sleeps at most before looking at ``abort`` again.
 _ABORT_POLL = 0.1
 # How often a waiter looks again while the oldest admission's request is still in flight.
@@ -67,10 +77,11 @@ _OPEN_POLL = 0.002
 class TokenBucket:
     """Admit at most ``rate`` recipients in any ``window``-second window; thread-safe.
 
-    Implementation note: this is a sliding-window *log* (one entry per admission, merged when
-    admissions share a clock tick), not a refilling counter, because the guarantee must hold
-    for every window, including those that straddle a refill. The log holds at most ``rate``
-    entries, so memory and time per call stay small.
+    Implementation note: this is a sliding-window *log* (one entry per admission: a sum of the
+    requests in flight, and a heap of answered ones by the time each leaves the window), not a
+    refilling counter, because the guarantee must hold for every window, including those that
+    straddle a refill. It holds at most ``rate`` entries, so memory and time per call stay
+    small.
 
     ``burst`` (default ``rate``) caps what one window may hold; a lower burst smooths traffic.
     A window holds at least one recipient, so for a rate below 1/s it lasts ``1 / rate`` seconds
@@ -104,12 +115,17 @@ class TokenBucket:
         self._margin = float(margin)
         self._lock = threading.Lock()
         self._turnstile = threading.Lock()
-        self._log: deque[_Entry] = deque()  # in admission order
-        self._in_window = 0.0
+        self._open = 0.0  # recipients admitted whose requests are still in flight
+        # Answered (or acquired) admissions, a heap of
+        # (leaves the window at, seq, recipients, counted from, for how long).
+        self._closed: list[tuple[float, int, float, float, float]] = []
+        self._seq = itertools.count()
+        self._in_window = 0.0  # open + closed
         self._rate = float(rate)
         self._burst_setting = burst
         self._capacity = self._compute_capacity()
         self._window = self._compute_window()
+        self._credit = 0.0
         self.admitted = 0  # total recipients admitted (for tests and reports)
 
     def _compute_capacity(self) -> float:
@@ -151,18 +167,48 @@ class TokenBucket:
             self._window = self._compute_window()
 
     @property
+    def credit(self) -> float:
+        """Seconds taken off the window of an answered reservation (see :meth:`set_credit`)."""
+        return self._credit
+
+    def set_credit(self, seconds: float) -> None:
+        """Let an answered reservation count until ``done + window - seconds`` (never before
+        its admission + window).
+
+        Why: the provider counts a request when it *arrives*, somewhere inside its round trip.
+        Counting each admission from ``reserve`` until a full window after ``done`` is exact
+        for any latency, but admits only ``rate / (1 + latency)`` (0.87 of the rate at 150 ms).
+        The next request cannot arrive sooner than its own way out, and the answered one
+        arrived no later than its way back before ``done``; so with ``seconds`` no more than
+        the shortest way out plus the shortest way back (the engine passes 0.8 of the shortest
+        recent round trip, :attr:`toolkit.delivery.concurrency.Concurrency.credit`), no
+        provider-side one-second window holds more than the rate. Capped at half a window.
+        """
+        if not seconds >= 0:
+            raise ValueError("credit must be >= 0")
+        self._credit = min(float(seconds), 0.5 * self._window)
+
+    @property
     def window(self) -> float:
         """Seconds one admission of up to ``capacity`` recipients keeps counting."""
         return self._window
 
     def _expire(self, now: float) -> None:
-        log = self._log
-        # An entry still in flight stays (its request may not have arrived yet); entries
-        # behind it stay too, which only errs on the safe side.
-        while log and not log[0].open and log[0].time <= now - self._lifetime(log[0].count):
-            self._in_window -= log.popleft().count
-        if not log:
-            self._in_window = 0.0
+        # An entry still in flight stays (its request may not have arrived yet); each
+        # answered one leaves on its own time (a slow request does not hold the others:
+        # at 150 ms and 200 in flight, one slow answer at the head stalled the window).
+        closed = self._closed
+        # ``start <= now - lifetime``, not ``start + lifetime <= now``: the same rounding as
+        # a window ``(now - 1, now]`` that is checked from outside.
+        while closed and closed[0][3] <= now - closed[0][4]:
+            self._in_window -= heapq.heappop(closed)[2]
+        if not closed:
+            self._in_window = self._open  # no drift from float sums
+
+    def _close(self, start: float, count: float) -> None:
+        """Count ``count`` recipients from ``start`` for their lifetime (lock held)."""
+        lifetime = self._lifetime(count)
+        heapq.heappush(self._closed, (start + lifetime, next(self._seq), count, start, lifetime))
 
     def _try_admit(self, n: float, hold: bool) -> float | _Entry:
         """Admit ``n`` now and return its entry, or return how long to wait first."""
@@ -171,35 +217,34 @@ class TokenBucket:
             self._expire(now)
             need = min(n, self._capacity)  # an oversize request waits for an empty window
             if self._in_window + need <= self._capacity + 1e-9:
-                log = self._log
-                last = log[-1] if log else None
-                if not hold and last is not None and not last.open and last.time == now:
-                    last.count += n
-                    entry = last
+                entry = _Entry(now, float(n), hold)
+                if hold:
+                    self._open += n
                 else:
-                    entry = _Entry(now, float(n), hold)
-                    log.append(entry)
+                    self._close(now, float(n))
                 self._in_window += n
                 self.admitted += int(n)
                 return entry
-            # Earliest time enough old entries leave the window.
+            # Earliest time enough answered entries leave the window.
             excess = self._in_window + need - self._capacity
-            freed = 0.0
-            latest = now
-            for entry in self._log:
-                if entry.open:  # wait for its request to finish, then look again
-                    return _OPEN_POLL
-                latest = max(latest, entry.time + self._lifetime(entry.count))
-                freed += entry.count
-                if freed >= excess - 1e-9:
-                    return max(latest - now, 1e-6)
-            return _OPEN_POLL  # pragma: no cover - the log always covers the excess
+            closed = self._closed
+            if not closed:  # only requests in flight: wait for answers, then look again
+                return _OPEN_POLL
+            if self._in_window - self._open >= excess - 1e-9:
+                freed = 0.0
+                for leaves, _, count, _, _ in sorted(closed):
+                    freed += count
+                    if freed >= excess - 1e-9:
+                        return max(leaves - now, 1e-6)
+            return max(min(closed[0][0] - now, _OPEN_POLL), 1e-6)
 
     def _finish(self, entry: _Entry) -> None:
         with self._lock:
             if entry.open:
                 entry.open = False
-                entry.time = max(entry.time, self._clock.now())
+                self._open -= entry.count
+                entry.time = max(entry.time, self._clock.now() - self._credit)
+                self._close(entry.time, entry.count)
 
     def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
         """Block until ``n`` recipients may go; True when admitted, False when ``abort`` was set.
@@ -274,18 +319,26 @@ class Reservation:
         self._entry = entry
 
     def done(self) -> None:
-        """The request finished (or failed): it counts from now on for one window."""
+        """The request finished (or failed): it counts from now on for one window (less the
+        bucket's credit)."""
         self._bucket._finish(self._entry)
 
 
 class AdaptiveRate:
     """AIMD control of a :class:`TokenBucket` when the provider's rate is not known.
 
-    * Slow start: until the first throttle, the rate doubles after each quiet ``period``.
+    * Slow start: until the first throttle, the rate doubles after each quiet
+      ``slow_start_period`` (default ``period``).
     * On throttling: ``rate *= decrease`` (at most once per ``period``, so a burst of
       throttled replies from one wave of requests counts once), never below ``floor``.
-    * After a quiet ``period`` with successes: ``rate += max(increase, 10% of the rate at the
-      last throttle)``, never above ``ceiling`` (so recovery takes ~5 periods at any scale).
+      With ``measured=True`` (the engine's choice) it falls instead to ``ACCEPTED_SHARE`` of
+      the recipients the provider *accepted* in the last second (:meth:`count`), when that is
+      lower than the rate: a throttle says the limit was just reached, and what got through
+      in that second is the best measure of it, so there is no halving to climb back from.
+    * After a quiet ``period`` with successes: ``rate += max(increase, probe × the rate at
+      the last throttle)`` (``probe`` 10 % by default, so recovery from a halving takes ~5
+      periods at any scale; the engine probes by 2 % from just below the limit, so that a
+      probe over it costs few throttled requests), never above ``ceiling``.
     """
 
     def __init__(
@@ -297,6 +350,9 @@ class AdaptiveRate:
         decrease: float = 0.5,
         increase: float | None = None,
         period: float = 1.0,
+        slow_start_period: float | None = None,
+        probe: float = 0.1,
+        measured: bool = False,
     ) -> None:
         if not 0 < decrease < 1:
             raise ValueError("decrease must be between 0 and 1")
@@ -308,6 +364,11 @@ class AdaptiveRate:
         self.decrease = decrease
         self.increase = float(increase) if increase is not None else max(1.0, floor)
         self.period = period
+        self.slow_start_period = period if slow_start_period is None else slow_start_period
+        self.probe = probe
+        self.measured = measured
+        self._accepted: deque[tuple[float, float]] = deque()  # (time, recipients), last 1 s
+        self._accepted_total = 0.0
         self.slow_start = True
         self._lock = threading.Lock()
         clock = bucket.clock
@@ -329,33 +390,92 @@ class AdaptiveRate:
         """Same as :meth:`TokenBucket.reserve`."""
         return self.bucket.reserve(n, abort)
 
+    def _measured_success(self, now: float) -> None:
+        """``on_success`` with ``measured``: grow smoothly, and only a rate that is used.
+
+        Slow start grows continuously (doubling every ``slow_start_period``) instead of in
+        steps: a step frees a whole window of admissions at once, and the part above the limit
+        comes back throttled; growing a little on every answer crosses the limit by a little.
+        Neither phase grows a rate the answers show is not used (a CPU-bound client, a short
+        frame): a rate far above what is sent would allow a burst later (RFC 7661's rule for
+        TCP's window, for the same reason).
+        """
+        if self._last_throttle is not None and now - self._last_throttle < self.period:
+            return
+        self._trim(now)
+        rate = self.bucket.rate
+        quiet = now - self._last_change
+        if self.slow_start:
+            if self._accepted_total < SLOW_START_USE * rate:
+                return  # (the quiet time keeps counting: the next step is at most 2x)
+            new = rate * 2 ** min(1.0, quiet / self.slow_start_period)
+        else:
+            if quiet < self.period:
+                return
+            self._last_change = now
+            if self._accepted_total < PROBE_USE * rate:
+                return
+            new = rate + max(self.increase, self.probe * (self._last_throttle_rate or 0.0))
+        self._last_change = now
+        self.bucket.set_rate(min(self.ceiling, new))
+
+    def count(self, recipients: float) -> None:
+        """``recipients`` were just accepted by the provider (for ``measured``)."""
+        if not self.measured or recipients <= 0:
+            return
+        with self._lock:
+            now = self._clock.now()
+            self._accepted.append((now, recipients))
+            self._accepted_total += recipients
+            self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        accepted = self._accepted  # caller holds the lock
+        while accepted and accepted[0][0] <= now - 1.0:
+            self._accepted_total -= accepted.popleft()[1]
+
     def on_throttle(self) -> None:
-        """A throttling answer arrived: back off multiplicatively (once per period)."""
+        """A throttling answer arrived: back off (once per period); see the class docstring."""
         with self._lock:
             now = self._clock.now()
             self.slow_start = False
             if self._last_throttle is not None and now - self._last_throttle < self.period:
                 return
             self._last_throttle = now
-            self._last_throttle_rate = self.bucket.rate
+            rate = self.bucket.rate
+            self._last_throttle_rate = rate
             self._last_change = now
-            self.bucket.set_rate(max(self.floor, self.bucket.rate * self.decrease))
+            new = rate * self.decrease
+            if self.measured:
+                self._trim(now)
+                got = ACCEPTED_SHARE * self._accepted_total
+                if 0 < got < rate:
+                    new = got
+                    # probe from the limit found, not from a slow start's overshoot
+                    self._last_throttle_rate = got / ACCEPTED_SHARE
+            self.bucket.set_rate(max(self.floor, new))
 
     def on_success(self) -> None:
         """An accepted request: probe upward once a quiet period has passed."""
         with self._lock:
             now = self._clock.now()
-            if now - self._last_change < self.period:
+            if self.measured:
+                self._measured_success(now)
+                return
+            period = self.slow_start_period if self.slow_start else self.period
+            if now - self._last_change < period:
                 return
             if self._last_throttle is not None and now - self._last_throttle < self.period:
                 return
-            self._last_change = now
+            quiet, self._last_change = now - self._last_change, now
             rate = self.bucket.rate
             if self.slow_start:
-                new = rate * 2
+                # Answers come in bursts at a low rate (a window's worth at once), so a quiet
+                # spell may span several periods: double once for each (at most 4x).
+                new = rate * 2 ** min(2, int(quiet / period))
             else:
                 # Additive, with a step that scales with the rate last found too high, so
                 # recovering from a halving takes a handful of periods at any scale.
-                step = max(self.increase, 0.1 * (self._last_throttle_rate or 0.0))
+                step = max(self.increase, self.probe * (self._last_throttle_rate or 0.0))
                 new = rate + step
             self.bucket.set_rate(min(self.ceiling, new))

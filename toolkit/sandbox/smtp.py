@@ -33,7 +33,10 @@ and the other entries in :mod:`toolkit.facts`):
 Each transaction asks the :class:`~toolkit.sandbox.policy.Policy` once, at the end of DATA, with
 all its recipients (so rate and quota count recipients, as SES does), then stores the message in
 the :class:`~toolkit.sandbox.mailbox.Mailbox` (interface ``"smtp"``), which records the mailbox
-simulator's events. Injected latency is added before the end-of-DATA reply.
+simulator's events. Injected latency delays every byte the client sends (a network's one-way
+delay, so each reply comes one latency later: a command-by-command transaction pays it once
+per command, as against SES's endpoint, which does not offer PIPELINING; pipelined commands
+travel together and pay it once). The TLS handshake itself is not delayed.
 
 Two credential pairs are accepted: the sandbox's own ``username``/``password``, and, when given,
 an SES-style pair: username = ``access_key_id``, password =
@@ -80,6 +83,7 @@ import hmac
 import logging
 import re
 import ssl
+from collections import deque
 from collections.abc import Awaitable
 from email.header import decode_header, make_header
 from types import TracebackType
@@ -222,10 +226,34 @@ class _SesSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._connections.add(self)  # a set: STARTTLS calls this a second time
+        faults = getattr(self.event_handler, "faults", None)
+        self._delay = faults.latency_s if faults is not None else 0.0
+        self._inbound: deque[tuple[float, bytes]] = deque()
+        self._lost = False
 
     def connection_lost(self, error: Exception | None) -> None:
+        self._lost = True
         self._connections.discard(self)
         super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        """The client's bytes, one injected latency late (in order)."""
+        if self._delay <= 0:
+            super().data_received(data)
+            return
+        due = self.loop.time() + self._delay
+        self._inbound.append((due, data))
+        if len(self._inbound) == 1:
+            self.loop.call_at(due, self._deliver)
+
+    def _deliver(self) -> None:
+        inbound, now = self._inbound, self.loop.time()
+        while inbound and inbound[0][0] <= now:
+            data = inbound.popleft()[1]
+            if not self._lost:
+                super().data_received(data)
+        if inbound:
+            self.loop.call_at(inbound[0][0], self._deliver)
 
     def abort(self) -> None:
         """Drop the connection now (server shutdown), the TCP socket underneath included."""
@@ -431,8 +459,6 @@ class _Handler:
         content = envelope.original_content or b""
         faults = self.faults
         if faults is not None:
-            if faults.latency_ms:
-                await asyncio.sleep(faults.latency_s)
             action = faults.draw()
             if action is FaultAction.DROP:
                 if server.transport is not None:

@@ -15,6 +15,9 @@ Contract:
   per-thread state it needs (one SMTP connection per worker, one shared HTTP client).
 * ``max_batch`` messages at most per ``send``; ``content_mode`` says which parts of a
   :class:`~toolkit.compose.message.Message` it reads; ``max_message_bytes`` is its size limit.
+* Optional: ``ready()``, called by a worker before the pacer admits its next batch, to do
+  setup that must not count against the pace (SMTP opens a connection there);
+  ``max_concurrency``, the most threads worth running (the engine's cap otherwise).
 
 Usage::
 

@@ -62,12 +62,19 @@ class TransportKind:
         """Messages (SMTP, SES) or recipients (bulk, Pinpoint) per provider call."""
         return int(self.transport_class().max_batch)
 
-    def create(self, target: Target, *, workers: int = 1, **options: Any) -> Transport:
+    def create(self, target: Target, *, workers: int | None = 1, **options: Any) -> Transport:
         """The transport pointed at ``target``, ready for ``workers`` threads (not opened).
 
-        ``options`` go to the transport's constructor (``extra_params``,
-        ``inline_templates``, ...); an unknown one raises TypeError.
+        ``workers=None`` (the engine sizes its threads from latency) readies it for the most
+        the engine may run, :data:`~toolkit.delivery.config.MAX_WORKERS` (HTTP connections
+        are opened on demand, so a large pool costs nothing until used). ``options`` go to
+        the transport's constructor (``extra_params``, ``inline_templates``, ...); an
+        unknown one raises TypeError.
         """
+        if workers is None:
+            from toolkit.delivery.config import MAX_WORKERS
+
+            workers = MAX_WORKERS
         endpoint = target.resolve(self)
         return self.transport_class().from_target(endpoint, workers=workers, **options)
 
@@ -124,8 +131,10 @@ def transport_kind(via: str) -> TransportKind:
     return kind
 
 
-def make_transport(via: str, target: Target, *, workers: int = 1, **options: Any) -> Transport:
+def make_transport(
+    via: str, target: Target, *, workers: int | None = 1, **options: Any
+) -> Transport:
     """``transport_kind(via).create(target, ...)``: the transport for ``via`` at ``target``."""
-    if not isinstance(workers, int) or workers < 1:
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigurationError(f"workers must be a whole number ≥ 1, not {workers!r}")
     return transport_kind(via).create(target, workers=workers, **options)

@@ -6,6 +6,14 @@ connection is opened with STARTTLS (or implicit TLS) and AUTH, reused for many m
 replaced after ``reconnect_after_messages`` messages or ``reconnect_after_seconds`` seconds (SES
 recycles the instances behind its SMTP endpoint), after a 421 reply, and after any disconnect.
 
+The pool follows the pace. The engine runs as many threads as the rate needs at the measured
+time per message (:mod:`toolkit.delivery.concurrency`; without PIPELINING, which SES's
+endpoint does not offer, every command costs a round trip: 4 per message). A thread opens a
+connection in :meth:`SmtpTransport.ready`, before the engine's pacer admits its message (so
+connecting does not eat into the pace), when it finds none idle; a connection left idle for
+:data:`IDLE_CLOSE_S` (half SES's idle timeout) is closed with QUIT when the pool shrinks,
+instead of being found dead later.
+
 One message is one SMTP transaction with the *full* envelope (To, Cc and Bcc; AWS's own smtplib
 sample forgets Cc/Bcc): ``MAIL FROM``, one ``RCPT TO`` per recipient, ``DATA``, the bytes of
 ``Message.raw``, and the final reply, whose ``250 Ok <id>`` gives the message id (smtplib's
@@ -27,6 +35,10 @@ What a failure means for the message:
 Why one module of this size: the connection pool, the transaction state machine (pipelined or
 not) and what each failure point means for the message are one protocol; split apart, "was the
 body written when this broke?" would be answered in two places.
+
+Why one module of this size: the pool, the transaction and the classification of its
+failures share one connection object and its state (pooled, mid-DATA, reusable); split
+apart, what a disconnect means would be decided in two places.
 
 Usage::
 
@@ -50,7 +62,7 @@ from email.policy import SMTP as SMTP_POLICY
 
 from toolkit.compose.message import ContentMode, Message
 from toolkit.errors import ProviderConfigurationError
-from toolkit.facts import SES_MAX_MESSAGE_BYTES
+from toolkit.facts import SES_MAX_MESSAGE_BYTES, SES_SMTP_IDLE_TIMEOUT
 from toolkit.results import Reply, Verdict
 from toolkit.targets import SmtpTarget
 from toolkit.transports.base import BaseTransport
@@ -62,6 +74,7 @@ from toolkit.transports.classify import (
 )
 
 __all__ = [
+    "IDLE_CLOSE_S",
     "PARTIAL_REFUSAL_CODE",
     "STALLED_CODE",
     "SmtpTransport",
@@ -71,6 +84,8 @@ __all__ = [
 
 PARTIAL_REFUSAL_CODE = "PartialRefusal"
 STALLED_CODE = "SMTPTimeout"
+IDLE_CLOSE_S = SES_SMTP_IDLE_TIMEOUT.value / 2
+"""Seconds an idle pooled connection is kept: SES closes one after ~10 s of silence."""
 
 _DOT_LINE = re.compile(rb"(?m)^\.")
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
@@ -138,11 +153,11 @@ class _StaleConnection(Exception):
 
 
 class _Connection:
-    __slots__ = ("opened_at", "pooled", "sent", "smtp")
+    __slots__ = ("idle_since", "opened_at", "pooled", "sent", "smtp")
 
     def __init__(self, smtp: smtplib.SMTP) -> None:
         self.smtp = smtp
-        self.opened_at = time.monotonic()
+        self.opened_at = self.idle_since = time.monotonic()
         self.sent = 0
         self.pooled = False  # True once it has waited in the pool (the server may have closed it)
 
@@ -202,6 +217,19 @@ class SmtpTransport(BaseTransport):
             self._quit(conn)
 
     # -- sending -----------------------------------------------------------------------------
+
+    def ready(self) -> None:
+        """Open a connection now if none is idle (the engine calls this before its pacer
+        admits the next message): connecting costs several round trips (EHLO, STARTTLS, EHLO,
+        AUTH) that must not count against the pace. Best effort: a failure is left for
+        :meth:`send` to report."""
+        if self._idle or self._closed:  # unlocked peek: a miss only costs a connect in send
+            return
+        try:
+            conn = self._connect()
+        except (_ConnectFailed, ProviderConfigurationError):
+            return
+        self._checkin(conn)
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
         """One SMTP transaction per message, in order; see the module docstring for errors."""
@@ -450,11 +478,25 @@ class SmtpTransport(BaseTransport):
 
     def _checkin(self, conn: _Connection) -> None:
         conn.pooled = True
+        now = conn.idle_since = time.monotonic()
+        stale: list[_Connection] = []
         with self._lock:
-            if not self._closed:
-                self._idle.append(conn)
-                return
-        self._quit(conn)
+            closed = self._closed
+            if not closed:
+                idle = self._idle
+                # The pool is a stack: the longest idle are at the bottom.
+                while idle and now - idle[0].idle_since > IDLE_CLOSE_S:
+                    stale.append(idle.pop(0))
+                idle.append(conn)
+        if closed:
+            stale.append(conn)
+        for old in stale:
+            self._quit(old)
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections waiting in the pool now."""
+        return len(self._idle)
 
     def _drop(self, conn: _Connection) -> None:
         with contextlib.suppress(OSError):

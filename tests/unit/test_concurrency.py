@@ -1,0 +1,230 @@
+"""Concurrency sized from the pace and the measured latency (issue 17), and the pacer's credit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from tests.fakes import FakeClock
+from tests.unit.test_engine import FakePlan
+from toolkit.compose.message import Message
+from toolkit.delivery.concurrency import MARGIN, SHRINK_AFTER_S, SPARE, Concurrency
+from toolkit.delivery.config import MAX_WORKERS, EngineConfig
+from toolkit.delivery.engine import SendEngine
+from toolkit.delivery.pacing import AdaptiveRate, TokenBucket
+from toolkit.errors import ConfigurationError
+from toolkit.results import Reply, Status, Verdict
+from toolkit.targets import Quota
+from toolkit.transports.base import BaseTransport
+
+
+class _Clocks:
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def advance(self, seconds: float, cpu_share: float = 0.0) -> None:
+        self.wall += seconds
+        self.cpu += seconds * cpu_share
+
+
+def _sizing(initial: int = 8, ceiling: int = 256) -> tuple[Concurrency, _Clocks]:
+    clocks = _Clocks()
+    sizing = Concurrency(
+        initial=initial, ceiling=ceiling, cpu_time=lambda: clocks.cpu, clock=lambda: clocks.wall
+    )
+    return sizing, clocks
+
+
+def test_need_is_rate_times_latency_over_recipients_per_call_with_margin() -> None:
+    sizing, clocks = _sizing()
+    for _ in range(20):
+        sizing.record(0.050, 1)
+    expected = -(-500 * 0.050 * MARGIN // 1) + SPARE  # ceil
+    assert sizing.need(500, 1) == expected
+    clocks.advance(0.2)
+    assert sizing.target(500, 1) == expected
+    bulk, _ = _sizing()
+    for _ in range(20):
+        bulk.record(0.050, 50)
+    assert bulk.need(5_000, 50) == -(-100 * 0.050 * MARGIN // 1) + SPARE
+
+
+def test_grows_at_once_shrinks_after_a_while_and_stays_within_the_ceiling() -> None:
+    sizing, clocks = _sizing(ceiling=40)
+    for _ in range(64):
+        sizing.record(0.150, 1)
+    clocks.advance(0.2)
+    assert sizing.target(500, 1) == 40  # 500 × 0.15 × 1.3 + 2 = 100, capped
+    for _ in range(128):
+        sizing.record(0.010, 1)
+    clocks.advance(0.2)
+    assert sizing.target(500, 1) == 40  # lower need: wait before letting workers go
+    clocks.advance(SHRINK_AFTER_S + 0.1)
+    assert sizing.target(500, 1) == sizing.need(500, 1) < 40
+    assert sizing.peak == 40
+
+
+def test_queueing_is_not_distance() -> None:
+    """Answers far slower than the fastest are a saturated server: sizing ignores the excess."""
+    sizing, _ = _sizing()
+    for i in range(128):
+        sizing.record(0.050 if i % 4 == 0 else 0.800, 1)  # median 0.8 s, fastest 0.05 s
+    assert sizing.need(500, 1) < 500 * 0.2 * MARGIN + SPARE + 1
+
+
+def test_does_not_grow_while_the_process_is_cpu_bound() -> None:
+    sizing, clocks = _sizing()
+    for _ in range(20):
+        sizing.record(0.050, 1)
+    clocks.advance(0.6, cpu_share=0.95)
+    assert sizing.target(500, 1) == 8
+    clocks.advance(0.6, cpu_share=0.2)
+    assert sizing.target(500, 1) > 8
+
+
+def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
+    sizing, _ = _sizing()
+    assert sizing.credit == 0.0
+    for seconds in (0.2, 0.05, 0.3):
+        sizing.record(seconds, 1)
+    for _ in range(200):  # the shortest leaves the recent samples, not the run's minimum
+        sizing.record(0.4, 1)
+    assert sizing.credit == pytest.approx(0.8 * 0.05)
+    batched = Concurrency(initial=8, ceiling=8, batched=True)
+    batched.record(0.05, 50)
+    assert batched.credit == 0.0
+
+
+def test_credit_lets_an_answered_request_leave_the_window_sooner() -> None:
+    """Without the credit, a request 150 ms away holds its slot for 1.15 s: 0.87 of the rate."""
+    for credit, expected in ((0.0, 1.15), (0.12, 1.03)):
+        clock = FakeClock()
+        bucket = TokenBucket(1, clock=clock)
+        bucket.set_credit(credit)
+        held = bucket.reserve(1)
+        assert held is not None
+        clock.advance(0.15)
+        held.done()
+        start = clock.now()
+        bucket.acquire(1)
+        assert clock.now() - start + 0.15 == pytest.approx(expected, abs=0.005)
+    bucket.set_credit(10)
+    assert bucket.credit == pytest.approx(0.5)  # at most half a window
+    with pytest.raises(ValueError):
+        bucket.set_credit(-1)
+
+
+def test_workers_default_is_automatic_and_an_explicit_number_is_kept() -> None:
+    assert EngineConfig().workers is None
+    assert EngineConfig(workers=3).workers == 3
+    with pytest.raises(ConfigurationError):
+        EngineConfig(workers=MAX_WORKERS + 1)
+    with pytest.raises(ConfigurationError):
+        EngineConfig(workers=0)
+
+
+class _Distant(BaseTransport):
+    """Answers after ``latency`` seconds; counts the most calls open at once."""
+
+    name = "memory"
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.open_now = 0
+        self.most_open = 0
+        self.lock = threading.Lock()
+
+    def send(self, batch: Sequence[Message]) -> list[Reply]:
+        with self.lock:
+            self.open_now += 1
+            self.most_open = max(self.most_open, self.open_now)
+        started = time.time()
+        time.sleep(self.latency)
+        with self.lock:
+            self.open_now -= 1
+        return [Reply(Verdict.ACCEPTED, started, time.time(), message_id="m")] * len(batch)
+
+
+@pytest.mark.slow
+def test_engine_keeps_enough_requests_in_flight_to_meet_the_pace_at_a_distance() -> None:
+    """Fails on the old engine: 8 threads at 100 ms make 80/s of the 300/s quota."""
+    transport = _Distant(0.100)
+    n = 600
+    engine = SendEngine(FakePlan(n), transport, EngineConfig(), quota=Quota(300, -1))
+    started = time.monotonic()
+    outcomes = engine.run()
+    elapsed = time.monotonic() - started
+    assert [o.status for o in outcomes] == [Status.SENT] * n
+    assert transport.most_open > 8
+    assert elapsed < n / 300 * 1.6  # ~2 s of pacing; 7.5 s with 8 threads
+    _, peak = engine.concurrency
+    assert peak >= transport.most_open - 1
+
+
+def test_an_explicit_worker_count_is_an_override() -> None:
+    transport = _Distant(0.02)
+    engine = SendEngine(FakePlan(40), transport, EngineConfig(workers=2), quota=Quota(1000, -1))
+    engine.run()
+    assert transport.most_open <= 2
+    assert engine.concurrency == (2, 2)
+
+
+def test_injected_pacer_sizes_from_its_rate() -> None:
+    """The Dask path passes a pacer (a lease of the cluster's rate): sizing uses its rate."""
+
+    class _Pacer:
+        def __init__(self) -> None:
+            self.bucket = TokenBucket(400)
+
+        @property
+        def rate(self) -> float:
+            return 400.0
+
+        @property
+        def capacity(self) -> float:
+            return 400.0
+
+        def reserve(self, n: float = 1, abort: threading.Event | None = None) -> object:
+            return self.bucket.reserve(n, abort)
+
+    transport = _Distant(0.06)
+    engine = SendEngine(FakePlan(300), transport, EngineConfig(), pacer=_Pacer())
+    outcomes = engine.run()
+    assert all(o.status is Status.SENT for o in outcomes)
+    assert transport.most_open > 8  # 400/s × 60 ms = 24 in flight
+
+
+def test_adaptive_falls_to_what_was_accepted_not_to_half() -> None:
+    clock = FakeClock()
+    adaptive = AdaptiveRate(TokenBucket(10, clock=clock), ceiling=10_000,
+                            slow_start_period=0.5, probe=0.02, measured=True)  # fmt: skip
+    for _ in range(80):  # slow start: every answer grows the rate a little, if it is used
+        clock.advance(0.05)
+        adaptive.count(adaptive.rate * 0.05)
+        adaptive.on_success()
+    assert adaptive.rate > 300
+    clock.advance(1.5)  # what slow start sent leaves the last second
+    for _ in range(20):
+        clock.advance(0.05)
+        adaptive.count(500 * 0.05)  # the provider's limit: 500/s
+    adaptive.on_throttle()
+    assert adaptive.rate == pytest.approx(0.95 * 500)
+    clock.advance(1.01)
+    adaptive.count(470)
+    adaptive.on_success()
+    assert adaptive.rate == pytest.approx(0.95 * 500 + 0.02 * 500)
+
+
+def test_adaptive_does_not_grow_a_rate_it_does_not_use() -> None:
+    clock = FakeClock()
+    adaptive = AdaptiveRate(TokenBucket(100, clock=clock), ceiling=10_000, measured=True)
+    adaptive.on_throttle()  # leaves slow start (nothing accepted yet: halves)
+    for _ in range(10):
+        clock.advance(1.01)
+        adaptive.count(10)  # a CPU-bound client sends 10/s of the 50/s allowed
+        adaptive.on_success()
+    assert adaptive.rate == 50

@@ -1,0 +1,205 @@
+"""How many requests to keep in flight: enough to meet the pace at the provider's latency.
+
+Throughput through a provider is bounded by requests in flight ÷ answer time (Little's law),
+so a fixed number of threads reaches the quota on loopback and falls far short at a real
+distance (8 threads at 50 ms make 160 SendEmail calls/s, not 500). :class:`Concurrency`
+measures each call's answer time and the recipients it carried, and says how many calls to
+keep in flight::
+
+    in flight = ceil(rate × answer time ÷ recipients per call × MARGIN) + SPARE
+
+It follows the median of the recent answer times, grows at once and shrinks slowly (after
+:data:`SHRINK_AFTER_S` of lower need), within ``[1, ceiling]``. It never paces: the pacer
+admits every request, so more workers than needed only wait for it.
+
+It sizes for at most :data:`QUEUEING` times the fastest recent answer: slower answers are
+queueing (a saturated server, a starved client), which more requests in flight only lengthen.
+It does not grow while the process is already CPU-bound (one core of CPU time per second of
+wall time, the GIL's limit): on loopback the "latency" is our own CPU, and more threads would
+only add contention. Beyond that, more processes help, not more threads (``send_partitioned``).
+
+The run's shortest answer time is also what the engine's pacer may credit back
+(:attr:`credit`; see :meth:`toolkit.delivery.pacing.TokenBucket.set_credit`).
+
+Usage::
+
+    sizing = Concurrency(initial=8, ceiling=256)
+    sizing.record(seconds=0.052, recipients=1)       # after each call
+    workers = sizing.target(rate=500.0, batch=1)     # how many threads to run now
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = [
+    "BATCH_CREDIT_SHARE",
+    "CPU_BOUND",
+    "CREDIT_SHARE",
+    "MARGIN",
+    "QUEUEING",
+    "SHRINK_AFTER_S",
+    "SPARE",
+    "Concurrency",
+]
+
+MARGIN = 1.3
+"""Calls in flight beyond Little's law: answer times vary, and a worker also spends time on
+the journal and on waiting for the pacer's turnstile between calls."""
+SPARE = 2
+"""Workers on top of the margin: one waiting for the pacer, one settling a reply."""
+SHRINK_AFTER_S = 2.0
+"""Seconds the need must stay lower before workers are let go (latency spikes are short)."""
+CPU_BOUND = 0.85
+"""Process CPU seconds per wall second above which growing stops (the GIL allows ~1.0)."""
+QUEUEING = 1.5
+"""An answer time above this many times the fastest recent one counts as queueing: sizing
+uses at most that (as TCP Vegas tells queueing from distance by the shortest round trip)."""
+CREDIT_SHARE = 0.8
+"""Share of the run's shortest answer time the pacer may credit (see ``credit``), for calls
+the provider counts at one moment (one message: SES SendEmail, an SMTP transaction)."""
+BATCH_CREDIT_SHARE = 0.0
+"""The same for calls of many recipients (SendBulkEmail, Pinpoint SendMessages): none. The
+provider may count the recipients one by one while it processes the call, a span inside the
+round trip that is neither the way out nor the way back and grows with the call and the
+provider's load (the sandbox does: against it at 50 ms, Pinpoint calls of 100 were throttled
+in 3 runs of 3 at a share of 0.5 and in 4 of 4 at 0.8, never at 0). These calls pace strictly:
+at most ``rate / (1 + latency)``."""
+_ALPHA = 0.2  # weight of a new sample in the smoothed recipients per call
+_SAMPLES = 128  # recent answer times kept for the minimum
+_PERIOD_S = 0.1  # the target is recomputed at most this often
+
+
+class Concurrency:
+    """Measured answer times → the number of calls to keep in flight; thread-safe.
+
+    Args:
+        initial: workers before the first answer is measured.
+        ceiling: workers at most (the engine's cap, see :data:`~.config.MAX_WORKERS`).
+        batched: calls carry many recipients (credit :data:`BATCH_CREDIT_SHARE`).
+        cpu_time: process CPU seconds (``time.process_time``); a seam for tests.
+        clock: wall seconds (``time.monotonic``); a seam for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        initial: int,
+        ceiling: int,
+        batched: bool = False,
+        cpu_time: Callable[[], float] = time.process_time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ceiling = max(1, int(ceiling))
+        self._share = BATCH_CREDIT_SHARE if batched else CREDIT_SHARE
+        self._current = max(1, min(int(initial), self.ceiling))
+        self._cpu_time = cpu_time
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._recipients: float | None = None  # smoothed recipients per call
+        self._recent: deque[float] = deque(maxlen=_SAMPLES)
+        self._shortest = math.inf  # the shortest answer of the run
+        self._last_eval = clock()
+        self._cpu_mark = (clock(), cpu_time())
+        self._cpu_share = 0.0
+        self._lower_since: float | None = None
+        self.peak = self._current  # the highest level reached (reports show it)
+
+    @property
+    def latency(self) -> float | None:
+        """The median answer time of the recent calls, seconds (None before the first).
+
+        The median, not a mean: a few slow answers (a new SMTP connection, a pause of the
+        process) must not double the threads, and a latency that really rose moves the median
+        within half the samples kept (a fraction of a second at the rates that need many).
+        """
+        with self._lock:
+            return self._median()
+
+    def _median(self) -> float | None:
+        recent = sorted(self._recent)  # caller holds the lock
+        return recent[len(recent) // 2] if recent else None
+
+    @property
+    def credit(self) -> float:
+        """Seconds the pacer may take off an answered request's window (0 before answers).
+
+        A request is counted by the provider somewhere inside its round trip; the next one
+        cannot arrive sooner than its own way out, and an answered one arrived no later than
+        its way back before the answer. The shortest round trip of the whole run bounds the
+        shortest way out plus the shortest way back (a run's *recent* shortest would not: a
+        slow spell may lengthen only one of the two legs); :data:`CREDIT_SHARE` of it leaves
+        room for the legs' shortest not coinciding (:data:`BATCH_CREDIT_SHARE` for calls of
+        many recipients).
+        """
+        shortest = self._shortest
+        return self._share * shortest if shortest < math.inf else 0.0
+
+    def record(self, seconds: float, recipients: int) -> None:
+        """One call took ``seconds`` and carried ``recipients`` recipients."""
+        seconds = max(0.0, seconds)
+        with self._lock:
+            self._recent.append(seconds)
+            if seconds < self._shortest:
+                self._shortest = seconds
+            if self._recipients is None:
+                self._recipients = float(recipients)
+            else:
+                self._recipients += _ALPHA * (recipients - self._recipients)
+
+    def need(self, rate: float, batch: float) -> int:
+        """Calls in flight that meet ``rate`` recipients/s at the measured answer time and
+        recipients per call (``batch`` until measured), before caps and CPU checks."""
+        with self._lock:
+            return self._need(rate, batch)
+
+    def _need(self, rate: float, batch: float) -> int:
+        latency = self._median()
+        if latency is None:
+            return self._current
+        # Answers far slower than the fastest recent one are queueing (at a saturated server,
+        # or in a CPU-starved client), not distance: more in flight would only queue longer.
+        latency = min(latency, QUEUEING * min(self._recent))
+        per_call = max(1.0, self._recipients or batch)
+        return math.ceil(rate / per_call * latency * MARGIN) + SPARE
+
+    def target(self, rate: float | None, batch: float) -> int:
+        """Workers to run now for ``rate`` (None = unpaced: stay where we are)."""
+        now = self._clock()
+        with self._lock:
+            if now - self._last_eval < _PERIOD_S or rate is None or rate <= 0:
+                return self._current
+            self._last_eval = now
+            self._sample_cpu(now)
+            want = min(self.ceiling, max(1, self._need(rate, batch)))
+            if want > self._current:
+                self._lower_since = None
+                if self._cpu_share < CPU_BOUND:
+                    self._current = want
+            elif want < self._current:
+                if self._lower_since is None:
+                    self._lower_since = now
+                elif now - self._lower_since >= SHRINK_AFTER_S:
+                    self._current = want
+                    self._lower_since = None
+            else:
+                self._lower_since = None
+            self.peak = max(self.peak, self._current)
+            return self._current
+
+    def _sample_cpu(self, now: float) -> None:
+        wall0, cpu0 = self._cpu_mark
+        if now - wall0 < 0.5:
+            return
+        cpu = self._cpu_time()
+        self._cpu_share = (cpu - cpu0) / (now - wall0)
+        self._cpu_mark = (now, cpu)
+
+    @property
+    def current(self) -> int:
+        """The level last decided."""
+        return self._current
