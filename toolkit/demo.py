@@ -96,7 +96,14 @@ def run_demo(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 results = send(
-                    frame, via=via, target=sandbox, sender=SENDER, progress=False, **templates
+                    frame,
+                    via=via,
+                    target=sandbox,
+                    sender=SENDER,
+                    progress=False,
+                    subject=templates["subject"],
+                    text=templates["text"],
+                    html=templates["html"],
                 )
             elapsed = time.perf_counter() - started
             for warning in {str(w.message) for w in caught}:

@@ -62,6 +62,7 @@ import email.utils
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,7 @@ class Plan:
 
     def preview(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` sendable rows as they would be sent: to, subject, text, size."""
-        records = []
+        records: list[dict[str, Any]] = []
         for item in self.render(self.sendable[:n]):
             if isinstance(item, Outcome):
                 records.append({"row_key": item.row_key, "to": item.recipient,
@@ -268,7 +269,7 @@ class _Renderer:
             name=spec.template_name, placeholders=tuple(placeholders),
         )  # fmt: skip
         static = ""
-        if self.sender_constant is not None:
+        if sender_address is not None:
             static += address_line("From", [(sender_name, sender_address)])
         for name, value in spec.headers:
             static += header_line(name, value)
