@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from toolkit.cli.report import report_cli
 from toolkit.measure import (
     ReportFigure,
     busiest_window,
@@ -18,7 +19,6 @@ from toolkit.measure import (
     plot_retries,
     plot_status,
     plot_throughput,
-    report_cli,
     save_figures,
     status_table,
     steady_rate,

@@ -110,8 +110,9 @@ def target_from_args(ns: argparse.Namespace) -> Any:
 def _target(ns: argparse.Namespace) -> Any:
     from toolkit.errors import ConfigurationError
     from toolkit.targets import AwsTarget, SmtpTarget
+    from toolkit.transports.registry import over_smtp
 
-    if ns.via == "smtp" and ns.smtp_host:
+    if over_smtp(ns.via) and ns.smtp_host:
         password = None
         if ns.smtp_password_env:
             password = os.environ.get(ns.smtp_password_env)
@@ -125,14 +126,14 @@ def _target(ns: argparse.Namespace) -> Any:
             tls=ns.smtp_tls,
             verify=not ns.smtp_no_verify,
         )
-    if ns.via != "smtp" and (ns.region or ns.profile or ns.endpoint_url):
+    if not over_smtp(ns.via) and (ns.region or ns.profile or ns.endpoint_url):
         return AwsTarget(
             region=ns.region,
             profile=ns.profile,
             endpoint_url=ns.endpoint_url,
             pinpoint_app_id=ns.pinpoint_app_id,
         )
-    if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
+    if over_smtp(ns.via) and (ns.region or ns.profile or ns.endpoint_url):
         raise ConfigurationError(
             "--via smtp needs --smtp-host (and --smtp-user/--smtp-password-env)"
         )

@@ -3,7 +3,8 @@
 The rooms: :mod:`.profile` (the question and the answer's parts), :mod:`.recommend` (the
 decision) with :mod:`.rules` (each rule's reasons), :mod:`.timing` and :mod:`.pricing`
 (how long and how much), :mod:`.features` (the feature table), :mod:`.ui` (ipywidgets),
-:mod:`.cli` (``python -m toolkit guide``), :mod:`.migrate` (Pinpoint SendMessages → SES v2).
+:mod:`.migrate` (Pinpoint SendMessages → SES v2); ``python -m toolkit guide`` is
+:mod:`toolkit.cli.guide`.
 
 Usage::
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.guide.cli import guide_cli
 from toolkit.guide.features import FeatureCell, feature_table, feature_table_records
 from toolkit.guide.profile import (
     CHANNELS,
@@ -53,7 +53,6 @@ __all__ = [
     "feature_table",
     "feature_table_records",
     "format_duration",
-    "guide_cli",
     "pinpoint_phase",
     "recommend",
     "seconds_to_send",
