@@ -305,13 +305,14 @@ def _run_label(path: Any) -> str:
 
 def render_features(rec: Recommendation) -> str:
     """The feature table, each cell linked to its fact."""
-    table = rec.feature_table()
+    table, day = rec.feature_table(), rec.today
     cell = "border-bottom: 1px solid #d1d9e0; padding: 3px 8px 3px 0; text-align: left"
     head = "".join(f'<th style="{cell}">{html.escape(c)}</th>' for c in table.columns)
     body = []
     for feature, row in table.iterrows():
         cells = "".join(
-            f'<td style="{cell}">{html.escape(c.text)}<br>{source_link(c.fact)}</td>' for c in row
+            f'<td style="{cell}">{html.escape(c.text)}<br>{source_link(c.fact, day)}</td>'
+            for c in row
         )
         body.append(f'<tr><td style="{cell}"><b>{html.escape(str(feature))}</b></td>{cells}</tr>')
     return (
