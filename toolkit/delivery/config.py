@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from toolkit.delivery.pacing import Clock
 from toolkit.errors import ConfigurationError
 
 __all__ = ["MAX_WORKERS", "MIN_RATE", "EngineConfig"]
@@ -84,6 +85,9 @@ class EngineConfig:
         queue_batches: batches waiting for a worker at most (default ``2 × workers``).
         drain_timeout: seconds to wait for requests in flight when stopping.
         progress_interval: seconds between progress snapshots sent to observers.
+        clock: the time the engine paces and backs off by (``now()``/``sleep()``); None is
+            the real monotonic clock. A seam for tests, which pass a fake clock so backoff
+            and pacing cost no real time (``tests/helpers.py``); not a setting to tune.
     """
 
     workers: int = 8
@@ -98,6 +102,7 @@ class EngineConfig:
     queue_batches: int | None = None
     drain_timeout: float = 30.0
     progress_interval: float = 0.1
+    clock: Clock | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         def store(name: str, **bounds: object) -> None:
@@ -116,5 +121,7 @@ class EngineConfig:
         store("queue_batches", low=1, whole=True)
         store("drain_timeout", low=0)
         store("progress_interval", low=0)
+        if self.clock is not None and not isinstance(self.clock, Clock):
+            raise ConfigurationError(f"clock must have now() and sleep(), not {self.clock!r}")
         if self.adaptive not in (None, True, False):
             raise ConfigurationError(f"adaptive must be True, False or None, not {self.adaptive!r}")
