@@ -71,8 +71,8 @@ _TONES = {
 
 def source_link(fact: Fact[Any], today: dt.date | None = None) -> str:
     """A visible link to the fact's source (its site, an arrow), the date it was read (and,
-    given ``today``, how long before it: past the review period the reader is told to check
-    the source), and a tag when the source is not AWS's own page."""
+    given the answer's date ``today``, how old it was then: past the review period the reader
+    is told to check the source), and a tag when the source is not AWS's own page."""
     url = fact.source
     parts = urlparse(url)
     label = parts.netloc
@@ -90,11 +90,9 @@ def source_link(fact: Fact[Any], today: dt.date | None = None) -> str:
 
 
 def _age(fact: Fact[Any], today: dt.date | None) -> str:
-    if today is None:
+    days = None if today is None else fact.age(today)  # as of the answer's date: a saved
+    if days is None or days < 0:  # answer does not change; read after it: nothing to warn of
         return ""
-    days = fact.age(today)  # as of the answer's date, so a saved answer does not change
-    if days < 0:
-        return " (read after this answer's date)"
     text = "1 day old" if days == 1 else f"{days} days old"
     if days > REVIEW_PERIOD.days:
         return f" ({text}: may be out of date, check the source)"
