@@ -221,6 +221,7 @@ def _is_png(path) -> bool:  # type: ignore[no-untyped-def]
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # draws and writes every figure
 def test_figures_render_to_png(frame: pd.DataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
     for name, fig in (
         ("t", plot_throughput(frame, configured_rate=10)),
