@@ -42,3 +42,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if errors:
             raise AssertionError(f"{where}: unexpected stderr output: {errors[0][:300]!r}")
     return result
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every notebook cell is ``slow``: a notebook runs as a whole in its own kernel, so the
+    inner loop (``-m "not slow"``) leaves the notebooks out."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from tests.fakes import FakeClock
 from toolkit.api import send
+from toolkit.delivery.config import EngineConfig
 
 SENDER = "sender@example.com"
 HI: dict[str, Any] = {"sender": SENDER, "subject": "Hi", "text": "x"}
@@ -20,6 +22,14 @@ def send_hi(df: pd.DataFrame, via: str = "ses", **options: Any) -> pd.DataFrame:
     values: dict[str, Any] = {**HI, "progress": False}
     values.update(options)
     return send(df, via, **values)
+
+
+def fake_time(**settings: Any) -> EngineConfig:
+    """An :class:`EngineConfig` (``settings`` as its fields) on a :class:`FakeClock`: the
+    engine's backoff and pacing waits advance the fake clock at once, so a test of retries
+    never sleeps through them. Pass it as ``send(..., config=fake_time(max_attempts=10))``.
+    Not for tests that measure the pace itself against a real server's clock."""
+    return EngineConfig(clock=FakeClock(), **settings)
 
 
 def freeze_botocore_clock(monkeypatch: Any, when: dt.datetime) -> None:

@@ -153,3 +153,79 @@ def test_readme_transport_table_is_the_registry() -> None:
         assert row[1] == kind.call, f"README says {row[1]!r} for {kind.name}"
         assert row[2] == str(kind.max_batch)
         assert row[3] == kind.quota_source
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    """The commands sit on top of the library: ``toolkit.cli`` imports the rooms, never the
+    other way (else ``import toolkit.guide`` would load every command's parser)."""
+    above = {"toolkit.__main__"} | {n for n in MODULES if n.split(".")[:2] == ["toolkit", "cli"]}
+    offenders = {
+        name: sorted(i for i in _imports(name, path) if i.split(".")[:2] == ["toolkit", "cli"])
+        for name, path in MODULES.items()
+        if name not in above
+    }
+    offenders = {name: found for name, found in offenders.items() if found}
+    assert not offenders, f"modules below the CLI import it: {offenders}"
+
+
+TRANSPORT_NAMES = frozenset({*TRANSPORTS, "ses", "ses-bulk", "pinpoint", "smtp"})
+REGISTRY = "toolkit.transports.registry"
+
+
+def _string_literals(node: ast.AST) -> set[str]:
+    """The string constants ``node`` is, or holds as a tuple/list/set display."""
+    items = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return {i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)}
+
+
+def _names_via(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "via") or (
+        isinstance(node, ast.Attribute) and node.attr == "via"
+    )
+
+
+def _via_comparisons(source: str) -> list[str]:
+    """Comparisons (``==``, ``in``, ``match``/``case``) of ``via`` with a string literal, or of
+    anything with a transport's name as a literal."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            literals = set().union(*(_string_literals(s) for s in sides))
+            if literals & TRANSPORT_NAMES or (literals and any(_names_via(s) for s in sides)):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                values = [p.value for p in ast.walk(case.pattern) if isinstance(p, ast.MatchValue)]
+                literals = set().union(*(_string_literals(v) for v in values))
+                if literals & TRANSPORT_NAMES or (literals and _names_via(node.subject)):
+                    found.append(f"line {case.pattern.lineno}: case {ast.unparse(case.pattern)}")
+    return found
+
+
+def test_only_the_registry_compares_via_with_a_transport_name() -> None:
+    """What a transport is (SMTP or an AWS API, Pinpoint or SES) is asked of its
+    ``TransportKind`` (``over_smtp``, ``through_pinpoint``); a ``via == "smtp"`` elsewhere is a
+    second list of transports that a new one would silently miss."""
+    offenders = {
+        name: found
+        for name, path in MODULES.items()
+        if name != REGISTRY and (found := _via_comparisons(path.read_text(encoding="utf-8")))
+    }
+    assert not offenders, "compare via through the registry instead:\n" + "\n".join(
+        f"{name}: {line}" for name, lines in sorted(offenders.items()) for line in lines
+    )
+
+
+def test_the_via_rule_sees_each_shape() -> None:
+    """The rule above must catch what it forbids (else it proves little)."""
+    caught = [
+        'if via == "smtp": pass',
+        'if ns.via != "x": pass',
+        'ok = kind.endpoint in ("aws", "smtp")',
+        'ok = "pinpoint" in vias',
+        'match via:\n    case "ses-bulk": pass',
+    ]
+    for source in caught:
+        assert _via_comparisons(source), source
+    assert not _via_comparisons('if kind.over_smtp and name == "other": pass')

@@ -1,4 +1,4 @@
-"""Project-wide checks: ruff is clean, and the public API changes only on purpose."""
+"""Project-wide checks: ruff and mypy are clean, and the public API changes only on purpose."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ def test_ruff_format_is_applied() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_is_clean() -> None:
+    """The package ships ``py.typed``: users' type checkers read our annotations, so they
+    must hold (settings in pyproject.toml's ``[tool.mypy]``)."""
+    pytest.importorskip("mypy", reason="mypy is not installed (it comes with the [test] extra)")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "toolkit"], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -48,7 +48,7 @@ from typing import Any
 from toolkit.compose.render import placeholders
 from toolkit.errors import ConfigurationError
 from toolkit.targets import AwsTarget, SmtpTarget, Target
-from toolkit.transports.registry import TRANSPORTS
+from toolkit.transports.registry import TRANSPORTS, through_pinpoint
 
 __all__ = ["Check", "CheckReport", "check"]
 
@@ -148,7 +148,7 @@ def check(
         if aws is not None:
             checks += _Account(aws, via).checks(
                 sender=sender,
-                template=template if via != "smtp" else None,
+                template=template if not kind.over_smtp else None,
                 configuration_set=configuration_set,
                 columns=columns,
                 rows=rows,
@@ -292,7 +292,7 @@ class _Account:
                 out += self._sender(ses, _bare(sender))
             if configuration_set:
                 out.append(self._configuration_set(ses, configuration_set))
-            if self.via == "pinpoint":
+            if through_pinpoint(self.via):
                 out += self._pinpoint(template, columns)
             elif template:
                 out.append(self._ses_template(ses, template, columns))

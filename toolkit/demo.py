@@ -79,7 +79,7 @@ def run_demo(
     """Send the sample through each transport and print the table; returns an exit status."""
     from toolkit.api import send
     from toolkit.sandbox import Sandbox
-    from toolkit.transports.registry import names
+    from toolkit.transports.registry import names, through_pinpoint
 
     vias = tuple(vias) if vias is not None else names()
     data_dir = find_data_dir(data)
@@ -96,7 +96,14 @@ def run_demo(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 results = send(
-                    frame, via=via, target=sandbox, sender=SENDER, progress=False, **templates
+                    frame,
+                    via=via,
+                    target=sandbox,
+                    sender=SENDER,
+                    progress=False,
+                    subject=templates["subject"],
+                    text=templates["text"],
+                    html=templates["html"],
                 )
             elapsed = time.perf_counter() - started
             for warning in {str(w.message) for w in caught}:
@@ -110,6 +117,6 @@ def run_demo(
     print("invalid: the sample's deliberately bad rows, refused before sending, with a reason;")
     print("skipped: a repeated recipient. Bounces and complaints of the simulator addresses arrive")
     print("later, as events: see notebooks/01_send_a_batch.ipynb.")
-    if "pinpoint" in vias:
+    if any(through_pinpoint(via) for via in vias):
         print(PINPOINT_NOTE)
     return 0

@@ -8,8 +8,10 @@ Rules for an entry: the source is AWS's own English page (docs.aws.amazon.com,
 aws.amazon.com, an AWS-owned repository) wherever one exists; otherwise ``provenance`` says
 what it is instead (``third-party``, ``field-report``, or ``toolkit`` for the toolkit's own
 choice) and the guide says so next to the reason. ``checked`` is the day the source was
-actually read, and no fact may go unread for longer than :data:`REVIEW_PERIOD` (a test fails
-when one does).
+actually read, and no fact may go unread for longer than :data:`REVIEW_PERIOD`:
+``python -m toolkit.facts --check-stale`` fails listing the stale ones (``.ci/run`` runs it; the
+tests do not read the clock, so a user's test run never fails because time passed), and the
+guide shows every fact's age next to its source.
 
 Why one module of this size: it is a register, not logic. Keeping every dated fact in one
 file is what makes a review possible (one place to re-read, one date per entry), and splitting
@@ -19,7 +21,10 @@ all import.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -33,7 +38,8 @@ PROVENANCE_LABEL: dict[str, str] = {
     "toolkit": "the toolkit's own choice",
 }
 
-#: Every fact is re-read at least this often; tests/unit/test_facts.py fails past it.
+#: Every fact is re-read at least this often; ``python -m toolkit.facts --check-stale`` fails
+#: past it.
 REVIEW_PERIOD = dt.timedelta(days=90)
 
 
@@ -46,6 +52,10 @@ class Fact(Generic[T]):
     checked: dt.date
     note: str = ""
     provenance: Provenance = "aws"
+
+    def age(self, today: dt.date | None = None) -> int:
+        """Days since the source was read, as of ``today`` (default: now)."""
+        return ((today or dt.date.today()) - self.checked).days
 
     @property
     def from_aws(self) -> bool:
@@ -1130,3 +1140,49 @@ SES_SMTP_PORTS: Fact[tuple[tuple[int, ...], tuple[int, ...]]] = Fact(
     _MAXIMA_READ,
     "STARTTLS on 25, 587 and 2587; TLS Wrapper (implicit TLS) on 465 and 2465.",
 )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m toolkit.facts [--check-stale] [--today YYYY-MM-DD]``: every fact with its
+    age; with ``--check-stale``, exit status 1 and the list of facts past the review period.
+
+    A command rather than a default test: a test that reads the clock would start failing on
+    a user's machine 90 days after a release, for a reason that is ours to act on.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit.facts", description="The dated facts and how old each is."
+    )
+    parser.add_argument(
+        "--check-stale",
+        action="store_true",
+        help=f"exit 1 when a fact was read more than {REVIEW_PERIOD.days} days ago",
+    )
+    parser.add_argument(
+        "--today", type=dt.date.fromisoformat, default=None, help="as of this day (YYYY-MM-DD)"
+    )
+    args = parser.parse_args(argv)
+    today = args.today or dt.date.today()
+    stale = overdue(today)
+    if not args.check_stale:
+        for name, fact in sorted(all_facts().items(), key=lambda item: item[1].checked):
+            mark = "  STALE" if name in stale else ""
+            print(f"{fact.age(today):>5} days  {name}  (checked {fact.checked}){mark}")
+        return 0
+    if not stale:
+        oldest = max(fact.age(today) for fact in all_facts().values())
+        print(f"all {len(all_facts())} facts read within {REVIEW_PERIOD.days} days "
+              f"(oldest: {oldest} days)")  # fmt: skip
+        return 0
+    print(
+        f"{len(stale)} facts not read for more than {REVIEW_PERIOD.days} days; read each source "
+        "again and update its value, source and checked date in toolkit/facts.py:",
+        file=sys.stderr,
+    )
+    for name, fact in sorted(stale.items()):
+        print(f"  {name}: checked {fact.checked} ({fact.age(today)} days ago) {fact.source}",
+              file=sys.stderr)  # fmt: skip
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -401,7 +401,7 @@ class SmtpTarget:
 
     def resolve(self, kind: TransportKind) -> SmtpTarget:
         """This target, for SMTP; the API transports need an :class:`AwsTarget`."""
-        if kind.endpoint != "smtp":
+        if not kind.over_smtp:
             raise ConfigurationError(
                 f"via={kind.name!r} needs an AwsTarget (region, profile or endpoint), "
                 "not an SmtpTarget"

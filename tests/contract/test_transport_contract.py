@@ -22,17 +22,19 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from tests.helpers import fake_time
 from toolkit.api import send
 from toolkit.compose.message import ContentMode, Message
 from toolkit.compose.plan import plan
 from toolkit.compose.spec import ComposeSpec
+from toolkit.delivery.config import EngineConfig
 from toolkit.errors import ProviderConfigurationError
 from toolkit.results import Reply, Verdict
 from toolkit.sandbox import Sandbox
@@ -150,17 +152,27 @@ def messages(transport: Transport, n: int) -> list[Message]:
     return rendered  # type: ignore[return-value]
 
 
-def send_through(provider: Provider, df: pd.DataFrame, **options: Any) -> pd.DataFrame:
-    """``toolkit.send`` through this provider's transport (the engine, retries, pacing)."""
+def send_through(
+    provider: Provider, df: pd.DataFrame, *, fake_clock: bool = False, **engine: Any
+) -> pd.DataFrame:
+    """``toolkit.send`` through this provider's transport (the engine, retries, pacing), with
+    ``engine`` settings. ``fake_clock``: backoff and pacing waits cost no real time (the
+    sandboxes run at 1000/s, far above what one test sends in a real second, so pacing on a
+    fake clock cannot outrun them); the order in which concurrent requests reach the
+    sandbox's seeded faults is then less settled, so a test on it must not depend on it."""
+    config = fake_time(**engine) if fake_clock else EngineConfig(**engine)
     if provider.name == "memory":  # a transport object has no quota: give the sandbox's rate
-        rate = provider.sandbox.policy.max_send_rate
-        return send(
-            df, target=provider.transport(), compose=SPEC, rate=rate, progress=False, **options
-        )
+        config = replace(config, rate=provider.sandbox.policy.max_send_rate)
+        return send(df, target=provider.transport(), compose=SPEC, config=config, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PinpointEndOfSupportWarning)
         return send(
-            df, via=provider.name, target=provider.sandbox, compose=SPEC, progress=False, **options
+            df,
+            via=provider.name,
+            target=provider.sandbox,
+            compose=SPEC,
+            config=config,
+            progress=False,
         )
 
 
@@ -193,7 +205,7 @@ def test_throttling_is_an_answer_and_the_engine_retries_and_counts_it(
     provider = provider_factory(throttle_rate=0.3, seed=4)  # seed 4: the first call throttles
     with provider.transport() as transport:  # enough provider calls for several throttles
         rows = min(150, 12 * max(1, transport.max_batch))
-    results = send_through(provider, frame(rows), max_attempts=10)
+    results = send_through(provider, frame(rows), fake_clock=True, max_attempts=10)
     assert results["status"].eq("sent").all(), results["status"].value_counts()
     assert results["attempts"].max() > 1  # some rows needed a retry, and it was counted
     sent_ids = results["message_id"].tolist()

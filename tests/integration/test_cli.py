@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
+pytestmark = pytest.mark.slow  # every test runs `python -m toolkit` in a new process
 
 
 def run_cli(

@@ -376,7 +376,21 @@ def _clients(
     return boto, quick, provider
 
 
-@pytest.mark.parametrize("case", MATRIX, ids=[_ids(c) for c in MATRIX])
+def _in_the_inner_loop(case: tuple[Any, ...]) -> bool:
+    """16 of the matrix's cases: each Region with one endpoint kind (in turn) and every FIPS ×
+    dual-stack pair, each pair with its own kind of credentials; so every value of every axis
+    is in it. The other cases are marked ``slow``: the default run has them all."""
+    region, fips, dual, endpoint, creds = case
+    return ENDPOINTS.index(endpoint) == REGIONS.index(region) % len(ENDPOINTS) and (
+        CREDENTIALS.index(creds) == 2 * fips + dual
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=() if _in_the_inner_loop(c) else pytest.mark.slow) for c in MATRIX],
+    ids=[_ids(c) for c in MATRIX],
+)
 def test_fast_client_is_boto3_on_the_wire(
     wire: Recorder, monkeypatch: pytest.MonkeyPatch, case: tuple[Any, ...]
 ) -> None:

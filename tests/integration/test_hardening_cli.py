@@ -112,6 +112,7 @@ def test_row1_ledger_in_a_missing_directory_stops_before_sending(
 # -- row 2: Ctrl-C -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_row2_interrupting_a_send_writes_every_row_so_far_and_says_where(
     tmp_path: Path, signum: int, status: int
@@ -206,6 +207,7 @@ FIFTEEN: list[tuple[list[str], Callable[[Path], None] | None, tuple[str, ...]]] 
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("flags", "prepare", "needles"), FIFTEEN)
 def test_row4_each_bad_setting_is_one_line_naming_it_and_nothing_is_sent(
     cli: Cli, box: Sandbox, small_csv: Path, tmp_path: Path, flags: list[str],

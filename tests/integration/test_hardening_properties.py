@@ -49,6 +49,8 @@ _TRICKY = st.sampled_from(
      "{{x}}", "}}", "=?utf-8?q?x?=", " ", ""]
 )  # fmt: skip
 
+pytestmark = pytest.mark.slow  # hypothesis drives real sends and CLI runs
+
 
 def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     """One of the strategies, picked in proportion to its weight (one_of picks evenly)."""

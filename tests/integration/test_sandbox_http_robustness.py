@@ -287,6 +287,7 @@ def test_restart_with_a_state_directory_keeps_everything(
     assert second.mailbox.count() == 2
 
 
+@pytest.mark.slow
 def test_mailbox_is_readable_from_another_process(
     make_sandbox: Callable[..., Sandbox], tmp_path: Any
 ) -> None:

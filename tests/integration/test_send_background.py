@@ -26,6 +26,7 @@ def delivered(sandbox: Sandbox) -> Counter[str]:
     return counts
 
 
+@pytest.mark.slow
 def test_cancel_then_resume_delivers_every_row_once(tmp_path: Path) -> None:
     df = frame(400)
     ledger = tmp_path / "run.sqlite"

@@ -9,6 +9,7 @@ import os
 import re
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ from toolkit.compose import ComposeSpec, plan
 from toolkit.compose.message import ContentMode, Message
 from toolkit.compose.mime import normalize_display_name
 from toolkit.results import Outcome, Status
+
+pytestmark = pytest.mark.slow  # hypothesis searches a large input space: the default run
 
 _EXAMPLES = int(os.environ.get("TOOLKIT_HYPOTHESIS_EXAMPLES", "300"))  # more: set the env var
 _TRICKY = st.sampled_from(

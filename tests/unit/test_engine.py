@@ -6,6 +6,7 @@ import itertools
 import random
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -633,3 +634,30 @@ def test_the_ledger_disk_filling_mid_run_stops_with_one_error_and_nothing_twice(
     for position, outcome in enumerate(outcomes):
         if position not in sent_first:
             assert outcome.status is Status.SENT
+
+
+def test_the_config_clock_reaches_the_engine_so_backoff_costs_no_real_time() -> None:
+    """``EngineConfig(clock=...)`` is how a test's fake clock reaches an engine that
+    ``toolkit.send`` builds (tests/helpers.py ``fake_time``): every row is throttled twice,
+    and the backoff is spent on the fake clock, not slept."""
+    clock = FakeClock()
+    calls: Counter[str] = Counter()
+
+    def handler(m: Message) -> Reply | None:
+        calls[m.row_key] += 1
+        if calls[m.row_key] <= 2:
+            return Reply(Verdict.THROTTLED, 0.0, 0.0, code="Throttling")
+        return None
+
+    started = time.monotonic()
+    config = EngineConfig(workers=2, max_attempts=5, clock=clock)
+    outcomes = SendEngine(FakePlan(20), RecordingTransport(handler), config).run()
+    assert statuses(outcomes) == {"sent": 20}
+    assert clock.sleeps and sum(clock.sleeps) > 0.1  # backoff happened, on the fake clock
+    assert time.monotonic() - started < 5
+    assert "clock" not in repr(config) and config == EngineConfig(workers=2, max_attempts=5)
+
+
+def test_a_config_clock_must_be_a_clock() -> None:
+    with pytest.raises(ConfigurationError, match="clock must have now"):
+        EngineConfig(clock=object())  # type: ignore[arg-type]

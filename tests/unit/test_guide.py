@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit import facts
+from toolkit.cli.guide import guide_cli
 from toolkit.errors import ConfigurationError
 from toolkit.facts import Fact
 from toolkit.guide import (
@@ -23,7 +24,6 @@ from toolkit.guide import (
     feature_table,
     feature_table_records,
     format_duration,
-    guide_cli,
     pinpoint_phase,
     recommend,
     seconds_to_send,

@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from toolkit.compose.mime import (
     normalize_display_name,
     safe_filename,
 )
+
+pytestmark = pytest.mark.slow  # hypothesis searches a large input space: the default run
 
 _EXAMPLES = int(os.environ.get("TOOLKIT_HYPOTHESIS_EXAMPLES", "300"))  # more: set the env var
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from toolkit.cli.report import report_cli
 from toolkit.measure import (
     ReportFigure,
     busiest_window,
@@ -18,7 +19,6 @@ from toolkit.measure import (
     plot_retries,
     plot_status,
     plot_throughput,
-    report_cli,
     save_figures,
     status_table,
     steady_rate,
@@ -221,6 +221,7 @@ def _is_png(path) -> bool:  # type: ignore[no-untyped-def]
     return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # draws and writes every figure
 def test_figures_render_to_png(frame: pd.DataFrame, tmp_path) -> None:  # type: ignore[no-untyped-def]
     for name, fig in (
         ("t", plot_throughput(frame, configured_rate=10)),

@@ -102,7 +102,7 @@ class ConnectionPool:
         endpoint: Endpoint,
         *,
         max_connections: int = 10,
-        connect_timeout: float = 5.0,
+        connect_timeout: float | None = 5.0,
         read_timeout: float | None = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         socket_options: Sequence[tuple[int, int, int]] = _NODELAY,

@@ -24,9 +24,10 @@ Exit status:
 
 Add --debug anywhere (or set TOOLKIT_DEBUG=1) to see the traceback of an unexpected error.
 
-One module per command (:mod:`.send`, :mod:`.serve`, :mod:`.demo`); ``report`` and ``guide``
-are :mod:`toolkit.measure.cli` and :mod:`toolkit.guide.cli`. Each command module has
-``add_parser(sub)``, which registers its arguments and its handler.
+One module per command (:mod:`.send`, :mod:`.check`, :mod:`.serve`, :mod:`.demo`,
+:mod:`.report`, :mod:`.guide`); nothing below ``cli/`` imports it. Each command module has
+``add_parser(sub)``, which registers its arguments and its handler (``report`` and ``guide``
+parse their own arguments: their ``*_cli(argv)`` is called with the rest of the line).
 """
 
 from __future__ import annotations
@@ -95,11 +96,11 @@ class _OneLine(logging.Handler):
 
 def _dispatch(args: list[str]) -> int:
     if args and args[0] == "report":
-        from toolkit.measure.cli import report_cli
+        from toolkit.cli.report import report_cli
 
         return report_cli(args[1:])
     if args and args[0] == "guide":
-        from toolkit.guide import guide_cli
+        from toolkit.cli.guide import guide_cli
 
         return guide_cli(args[1:])
     parser = _parser()

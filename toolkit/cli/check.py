@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.cli.common import add_where_arguments, read_frame, target_from_args
-from toolkit.transports.registry import names
+from toolkit.transports.registry import names, over_smtp
 
 EXIT_FAILED = 3
 """A check failed (1 stays "a bug", as for every command)."""
@@ -58,9 +58,11 @@ def run(ns: argparse.Namespace) -> int:
     from toolkit.checks import check
     from toolkit.targets import AwsTarget
 
-    target = target_from_args(ns, account_too=True) if ns.via != "smtp" or ns.smtp_host else None
+    target = (
+        target_from_args(ns, account_too=True) if not over_smtp(ns.via) or ns.smtp_host else None
+    )
     account = None
-    if ns.via == "smtp" and (ns.region or ns.profile or ns.endpoint_url):
+    if over_smtp(ns.via) and (ns.region or ns.profile or ns.endpoint_url):
         account = AwsTarget(region=ns.region, profile=ns.profile, endpoint_url=ns.endpoint_url)
     report = check(
         ns.via,

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from toolkit.transports.registry import over_smtp, through_pinpoint
+
 __all__ = ["add_where_arguments", "named_flags", "read_frame", "target_from_args"]
 
 
@@ -128,17 +130,17 @@ def _check_flags_fit(ns: argparse.Namespace, account_too: bool) -> None:
     from toolkit.errors import ConfigurationError
 
     smtp, aws = _given(ns, _SMTP_FLAGS), _given(ns, _AWS_FLAGS)
-    if ns.via != "smtp" and smtp:
+    if not over_smtp(ns.via) and smtp:
         raise ConfigurationError(
             f"{smtp[0]} is for --via smtp; --via {ns.via} sends through the AWS API "
             "(--region/--profile/--endpoint-url say where)"
         )
-    if ns.via == "smtp" and aws and not account_too:
+    if over_smtp(ns.via) and aws and not account_too:
         raise ConfigurationError(
             f"{aws[0]} is for the AWS API; --via smtp needs --smtp-host (and "
             "--smtp-user/--smtp-password-env)"
         )
-    if ns.pinpoint_app_id and ns.via != "pinpoint":
+    if ns.pinpoint_app_id and not through_pinpoint(ns.via):
         raise ConfigurationError(f"--pinpoint-app-id is for --via pinpoint, not --via {ns.via}")
     if ns.sandbox is not None and (smtp or aws):
         raise ConfigurationError(f"--sandbox sends to a local sandbox: drop {(smtp + aws)[0]}")
@@ -151,7 +153,7 @@ def _target(ns: argparse.Namespace, account_too: bool) -> Any:
     _check_flags_fit(ns, account_too)
     if isinstance(ns.sandbox, str):
         return served_sandbox(Path(ns.sandbox), ns.via)
-    if ns.via == "smtp" and ns.smtp_host:
+    if over_smtp(ns.via) and ns.smtp_host:
         password = None
         if ns.smtp_password_env:
             password = os.environ.get(ns.smtp_password_env)
@@ -166,7 +168,7 @@ def _target(ns: argparse.Namespace, account_too: bool) -> Any:
             verify=not ns.smtp_no_verify,
             **_timeout(ns, "timeout"),
         )
-    if ns.via != "smtp" and (ns.region or ns.profile or ns.endpoint_url):
+    if not over_smtp(ns.via) and (ns.region or ns.profile or ns.endpoint_url):
         return AwsTarget(
             region=ns.region,
             profile=ns.profile,
@@ -196,7 +198,7 @@ def served_sandbox(state: Path, via: str) -> Any:
             f"'python -m toolkit sandbox --state {state}'"
         ) from exc
     endpoint: AwsTarget | SmtpTarget
-    if via == "smtp":
+    if over_smtp(via):
         endpoint = SmtpTarget(
             host=info["smtp_host"], port=info["smtp_port"], username=info["smtp_username"],
             password=info["smtp_password"], tls="starttls",

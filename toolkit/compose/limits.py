@@ -87,10 +87,10 @@ def call_problem(spec: ComposeSpec, transport: str) -> str | None:
                     f"tag {name!r}={value!r}: SES takes tag {part}s of letters, digits, '_' "
                     f"and '-' only, at most {SES_TAG_RULE.value[1]} characters"
                 )
-    name = spec.configuration_set
-    if name is not None and _SET_NAME.fullmatch(name) is None:
+    set_name = spec.configuration_set
+    if set_name is not None and _SET_NAME.fullmatch(set_name) is None:
         return (
-            f"configuration_set {name!r}: SES names hold letters, digits, '_' and '-' only, at "
+            f"configuration_set {set_name!r}: SES names hold letters, digits, '_' and '-' only, at "
             f"most {SES_CONFIGURATION_SET_NAME.value[1]} characters"
         )
     for attachment in spec.attachments:

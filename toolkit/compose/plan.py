@@ -65,6 +65,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape as html_escape
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,7 @@ from toolkit.compose.spec import (
 )
 from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
 from toolkit.results import Outcome, Status, results_frame
+from toolkit.transports.registry import bulk_template_data
 
 
 def plan(
@@ -167,7 +169,7 @@ class Plan:
     def preview(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` sendable rows as they would be sent: to, subject, the text in full
         (it was cut at 80 characters, mid-word), size. :mod:`.preview` shows whole messages."""
-        records = []
+        records: list[dict[str, Any]] = []
         for item in self.render(self.sendable[:n]):
             if isinstance(item, Outcome):
                 records.append({"row_key": item.row_key, "to": item.recipient,
@@ -299,7 +301,7 @@ class _Renderer:
             name=spec.template_name, placeholders=tuple(placeholders),
         )  # fmt: skip
         static = ""
-        if self.sender_constant is not None:
+        if sender_address is not None:
             static += address_line("From", [(sender_name, sender_address)])
         for name, value in spec.headers:
             static += header_line(name, value)
@@ -421,7 +423,7 @@ class _Renderer:
             size = len("".join(data.values()).encode("utf-8")) + 8 * len(data)
             if size > self.max_bytes:
                 raise _Late(TOO_LARGE, f"template data is {size:,} bytes; limit {self.max_bytes:,}")
-            if self.transport == "ses-bulk" and size > TEMPLATE_DATA_MAX // 6:
+            if bulk_template_data(self.transport) and size > TEMPLATE_DATA_MAX // 6:
                 # Exact, as the transport will send it (SES counts the JSON's characters; an
                 # escaped control character takes six, so smaller rows cannot be over).
                 chars = len(json.dumps(data, ensure_ascii=False))

@@ -64,6 +64,7 @@ from toolkit.compose.spec import (
 from toolkit.compose.suppression import SUPPRESSED, suppressed_rows
 from toolkit.errors import ConfigurationError, MissingColumnError
 from toolkit.results import Outcome, Status
+from toolkit.transports.registry import bulk_template_data
 
 # Headers compose writes itself; spec.headers may not set them.
 _RESERVED_HEADERS = frozenset(
@@ -417,7 +418,7 @@ class Preflight:
         """Rows whose SendBulkEmail template data is surely over SES's 262,144 characters (a
         lower bound: the cells' text plus each key's share of the JSON; the exact size is
         measured when the row is rendered)."""
-        if self.transport != "ses-bulk" or self.mode is not ContentMode.TEMPLATE:
+        if not bulk_template_data(self.transport) or self.mode is not ContentMode.TEMPLATE:
             return
         floor = np.full(self.n, 2, dtype=np.int64)
         for column in value_columns:

@@ -30,6 +30,7 @@ from toolkit import facts
 from toolkit.compose.plan import Plan
 from toolkit.compose.spec import DUPLICATE_RECIPIENT, ComposeSpec
 from toolkit.errors import ConfigurationError
+from toolkit.transports.registry import through_pinpoint
 
 _NO_MATH = "tex2jax_ignore mathjax_ignore"  # MathJax leaves "$0.12 … $0.10" as text
 __all__ = ["SendPlan", "from_plan"]
@@ -227,7 +228,7 @@ def _identifying(df: pd.DataFrame, spec: ComposeSpec, identify: list[str] | None
 
 
 def _price(transport: str) -> tuple[float | None, str]:
-    if transport == "pinpoint":
+    if through_pinpoint(transport):
         fact = facts.PINPOINT_PRICE_EMAIL
         return fact.value, f"Pinpoint's historical ${fact.value * 1000:.2f} per 1,000"
     fact = facts.SES_PRICE_OUTBOUND_PER_1000

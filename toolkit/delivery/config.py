@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from toolkit.delivery.pacing import Clock
 from toolkit.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ class EngineConfig:
             the automatic level).
         drain_timeout: seconds to wait for requests in flight when stopping.
         progress_interval: seconds between progress snapshots sent to observers.
+        clock: the time the engine paces and backs off by (``now()``/``sleep()``); None is
+            the real monotonic clock. A seam for tests, which pass a fake clock so backoff
+            and pacing cost no real time (``tests/helpers.py``); not a setting to tune.
     """
 
     workers: int | None = None
@@ -116,6 +120,7 @@ class EngineConfig:
     queue_batches: int | None = None
     drain_timeout: float = 30.0
     progress_interval: float = 0.1
+    clock: Clock | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         def store(name: str, **bounds: object) -> None:
@@ -137,6 +142,8 @@ class EngineConfig:
         if self.resend_changed not in (True, False):
             raise ConfigurationError(f"resend_changed must be True or False, not "
                                      f"{self.resend_changed!r}")  # fmt: skip
+        if self.clock is not None and not isinstance(self.clock, Clock):
+            raise ConfigurationError(f"clock must have now() and sleep(), not {self.clock!r}")
         if self.adaptive not in (None, True, False):
             raise ConfigurationError(f"adaptive must be True, False or None, not {self.adaptive!r}")
 

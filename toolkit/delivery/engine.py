@@ -232,7 +232,7 @@ class SendEngine:
         self._transport = transport
         self._ledger = ledger
         self._quota = quota
-        self._clock = clock or MonotonicClock()
+        self._clock = clock or self.config.clock or MonotonicClock()
         self._retry = retry or RetryPolicy.standard(
             self.config.max_attempts, retry_unknown=self.config.retry_unknown
         )

@@ -4,8 +4,8 @@ The rooms: :mod:`.profile` (the question and the answer's parts), :mod:`.recomme
 decision) with :mod:`.rules` (each rule's reasons), :mod:`.timing` and :mod:`.pricing`
 (how long and how much), :mod:`.capacity` (does a month's mail fit the quota),
 :mod:`.features` (the feature table), :mod:`.export` (the answer as Markdown, to share),
-:mod:`.card` and :mod:`.ui` (HTML and ipywidgets), :mod:`.cli` (``python -m toolkit guide``),
-:mod:`.migrate` (Pinpoint SendMessages → SES v2).
+:mod:`.card` and :mod:`.ui` (HTML and ipywidgets), :mod:`.migrate` (Pinpoint SendMessages →
+SES v2); ``python -m toolkit guide`` is :mod:`toolkit.cli.guide`.
 
 Usage::
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.guide.capacity import Capacity, CapacityStatus, check_capacity
-from toolkit.guide.cli import guide_cli
 from toolkit.guide.features import FeatureCell, feature_table, feature_table_records
 from toolkit.guide.profile import (
     CHANNELS,
@@ -61,7 +60,6 @@ __all__ = [
     "feature_table",
     "feature_table_records",
     "format_duration",
-    "guide_cli",
     "pinpoint_phase",
     "recommend",
     "seconds_to_send",

@@ -19,13 +19,14 @@ Usage::
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from toolkit import facts
-from toolkit.facts import PROVENANCE_LABEL, Fact
+from toolkit.facts import PROVENANCE_LABEL, REVIEW_PERIOD, Fact
 from toolkit.guide.capacity import CapacityStatus
 from toolkit.guide.timing import format_duration, known_limits
 
@@ -70,9 +71,10 @@ _TONES = {
 }
 
 
-def source_link(fact: Fact[Any]) -> str:
-    """A visible link to the fact's source (its site, an arrow), the date it was read, and a
-    tag when the source is not AWS's own page."""
+def source_link(fact: Fact[Any], today: dt.date | None = None) -> str:
+    """A visible link to the fact's source (its site, an arrow), the date it was read (and,
+    given the answer's date ``today``, how old it was then: past the review period the reader
+    is told to check the source), and a tag when the source is not AWS's own page."""
     url = fact.source
     parts = urlparse(url)
     label = parts.netloc
@@ -84,8 +86,19 @@ def source_link(fact: Fact[Any]) -> str:
     return (
         f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener" '
         f'title="{html.escape(url, quote=True)}" style="{_LINK}">{html.escape(label)}&nbsp;↗</a>'
-        f' <span style="{_MUTED}">checked {fact.checked.isoformat()}</span>{tag}'
+        f' <span style="{_MUTED}">checked {fact.checked.isoformat()}{_age(fact, today)}</span>'
+        f"{tag}"
     )
+
+
+def _age(fact: Fact[Any], today: dt.date | None) -> str:
+    days = None if today is None else fact.age(today)  # as of the answer's date: a saved
+    if days is None or days < 0:  # answer does not change; read after it: nothing to warn of
+        return ""
+    text = "1 day old" if days == 1 else f"{days} days old"
+    if days > REVIEW_PERIOD.days:
+        return f" ({text}: may be out of date, check the source)"
+    return f" ({text})"
 
 
 def render_card(rec: Recommendation, *, compact: bool = False, notes: tuple[str, ...] = ()) -> str:
@@ -111,7 +124,10 @@ def render_card(rec: Recommendation, *, compact: bool = False, notes: tuple[str,
         if not (email and w.rule == "quota-unknown") and not w.rule.startswith("capacity-")
     ]
     if warnings:
-        items = "".join(f"<li>{html.escape(w.text)} {source_link(w.fact)}</li>" for w in warnings)
+        day = rec.today
+        items = "".join(
+            f"<li>{html.escape(w.text)} {source_link(w.fact, day)}</li>" for w in warnings
+        )
         parts.append(
             f'<div class="toolkit-guide-warnings"><div style="{_HEAD}">Watch out</div>'
             f'<ul style="margin: 0; padding-left: 1.4em">{items}</ul></div>'
@@ -190,7 +206,8 @@ def _answer(rec: Recommendation) -> str:
 
 
 def _reasons(rec: Recommendation, compact: bool) -> str:
-    items = [f"<li>{html.escape(r.text)} {source_link(r.fact)}</li>" for r in rec.reasons]
+    day = rec.today
+    items = [f"<li>{html.escape(r.text)} {source_link(r.fact, day)}</li>" for r in rec.reasons]
     shown, folded = (items[:3], items[3:]) if compact else (items, [])
     more = ""
     if folded:
@@ -231,7 +248,7 @@ def _cost(rec: Recommendation, compact: bool) -> str:
         + "</table>"
         + "".join(f'<div style="{_MUTED}">{html.escape(n)}</div>' for n in rec.cost.notes)
         + f'<div style="{_MUTED}">Sources: '
-        + " · ".join(source_link(f) for f in sources.values())
+        + " · ".join(source_link(f, rec.today) for f in sources.values())
         + "</div>"
     )
     line = (
@@ -277,13 +294,13 @@ def _time(rec: Recommendation, notes: tuple[str, ...]) -> str:
         parts.append(
             f"<div>{t.messages:,} emails at your quota ({t.max_send_rate:g}/s{daily}): "
             f"<b{red}>{_duration(t.at_quota_s)}{month}</b>{headroom}. Limited by the "
-            f"{t.limited_by}.{unknown_daily} {source_link(t.quota_fact)}</div>"
+            f"{t.limited_by}.{unknown_daily} {source_link(t.quota_fact, rec.today)}</div>"
         )
     else:
         parts.append(
             f'<div style="{_NOTE}"><b>No time estimate: your sending quota is not given.</b> '
             f"{html.escape(known_limits())} Enter your max send rate to see the time. "
-            f"{source_link(t.quota_fact)}</div>"
+            f"{source_link(t.quota_fact, rec.today)}</div>"
         )
     if t.measured and t.messages:
         head = (

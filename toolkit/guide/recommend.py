@@ -60,6 +60,7 @@ from toolkit.guide.timing import (
     format_duration,
     known_limits,
 )
+from toolkit.transports.registry import through_pinpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +295,7 @@ def recommend(
     phase = pinpoint_phase(today)
     throughput = Throughput.coerce(measured)
     if throughput is not None and phase is PinpointPhase.ENDED:  # no longer a way to send email
-        rates = tuple((k, v) for k, v in throughput.rates if k != "pinpoint")
+        rates = tuple((k, v) for k, v in throughput.rates if not through_pinpoint(k))
         throughput = Throughput(rates, throughput.source)
     c = Collector()
     email = "email" in p.channels

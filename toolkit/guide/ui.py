@@ -347,7 +347,7 @@ def export_links(rec: Recommendation) -> str:
 
 def render_features(rec: Recommendation) -> str:
     """The feature table, each cell linked to its fact, as wide as the guide."""
-    table = rec.feature_table()
+    table, day = rec.feature_table(), rec.today
     cell = (
         "border-bottom: 1px solid #d1d9e0; padding: 3px 10px 3px 0; text-align: left; "
         "vertical-align: top"
@@ -356,7 +356,8 @@ def render_features(rec: Recommendation) -> str:
     body = []
     for feature, row in table.iterrows():
         cells = "".join(
-            f'<td style="{cell}">{html.escape(c.text)}<br>{source_link(c.fact)}</td>' for c in row
+            f'<td style="{cell}">{html.escape(c.text)}<br>{source_link(c.fact, day)}</td>'
+            for c in row
         )
         body.append(f'<tr><td style="{cell}"><b>{html.escape(str(feature))}</b></td>{cells}</tr>')
     return (

@@ -3,8 +3,8 @@
 :mod:`.report` (counts, throughput, latency, failures), :mod:`.figures` (matplotlib figures
 that show themselves in a notebook: throughput, status per transport, retries, latency,
 failures),
-:mod:`.events` (bounces, complaints, deliveries from the sandbox or SES via SNS/SQS),
-:mod:`.cli` (``python -m toolkit report``).
+:mod:`.events` (bounces, complaints, deliveries from the sandbox or SES via SNS/SQS);
+``python -m toolkit report`` is :mod:`toolkit.cli.report`.
 
 Usage::
 
@@ -13,7 +13,6 @@ Usage::
     plot_throughput(results)        # the picture, with the quota line when the results know it
 """
 
-from toolkit.measure.cli import load_results, report_cli
 from toolkit.measure.events import events_from_sandbox, events_from_sqs, join_events
 from toolkit.measure.figures import (
     ReportFigure,
@@ -29,6 +28,7 @@ from toolkit.measure.report import (
     busiest_window,
     failure_table,
     latencies_ms,
+    load_results,
     status_table,
     steady_rate,
     summarize,
@@ -50,7 +50,6 @@ __all__ = [
     "plot_retries",
     "plot_status",
     "plot_throughput",
-    "report_cli",
     "save_figures",
     "status_table",
     "steady_rate",

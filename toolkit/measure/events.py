@@ -130,17 +130,17 @@ def join_events(results: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         .agg(",".join)
     )
 
-    def column(series: pd.Series, fill: Any = None) -> np.ndarray:
-        aligned = series.reindex(position)
-        return aligned.to_numpy() if fill is None else aligned.fillna(fill).to_numpy()
+    def aligned(series: pd.Series, fill: Any = None) -> np.ndarray:
+        values = series.reindex(position)
+        return values.to_numpy() if fill is None else values.fillna(fill).to_numpy()
 
-    out["event"] = column(best["event"])
+    out["event"] = aligned(best["event"])
     out["event_time"] = pd.Series(best["event_time"].reindex(position).to_numpy(), index=out.index)
     for name in ("bounce_type", "bounce_subtype", "feedback_type"):
-        out[name] = column(best[name])
-    out["event_detail"] = column(best["detail"])
-    out["event_count"] = column(count, 0).astype(int)
-    out["event_types"] = column(types)
+        out[name] = aligned(best[name])
+    out["event_detail"] = aligned(best["detail"])
+    out["event_count"] = aligned(count, 0).astype(int)
+    out["event_types"] = aligned(types)
     return out
 
 
@@ -206,7 +206,7 @@ def parse_ses_notification(
     ``detail``), and both SES flavours: feedback notifications (``notificationType``) and
     configuration-set event publishing (``eventType``).
     """
-    data = _load(body)
+    data: Mapping[str, Any] | None = _load(body)
     if data is None:
         return []
     if "Message" in data and ("Type" in data or "TopicArn" in data):
@@ -223,7 +223,7 @@ def parse_ses_notification(
         return []
     event = _event_name(kind)
     message_id = mail.get("messageId")
-    destination = [str(r) for r in mail.get("destination") or []]
+    destination: list[str | None] = [str(r) for r in mail.get("destination") or []]
     tags = mail.get("tags")
     base = {
         "message_id": message_id,

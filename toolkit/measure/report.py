@@ -2,7 +2,8 @@
 
 Reads the results DataFrame (``toolkit.results`` columns; one row per input row) and needs
 nothing else, so it works as well on a CSV saved last week as on a frame just returned by
-``toolkit.api.send``. The figures are in :mod:`.figures`, the command line in :mod:`.cli`.
+``toolkit.api.send``. The figures are in :mod:`.figures`, the command line in
+:mod:`toolkit.cli.report`.
 
 Why "rate" is measured on ``started_at``: pacing controls when requests *leave*, so the
 busiest one-second window of request starts is what a provider's rate limit sees.
@@ -26,12 +27,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from toolkit.results import OUTCOME_COLUMNS, TIME_COLUMNS, Status, epoch_seconds
+from toolkit.results_io import read_results
 
 #: Error codes that mean "slow down" across SES, Pinpoint and SMTP (454 is SES SMTP throttling).
 THROTTLE_PATTERN = re.compile(r"throttl|toomanyrequests|ratelimit|rate exceeded|^454", re.I)
@@ -163,6 +166,11 @@ class Summary:
             parts.append("<b>Failures</b>" + self.failures.head(20).to_html(index=False))
         parts.append("</div>")
         return "".join(parts)
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """Read a results file written by the toolkit (.csv, .parquet, .json or .jsonl)."""
+    return read_results(path)
 
 
 def summarize(results: pd.DataFrame, configured_rate: float | None = None) -> Summary:

@@ -178,11 +178,20 @@ class HttpApi:
 
 
 def _error(style: str, status: int, code: str, message: str) -> tuple[int, bytes, str]:
-    if style == "pinpoint":
-        body = {"Message": message, "RequestID": random_uuid()}
-    else:
-        body = {"message": message}
+    body = _ERROR_BODIES.get(style, _ses_error_body)(message)
     return status, json.dumps(body).encode(), code
+
+
+def _ses_error_body(message: str) -> dict[str, str]:
+    return {"message": message}
+
+
+def _pinpoint_error_body(message: str) -> dict[str, str]:
+    return {"Message": message, "RequestID": random_uuid()}
+
+
+# Each service's error body, by the API style of the route (the service, not a ``via``).
+_ERROR_BODIES = {"ses": _ses_error_body, "pinpoint": _pinpoint_error_body}
 
 
 def _response(status: int, body: bytes, error_type: str | None, close: bool) -> bytes:

@@ -411,7 +411,7 @@ class Sandbox:
         from toolkit.sandbox.target import aws_target_for, smtp_target_for
 
         self._require_running()
-        if kind.endpoint == "smtp":
+        if kind.over_smtp:
             if self._smtp is None:
                 raise SandboxError("this sandbox was started with smtp=False")
             return smtp_target_for(self)

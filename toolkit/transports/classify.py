@@ -200,6 +200,10 @@ _TABLES: dict[str, dict[str, Verdict | None]] = {
     "pinpoint": PINPOINT_ERRORS,
 }
 
+# HTTP statuses that mean "this account or setup is refused", per service: Pinpoint also
+# answers 404 for an application id it does not know.
+_REFUSING_STATUSES: dict[str, tuple[int, ...]] = {"pinpoint": (401, 403, 404)}
+
 
 def classify_aws_error(service: str, code: str, message: str, http_status: int = 0) -> Classified:
     """Classify one AWS API error response (``ClientError``'s code, message and HTTP status).
@@ -218,7 +222,7 @@ def classify_aws_error(service: str, code: str, message: str, http_status: int =
         verdict: Verdict | None = Verdict.THROTTLED
     elif http_status >= 500:
         verdict = Verdict.TRANSIENT
-    elif http_status in (401, 403) or (service == "pinpoint" and http_status == 404):
+    elif http_status in _REFUSING_STATUSES.get(service, (401, 403)):
         verdict = CONFIGURATION
     elif 400 <= http_status < 500:
         verdict = Verdict.REJECTED

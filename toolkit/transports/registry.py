@@ -2,6 +2,8 @@
 
 Everything that offers a choice of transport reads it from here: :func:`toolkit.send`, the
 CLI's ``--via`` choices and help, the demo, and the README's table (a test compares them).
+Code elsewhere asks a kind what it is (``over_smtp``, ``through_pinpoint``) and never compares
+``via`` with a name (``tests/test_architecture.py`` holds that).
 A transport's capabilities (``max_batch``, ``content_mode``, ``max_message_bytes``) are
 attributes of its class, read through :meth:`TransportKind.transport_class`, so they too are
 stated once.
@@ -26,7 +28,15 @@ if TYPE_CHECKING:
     from toolkit.targets import Target
     from toolkit.transports.base import Transport
 
-__all__ = ["TRANSPORTS", "TransportKind", "make_transport", "names", "transport_kind"]
+__all__ = [
+    "TRANSPORTS",
+    "TransportKind",
+    "make_transport",
+    "names",
+    "over_smtp",
+    "through_pinpoint",
+    "transport_kind",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,23 @@ class TransportKind:
         """The transport class (imported now: it pulls in botocore or smtplib)."""
         module, _, cls = self.implementation.partition(":")
         return getattr(importlib.import_module(module), cls)
+
+    @property
+    def over_smtp(self) -> bool:
+        """Sends over SMTP (to an SmtpTarget), not through an AWS API."""
+        return self.endpoint == "smtp"
+
+    @property
+    def through_pinpoint(self) -> bool:
+        """Sends through Amazon Pinpoint (its application id, its templates, its end of
+        support) rather than SES."""
+        return self.name == "pinpoint"
+
+    @property
+    def bulk_template_data(self) -> bool:
+        """Sends each destination's template data to SES's SendBulkEmail, whose size SES
+        limits (262,144 characters per destination)."""
+        return self.name == "ses-bulk"
 
     @property
     def max_batch(self) -> int:
@@ -129,6 +156,25 @@ def transport_kind(via: str) -> TransportKind:
     if kind is None:
         raise ConfigurationError(f"via must be one of {', '.join(TRANSPORTS)}; got {via!r}")
     return kind
+
+
+def over_smtp(via: str) -> bool:
+    """``via`` names a transport that sends over SMTP (False for a name that is none)."""
+    kind = TRANSPORTS.get(via) if isinstance(via, str) else None
+    return kind is not None and kind.over_smtp
+
+
+def bulk_template_data(via: str) -> bool:
+    """``via`` sends per-destination template data to SES SendBulkEmail (False for a name
+    that is none)."""
+    kind = TRANSPORTS.get(via) if isinstance(via, str) else None
+    return kind is not None and kind.bulk_template_data
+
+
+def through_pinpoint(via: str) -> bool:
+    """``via`` names a transport that sends through Pinpoint (False for a name that is none)."""
+    kind = TRANSPORTS.get(via) if isinstance(via, str) else None
+    return kind is not None and kind.through_pinpoint
 
 
 def make_transport(

@@ -5,19 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-import pandas as pd
 
 from toolkit.cli.parser import OneLineParser
 from toolkit.measure.figures import known_rates, save_figures
-from toolkit.measure.report import summarize
-from toolkit.results_io import read_results
-
-
-def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a results file written by the toolkit (.csv, .parquet, .json or .jsonl)."""
-    return read_results(path)
+from toolkit.measure.report import load_results, summarize
 
 
 def report_cli(argv: Sequence[str] | None = None) -> int:
