@@ -163,7 +163,7 @@ def send_through(
     config = fake_time(**engine) if fake_clock else EngineConfig(**engine)
     if provider.name == "memory":  # a transport object has no quota: give the sandbox's rate
         config = replace(config, rate=provider.sandbox.policy.max_send_rate)
-        return send(df, target=provider.transport(), compose=SPEC, config=config, progress=False)
+        return send(df, transport=provider.transport(), compose=SPEC, config=config, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PinpointEndOfSupportWarning)
         return send(

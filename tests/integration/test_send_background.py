@@ -88,3 +88,33 @@ def test_works_inside_a_running_event_loop() -> None:
 
     results = asyncio.run(cell())
     assert results["status"].eq("sent").all()
+
+
+def test_the_handle_follows_the_future_protocol() -> None:
+    """done()/result()/exception()/add_done_callback() behave as concurrent.futures.Future's;
+    cancel() stops cleanly and the frame (rows not sent: Cancelled) is still the result."""
+    import concurrent.futures
+
+    from tests.helpers import HI
+    from toolkit.transports.memory import RecordingTransport
+
+    frame = pd.DataFrame({"email": [f"user{i}@example.com" for i in range(400)]})
+    handle = send_in_background(frame, "ses", transport=RecordingTransport(), rate=100, **HI)
+    seen: list[object] = []
+    handle.add_done_callback(seen.append)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        handle.result(timeout=0.05)
+    assert not handle.done() and handle.running()
+    assert handle.cancel() is True
+    results = handle.result(timeout=30)
+    assert handle.done() and handle.cancelled() and handle.exception() is None
+    assert seen == [handle]
+    assert set(results["status"]) <= {"sent", "skipped"} and len(results) == 400
+    assert (results["error_code"] == "Cancelled").any()
+    assert handle.cancel() is False  # already over
+
+    failing = send_in_background(frame.head(3), "ses", transport=RecordingTransport(),
+                                 to="nope", **HI)  # fmt: skip
+    assert isinstance(failing.exception(timeout=30), MissingColumnError)
+    with pytest.raises(MissingColumnError):
+        failing.result()
