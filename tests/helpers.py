@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -86,3 +89,50 @@ def run_cli(capsys: Any, *args: Any) -> tuple[int, list[str]]:
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
     return code, [line for line in err.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def serve_sandbox(state: Path, *flags: str) -> Iterator[dict[str, Any]]:
+    """``python -m toolkit sandbox --state STATE FLAGS`` in its own process: the JSON line it
+    printed (plus ``state``), until the block ends (SIGTERM, then a clean exit)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "sandbox", "--state", str(state), *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line, proc.stderr.read() if proc.stderr else "no output"
+        info = json.loads(line)
+        info["state"] = str(state)
+        yield info
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def kill_when(child: Any, ready: Any, *, within: float = 60.0) -> None:
+    """SIGKILL ``child`` (a Popen) as soon as ``ready()`` is true; it must still be running."""
+    import signal
+    import time
+
+    try:
+        deadline = time.monotonic() + within
+        while not ready():
+            assert child.poll() is None, "the child finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()

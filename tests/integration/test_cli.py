@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import smtplib
 import ssl
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+
+from tests.helpers import serve_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
@@ -38,26 +39,8 @@ def run_cli(
 def served_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A sandbox started with ``python -m toolkit sandbox`` in its own process."""
     state = tmp_path_factory.mktemp("state")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "sandbox", "--state", str(state), "--rate", "5000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read()
-        info = json.loads(line)
-        info["state"] = str(state)
+    with serve_sandbox(state, "--rate", "5000") as info:
         yield info
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=20) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
 
 
 def test_sandbox_prints_one_json_line_with_connection_details(served_sandbox: dict) -> None:

@@ -9,18 +9,16 @@ kill come back ``unknown`` and are not resent).
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import send_hi
+from tests.helpers import kill_when, send_hi
 from toolkit.sandbox import Sandbox
 
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -43,17 +41,7 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     with Sandbox(rate=1500, latency_ms=10) as sandbox:
         info_path.write_text(json.dumps(sandbox.info()), encoding="utf-8")
         child = subprocess.Popen([sys.executable, str(CHILD), str(info_path), str(ledger), str(N)])
-        try:
-            deadline = time.monotonic() + 60
-            while ledger_sent(ledger) < N // 4:
-                assert child.poll() is None, "the child finished before it could be killed"
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            child.send_signal(signal.SIGKILL)
-            assert child.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if child.poll() is None:
-                child.kill()
+        kill_when(child, lambda: ledger_sent(ledger) >= N // 4)
         before = sum(1 for _ in sandbox.mailbox.messages()["message_id"])
         assert 0 < before < N
 

@@ -15,9 +15,7 @@ hold 0.95 R from the first second (the benchmark group ``latency`` reports the f
 from __future__ import annotations
 
 import io
-import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import serve_sandbox
 from toolkit.measure.report import busiest_window
 from toolkit.results import epoch_seconds
 
@@ -47,37 +46,8 @@ def latency_sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     """``python -m toolkit sandbox --latency-ms 50 --rate R`` in its own process."""
     rate = request.param
     state = tmp_path / "state"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "sandbox",
-            "--state",
-            str(state),
-            "--latency-ms",
-            str(LATENCY_MS),
-            "--rate",
-            str(rate),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line, proc.stderr.read() if proc.stderr else "no output"
-        info = json.loads(line)
-        info["state"] = str(state)
+    with serve_sandbox(state, "--latency-ms", str(LATENCY_MS), "--rate", str(rate)) as info:
         yield info
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
 
 
 def _accepted_times(state: str) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import kill_when
 from toolkit import send
 from toolkit.compose.spec import ComposeSpec
 from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
@@ -151,17 +151,7 @@ def test_sigkill_then_resume_with_event_resolution(tmp_path: Path) -> None:
         child = subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(info_path), str(ledger_path), str(n)], env=env
         )
-        try:
-            deadline = time.monotonic() + 90
-            while sandbox.mailbox.count() < n // 4:
-                assert child.poll() is None, "the child finished before it could be killed"
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
-            child.send_signal(signal.SIGKILL)
-            assert child.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if child.poll() is None:
-                child.kill()
+        kill_when(child, lambda: sandbox.mailbox.count() >= n // 4, within=90)
         time.sleep(0.5)  # the stated wait: requests the server had received are answered
         with Ledger(ledger_path) as ledger:
             unknown_before = ledger.counts().get("unknown", 0)
