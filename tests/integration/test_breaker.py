@@ -34,9 +34,10 @@ def run_engine(
              max_message_bytes=transport.max_message_bytes, transport="ses")  # fmt: skip
     transport.open()
     try:
-        engine = SendEngine(p, transport, EngineConfig(rate=100.0, workers=2),
-                            ledger=Ledger(ledger), breaker=breaker)  # fmt: skip
-        outcomes = engine.run()
+        with Ledger(ledger) as journal:  # one send per ledger: closed before the next opens
+            engine = SendEngine(p, transport, EngineConfig(rate=100.0, workers=2),
+                                ledger=journal, breaker=breaker)  # fmt: skip
+            outcomes = engine.run()
     finally:
         transport.close()
     by_key = {o.row_key: o for o in outcomes}

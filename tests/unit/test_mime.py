@@ -120,3 +120,11 @@ def test_bad_content_type_falls_back_to_octet_stream() -> None:
     assert b"X-Evil" not in raw
     (part,) = _parse(raw).iter_attachments()
     assert part.get_content_type() == "application/octet-stream"
+
+
+def test_a_display_name_past_one_encoded_word_folds_under_998_characters() -> None:
+    """Hypothesis found it: a 1,000-character name became one 1,015-character line."""
+    from toolkit.compose.mime import CRLF, address_line
+
+    raw = address_line("To", [(":" + "a" * 1000, "ana@example.com")])
+    assert max(len(line) for line in raw.split(CRLF)) <= 78

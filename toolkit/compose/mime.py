@@ -186,21 +186,23 @@ def _phrase_tokens(name: str) -> list[str]:
     for word in name.split(" "):
         if word.isascii() and "=?" not in word and _ATOM.fullmatch(word):
             if run:
-                tokens.append(_one_word(" ".join(run)))
+                tokens.extend(_one_word(" ".join(run)))
                 run = []
             tokens.append(word)
         else:
             run.append(word)
     if run:
-        tokens.append(_one_word(" ".join(run)))
+        tokens.extend(_one_word(" ".join(run)))
     return tokens
 
 
-def _one_word(value: str) -> str:
+def _one_word(value: str) -> list[str]:
+    """One encoded word; past ``_MAX_NAME_BYTES``, RFC-sized words as separate tokens, so
+    the header folds between them and no line passes 998 characters (RFC 5322)."""
     data = value.encode("utf-8")
-    if len(data) > _MAX_NAME_BYTES:  # keep lines ≤ 998: RFC-sized words (see above)
-        return " ".join(encoded_words(value))
-    return "=?utf-8?b?" + binascii.b2a_base64(data, newline=False).decode("ascii") + "?="
+    if len(data) > _MAX_NAME_BYTES:
+        return encoded_words(value)
+    return ["=?utf-8?b?" + binascii.b2a_base64(data, newline=False).decode("ascii") + "?="]
 
 
 def format_mailbox(address: str, name: str = "") -> str:
