@@ -11,7 +11,13 @@ import pytest
 from tests.fakes import FakeClock
 from tests.unit.test_engine import FakePlan
 from toolkit.compose.message import Message
-from toolkit.delivery.concurrency import MARGIN, SHRINK_AFTER_S, SPARE, Concurrency
+from toolkit.delivery.concurrency import (
+    MARGIN,
+    PROCESSING_ALLOWANCE,
+    SHRINK_AFTER_S,
+    SPARE,
+    Concurrency,
+)
 from toolkit.delivery.config import MAX_WORKERS, EngineConfig
 from toolkit.delivery.engine import SendEngine
 from toolkit.delivery.pacing import AdaptiveRate, TokenBucket
@@ -93,10 +99,18 @@ def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
         sizing.record(seconds, 1)
     for _ in range(200):  # the shortest leaves the recent samples, not the run's minimum
         sizing.record(0.4, 1)
-    assert sizing.credit == pytest.approx(0.8 * 0.05)
+    assert sizing.credit == pytest.approx(0.8 * 0.05 - PROCESSING_ALLOWANCE)
     batched = Concurrency(initial=8, ceiling=8, batched=True)
     batched.record(0.05, 50)
     assert batched.credit == 0.0
+
+
+def test_no_credit_where_the_round_trip_is_mostly_the_providers_work() -> None:
+    """On loopback a 1-ms round trip is nearly all processing: no credit (it let the sandbox
+    throttle 2 of 120 requests at 14/s)."""
+    sizing, _ = _sizing()
+    sizing.record(0.001, 1)
+    assert sizing.credit == 0.0
 
 
 def test_credit_lets_an_answered_request_leave_the_window_sooner() -> None:
