@@ -127,9 +127,10 @@ class CircuitBreaker:
         return self._reason
 
     def admit(self, sent: int, abort: threading.Event | None = None) -> str | None:
-        """Before ``sent``-and-more recipients go: in the canary, wait (polling the feed)
-        until all but ``min_outcomes`` of the ``sent`` have a known fate; then
-        :meth:`tripped`. Returns at once when ``abort`` is set."""
+        """Before more messages go, ``sent`` of this run's having been accepted by the
+        provider (a refused or failed one has no delivery event to wait for): in the canary,
+        wait (polling the feed) until all but ``min_outcomes`` of them have a known fate;
+        then :meth:`tripped`. Returns at once when ``abort`` is set."""
         deadline = self._clock() + self.canary_wait
         while sent < self.canary and sent - len(self._fated) >= self.min_outcomes:
             if self.tripped() is not None or (abort is not None and abort.is_set()):

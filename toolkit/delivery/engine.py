@@ -109,11 +109,11 @@ class Pacer(Protocol):
 
 class Breaker(Protocol):
     """Says when to stop taking new rows (:class:`toolkit.delivery.breaker.CircuitBreaker`):
-    ``admit(sent, abort)`` is asked before each new batch with the recipients put so far; it
-    may wait (the first recipients go only as fast as their fates come back) and returns why
-    to stop, or None."""
+    ``admit(accepted, abort)`` is asked before each new batch with the messages the provider
+    accepted so far in this run (only those can have a delivery event); it may wait (the
+    first ones go only as fast as their fates come back) and returns why to stop, or None."""
 
-    def admit(self, sent: int, abort: threading.Event | None = None) -> str | None: ...
+    def admit(self, accepted: int, abort: threading.Event | None = None) -> str | None: ...
 
 
 class DailyBudget(Protocol):
@@ -246,7 +246,7 @@ class SendEngine:
         self._outstanding = 0  # items handed to the queue and not final yet
         self._producer_done = False
         self._halt = threading.Event()
-        self._admitted = 0  # recipients handed to the workers (the breaker's canary counts them)
+        self._accepted = 0  # messages the provider accepted in this run
         self._stop: _Stop | None = None
         self._retries: list[_Retry] = []
         self._retry_seq = itertools.count()
@@ -520,10 +520,9 @@ class SendEngine:
         """Hand a new batch to the workers (blocks while the queue is full); a tripped circuit
         breaker stops the run first (the batch and the rest end ReputationPause)."""
         if self._breaker is not None:
-            why = self._breaker.admit(self._admitted, abort=self._halt)
+            why = self._breaker.admit(self._accepted, abort=self._halt)
             if why is not None:
                 self._halt_with(_Stop(Status.SKIPPED, REPUTATION_PAUSE_CODE, why))
-            self._admitted += sum(item.recipients for item in batch)
         with self._lock:
             self._outstanding += len(batch)
         self._enqueue(batch)
@@ -926,6 +925,8 @@ class SendEngine:
         self._counts[outcome.status.value] += 1
         if engine:
             self._engine_done += 1
+            if outcome.status is Status.SENT:
+                self._accepted += 1  # this run's accepted messages (the breaker's canary)
 
     def _finish(self, position: int, outcome: Outcome, *, engine: bool) -> None:
         with self._lock:
