@@ -361,3 +361,18 @@ def test_the_rate_is_of_this_runs_sending_never_of_skipped_rows(frame: pd.DataFr
     s = summarize(with_skipped, configured_rate=10)
     assert s.duration_s == pytest.approx(1.81)
     assert s.messages_per_s == pytest.approx(16 / 1.81)
+
+
+def test_the_text_report_gives_one_sent_rate_or_explains_two() -> None:
+    """A run paced at 14/s: 120 rows in 8 s are 15/s as rows ÷ duration (the first second's
+    14 go at once) but 14/s steady; the report leads with the steady rate and says why the
+    other is higher (it printed "sent/s 16.3" beside "effective 14.0/s")."""
+    from toolkit.measure.report import summarize
+    from toolkit.results import Outcome, Status, results_frame
+
+    starts = [float(i // 14) for i in range(120)]  # each second's 14 go at once
+    outcomes = [Outcome(str(i), Status.SENT, "ses", "a@example.com", message_id=str(i),
+                        attempts=1, started_at=1e9 + t, finished_at=1e9 + t + 0.001)
+                for i, t in enumerate(starts)]  # fmt: skip
+    text = summarize(results_frame(outcomes), configured_rate=14).to_text()
+    assert "sent/s: 14.0 steady (" in text and "first second goes at once" in text
