@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -527,3 +528,14 @@ def test_sandbox_lifecycle() -> None:
         assert ses(sandbox).get_account()["SendingEnabled"] is True
     sandbox.stop()  # idempotent
     assert not sandbox.running
+
+
+def test_two_sandboxes_cannot_serve_one_state_directory(tmp_path: Path) -> None:
+    """Issue 16 L11: they would mix their mailboxes; the second is one SandboxError, and the
+    directory is free again once the first stops."""
+    from toolkit.errors import SandboxError
+
+    with Sandbox(state_dir=tmp_path), pytest.raises(SandboxError, match="another sandbox is"):
+        Sandbox(state_dir=tmp_path).start()
+    with Sandbox(state_dir=tmp_path) as again:
+        assert again.endpoint_url.startswith("http://127.0.0.1")

@@ -36,6 +36,7 @@ PROBATION, then SHUTDOWN, which pauses sending.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -189,6 +190,8 @@ class Sandbox:
         """Open the mailbox, start the HTTP API and (unless ``smtp=False``) the SMTP server."""
         if self._http is not None:
             return self
+        if self.state_dir is not None:
+            self._lock = _lock_state_dir(self.state_dir)
         mailbox = Mailbox.in_dir(self.state_dir) if self.state_dir else Mailbox()
         self._mailbox = mailbox
         try:
@@ -303,6 +306,9 @@ class Sandbox:
             self._http = None
         if self._mailbox is not None:
             self._mailbox.seal()  # still readable; closed when the sandbox is collected
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            os.close(lock)  # the next sandbox may serve from the state directory
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -477,3 +483,24 @@ def _too_large(path: str, length: int) -> tuple[int, str, str]:
     if path.startswith("/v1/"):
         return 413, "PayloadTooLargeException", f"Request body of {length} bytes is too large."
     return 400, "BadRequestException", too_large_message(length)
+
+
+_LOCK_FILE = ".sandbox.lock"
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """Hold the state directory for this sandbox alone (a file lock the kernel drops when the
+    process dies): two sandboxes on one directory would mix their mailboxes and identities."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(state_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        raise SandboxError(
+            f"another sandbox is serving from {state_dir}: stop it, or give this one another "
+            "state directory"
+        ) from None
+    return descriptor
