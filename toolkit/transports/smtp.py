@@ -172,6 +172,10 @@ class SmtpTransport(BaseTransport):
     name = "smtp"
     max_batch = 1
     content_mode = ContentMode.RAW
+    paced_strictly = True
+    """The server counts a message at the end of DATA, several round trips after its
+    transaction began: the pacer may take no latency credit (it let a sandbox 50 ms away
+    throttle)."""
     max_message_bytes = SES_MAX_MESSAGE_BYTES.value
 
     def __init__(self, target: SmtpTarget) -> None:
