@@ -58,7 +58,7 @@ from toolkit.sandbox.routing import Router
 from toolkit.sandbox.ses_api import SesV2Api
 from toolkit.sandbox.ses_resources import list_route_models
 from toolkit.sandbox.signatures import SignatureCheck
-from toolkit.sandbox.state import CONFIRM_PATH, SandboxState
+from toolkit.sandbox.state import CONFIRM_PATH, SandboxState, lock_state_dir
 from toolkit.sandbox.suppression import AccountSuppression
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ class Sandbox:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._api_port = api_port
         self._smtp_port = smtp_port
+        self._lock: int | None = None  # the state directory's lock while serving from it
         self._smtp_tls_port = smtp_tls_port
         self._want_smtp = smtp
         self.pinpoint_ended = pinpoint_ended
@@ -191,7 +192,7 @@ class Sandbox:
         if self._http is not None:
             return self
         if self.state_dir is not None:
-            self._lock = _lock_state_dir(self.state_dir)
+            self._lock = lock_state_dir(self.state_dir)
         mailbox = Mailbox.in_dir(self.state_dir) if self.state_dir else Mailbox()
         self._mailbox = mailbox
         try:
@@ -306,7 +307,7 @@ class Sandbox:
             self._http = None
         if self._mailbox is not None:
             self._mailbox.seal()  # still readable; closed when the sandbox is collected
-        lock, self._lock = getattr(self, "_lock", None), None
+        lock, self._lock = self._lock, None
         if lock is not None:
             os.close(lock)  # the next sandbox may serve from the state directory
 
@@ -483,24 +484,3 @@ def _too_large(path: str, length: int) -> tuple[int, str, str]:
     if path.startswith("/v1/"):
         return 413, "PayloadTooLargeException", f"Request body of {length} bytes is too large."
     return 400, "BadRequestException", too_large_message(length)
-
-
-_LOCK_FILE = ".sandbox.lock"
-
-
-def _lock_state_dir(state_dir: Path) -> int:
-    """Hold the state directory for this sandbox alone (a file lock the kernel drops when the
-    process dies): two sandboxes on one directory would mix their mailboxes and identities."""
-    import fcntl
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(state_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(descriptor)
-        raise SandboxError(
-            f"another sandbox is serving from {state_dir}: stop it, or give this one another "
-            "state directory"
-        ) from None
-    return descriptor

@@ -8,12 +8,15 @@ same state directory finds them again.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from toolkit.errors import SandboxError
 from toolkit.facts import SES_VERIFICATION_EMAIL
 from toolkit.sandbox.faults import Faults
 from toolkit.sandbox.mailbox import Mailbox
@@ -126,3 +129,24 @@ def _region_name(region: str) -> str:
         if described and described.get("description"):
             return str(described["description"])
     return region
+
+
+_LOCK_FILE = ".sandbox.lock"
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold the state directory for this sandbox alone (a file lock the kernel drops when the
+    process dies): two sandboxes on one directory would mix their mailboxes and identities."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(state_dir / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        raise SandboxError(
+            f"another sandbox is serving from {state_dir}: stop it, or give this one another "
+            "state directory"
+        ) from None
+    return descriptor
