@@ -235,3 +235,18 @@ def test_dask_goals_compare_two_worker_processes_with_one() -> None:
     assert goals["dask.pacing.r100: busiest 1 s window at the server"]["passed"] is True
     memory = next(g for k, g in goals.items() if k.startswith("dask: Parquet dry run"))
     assert memory["value"] == 620.0 and memory["passed"] is False
+
+
+def test_inflight_compares_threads_and_asyncio_on_one_delayed_server() -> None:
+    """The mechanism benchmark runs both modes against its delayed stub and reports figures."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.inflight", "-n", "20", "--delay", "0.05",
+         "--seconds", "0.5", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    figures = json.loads(out.stdout)
+    assert set(figures["modes"]) == {"threads", "asyncio"}
+    for mode in figures["modes"].values():
+        # 20 in flight at 50 ms make about 400/s: at least a quarter of that on a busy machine.
+        assert mode["requests"] >= 0.25 * 20 / 0.05 * 0.5
+        assert mode["cpu_us_per_request"] > 0
