@@ -778,6 +778,18 @@ SES_ADDRESS_MAX_LENGTH: Fact[int] = Fact(
     "Pinpoint's PERMANENT_FAILURE and CreateEmailIdentity's refusal for one.",
     provenance="field-report",
 )
+SES_RENDERING_FAILURE: Fact[str] = Fact(
+    "Attribute '{name}' is not present in the rendering data.",
+    f"{_SES_DG}event-publishing-retrieving-sns-contents.html (Rendering Failure object) ; "
+    "https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure",
+    dt.date(2026, 12, 6),
+    "A templated send (SendEmail with Content.Template, SendBulkEmail) whose data lacks a "
+    "variable the template uses is accepted with a MessageId and never delivered: SES "
+    "publishes a 'Rendering Failure' event (failure.errorMessage as above, "
+    "failure.templateName) to the configuration set's event destinations. Extra variables do "
+    "not fail. Modelled, not documented: one event per recipient naming the first missing "
+    "attribute (Subject, then Text, then Html).",
+)
 SES_SMTP_ADDRESS_REPLIES: Fact[tuple[str, str]] = Fact(
     ("501 Invalid MAIL FROM address provided", "501 Invalid RCPT TO address provided"),
     "https://github.com/sugaya0204/blog (summary-of-SES-relay-for-non-RFC-compliant-email-"
