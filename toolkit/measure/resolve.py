@@ -44,7 +44,7 @@ _RENDERING_FAILURE = "rendering_failure"
 
 def resolved_outcomes(
     unknown_keys: list[str], events: pd.DataFrame, *, run_tag: str | None = None
-) -> dict[str, tuple[str, str, Any]]:
+) -> dict[str, tuple[str, str, Any, Any]]:
     """For each row key that has an event: ``(message_id, event, event_time, detail)`` of its
     earliest event, or of its rendering failure when it has one (events without a
     ``toolkit-row`` tag, or of another run, are ignored)."""
