@@ -203,6 +203,55 @@ def _via_comparisons(source: str) -> list[str]:
     return found
 
 
+def _name_lists(source: str) -> list[str]:
+    """Set, tuple and list displays that list transports: a set holding a transport's name, or
+    a display of string literals only, two or more of them transport names (a second list of
+    transports, however it is later used: ``SES_API = frozenset({"ses", "ses-bulk"})``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Tuple | ast.List | ast.Set):
+            continue
+        literals = _string_literals(node)
+        named = literals & TRANSPORT_NAMES
+        only_literals = len(literals) == len(node.elts)
+        if (isinstance(node, ast.Set) and named) or (only_literals and len(named) >= 2):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+#: The sandbox is the provider's side: its interfaces ("ses-api", "ses-bulk", "pinpoint",
+#: "smtp") are its own names for what it serves, not the toolkit's transports.
+_OWN_NAMES = "toolkit.sandbox"
+
+
+def test_only_the_registry_lists_transport_names() -> None:
+    """A list of transport names outside the registry is a second registry: a new transport
+    (or a renamed one) would silently miss it. Ask the registry (``ses_v2_api``, ...)."""
+    offenders = {
+        name: found
+        for name, path in MODULES.items()
+        if name != REGISTRY
+        and not name.startswith(_OWN_NAMES)
+        and (found := _name_lists(path.read_text(encoding="utf-8")))
+    }
+    assert not offenders, "ask the registry instead of listing transports:\n" + "\n".join(
+        f"{name}: {line}" for name, lines in sorted(offenders.items()) for line in lines
+    )
+
+
+def test_the_list_rule_sees_each_shape() -> None:
+    caught = [
+        'SES_API = frozenset({"ses", "ses-bulk"})',
+        'APIS = ("ses", "pinpoint")',
+        'x = ["smtp", "ses-bulk", "other"]',
+        'if via in {"smtp"}: pass',
+    ]
+    for source in caught:
+        assert _name_lists(source), source
+    for source in ('key = ("smtp", host, port)', 'parts = ("/v2/", "ses")', 'k = ("a", "b")'):
+        assert not _name_lists(source), source
+
+
 def test_only_the_registry_compares_via_with_a_transport_name() -> None:
     """What a transport is (SMTP or an AWS API, Pinpoint or SES) is asked of its
     ``TransportKind`` (``over_smtp``, ``through_pinpoint``); a ``via == "smtp"`` elsewhere is a

@@ -762,6 +762,34 @@ SES_ADDRESS_SYNTAX: Fact[str] = Fact(
     "(BadRequestException, as v1's InvalidParameterValue maps to it), and SendBulkEmail "
     "answering a bad entry with INVALID_PARAMETER while the others are sent.",
 )
+SES_ADDRESS_MAX_LENGTH: Fact[int] = Fact(
+    320,
+    "https://github.com/mautic/mautic/issues/7732 [3P] ; "
+    "https://github.com/steedos/workflow/issues/1614 [3P] ; "
+    "https://github.com/alphagov/notifications-utils/pull/630 [3P]",
+    dt.date(2026, 12, 6),
+    "SES refuses a mailbox longer than 320 characters as written, display name and RFC 2047 "
+    "encoding included: \"Address length is more than 320 characters long: '<mailbox>'.\" "
+    "(SMTP: 554 Transaction failed: ... at the end of DATA; reports from 2018-19 say "
+    '"bytes"). A local part over 64 characters is accepted (alphagov #630: \'we are able to '
+    "send to email addresses with a local part exceeding 64 characters after all'); pre-flight "
+    "refuses it anyway, as receivers may (RFC 5321 4.5.3.1.1). Modelled, not documented: the "
+    "v2 code (BadRequestException), SMTP's 501 for an envelope address over the limit, "
+    "Pinpoint's PERMANENT_FAILURE and CreateEmailIdentity's refusal for one.",
+    provenance="field-report",
+)
+SES_RENDERING_FAILURE: Fact[str] = Fact(
+    "Attribute '{name}' is not present in the rendering data.",
+    f"{_SES_DG}event-publishing-retrieving-sns-contents.html (Rendering Failure object) ; "
+    "https://repost.aws/knowledge-center/ses-sendtemplatedemail-delivery-failure",
+    dt.date(2026, 12, 6),
+    "A templated send (SendEmail with Content.Template, SendBulkEmail) whose data lacks a "
+    "variable the template uses is accepted with a MessageId and never delivered: SES "
+    "publishes a 'Rendering Failure' event (failure.errorMessage as above, "
+    "failure.templateName) to the configuration set's event destinations. Extra variables do "
+    "not fail. Modelled, not documented: one event per recipient naming the first missing "
+    "attribute (Subject, then Text, then Html).",
+)
 SES_SMTP_ADDRESS_REPLIES: Fact[tuple[str, str]] = Fact(
     ("501 Invalid MAIL FROM address provided", "501 Invalid RCPT TO address provided"),
     "https://github.com/sugaya0204/blog (summary-of-SES-relay-for-non-RFC-compliant-email-"

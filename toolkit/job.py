@@ -269,7 +269,8 @@ class Job:
 
     def _resolve_unknown(self, ledger: Ledger, target: Target | None) -> None:
         """Before a resume: ``unknown`` rows whose message the provider's events vouch for
-        become ``sent`` (ResolvedFromEvent), so they are never resent blind."""
+        become ``sent`` (ResolvedFromEvent), or ``rejected`` when the event is a rendering
+        failure, so they are never resent blind."""
         tag = self.options.spec.run_tag
         feed = self._feed(target, since_now=False)
         if tag is None or feed is None or not ledger.counts().get(Status.UNKNOWN.value):
@@ -279,7 +280,7 @@ class Job:
         resolved = resolve_ledger(ledger, feed.poll(), run_tag=tag)
         if resolved:
             log.warning("ledger %s: %d 'unknown' rows were resolved from the provider's "
-                        "events (sent, ResolvedFromEvent); they are not resent",
+                        "events (sent, or rejected for a rendering failure); they are not resent",
                         self.options.ledger, resolved)  # fmt: skip
 
     def _record_feedback(self, target: Target | None) -> None:

@@ -115,9 +115,10 @@ def scope_of(kind: TransportKind, endpoint: AwsTarget | SmtpTarget | None) -> st
 
 def check_directories(client: Any, ddf: Any, job: Any) -> None:
     """Every worker must open (and share) the directories; ledgers already there must be
-    this frame's partitions (a resume with other partitions could send rows twice)."""
+    this frame's partitions (a resume with other partitions could send rows twice); a file
+    where a partition's results go must be toolkit results, never another program's file."""
     from toolkit.cluster.partition import IDENTITY_META, identity_frame
-    from toolkit.cluster.storage import probe
+    from toolkit.cluster.storage import foreign_results, probe
 
     paths = [job.out_dir, *([job.ledger_dir] if job.ledger_dir else [])]
     token = uuid.uuid4().hex[:8]
@@ -144,17 +145,32 @@ def check_directories(client: Any, ddf: Any, job: Any) -> None:
                         "the output and ledger directories must be shared storage (the same "
                         "path on every machine)"
                     )
-        existing = next(iter(seen.values())).get("ledgers", [])
+        worker, listing = next(iter(seen.items()))
+        existing = listing.get("ledgers", [])
+        results = listing.get("results", [])
     finally:
         client.run(probe, "clean", paths, token, job.ledger_dir)
-    if not existing or job.dry_run:
+    if job.dry_run:
+        existing = []
+    if not existing and not results:
         return
     ids = client.compute(ddf.map_partitions(identity_frame, job, meta=IDENTITY_META)).result()
-    stray = sorted(set(existing) - set(ids["identity"].astype(str)))
+    mine = set(ids["identity"].astype(str))
+    colliding = sorted(set(results) & mine)
+    if colliding:
+        foreign = client.run(foreign_results, job.out_dir, colliding, workers=[worker])[worker]
+        if foreign:
+            more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+            raise ConfigurationError(
+                f"{job.out_dir} already holds {foreign[0]}{more}, which is not a toolkit "
+                "results file, where a partition's results go: move it, or give another out="
+            )
+    stray = sorted(set(existing) - mine)
     if stray:
         raise ConfigurationError(
             f"the ledger directory {job.ledger_dir} holds {len(stray)} partition ledger(s) that "
-            "match no partition of this frame: its partitions changed since the run that wrote "
-            "them (other files, columns or partition sizes), and rows sent then could be sent "
-            "again. Resume with the same frame, or use a new ledger directory."
+            "match no partition of this frame: they are another frame's (another run into the "
+            "same out=: give this one its own out= or ledger=), or this frame's partitions "
+            "changed since the run that wrote them (other files, columns or partition sizes) "
+            "and rows sent then could be sent again (resume with the same frame)."
         )

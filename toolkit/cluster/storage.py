@@ -21,6 +21,11 @@ file and a small SQLite database in WAL mode, and checks that it sees the other 
 files, so a path that a worker cannot open, or that is not shared between machines, is refused
 before anything is sent.
 
+``out`` may hold other files (a user's notes, another run's results): only this run's
+``part-<identity>.parquet`` files are written and read back. A file already at one of those
+names that is not a toolkit results file (:func:`foreign_results`) stops the run before
+anything is sent, rather than being replaced.
+
 Usage::
 
     identity = partition_identity(pdf, key=None, to="email")
@@ -48,10 +53,12 @@ __all__ = [
     "Claim",
     "PartitionBusyError",
     "claimed",
+    "foreign_results",
     "ledger_identities",
     "ledger_path",
     "partition_identity",
     "probe",
+    "result_identities",
     "results_path",
 ]
 
@@ -84,6 +91,39 @@ def ledger_identities(names: Iterable[str]) -> list[str]:
         for n in names
         if n.startswith(_PREFIX) and n.endswith(suffix)
     )
+
+
+def result_identities(names: Iterable[str]) -> list[str]:
+    """Identities of the partition result files among these file names (sorted)."""
+    suffix = ".parquet"
+    return sorted(
+        n[len(_PREFIX) : -len(suffix)]
+        for n in names
+        if n.startswith(_PREFIX) and n.endswith(suffix)
+    )
+
+
+_RESULT_COLUMNS = frozenset({"row_key", "status"})
+
+
+def foreign_results(out_dir: str, identities: list[str]) -> list[str]:
+    """The names of these partitions' result files in ``out_dir`` that are not toolkit
+    results (no Parquet file with ``row_key`` and ``status``): another program's files that a
+    partition's results would replace. Run on a worker: the client may not see ``out_dir``."""
+    import pyarrow.parquet as pq
+
+    foreign = []
+    for identity in identities:
+        path = results_path(out_dir, identity)
+        try:
+            names = set(pq.read_schema(path).names)
+        except FileNotFoundError:
+            continue
+        except Exception:  # not Parquet at all (pyarrow raises several kinds)
+            names = set()
+        if not names >= _RESULT_COLUMNS:
+            foreign.append(path.name)
+    return foreign
 
 
 def partition_identity(pdf: pd.DataFrame, key: str | None, to: str) -> str:
@@ -210,7 +250,8 @@ def probe(
 
     ``"write"`` creates the directories, a probe file in each (and a WAL-mode SQLite database
     in ``sqlite_dir``) and returns its name; ``"see"`` returns the probe files of this call
-    that this worker sees per directory, and the partition ledgers in ``sqlite_dir``;
+    that this worker sees per directory, the partition ledgers in ``sqlite_dir`` and the
+    partition result files in ``paths[0]`` (the output directory);
     ``"clean"`` removes this worker's files. Problems come back as ``{"error": text}``.
     """
     name = f".probe-{token}-{getattr(dask_worker, 'id', os.getpid())}"
@@ -238,6 +279,7 @@ def probe(
                     for folder, names in listings.items()
                 },
                 "ledgers": ledger_identities(listings.get(sqlite_dir or "", [])),
+                "results": result_identities(listings.get(paths[0], [])),
             }
         for folder in paths:
             for leftover in Path(folder).glob(f"{name}*"):

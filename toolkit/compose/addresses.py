@@ -16,6 +16,11 @@ refused (``NonAsciiLocalPart``): SES does not accept internationalized (SMTPUTF8
 A cell may hold several addresses separated by ``,`` or ``;``; ``Name <addr>`` items are
 accepted and reduced to ``addr`` (display names come from a separate column).
 
+Length: SES refuses a whole mailbox (display name and its encoding included) over 320
+characters (:data:`toolkit.facts.SES_ADDRESS_MAX_LENGTH`). :func:`length_problem` is that one
+rule, in SES's words; pre-flight applies it to ``Name <addr>`` as the transports write it and
+the sandbox to every address it is given, so both refuse the same mailboxes.
+
 Usage::
 
     validator = AddressValidator()
@@ -37,6 +42,7 @@ from toolkit.compose.spec import (
     MISSING_VALUE,
     NON_ASCII_LOCAL_PART,
 )
+from toolkit.facts import SES_ADDRESS_MAX_LENGTH
 
 # RFC 5322 dot-atom, ASCII only: exactly what email-validator accepts for an unquoted local part.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
@@ -45,6 +51,7 @@ _SEPARATORS = re.compile(r"[,;]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_LOCAL = 64
 _MAX_ADDRESS = 254
+MAX_MAILBOX = SES_ADDRESS_MAX_LENGTH.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,21 @@ def _validate_full(address: str) -> str | AddressProblem:
             f"at most {_MAX_LOCAL} are allowed (RFC 5321)",
         )
     return f"{local_part}@{result.ascii_domain}"
+
+
+def length_problem(mailbox: str) -> str | None:
+    """SES's refusal of a mailbox (``addr`` or ``Name <addr>`` as written) over 320 characters."""
+    if len(mailbox) <= MAX_MAILBOX:
+        return None
+    return f"Address length is more than {MAX_MAILBOX} characters long: '{mailbox}'."
+
+
+def mailbox_length_problem(name: str, address: str) -> str | None:
+    """:func:`length_problem` for ``Name <addr>`` as the transports encode it (RFC 2047 for a
+    non-ASCII name); a short ASCII pair is decided without encoding it."""
+    if not name or (name.isascii() and len(name) + len(address) + 5 <= MAX_MAILBOX):
+        return None
+    return length_problem(email.utils.formataddr((name, address), charset="utf-8"))
 
 
 def parse_mailbox(value: str) -> tuple[str, str]:

@@ -30,17 +30,15 @@ from toolkit.facts import (
     SES_TAG_RULE,
     SES_TEMPLATE_DATA_MAX_BYTES,
 )
+from toolkit.transports.registry import ses_v2_api
 
 __all__ = [
     "ATTACHMENT_NAME_MAX",
-    "SES_API_TRANSPORTS",
     "TEMPLATE_DATA_MAX",
     "attachment_name_problem",
     "call_problem",
 ]
 
-#: Transports whose headers and tags travel as SES v2 API members (``Headers``, ``EmailTags``).
-SES_API_TRANSPORTS = frozenset({"ses", "ses-bulk"})
 TEMPLATE_DATA_MAX = SES_TEMPLATE_DATA_MAX_BYTES.value
 ATTACHMENT_NAME_MAX = SES_ATTACHMENT_FILENAME_MAX.value
 _RESERVED = frozenset(name.lower() for name in SES_RESERVED_CUSTOM_HEADERS.value)
@@ -76,7 +74,7 @@ def _headers_problem(headers: Iterable[tuple[str, str]]) -> str | None:
 
 def call_problem(spec: ComposeSpec, transport: str) -> str | None:
     """The one line for a call-wide setting SES would refuse on every message, or None."""
-    if transport in SES_API_TRANSPORTS:
+    if ses_v2_api(transport):  # headers travel as SES v2 ``Headers`` members
         problem = _headers_problem(spec.headers)
         if problem is not None:
             return problem

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from toolkit.compose.addresses import AddressProblem, AddressValidator, parse_mailbox
+from toolkit.compose.addresses import (
+    MAX_MAILBOX,
+    AddressProblem,
+    AddressValidator,
+    mailbox_length_problem,
+    parse_mailbox,
+)
 from toolkit.compose.attachments import attachment_base, resolve_attachment
 from toolkit.compose.columns import (
     HexDigests,
@@ -203,6 +209,9 @@ class Preflight:
                 raise ConfigurationError(f"the sender is not usable: {normalized.message}")
             if len(name) > MAX_DISPLAY_NAME:
                 raise ConfigurationError(f"the sender's name is over {MAX_DISPLAY_NAME} characters")
+            too_long = mailbox_length_problem(name, normalized)
+            if too_long is not None:
+                raise ConfigurationError(f"the sender is not usable: {too_long}")
             self.sender_name, self.sender_address = normalize_display_name(name), normalized
         for name, value in spec.headers:
             if not is_valid_field_name(name) or name.lower() in _RESERVED_HEADERS:
@@ -311,6 +320,8 @@ class Preflight:
                 parsed.append((INVALID_VALUE, "", "the sender's display name is too long"))
             elif isinstance(normalized, AddressProblem):
                 parsed.append((normalized.code, "", f"sender address {normalized.message}"))
+            elif too_long := mailbox_length_problem(name, normalized):
+                parsed.append((INVALID_VALUE, "", f"the sender: {too_long}"))
             else:
                 parsed.append((normalize_display_name(name), normalized))
         senders: dict[int, tuple[str, str]] = {}
@@ -324,6 +335,24 @@ class Preflight:
                 for row in rows.tolist():
                     senders[row] = (item[0], item[1])
         return senders
+
+    def _mailbox_lengths(self, name_column: str, to: Addresses) -> None:
+        """Rows whose ``Name <addr>`` is longer than SES accepts, as the transports encode it.
+
+        Only rows that could be too long are encoded: a name of n characters takes at most
+        16n/3 + 15 once RFC 2047-encoded (4 UTF-8 bytes a character, base64, the word's frame).
+        """
+        names = self._text(name_column)
+        to_text = self._text(to.column)
+        name_len = names.str.len().fillna(0).to_numpy()
+        bound = name_len * 16 // 3 + 15 + to_text.str.len().fillna(0).to_numpy()
+        for row in np.flatnonzero((bound > MAX_MAILBOX) & (name_len > 0)).tolist():
+            address = to.overrides.get(row, to_text.iat[row])
+            if row in self.problems or not isinstance(address, str) or "," in address:
+                continue  # several recipients: the name is not written
+            problem = mailbox_length_problem(names.iat[row].strip(), address.strip())
+            if problem is not None:
+                self._flag([row], INVALID_VALUE, problem)
 
     def _missing_values(self, columns: list[str]) -> None:
         for column in columns:
@@ -538,6 +567,7 @@ class Preflight:
             lengths = self._text(spec.name_column).str.len().fillna(0).to_numpy()
             message = f"the display name is longer than {MAX_DISPLAY_NAME} characters"
             self._flag(np.flatnonzero(lengths > MAX_DISPLAY_NAME), INVALID_VALUE, message)
+            self._mailbox_lengths(spec.name_column, address_columns[0][1])
         total = np.zeros(self.n, dtype=np.int64)
         for role, addresses in address_columns:
             if role != "Reply-To" and addresses.counts is not None:

@@ -11,10 +11,11 @@ one frame shape and joins them onto a results frame:
 
 Events frame columns (:data:`EVENT_COLUMNS`): ``message_id``, ``recipient``, ``event``
 (``delivery``, ``bounce``, ``complaint``, ``auto-reply``, ``delivery_delay``, ``send``,
-``reject``, ``open``, ``click``, ...), ``event_time`` (UTC timestamp), ``bounce_type``
-(``Permanent``/``Transient``/``Undetermined``), ``bounce_subtype``, ``feedback_type`` (for
-complaints), ``detail`` (diagnostic or SMTP response), ``source``, ``tags`` (the message's SES
-message tags as a dict, or None; they tie an event to its run and row: :mod:`toolkit.compose.tags`).
+``reject``, ``rendering_failure``, ``open``, ``click``, ...), ``event_time`` (UTC
+timestamp), ``bounce_type`` (``Permanent``/``Transient``/``Undetermined``),
+``bounce_subtype``, ``feedback_type`` (for complaints), ``detail`` (diagnostic, SMTP
+response or rendering failure), ``source``, ``tags`` (the message's SES message tags as a
+dict, or None; they tie an event to its run and row: :mod:`toolkit.compose.tags`).
 
 Usage::
 
@@ -72,6 +73,7 @@ JOINED_COLUMNS: tuple[str, ...] = (
     "event_types",
 )
 
+_SANDBOX_NAMES = {"rendering-failure": "rendering_failure"}
 _BOUNCE_DETAIL = re.compile(r"^(Permanent|Transient|Undetermined)/(\w+)\s*:?\s*(.*)$", re.S)
 _FEEDBACK_DETAIL = re.compile(r"feedback:\s*([\w-]+)", re.I)
 
@@ -161,7 +163,8 @@ def events_from_sandbox(source: Any) -> pd.DataFrame:
         {
             "message_id": raw["message_id"].astype(object),
             "recipient": raw["recipient"].astype(object),
-            "event": raw["event"].astype(object),
+            # The mailbox's rendering-failure is SES's "Rendering Failure": one name for both.
+            "event": raw["event"].astype(object).replace(_SANDBOX_NAMES),
             "event_time": _utc(raw["at"] if "at" in raw.columns else raw.get("event_time")),
             "detail": raw["detail"].astype(object) if "detail" in raw.columns else None,
         }
@@ -267,6 +270,10 @@ def parse_ses_notification(
         delay = data.get("deliveryDelay") or {}
         for r in delay.get("delayedRecipients") or [{}]:
             add(r.get("emailAddress"), delay.get("timestamp"), delay.get("delayType"))
+    elif event == "rendering_failure":
+        failure = data.get("failure") or {}
+        for r in destination or [None]:
+            add(r, None, failure.get("errorMessage"))
     else:
         detail_key = {"reject": "reject", "open": "open", "click": "click"}.get(event)
         sub = data.get(detail_key) if detail_key else None

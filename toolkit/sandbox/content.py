@@ -16,6 +16,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from toolkit.facts import SES_RENDERING_FAILURE
 from toolkit.sandbox.faults import FaultAction, Faults
 from toolkit.sandbox.http_api import ApiError, DropConnection
 from toolkit.sandbox.rendering import render
@@ -58,15 +59,21 @@ def render_parts(
 
 
 def rendering_failures(
-    recipients: Iterable[str], missing: list[str], prefix: str
+    recipients: Iterable[str], missing: list[str], prefix: str | None = None
 ) -> list[tuple[str, str, str]] | None:
     """Mailbox events for a message that failed to render (None, the default events, if not).
 
-    At AWS such a message is accepted and then never delivered: a Rendering Failure event.
+    At SES such a message is accepted (a MessageId) and then never delivered: a Rendering
+    Failure event whose ``failure.errorMessage`` names the first attribute missing, in SES's
+    words (:data:`toolkit.facts.SES_RENDERING_FAILURE`). ``prefix`` gives another service's
+    wording instead, followed by every missing name.
     """
     if not missing:
         return None
-    detail = prefix + ", ".join(sorted(set(missing)))
+    if prefix is None:
+        detail = SES_RENDERING_FAILURE.value.format(name=missing[0])
+    else:
+        detail = prefix + ", ".join(sorted(set(missing)))
     return [(recipient, "rendering-failure", detail) for recipient in recipients]
 
 

@@ -57,7 +57,6 @@ from toolkit.sandbox.ses_suppression import SesSuppressionApi
 from toolkit.sandbox.state import SandboxState
 
 BULK_MAX_ENTRIES = SES_BULK_MAX_ENTRIES.value
-_MISSING_DATA = "Attribute(s) missing from the template data: "
 
 
 def _raise_for(admission: Admission) -> None:
@@ -227,7 +226,7 @@ class SesV2Api:
             subject = rendered.get("Subject")
             stored = json.dumps(rendered)
             content_kind = "json"
-            events = rendering_failures(recipients, missing, _MISSING_DATA)
+            events = rendering_failures(recipients, missing)
         if not sender:
             raise ApiError(400, "BadRequestException", "Missing required member FromEmailAddress")
         if not recipients:
@@ -322,7 +321,7 @@ class SesV2Api:
                 content=json.dumps(rendered),
                 content_kind="json",
                 size=entry_size,
-                events=rendering_failures(recipients, missing, _MISSING_DATA),
+                events=rendering_failures(recipients, missing),
                 tags=_tags(entry.get("ReplacementTags") or params.get("DefaultEmailTags")),
             )
             results.append({"Status": "SUCCESS", "MessageId": message_id})

@@ -10,12 +10,16 @@ address contains illegal character", "Domain contains dot-dot" …) are JavaMail
 a local part that is a dot-atom (or quoted: anything goes inside quotes, as SES accepts), one
 ``@``, a domain of letters, digits, hyphens and single dots (or a ``[literal]``); a display
 name before ``<addr>`` must not hold unquoted specials ("Illegal address"). SES also wants
-7-bit ASCII: a non-ASCII local part is refused with the wording seen in the field.
+7-bit ASCII: a non-ASCII local part is refused with the wording seen in the field. A mailbox
+over 320 characters as written is refused with SES's "Address length is more than 320
+characters long" (the one rule pre-flight shares, :func:`toolkit.compose.addresses.length_problem`);
+a local part over 64 characters is not, as at SES.
 
 **Raw MIME.** :func:`raw_problem` applies the header rules SES enforces synchronously: a
 header block (every line before the first blank line is ``Name: value`` or a folded
 continuation), each header of AWS's single-occurrence list at most once, a ``From`` header
-when the request names no sender, a recipient somewhere and a non-empty ``To``. Lines over
+when the request names no sender, a recipient somewhere and a non-empty ``To``, and no
+mailbox of ``From``/``To``/``Cc``/``Bcc``/``Reply-To`` over 320 characters (as written). Lines over
 1,000 octets are *not* refused at send time, as at AWS, where they bounce later;
 :func:`long_line` says whether a message has one, so the mailbox can record that bounce.
 
@@ -29,7 +33,8 @@ from __future__ import annotations
 
 import re
 
-from toolkit.facts import SES_RAW_MAX_LINE
+from toolkit.compose.addresses import length_problem
+from toolkit.facts import SES_ADDRESS_MAX_LENGTH, SES_RAW_MAX_LINE
 
 __all__ = ["SINGLE_HEADERS", "address_problem", "long_line", "raw_problem"]
 
@@ -103,6 +108,8 @@ _SPECIALS = frozenset('()<>,;:\\"[]@')  # JavaMail's specialsNoDot, with "@"
 # but its specials), one "@", a domain of letters, digits and hyphens in dot-separated labels.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _PLAIN = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\Z")
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to"})
+_MAX_MAILBOX = SES_ADDRESS_MAX_LENGTH.value
 _DISPLAY_SPECIALS = frozenset(',;:@[]\\<>"')
 _EMPTY_MESSAGE = "Invalid email address ."
 _QUOTED_NAME = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -116,6 +123,9 @@ _LONG_LINE = re.compile(rb"(?:\A|(?<=[\r\n]))[^\r\n]{%d}" % (_LINE_LIMIT + 1))
 
 def address_problem(address: str) -> str | None:
     """SES's message for a malformed address (``Name <addr>`` allowed), or None when valid."""
+    too_long = length_problem(address)
+    if too_long is not None:
+        return too_long
     if _PLAIN.match(address) is not None:
         return None  # the common case, decided by one regular expression
     text = address.strip()
@@ -233,6 +243,7 @@ def raw_problem(raw: bytes, *, has_sender: bool, has_recipients: bool) -> str | 
     lines = _header_lines(raw) or []
     seen: dict[str, str] = {}
     to_values: list[str] = []
+    address_values: list[str] = []
     recipients_in_headers = False
     current = ""
     for line in lines:
@@ -242,6 +253,8 @@ def raw_problem(raw: bytes, *, has_sender: bool, has_recipients: bool) -> str | 
                 return "Empty header names are illegal."
             if current == "to":
                 to_values[-1] += text
+            if current in _ADDRESS_HEADERS:
+                address_values[-1] += text
             continue
         name, colon, value = text.partition(":")
         if not colon:
@@ -255,6 +268,8 @@ def raw_problem(raw: bytes, *, has_sender: bool, has_recipients: bool) -> str | 
             seen[current] = name.strip()
         if current == "to":
             to_values.append(value)
+        if current in _ADDRESS_HEADERS:
+            address_values.append(value)
         if current in ("to", "cc", "bcc") and value.strip():
             recipients_in_headers = True
     if not has_sender and "from" not in seen:
@@ -263,7 +278,40 @@ def raw_problem(raw: bytes, *, has_sender: bool, has_recipients: bool) -> str | 
         return "Empty required header 'To'."
     if not has_recipients and not recipients_in_headers:
         return "Missing required header 'To'."
+    for value in address_values:
+        for mailbox in _mailboxes(value):
+            problem = length_problem(mailbox)
+            if problem is not None:
+                return problem
     return None
+
+
+def _mailboxes(value: str) -> list[str]:
+    """A header's mailboxes as written: split at commas outside quotes, ``<>`` and comments."""
+    if len(value) <= _MAX_MAILBOX:
+        return []  # nothing in it can be too long
+    found: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    start = 0
+    for index, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char in "<(":
+            depth += 1
+        elif char in ">)":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            found.append(value[start:index].strip())
+            start = index + 1
+    found.append(value[start:].strip())
+    return found
 
 
 def long_line(raw: bytes) -> bool:

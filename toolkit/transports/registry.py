@@ -2,8 +2,9 @@
 
 Everything that offers a choice of transport reads it from here: :func:`toolkit.send`, the
 CLI's ``--via`` choices and help, the demo, and the README's table (a test compares them).
-Code elsewhere asks a kind what it is (``over_smtp``, ``through_pinpoint``) and never compares
-``via`` with a name (``tests/test_architecture.py`` holds that).
+Code elsewhere asks a kind what it is (``over_smtp``, ``through_pinpoint``, ``ses_v2_api``)
+and never compares ``via`` with a name nor keeps a list of names (``tests/test_architecture.py``
+holds both).
 A transport's capabilities (``max_batch``, ``content_mode``, ``max_message_bytes``) are
 attributes of its class, read through :meth:`TransportKind.transport_class`, so they too are
 stated once.
@@ -34,6 +35,7 @@ __all__ = [
     "make_transport",
     "names",
     "over_smtp",
+    "ses_v2_api",
     "through_pinpoint",
     "transport_kind",
 ]
@@ -83,6 +85,13 @@ class TransportKind:
         """Sends each destination's template data to SES's SendBulkEmail, whose size SES
         limits (262,144 characters per destination)."""
         return self.name == "ses-bulk"
+
+    @property
+    def ses_v2_api(self) -> bool:
+        """Sends through the SES v2 API, so headers and tags travel as its ``Headers`` and
+        ``EmailTags`` members, which SES checks against its maxima (Pinpoint and SMTP carry
+        them otherwise)."""
+        return self.endpoint == "aws" and not self.through_pinpoint
 
     @property
     def max_batch(self) -> int:
@@ -169,6 +178,12 @@ def bulk_template_data(via: str) -> bool:
     that is none)."""
     kind = TRANSPORTS.get(via) if isinstance(via, str) else None
     return kind is not None and kind.bulk_template_data
+
+
+def ses_v2_api(via: str) -> bool:
+    """``via`` sends through the SES v2 API (False for a name that is none)."""
+    kind = TRANSPORTS.get(via) if isinstance(via, str) else None
+    return kind is not None and kind.ses_v2_api
 
 
 def through_pinpoint(via: str) -> bool:
