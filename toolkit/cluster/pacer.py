@@ -105,6 +105,12 @@ class SchedulerChannel:
     def give_back(self, n: float) -> None:
         self._post("toolkit_quota_give_back", scope=self.scope, n=n)
 
+    def breaker(self, accepted: int, give_up: bool) -> tuple[str | None, bool, bool]:
+        """The run's circuit breaker on the scheduler (:mod:`toolkit.cluster.breaker`)."""
+        answer = self._call("toolkit_breaker_admit", run=self.run, accepted=accepted,
+                            give_up=give_up)  # fmt: skip
+        return (str(answer[0]) if answer[0] else None), bool(answer[1]), bool(answer[2])
+
     def alive(self, owner: str) -> bool:
         """Is ``owner`` still the worker process the scheduler lists at its address?"""
         return bool(self._call("toolkit_owner_alive", owner=owner))
