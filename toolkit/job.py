@@ -155,7 +155,7 @@ def event_feed(options: SendOptions, target: Target | None, since_now: bool) -> 
     if options.events_queue is not None:
         return SqsFeed(options.events_queue)
     if target is not None and hasattr(target, "mailbox"):  # a sandbox
-        return SandboxFeed(target, since=None if since_now else 0.0)
+        return SandboxFeed(target, since=None if since_now else 0.0, tags=not since_now)
     return None
 
 

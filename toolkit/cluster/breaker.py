@@ -136,6 +136,12 @@ class SharedBreaker:
             self._reason = reason
         return hold
 
+    def verdict(self) -> str:
+        """Why the run stopped, asked now (the lease said the breaker tripped)."""
+        if self._reason is None:
+            self._ask(self._reported)
+        return self._reason or "the cluster's circuit breaker tripped"
+
     def admit(self, accepted: int, abort: threading.Event | None = None) -> str | None:
         if self._reason is not None:
             return self._reason

@@ -228,14 +228,21 @@ def _send(
     )
     pacer = LeasedPacer(channel, rate, slice_s=job.slice_s)
     daily = SharedDaily(channel, block=rate) if job.daily else None
+    breaker = SharedBreaker(channel, job.breaker) if job.breaker is not None else None
+
+    def watch(engine: Any) -> None:
+        pacer.on_stop(engine.cancel)
+        if breaker is not None:
+            pacer.on_pause(lambda: engine.pause(breaker.verdict()))
+
     shared = Shared(
         transport=transport,
         pacer=pacer,
         daily=daily,
         quota=job.quota,
         target=job.target,
-        on_engine=lambda engine: pacer.on_stop(engine.cancel),
-        breaker=SharedBreaker(channel, job.breaker) if job.breaker is not None else None,
+        on_engine=watch,
+        breaker=breaker,
         resolved=(job.resolved or {}).get(identity),
     )
     spec = options.spec

@@ -16,7 +16,7 @@ by :mod:`toolkit.cluster.pacer` on the workers and by :mod:`toolkit.cluster.run`
 ``toolkit_quota_open``         a run starts: its rate, window and 24-hour budget for a scope
 ``toolkit_quota_close``        the run ended (or was cancelled: its senders stop)
 ``toolkit_quota_lease``        tokens for a worker (``[id, granted, wait]``; id -1 = fenced,
-                               -2 = the run was cancelled)
+                               -2 = the run was cancelled, -3 = its breaker tripped)
 ``toolkit_quota_finish``       the lease's requests are answered (with stamps)
 ``toolkit_quota_daily``        a block of the 24-hour quota (-1 = fenced)
 ``toolkit_quota_give_back``    unused recipients of a block
@@ -51,7 +51,7 @@ from typing import Any
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from toolkit.cluster.breaker import BreakerBoard, BreakerSettings
-from toolkit.cluster.quota import FENCED, STOPPED, DailyPool, RateLog
+from toolkit.cluster.quota import FENCED, PAUSED, STOPPED, DailyPool, RateLog
 
 __all__ = ["QuotaService", "owner_alive"]
 
@@ -148,6 +148,9 @@ class QuotaService(SchedulerPlugin):
     ) -> list[float]:
         if run in self.stopped:
             return [STOPPED, 0.0, 0.0]
+        board = self.boards.get(run)
+        if board is not None and board.reason is not None:  # rows waiting here stop too
+            return [PAUSED, 0.0, 0.0]
         if not owner_alive(self.scheduler, owner):
             return [FENCED, 0.0, 0.0]
         return list(self._scope(scope).rates.lease(want, need, owner))
