@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -171,11 +172,39 @@ def test_a_killed_worker_then_a_resume_with_event_resolution_sends_nothing_twice
         resumed = send(frame, 4, tmp_path, client, target=box, retry_unknown=True,
                        **options).results.compute()  # fmt: skip
         got = delivered(box)
-    resolved = resumed["error_code"] == "ResolvedFromEvent"
-    assert resolved.sum() >= 1
-    assert int((resumed["status"] == "unknown").sum()) < unknown
+    # The sandbox drops a request whose connection died while it waited (its latency), so
+    # whether the killed worker's last requests were accepted is a race: resolved or resent,
+    # none of them goes twice.
+    assert int((resumed["status"] == "unknown").sum()) <= unknown
     assert got.value_counts().max() == 1  # 0 duplicates
     assert set(got) == set(frame["email"])
+
+
+def test_a_resume_resolves_what_a_killed_run_left_in_flight(client: Any, tmp_path: Path) -> None:
+    """The state a SIGKILL leaves after the provider accepted some requests and before their
+    answers were journaled (rows ``in_flight``, their messages in the mailbox): a resume that
+    cannot read the events reports them ``unknown``; one that can resolves them, on every
+    partition, and sends nothing twice."""
+    frame = recipients(40, "flight.example")
+    with Sandbox() as box:
+        send(frame, 2, tmp_path / "blind", client, target=box)
+        send(frame, 2, tmp_path / "seen", client, target=box)
+        for run in ("blind", "seen"):
+            for ledger in (tmp_path / run / "_ledger").glob("*.sqlite"):
+                with sqlite3.connect(ledger) as db:
+                    db.execute("UPDATE rows SET status='in_flight' WHERE row_key IN "
+                               "('3', '4', '30')")  # fmt: skip
+        before = box.mailbox.count()
+        endpoint = box.resolve(transport_kind("ses"))
+        blind = send(frame, 2, tmp_path / "blind", client, target=endpoint).results.compute()
+        seen = send(frame, 2, tmp_path / "seen", client, target=box, retry_unknown=True)
+        results = seen.results.compute()
+        assert box.mailbox.count() == before  # nothing was sent again
+    assert (blind["status"] == "unknown").sum() == 3
+    assert (results["status"] == "unknown").sum() == 0
+    resolved = results[results["error_code"] == "ResolvedFromEvent"]
+    assert sorted(resolved["row_key"]) == ["3", "30", "4"]
+    assert (resolved["status"] == "sent").all() and resolved["message_id"].notna().all()
 
 
 def kill_a_busy_worker_while(call: Any, client: Any, box: Sandbox, after: int) -> Any:
