@@ -281,11 +281,11 @@ def _run(
     finally:
         if not job.dry_run:
             _close_run(client, job, cancelled)
-    reason = guard.reason
-    if reason is not None:  # as send(): said once, here, where the user is
-        log.error("stopping the send: %s: %s", REPUTATION_PAUSE_CODE, reason)
+    paused = guard.reason
+    if paused is not None:  # as send(): said once, here, where the user is
+        log.error("stopping the send: %s: %s", REPUTATION_PAUSE_CODE, paused)
     guard.record()
-    done = _results(rows, errors, job, time.monotonic() - started, client, reason)
+    done = _results(rows, errors, job, time.monotonic() - started, client, paused)
     missing = [n for n, row in sorted(rows.items()) if row is None]
     if cancelled:
         interrupt = KeyboardInterrupt()
