@@ -22,14 +22,14 @@ import dataclasses
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.spec import ComposeSpec
 from toolkit.compose.suppression import SuppressionList
-from toolkit.delivery.engine import DailyBudget, Pacer, SendEngine
+from toolkit.delivery.engine import Breaker, DailyBudget, Pacer, SendEngine
 from toolkit.delivery.ledger import Ledger
 from toolkit.errors import ConfigurationError, ProviderConfigurationError
 from toolkit.options import SendOptions
@@ -51,7 +51,9 @@ __all__ = [
     "Job",
     "Shared",
     "default_target",
+    "event_feed",
     "plan_for",
+    "run_breaker",
     "stored_template",
 ]
 
@@ -69,8 +71,10 @@ _EMBEDDED_NOTE = (
 @dataclass(frozen=True)
 class Shared:
     """What a caller sharing one account between processes injects into a job (the Dask
-    task): an open transport the job must not close, the cluster's pacer and daily budget,
-    the quota read once on the client, and a hook to see the engine (to stop it)."""
+    task): an open transport the job must not close, the cluster's pacer, daily budget and
+    circuit breaker, the quota read once on the client, the ``unknown`` rows the client
+    resolved from the provider's events (row key -> message id, event, time), and a hook to
+    see the engine (to stop it). The events themselves are followed on the client only."""
 
     transport: Transport
     pacer: Pacer | None = None
@@ -78,6 +82,8 @@ class Shared:
     quota: Quota | None = None
     target: str = ""
     on_engine: Callable[[SendEngine], object] | None = None
+    breaker: Breaker | None = None
+    resolved: Mapping[str, tuple[str, str, Any, Any]] | None = None
 
 
 @contextlib.contextmanager
@@ -139,6 +145,37 @@ def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionLis
         with contextlib.suppress(Exception):
             client.close()
     return found
+
+
+def event_feed(options: SendOptions, target: Target | None, since_now: bool) -> Any:
+    """Where a run's delivery events can be read: the SQS queue of ``events_queue``, or a
+    sandbox's mailbox (from now, or from the start); None when nothing can be followed."""
+    from toolkit.measure.feed import SandboxFeed, SqsFeed
+
+    if options.events_queue is not None:
+        return SqsFeed(options.events_queue)
+    if target is not None and hasattr(target, "mailbox"):  # a sandbox
+        return SandboxFeed(target, since=None if since_now else 0.0, tags=not since_now)
+    return None
+
+
+def run_breaker(options: SendOptions, target: Target | None) -> CircuitBreaker | None:
+    """The circuit breaker of a run, fed by the events it can follow; None when off or
+    nothing to follow (``breaker=True`` with nothing to follow is an error)."""
+    wanted = options.breaker
+    if wanted is False:
+        return None
+    feed = event_feed(options, target, since_now=True)
+    if feed is None:
+        if wanted:
+            raise ConfigurationError(
+                "breaker=True needs the run's events: give events_queue=URL (an SQS queue "
+                "the configuration set's event destination feeds)"
+            )
+        return None
+    from toolkit.delivery.breaker import CircuitBreaker
+
+    return CircuitBreaker(feed)
 
 
 def stored_template(transport: Transport, options: SendOptions) -> Template | None:
@@ -239,36 +276,20 @@ class Job:
             spec = dataclasses.replace(self.options.spec, suppression=found)
             self.options = dataclasses.replace(self.options, spec=spec)
 
-    def _breaker(self, target: Target | None) -> CircuitBreaker | None:
-        """The circuit breaker for this run, fed by the events it can follow: a sandbox's
-        mailbox, or the SQS queue of ``events_queue``; None when off or nothing to follow."""
-        feed = self._feed(target, since_now=True)
-        wanted = self.options.breaker
-        if wanted is False or self.shared is not None:
-            return None
-        if feed is None:
-            if wanted:
-                raise ConfigurationError(
-                    "breaker=True needs the run's events: give events_queue=URL (an SQS queue "
-                    "the configuration set's event destination feeds)"
-                )
-            return None
-        from toolkit.delivery.breaker import CircuitBreaker
-
-        return CircuitBreaker(feed)
+    def _breaker(self, target: Target | None) -> Breaker | None:
+        """The circuit breaker for this run (on Dask: the cluster's one, injected)."""
+        if self.shared is not None:
+            return self.shared.breaker
+        return run_breaker(self.options, target)
 
     def _feed(self, target: Target | None, *, since_now: bool) -> Any:
-        """Where this run's delivery events can be read, or None."""
-        from toolkit.measure.feed import SandboxFeed, SqsFeed
-
-        if self.options.events_queue is not None:
-            return SqsFeed(self.options.events_queue)
-        if target is not None and hasattr(target, "mailbox"):  # a sandbox
-            return SandboxFeed(target, since=None if since_now else 0.0)
-        return None
+        """Where this run's delivery events can be read, or None (on Dask: the client reads
+        them, once for the whole run)."""
+        return None if self.shared is not None else event_feed(self.options, target, since_now)
 
     def _resolve_unknown(self, ledger: Ledger, target: Target | None) -> None:
         """Before a resume: ``unknown`` rows whose message the provider's events vouch for
+<<<<<<< HEAD
         become ``sent`` (ResolvedFromEvent), or ``rejected`` when the event is a rendering
         failure, so they are never resent blind."""
         tag = self.options.spec.run_tag
@@ -276,8 +297,22 @@ class Job:
         if tag is None or feed is None or not ledger.counts().get(Status.UNKNOWN.value):
             return
         from toolkit.measure.resolve import resolve_ledger
+=======
+        become ``sent`` (ResolvedFromEvent), so they are never resent blind."""
+        from toolkit.measure.resolve import record_resolutions, resolved_outcomes
+>>>>>>> dask-breaker
 
-        resolved = resolve_ledger(ledger, feed.poll(), run_tag=tag)
+        tag = self.options.spec.run_tag
+        given = self.shared.resolved if self.shared is not None else None
+        feed = self._feed(target, since_now=False)
+        if tag is None or (feed is None and not given):
+            return
+        if not ledger.counts().get(Status.UNKNOWN.value):
+            return
+        if given is None:
+            unknown = [r.row_key for r in ledger.records() if r.status == Status.UNKNOWN.value]
+            given = resolved_outcomes(unknown, feed.poll(), run_tag=tag)
+        resolved = record_resolutions(ledger, given)
         if resolved:
             log.warning("ledger %s: %d 'unknown' rows were resolved from the provider's "
                         "events (sent, or rejected for a rendering failure); they are not resent",

@@ -36,7 +36,7 @@ from toolkit.transports.registry import TransportKind, transport_kind
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Pairs", "SendKeywords", "SendOptions"]
+__all__ = ["Pairs", "SendKeywords", "SendOptions", "run_tag_for"]
 
 Pairs = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -231,11 +231,6 @@ class SendOptions:
                 "send_partitioned keeps one ledger per partition: give ledger= a directory "
                 "(its own keyword), not a file"
             )
-        if self.breaker:
-            raise ConfigurationError(
-                "breaker=True is not supported by send_partitioned yet (one breaker for the "
-                "whole cluster is still to come); send with toolkit.send, or breaker=False"
-            )
         return dataclasses.replace(self, keep=check_keep(self.keep or None, columns))
 
 
@@ -278,12 +273,18 @@ def _with_suppression(spec: ComposeSpec, keywords: SendKeywords) -> ComposeSpec:
 def _with_run_tag(spec: ComposeSpec, ledger: Any) -> ComposeSpec:
     """With a ledger, every message carries a tag naming the run (the same on every resume),
     so that rows left ``unknown`` by a crash can be resolved from the provider's events."""
-    import hashlib
-
     if ledger is None or spec.run_tag is not None:
         return spec
+    return dataclasses.replace(spec, run_tag=run_tag_for(ledger))
+
+
+def run_tag_for(ledger: str | os.PathLike[str]) -> str:
+    """The run tag of a ledger file (the same on every resume; on Dask, one per partition's
+    ledger, as row keys are unique only within a partition)."""
+    import hashlib
+
     digest = hashlib.sha256(os.fspath(Path(ledger).absolute()).encode()).hexdigest()[:16]
-    return dataclasses.replace(spec, run_tag=f"ledger-{digest}")
+    return f"ledger-{digest}"
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:

@@ -23,7 +23,7 @@ from typing import Any
 from toolkit.errors import ConfigurationError
 from toolkit.job import default_target
 from toolkit.options import SendOptions
-from toolkit.targets import AwsTarget, Quota, SmtpTarget, is_loopback_host
+from toolkit.targets import AwsTarget, Quota, SmtpTarget, Target, is_loopback_host
 from toolkit.transports.registry import TransportKind
 
 __all__ = ["check_directories", "connected", "endpoint_for", "scope_of"]
@@ -70,11 +70,12 @@ def _on_this_machine(client: Any) -> bool:
 @contextlib.contextmanager
 def endpoint_for(
     options: SendOptions, local: bool
-) -> Iterator[tuple[AwsTarget | SmtpTarget | None, Quota | None, str]]:
-    """Where the workers send (a plain, picklable target), the quota read once here, and
-    where that is in words; with no target, the one default (an embedded sandbox)."""
+) -> Iterator[tuple[AwsTarget | SmtpTarget | None, Quota | None, str, Target | None]]:
+    """Where the workers send (a plain, picklable target), the quota read once here, where
+    that is in words, and the target itself (a sandbox's mailbox is read here, on the
+    client); with no target, the one default (an embedded sandbox)."""
     if options.dry_run:
-        yield None, None, "none (dry run: nothing was sent)"
+        yield None, None, "none (dry run: nothing was sent)", None
         return
     if options.target is None and not local:
         raise ConfigurationError(
@@ -83,7 +84,7 @@ def endpoint_for(
         )
     with default_target(options.target) as (target, where):
         kind = options.kind
-        yield shippable(target.resolve(kind)), target.quota(kind), where
+        yield shippable(target.resolve(kind)), target.quota(kind), where, target
 
 
 def shippable(endpoint: AwsTarget | SmtpTarget) -> AwsTarget | SmtpTarget:

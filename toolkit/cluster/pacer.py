@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from toolkit.cluster.quota import FENCED, STOPPED
+from toolkit.cluster.quota import FENCED, PAUSED, STOPPED
 
 __all__ = ["Channel", "FencedError", "LeasedPacer", "SchedulerChannel", "SharedDaily"]
 
@@ -105,6 +105,12 @@ class SchedulerChannel:
     def give_back(self, n: float) -> None:
         self._post("toolkit_quota_give_back", scope=self.scope, n=n)
 
+    def breaker(self, accepted: int, give_up: bool) -> tuple[str | None, bool, bool]:
+        """The run's circuit breaker on the scheduler (:mod:`toolkit.cluster.breaker`)."""
+        answer = self._call("toolkit_breaker_admit", run=self.run, accepted=accepted,
+                            give_up=give_up)  # fmt: skip
+        return (str(answer[0]) if answer[0] else None), bool(answer[1]), bool(answer[2])
+
     def alive(self, owner: str) -> bool:
         """Is ``owner`` still the worker process the scheduler lists at its address?"""
         return bool(self._call("toolkit_owner_alive", owner=owner))
@@ -146,8 +152,9 @@ class LeasedPacer:
     """The engine's pacer, backed by leases of one cluster-wide rate (module docstring).
 
     ``reserve`` returns None when ``abort`` is set while waiting, or when the run was
-    cancelled (``on_stop`` callbacks run first); it raises :class:`FencedError` when the
-    scheduler has dropped this worker.
+    cancelled (``on_stop`` callbacks run first) or its circuit breaker tripped (``on_pause``
+    callbacks run first: requests already waiting for tokens stop too); it raises
+    :class:`FencedError` when the scheduler has dropped this worker.
     """
 
     def __init__(
@@ -169,6 +176,7 @@ class LeasedPacer:
         self._fetch = threading.Lock()  # one thread asks the service at a time
         self._current: _Lease | None = None
         self._stop_callbacks: list[Callable[[], None]] = []
+        self._pause_callbacks: list[Callable[[], None]] = []
         self.stopped = threading.Event()
         self.calls = 0
 
@@ -185,6 +193,10 @@ class LeasedPacer:
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (once) when the service says the run was cancelled."""
         self._stop_callbacks.append(callback)
+
+    def on_pause(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) when the service says the run's breaker tripped."""
+        self._pause_callbacks.append(callback)
 
     def _take(self, n: float, fresh: bool = False) -> _Lease | None:
         """Take ``n`` from the current lease if it is young enough and holds them (lock held)."""
@@ -236,6 +248,9 @@ class LeasedPacer:
                 if lease_id == STOPPED:
                     self._stop()
                     return None
+                if lease_id == PAUSED:
+                    self._stop(self._pause_callbacks)
+                    return None
                 if lease_id > 0:
                     with self._lock:
                         self._current = _Lease(lease_id, granted, received, received - sent)
@@ -262,12 +277,12 @@ class LeasedPacer:
             if lease.retired and lease.open == 0:
                 self._report(lease)
 
-    def _stop(self) -> None:
+    def _stop(self, callbacks: list[Callable[[], None]] | None = None) -> None:
         if self.stopped.is_set():
             return
-        self.stopped.set()
-        for callback in self._stop_callbacks:
+        for callback in self._stop_callbacks if callbacks is None else callbacks:
             callback()
+        self.stopped.set()
 
     def close(self) -> None:
         """Give back the current lease's unused tokens (the task's sends are over)."""

@@ -28,18 +28,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from toolkit.cluster.breaker import BreakerSettings, SharedBreaker
 from toolkit.cluster.pacer import SLICE_S, LeasedPacer, SchedulerChannel, SharedDaily
 from toolkit.cluster.pool import TransportPool
 from toolkit.cluster.storage import Claim, claimed, ledger_path, partition_identity, results_path
-from toolkit.delivery.ledger import Ledger
+from toolkit.delivery.ledger import Ledger, unanswered_keys
 from toolkit.job import Job, Shared, plan_for
-from toolkit.options import SendOptions
+from toolkit.options import SendOptions, run_tag_for
 from toolkit.results import ResultTable, Status
 from toolkit.results_io import write_results
 from toolkit.targets import Quota
@@ -52,6 +54,7 @@ __all__ = [
     "identity_frame",
     "send_partition",
     "settle_partition",
+    "unanswered_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,10 @@ numbers are nullable: a partition without results has only its ``error``."""
 IDENTITY_META = pd.DataFrame(
     {"identity": pd.Series([], dtype="string"), "rows": pd.Series([], dtype="int64")}
 )
+UNANSWERED_META = pd.DataFrame(
+    {"identity": pd.Series([], dtype="string"), "row_key": pd.Series([], dtype="string")}
+)
+Resolved = Mapping[str, tuple[str, str, Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,10 @@ class PartitionJob:
         rate: recipients per second for the whole cluster.
         daily: share the 24-hour quota through the service (False: no daily limit known).
         quota / target: the quota read once on the client, and where the send goes in words.
+        breaker: the run's one circuit breaker's canary settings (None: no breaker), held
+            on the scheduler (:mod:`toolkit.cluster.breaker`).
+        resolved: per partition identity, its ``unknown`` rows the client resolved from the
+            provider's events before a resume (row key -> message id, event, time).
     """
 
     options: SendOptions
@@ -104,6 +115,8 @@ class PartitionJob:
     quota: Quota | None = None
     target: str = ""
     slice_s: float = SLICE_S
+    breaker: BreakerSettings | None = None
+    resolved: Mapping[str, Resolved] | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -161,6 +174,19 @@ def identity_frame(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
     )
 
 
+def unanswered_frame(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
+    """The partition's identity and the row keys its ledger has without an answer (one row
+    each): what the client resolves from events before a resume (sends nothing)."""
+    spec = job.options.spec
+    identity = partition_identity(pdf, spec.key_column, spec.to)
+    keys: list[str] = []
+    if job.ledger_dir is not None:
+        keys = unanswered_keys(ledger_path(job.ledger_dir, identity))
+    return pd.DataFrame({"identity": [identity] * len(keys), "row_key": keys}).astype(
+        UNANSWERED_META.dtypes.to_dict()
+    )
+
+
 def send_partition(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
     """Send one partition (see the module docstring); returns its one-row summary."""
     started = time.monotonic()
@@ -180,17 +206,20 @@ def send_partition(pdf: pd.DataFrame, job: PartitionJob) -> pd.DataFrame:
             log.warning("partition %s: taking over from %s, which the scheduler dropped",
                         identity, previous.owner)  # fmt: skip
         ledger = ledger_path(job.ledger_dir, identity)
-        frame, recovered = _send(pdf, job, channel, ledger)
+        frame, recovered = _send(pdf, job, channel, ledger, identity)
         write_results(frame, path)
     return _summary(identity, frame, started, str(path), recovered=recovered,
                     taken_over=previous is not None)  # fmt: skip
 
 
 def _send(
-    pdf: pd.DataFrame, job: PartitionJob, channel: SchedulerChannel, ledger: Path
+    pdf: pd.DataFrame, job: PartitionJob, channel: SchedulerChannel, ledger: Path, identity: str
 ) -> tuple[pd.DataFrame, int]:
     """The same :class:`~toolkit.job.Job` as ``toolkit.send``, with what the cluster shares
-    injected: the worker's open transport, the leased pacer, the shared daily budget."""
+    injected: the worker's open transport, the leased pacer, the shared daily budget, the
+    run's one circuit breaker, and the rows the client resolved from events. Messages carry
+    the partition's ledger's run tag (as ``send`` with a ledger), so that a later resume can
+    resolve its ``unknown`` rows."""
     options = job.options
     target, kind, rate = options.target, options.kind, job.rate
     assert target is not None and rate is not None
@@ -199,15 +228,28 @@ def _send(
     )
     pacer = LeasedPacer(channel, rate, slice_s=job.slice_s)
     daily = SharedDaily(channel, block=rate) if job.daily else None
+    breaker = SharedBreaker(channel, job.breaker) if job.breaker is not None else None
+
+    def watch(engine: Any) -> None:
+        pacer.on_stop(engine.cancel)
+        if breaker is not None:
+            pacer.on_pause(lambda: engine.pause(breaker.verdict()))
+
     shared = Shared(
         transport=transport,
         pacer=pacer,
         daily=daily,
         quota=job.quota,
         target=job.target,
-        on_engine=lambda engine: pacer.on_stop(engine.cancel),
+        on_engine=watch,
+        breaker=breaker,
+        resolved=(job.resolved or {}).get(identity),
     )
-    runner = Job(dataclasses.replace(options, ledger=ledger, progress=False), pdf, shared)
+    spec = options.spec
+    if spec.run_tag is None:
+        spec = dataclasses.replace(spec, run_tag=run_tag_for(ledger))
+    options = dataclasses.replace(options, spec=spec, ledger=ledger, progress=False)
+    runner = Job(options, pdf, shared)
     try:
         return runner.run(), runner.recovered
     finally:

@@ -41,12 +41,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["FENCED", "OPEN_POLL", "STOPPED", "DailyPool", "RateLog"]
+__all__ = ["FENCED", "OPEN_POLL", "PAUSED", "STOPPED", "DailyPool", "RateLog"]
 
 FENCED = -1
 """A lease or daily answer meaning: the service no longer serves this process."""
 STOPPED = -2
 """A lease answer meaning: the run was cancelled; stop sending."""
+PAUSED = -3
+"""A lease answer meaning: the run's circuit breaker tripped; stop sending (ReputationPause)."""
 OPEN_POLL = 0.01
 """Seconds to wait before asking again when only leases still in flight could free room."""
 _EPS = 1e-9

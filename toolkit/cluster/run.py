@@ -51,7 +51,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from toolkit.cluster.connect import check_directories, connected, endpoint_for, scope_of
+from toolkit.cluster.guard import RunGuard, with_account_suppression
 from toolkit.compose.message import Template
+from toolkit.delivery.engine import REPUTATION_PAUSE_CODE
 from toolkit.errors import (
     ConfigurationError,
     MissingDependencyError,
@@ -179,12 +181,17 @@ def send_partitioned(
             os.path.abspath(ledger if ledger is not None else out_dir / DEFAULT_LEDGER)
         )
     with connected(client) as (dask_client, local), endpoint_for(options, local) as where:
-        endpoint, quota, target = where
+        endpoint, quota, target, sandbox = where
         if endpoint is not None and options.spec.template_name is not None:
             _check_columns(ddf, options, _stored(options, endpoint))
+        options = with_account_suppression(options, endpoint)
         job, daily = _job(options, endpoint, quota, target, out_dir, ledger_dir)
         check_directories(dask_client, ddf, job)
-        return _run(dask_client, ddf, job, daily, options.progress)
+        guard = RunGuard(options, sandbox)
+        if not job.dry_run:
+            job = guard.resolve(dask_client, ddf, job)
+            job = guard.arm(job)
+        return _run(dask_client, ddf, job, daily, options.progress, guard)
 
 
 def _check_columns(ddf: Any, options: SendOptions, stored: Template | None = None) -> None:
@@ -236,9 +243,10 @@ def _job(
 
 
 def _run(
-    client: Any, ddf: Any, job: Any, daily: float | None, progress: bool
+    client: Any, ddf: Any, job: Any, daily: float | None, progress: bool, guard: RunGuard
 ) -> PartitionedResults:
-    """Open the quota, send every partition, settle failures, read the results back."""
+    """Open the quota, send every partition (the run's breaker followed meanwhile), settle
+    failures, read the results back."""
     from toolkit.cluster.partition import SUMMARY_META, send_partition
     from toolkit.cluster.pool import TransportPool
     from toolkit.cluster.service import QuotaService
@@ -253,17 +261,18 @@ def _run(
     cancelled = False
     try:
         tasks = ddf.map_partitions(send_partition, job, meta=SUMMARY_META).to_delayed()
-        futures = client.compute(tasks)
-        stop = (lambda: _stop(client, job)) if not job.dry_run else (lambda: None)
-        try:
-            rows, errors, refusal = _collect(client, futures, progress, stop)
-        except KeyboardInterrupt:
-            cancelled = True
-            if job.dry_run:  # nothing to stop cleanly: drop the work and go
-                client.cancel(futures)
-                raise
-            _stop(client, job)
-            rows, errors, refusal = _collect(client, futures, False, lambda: None)
+        with guard.follow(client, job):
+            futures = client.compute(tasks)
+            stop = (lambda: _stop(client, job)) if not job.dry_run else (lambda: None)
+            try:
+                rows, errors, refusal = _collect(client, futures, progress, stop)
+            except KeyboardInterrupt:
+                cancelled = True
+                if job.dry_run:  # nothing to stop cleanly: drop the work and go
+                    client.cancel(futures)
+                    raise
+                _stop(client, job)
+                rows, errors, refusal = _collect(client, futures, False, lambda: None)
         if refusal is not None:  # as send(): the error alone, no row reported failed
             cancelled = True
             raise refusal
@@ -272,7 +281,11 @@ def _run(
     finally:
         if not job.dry_run:
             _close_run(client, job, cancelled)
-    done = _results(rows, errors, job, time.monotonic() - started, client)
+    paused = guard.reason
+    if paused is not None:  # as send(): said once, here, where the user is
+        log.error("stopping the send: %s: %s", REPUTATION_PAUSE_CODE, paused)
+    guard.record()
+    done = _results(rows, errors, job, time.monotonic() - started, client, paused)
     missing = [n for n, row in sorted(rows.items()) if row is None]
     if cancelled:
         interrupt = KeyboardInterrupt()
@@ -374,6 +387,7 @@ def _results(
     job: Any,
     elapsed: float,
     client: Any,
+    reason: str | None = None,
 ) -> PartitionedResults:
     import dask.dataframe as dd
 
@@ -401,6 +415,7 @@ def _results(
         run_id=job.run, partitions=len(rows),
         failed_partitions=int(partitions["error"].notna().sum()),
         dashboard=getattr(client, "dashboard_link", None),
+        stopped=(REPUTATION_PAUSE_CODE, reason) if reason is not None else None,
     )  # fmt: skip
     return PartitionedResults(
         results=results, partitions=partitions, counts=counts, summary=summary,

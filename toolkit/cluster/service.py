@@ -16,13 +16,19 @@ by :mod:`toolkit.cluster.pacer` on the workers and by :mod:`toolkit.cluster.run`
 ``toolkit_quota_open``         a run starts: its rate, window and 24-hour budget for a scope
 ``toolkit_quota_close``        the run ended (or was cancelled: its senders stop)
 ``toolkit_quota_lease``        tokens for a worker (``[id, granted, wait]``; id -1 = fenced,
-                               -2 = the run was cancelled)
+                               -2 = the run was cancelled, -3 = its breaker tripped)
 ``toolkit_quota_finish``       the lease's requests are answered (with stamps)
 ``toolkit_quota_daily``        a block of the 24-hour quota (-1 = fenced)
 ``toolkit_quota_give_back``    unused recipients of a block
 ``toolkit_quota_stats``        counters of a scope (reports, tests)
 ``toolkit_owner_alive``        is this worker process still the one the scheduler lists?
+``toolkit_breaker_open``       a run follows its events: its one circuit breaker's board
+``toolkit_breaker_report``     the client's breaker: fates known, and why it tripped
+``toolkit_breaker_admit``      a worker's newly accepted messages; ``[reason, hold, canary]``
 =============================  ==============================================================
+
+The circuit breaker's board (:mod:`toolkit.cluster.breaker`) lives here for the same reasons
+as the quota: one place every worker of the run asks, which outlives them.
 
 An owner is ``"<worker address>#<worker id>"``: a worker restarted by its nanny at the same
 address is another owner, so a fenced process stays fenced.
@@ -44,7 +50,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from toolkit.cluster.quota import FENCED, STOPPED, DailyPool, RateLog
+from toolkit.cluster.breaker import BreakerBoard, BreakerSettings
+from toolkit.cluster.quota import FENCED, PAUSED, STOPPED, DailyPool, RateLog
 
 __all__ = ["QuotaService", "owner_alive"]
 
@@ -77,6 +84,7 @@ class QuotaService(SchedulerPlugin):
         self.scheduler: Any = None
         self.scopes: dict[str, _Scope] = {}
         self.stopped: set[str] = set()
+        self.boards: dict[str, BreakerBoard] = {}
         self.dropped = 0
 
     async def start(self, scheduler: Any) -> None:
@@ -91,6 +99,9 @@ class QuotaService(SchedulerPlugin):
                 "toolkit_quota_give_back": self.give_back,
                 "toolkit_quota_stats": self.stats,
                 "toolkit_owner_alive": self.alive,
+                "toolkit_breaker_open": self.breaker_open,
+                "toolkit_breaker_report": self.breaker_report,
+                "toolkit_breaker_admit": self.breaker_admit,
             }
         )
 
@@ -119,6 +130,7 @@ class QuotaService(SchedulerPlugin):
         """The run ended; with ``cancel`` its senders get "stopped" at their next lease."""
         if cancel:
             self.stopped.add(run)
+        self.boards.pop(run, None)
         known = self.scopes.get(scope)
         if known is not None:
             known.runs.discard(run)
@@ -136,6 +148,9 @@ class QuotaService(SchedulerPlugin):
     ) -> list[float]:
         if run in self.stopped:
             return [STOPPED, 0.0, 0.0]
+        board = self.boards.get(run)
+        if board is not None and board.reason is not None:  # rows waiting here stop too
+            return [PAUSED, 0.0, 0.0]
         if not owner_alive(self.scheduler, owner):
             return [FENCED, 0.0, 0.0]
         return list(self._scope(scope).rates.lease(want, need, owner))
@@ -175,6 +190,27 @@ class QuotaService(SchedulerPlugin):
 
     def alive(self, owner: str = "") -> bool:
         return owner_alive(self.scheduler, owner)
+
+    # -- the run's circuit breaker -------------------------------------------------------------
+
+    def breaker_open(
+        self, run: str = "", canary: int = 0, min_outcomes: int = 1, canary_wait: float = 30.0
+    ) -> None:
+        self.boards[run] = BreakerBoard(BreakerSettings(canary, min_outcomes, canary_wait))
+
+    def breaker_report(self, run: str = "", fated: int = 0, reason: str | None = None) -> None:
+        board = self.boards.get(run)
+        if board is not None:
+            board.report(fated, reason)
+
+    def breaker_admit(self, run: str = "", accepted: int = 0, give_up: bool = False) -> list[Any]:
+        """``[reason or None, hold, canary]``; a run without a board (closed) goes on: its
+        senders are stopped by the lease instead."""
+        board = self.boards.get(run)
+        if board is None:
+            return [None, False, False]
+        reason, hold, canary = board.admit(accepted, give_up)
+        return [reason, hold, canary]
 
     # -- scheduler events --------------------------------------------------------------------
 

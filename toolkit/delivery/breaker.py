@@ -144,6 +144,11 @@ class CircuitBreaker:
             time.sleep(min(0.05, self.poll_interval))
         return self.tripped()
 
+    @property
+    def fated(self) -> int:
+        """Recipients of this run whose fate (delivery or bounce) is known."""
+        return len(self._fated)
+
     def snapshot(self) -> BreakerState:
         """The counts and rates now."""
         with self._lock:

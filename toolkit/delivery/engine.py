@@ -295,6 +295,11 @@ class SendEngine:
             _Stop(Status.SKIPPED, CANCELLED_CODE, "the run was cancelled before this row was sent")
         )
 
+    def pause(self, reason: str) -> None:
+        """A circuit breaker outside this engine tripped (a Dask cluster's one): stop as
+        :meth:`cancel` does, the rows not sent ending ``skipped``/``ReputationPause``."""
+        self._halt_with(_Stop(Status.SKIPPED, REPUTATION_PAUSE_CODE, reason))
+
     def snapshot(self) -> Progress:
         """Counts per status so far (rows not final yet are "pending")."""
         with self._lock:

@@ -166,6 +166,24 @@ def check_ledger_path(path: str | os.PathLike[str]) -> Path:
     return where
 
 
+def unanswered_keys(path: str | os.PathLike[str]) -> list[str]:
+    """Row keys of a ledger whose request got no answer (``unknown``, or in flight when its
+    run stopped), read without opening the ledger for a run (no recovery, no lock; a plain
+    connection, as a WAL database left by a killed run may need its -shm made): what a
+    partitioned resume resolves from events on the client. A missing file has none."""
+    where = Path(path)
+    if not where.exists():
+        return []
+    db = sqlite3.connect(str(where), timeout=30)
+    try:
+        found = db.execute(
+            "SELECT row_key FROM rows WHERE status IN ('unknown', ?)", (IN_FLIGHT,)
+        ).fetchall()
+    finally:
+        db.close()
+    return [str(key) for (key,) in found]
+
+
 def _disk_full(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc)

@@ -44,10 +44,13 @@ def _empty() -> pd.DataFrame:
 
 class SandboxFeed:
     """New events in a sandbox's mailbox (``Sandbox``, ``Mailbox``), from ``since`` on
-    (default: now, so an earlier run's events are not this run's)."""
+    (default: now, so an earlier run's events are not this run's). With ``tags``, each event
+    carries its message's SES tags (what resolves ``unknown`` rows; the breaker, polling
+    often, does without)."""
 
-    def __init__(self, source: Any, since: float | None = None) -> None:
+    def __init__(self, source: Any, since: float | None = None, *, tags: bool = False) -> None:
         self._mailbox = getattr(source, "mailbox", source)
+        self._tags = tags
         self._since = pd.Timestamp(time.time() if since is None else since, unit="s", tz="UTC")
         # From now: skip what is already there without reading it (earlier runs' events).
         counted = getattr(self._mailbox, "event_count", None)
@@ -61,6 +64,12 @@ class SandboxFeed:
         if fresh.empty:
             return _empty()
         frame = events_from_sandbox(fresh.reset_index(drop=True))
+        read = getattr(self._mailbox, "tags", None)
+        if self._tags and callable(read):
+            by_message: dict[str, dict[str, str]] = {}
+            for message_id, name, value in read().itertuples(index=False):
+                by_message.setdefault(message_id, {})[name] = value
+            frame["tags"] = frame["message_id"].map(by_message).astype(object)
         return frame[frame["event_time"] >= self._since].reset_index(drop=True)
 
 

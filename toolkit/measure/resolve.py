@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -32,6 +33,7 @@ from toolkit.compose.tags import ROW_TAG, RUN_TAG, row_tag_value
 __all__ = [
     "RENDERING_FAILURE_CODE",
     "RESOLVED_CODE",
+    "record_resolutions",
     "resolve_ledger",
     "resolve_unknown",
     "resolved_outcomes",
@@ -129,15 +131,23 @@ def resolve_ledger(ledger: Any, events: pd.DataFrame, *, run_tag: str | None = N
     sandbox; at SES, Send events typically within a minute): rows still without an event
     are the only ones a resume with ``retry_unknown=True`` sends again.
     """
+    from toolkit.results import Status
+
+    unknown = [r.row_key for r in ledger.records() if r.status == Status.UNKNOWN.value]
+    return record_resolutions(ledger, resolved_outcomes(unknown, events, run_tag=run_tag))
+
+
+def record_resolutions(ledger: Any, found: Mapping[str, tuple[str, str, Any, Any]]) -> int:
+    """Mark the ledger's ``unknown`` rows found in ``found`` (what :func:`resolved_outcomes`
+    returns; on Dask, computed on the client from the run's events) as ``sent``
+    (``ResolvedFromEvent``), or ``rejected`` (``RenderingFailure``); returns how many."""
     from dataclasses import replace
 
     from toolkit.results import Status
 
-    unknown = [r for r in ledger.records() if r.status == Status.UNKNOWN.value]
-    found = resolved_outcomes([r.row_key for r in unknown], events, run_tag=run_tag)
     finals = []
-    for record in unknown:
-        hit = found.get(record.row_key)
+    for record in ledger.records():
+        hit = found.get(record.row_key) if record.status == Status.UNKNOWN.value else None
         if hit is None:
             continue
         message_id, event, _when, detail = hit
