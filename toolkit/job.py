@@ -289,18 +289,9 @@ class Job:
 
     def _resolve_unknown(self, ledger: Ledger, target: Target | None) -> None:
         """Before a resume: ``unknown`` rows whose message the provider's events vouch for
-<<<<<<< HEAD
         become ``sent`` (ResolvedFromEvent), or ``rejected`` when the event is a rendering
         failure, so they are never resent blind."""
-        tag = self.options.spec.run_tag
-        feed = self._feed(target, since_now=False)
-        if tag is None or feed is None or not ledger.counts().get(Status.UNKNOWN.value):
-            return
-        from toolkit.measure.resolve import resolve_ledger
-=======
-        become ``sent`` (ResolvedFromEvent), so they are never resent blind."""
         from toolkit.measure.resolve import record_resolutions, resolved_outcomes
->>>>>>> dask-breaker
 
         tag = self.options.spec.run_tag
         given = self.shared.resolved if self.shared is not None else None
