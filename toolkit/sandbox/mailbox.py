@@ -148,9 +148,12 @@ class Mailbox:
         self._pending_tags: list[tuple[str, str, str]] = []
         self._flush_threshold = flush_threshold
         self._closed = False
-        # (interface, message_id, recipients) -> events: the account's feedback model
-        # (suppression list, bounces, complaints; toolkit.sandbox.feedback), set by the sandbox.
-        self.feedback: Callable[[str, str, Sequence[str]], list[tuple[str, str, str]]] | None = None
+        # (interface, message_id, recipients, suppressed_reasons) -> events: the account's
+        # feedback model (suppression list, bounces, complaints; toolkit.sandbox.feedback).
+        self.feedback: (
+            Callable[[str, str, Sequence[str], Sequence[str] | None], list[tuple[str, str, str]]]
+            | None
+        ) = None
         if self.path is None:
             if read_only:
                 raise ValueError("an in-memory mailbox cannot be opened read-only")
@@ -207,6 +210,7 @@ class Mailbox:
         accepted_at: float | None = None,
         events: Sequence[tuple[str, str, str]] | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        suppressed_reasons: Sequence[str] | None = None,
     ) -> str:
         """Record one accepted message and its per-recipient events; returns its message id.
 
@@ -216,6 +220,8 @@ class Mailbox:
         unless ``events`` gives them as ``(recipient, event, detail)`` triples (for example a
         ``rendering-failure`` when a template variable had no value). ``tags`` are the
         message's SES message tags (name, value), as SES copies them into its events.
+        ``suppressed_reasons`` are those of the send's configuration set, when it has its own
+        (None: the account's).
         """
         if self.read_only:
             raise PermissionError("this mailbox is read-only")
@@ -239,7 +245,7 @@ class Mailbox:
             detail,
         )
         if events is None and self.feedback is not None:
-            events = self.feedback(interface, message_id, recipients)
+            events = self.feedback(interface, message_id, recipients, suppressed_reasons)
         if events is None:
             rows = [
                 (message_id, recipient, event.kind, event.detail, now)
