@@ -60,7 +60,10 @@ class SandboxFeed:
             self._seen += len(fresh)
         if fresh.empty:
             return _empty()
-        frame = events_from_sandbox(fresh.reset_index(drop=True))
+        # The tags of just these messages: they name the run and row that resolve `unknown`.
+        tagged = getattr(self._mailbox, "tags", None)
+        tags = tagged(message_ids=fresh["message_id"].unique()) if callable(tagged) else None
+        frame = events_from_sandbox(fresh.reset_index(drop=True), tags)
         return frame[frame["event_time"] >= self._since].reset_index(drop=True)
 
 

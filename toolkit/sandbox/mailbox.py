@@ -43,7 +43,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -400,16 +400,25 @@ class Mailbox:
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
 
-    def tags(self) -> pd.DataFrame:
-        """The accepted messages' SES message tags: columns message_id, name, value."""
+    def tags(self, message_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """The accepted messages' SES message tags: columns message_id, name, value (only
+        those of ``message_ids`` when given: a follower tags just the events it read)."""
         import pandas as pd
 
         self.flush()
+        sql = "SELECT message_id, name, value FROM tags"
+        wanted = None if message_ids is None else sorted(set(message_ids))
+        chunks = (
+            [()]
+            if wanted is None
+            else [tuple(wanted[i : i + 500]) for i in range(0, len(wanted), 500)]
+        )
+        rows: list[Any] = []
         with self._lock:
             try:
-                rows = self._db.execute(
-                    "SELECT message_id, name, value FROM tags ORDER BY rowid"
-                ).fetchall()
+                for chunk in chunks:
+                    where = f" WHERE message_id IN ({','.join('?' * len(chunk))})" if chunk else ""
+                    rows += self._db.execute(sql + where + " ORDER BY rowid", chunk).fetchall()
             except sqlite3.OperationalError:  # a mailbox written before tags were kept
                 rows = []
         return pd.DataFrame.from_records(rows, columns=["message_id", "name", "value"])
