@@ -41,8 +41,11 @@ def test_a_resume_resolves_the_rows_a_crash_left_in_flight(tmp_path: Path) -> No
     orders.to_csv(tmp_path / "orders.csv", index=False)
     ledger = tmp_path / "orders.sqlite"
     with Sandbox(rate=200, latency_ms=1000) as slow:
-        keys = {"AWS_ACCESS_KEY_ID": slow.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": slow.secret_access_key, "PYTHONPATH": str(ROOT)}  # fmt: skip
+        keys = {
+            "AWS_ACCESS_KEY_ID": slow.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": slow.secret_access_key,
+            "PYTHONPATH": str(ROOT),
+        }
         child = subprocess.Popen(
             [sys.executable, "-m", "toolkit", "send", str(tmp_path / "orders.csv"), "--via",
              "ses", "--from", SENDER, "--subject", "Hi", "--text", "Hello", "--workers", "4",
