@@ -1040,6 +1040,27 @@ SES_SUPPRESSION_ADDRESS_MATCH: Fact[str] = Fact(
     "the sandbox does the same, so it is never more lenient).",
     provenance="toolkit",
 )
+SES_SUPPRESSION_REASONS_IN_FORCE: Fact[str] = Fact(
+    "a send is suppressed only when the entry's reason is among the SuppressedReasons in force",
+    "https://docs.aws.amazon.com/ses/latest/dg/sending-email-suppression-list.html",
+    _REPUTATION_READ,
+    "AWS's words: a message to an address on the list 'that has a suppression reason that "
+    "matches the same suppression reason chosen for your account-level suppression settings' "
+    "is accepted but not sent; 'if they don't match, then SES will send it'. The sandbox and "
+    "the toolkit's pre-flight apply the account's reasons, or the configuration set's.",
+)
+SES_CONFIGURATION_SET_SUPPRESSION: Fact[str] = Fact(
+    "a configuration set's SuppressionOptions.SuppressedReasons replace the account's for "
+    "sends through that set; [] turns suppression off for them",
+    "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutConfigurationSetSuppressionOptions.html",
+    _REPUTATION_READ,
+    "CreateConfigurationSet and PutConfigurationSetSuppressionOptions take SuppressionOptions "
+    "(SuppressedReasons BOUNCE | COMPLAINT; GetConfigurationSet returns them); the "
+    "SuppressionOptions reference says the set's scope 'overrides the tenant or account "
+    "suppression scope for emails sent using this configuration set' (API_SuppressionOptions). "
+    "That an empty list means no suppression through the set, and that an override once set "
+    "stays (the API has no call to remove it), are modelled, not documented.",
+)
 SES_SUPPRESSION_LIST_PAGE: Fact[tuple[int, int]] = Fact(
     (100, 1000),
     "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_ListSuppressedDestinations.html",

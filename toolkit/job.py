@@ -114,14 +114,15 @@ def plan_for(df: pd.DataFrame, options: SendOptions, stored: Template | None = N
 
 def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionList | None:
     """The spec's suppression list plus the account's SES list (ListSuppressedDestinations,
-    paged), or None when the endpoint has no such list.
+    paged; the entries for the reasons in force, the configuration set's or the account's), or
+    None when the endpoint has no such list.
 
     A list the credentials may not read (an IAM policy that allows sending only) is a warning:
     SES still suppresses at send time. A refusal of the account itself (credentials, an
     untrusted certificate, a foreign endpoint) is the ProviderConfigurationError a send
     would meet, raised before anything is sent.
     """
-    from toolkit.compose.suppression import SuppressionList
+    from toolkit.compose.suppression import SuppressionList, reasons_in_force
     from toolkit.targets import AwsTarget
     from toolkit.transports.aws import AWS_CALL_ERRORS
     from toolkit.transports.classify import classify_aws_exception
@@ -131,7 +132,7 @@ def read_account_suppression(endpoint: Any, spec: ComposeSpec) -> SuppressionLis
     found = spec.suppression.copy() if spec.suppression is not None else SuppressionList()
     client = dataclasses.replace(endpoint, fast=False).make_client("sesv2")
     try:
-        found.load_account(client)
+        found.load_account(client, reasons=reasons_in_force(client, spec.configuration_set))
     except AWS_CALL_ERRORS as exc:
         classified = classify_aws_exception("sesv2", exc)
         if classified.is_configuration and "AccessDenied" not in classified.code:

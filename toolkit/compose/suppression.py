@@ -5,7 +5,9 @@ A message to an address on SES's account-level suppression list is accepted and 
 bounced in an earlier run should not be tried at all. :class:`SuppressionList` gathers:
 
 * the account's list (``ListSuppressedDestinations``, paged, at most one request per second:
-  ``SES_SUPPRESSION_LIST_PAGE``), through any boto3-shaped ``sesv2`` client;
+  ``SES_SUPPRESSION_LIST_PAGE``), through any boto3-shaped ``sesv2`` client, only the entries
+  whose reason SES applies to the send (:func:`reasons_in_force`: the configuration set's
+  SuppressedReasons when it has its own, else the account's), since SES sends to the others;
 * a file of the user's (CSV or Parquet, e.g. an unsubscribe export);
 * the hard bounces and complaints the toolkit recorded from earlier runs
   (:mod:`toolkit.measure.history`).
@@ -40,6 +42,7 @@ from toolkit.facts import SES_SUPPRESSION_LIST_PAGE
 __all__ = [
     "SUPPRESSED",
     "SuppressionList",
+    "reasons_in_force",
     "suppress_at_account",
     "suppressed_rows",
     "suppression_key",
@@ -109,10 +112,14 @@ class SuppressionList:
     ) -> SuppressionList:
         """Read the account-level list through a ``sesv2`` client, page by page, no faster
         than one request per ``min_interval`` seconds (SES's management calls are rate-limited
-        per account, and a send is using the same account)."""
+        per account, and a send is using the same account). ``reasons`` keeps only entries
+        listed for those reasons (None: every entry; empty: none, SES suppresses nothing)."""
         params: dict[str, Any] = {"PageSize": page_size}
-        if reasons:
-            params["Reasons"] = list(reasons)
+        if reasons is not None:
+            wanted = list(reasons)
+            if not wanted:
+                return self
+            params["Reasons"] = wanted
         last = None
         while True:
             if last is not None:
@@ -180,6 +187,31 @@ class SuppressionList:
         if history is not None:
             found.load_history(history)
         return found
+
+
+def reasons_in_force(client: Any, configuration_set: str | None = None) -> list[str] | None:
+    """The SuppressedReasons SES applies to a send (``SES_SUPPRESSION_REASONS_IN_FORCE``): the
+    configuration set's when it has SuppressionOptions, else the account's (GetAccount).
+
+    None when the credentials may not read them (AccessDenied) or the account does not say:
+    then every entry counts, as skipping an address SES would send to costs one row while
+    sending to one it drops costs a bounce.
+    """
+    try:
+        if configuration_set:
+            found = client.get_configuration_set(ConfigurationSetName=configuration_set)
+            options = found.get("SuppressionOptions")
+            if options is not None:
+                return list(options.get("SuppressedReasons") or ())
+        attributes = client.get_account().get("SuppressionAttributes")
+    except Exception as exc:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        if "AccessDenied" in code:
+            return None
+        raise
+    if attributes is None or "SuppressedReasons" not in attributes:
+        return None
+    return list(attributes["SuppressedReasons"] or ())
 
 
 def suppressed_rows(

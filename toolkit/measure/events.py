@@ -146,10 +146,10 @@ def join_events(results: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def events_from_sandbox(source: Any) -> pd.DataFrame:
+def events_from_sandbox(source: Any, tags: pd.DataFrame | None = None) -> pd.DataFrame:
     """Events from the embedded sandbox: a ``Sandbox`` (its ``.mailbox``), a ``Mailbox``, or
-    the frame ``mailbox.events()`` returned."""
-    tags: pd.DataFrame | None = None
+    the frame ``mailbox.events()`` returned, with ``tags`` the frame ``mailbox.tags()``
+    returned (without them a frame's events carry no tags, and resolve no ``unknown`` row)."""
     if isinstance(source, pd.DataFrame):
         raw = source
     else:

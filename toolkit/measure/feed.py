@@ -63,13 +63,11 @@ class SandboxFeed:
             self._seen += len(fresh)
         if fresh.empty:
             return _empty()
-        frame = events_from_sandbox(fresh.reset_index(drop=True))
-        read = getattr(self._mailbox, "tags", None)
-        if self._tags and callable(read):
-            by_message: dict[str, dict[str, str]] = {}
-            for message_id, name, value in read().itertuples(index=False):
-                by_message.setdefault(message_id, {})[name] = value
-            frame["tags"] = frame["message_id"].map(by_message).astype(object)
+        # The tags of just these messages: they name the run and row that resolve `unknown`
+        # (the breaker's frequent polls do without them).
+        tagged = getattr(self._mailbox, "tags", None) if self._tags else None
+        tags = tagged(message_ids=fresh["message_id"].unique()) if callable(tagged) else None
+        frame = events_from_sandbox(fresh.reset_index(drop=True), tags)
         return frame[frame["event_time"] >= self._since].reset_index(drop=True)
 
 

@@ -4,8 +4,9 @@ The mailbox asks :meth:`Feedback.events` for the events of every message it reco
 the interface already decided them, e.g. a rendering failure). In SES's order:
 
 * mailbox-simulator addresses produce their documented events and count toward nothing;
-* an address on the account's suppression list is not sent: one bounce,
-  ``Permanent/OnAccountSuppressionList`` with SES's words; it does not count toward the
+* an address on the account's suppression list for a reason in force (the account's
+  SuppressedReasons, or the configuration set's when it has SuppressionOptions) is not sent:
+  one bounce, ``Permanent/OnAccountSuppressionList`` with SES's words; it does not count toward the
   bounce rate (it does count toward the daily quota, which the policy already counted);
 * any other recipient hard-bounces with probability ``bounce_rate`` (always, when it is one of
   ``dead_mailboxes``), or is delivered and then complains with probability
@@ -78,8 +79,15 @@ class Feedback:
         self._random = random.Random(None if seed is None else f"feedback-{seed}")
         self._lock = threading.Lock()
 
-    def events(self, interface: str, message_id: str, recipients: Sequence[str]) -> list[Event]:
-        """The events of one accepted message, one or more per recipient."""
+    def events(
+        self,
+        interface: str,
+        message_id: str,
+        recipients: Sequence[str],
+        reasons: Sequence[str] | None = None,
+    ) -> list[Event]:
+        """The events of one accepted message, one or more per recipient; ``reasons`` are the
+        SuppressedReasons of the configuration set the send named, when it has its own."""
         del interface  # the list applies to every way of sending through the account
         out: list[Event] = []
         outcomes: list[str] = []  # for the reputation: one per eligible recipient
@@ -87,16 +95,20 @@ class Feedback:
         for recipient in recipients:
             if is_simulator(recipient):
                 out.extend((recipient, e.kind, e.detail) for e in simulator_events(recipient))
-            elif listed(recipient):
+            elif listed(recipient, reasons):
                 out.append((recipient, "bounce", SUPPRESSED_BOUNCE))
             else:
                 kind = self._draw(recipient)
                 outcomes.append(kind)
                 if kind == "bounce":
-                    self.suppression.feedback(recipient, "BOUNCE", message_id, _feedback_id())
+                    self.suppression.feedback(
+                        recipient, "BOUNCE", message_id, _feedback_id(), reasons
+                    )
                     out.append((recipient, "bounce", HARD_BOUNCE))
                 elif kind == "complaint":
-                    self.suppression.feedback(recipient, "COMPLAINT", message_id, _feedback_id())
+                    self.suppression.feedback(
+                        recipient, "COMPLAINT", message_id, _feedback_id(), reasons
+                    )
                     out.append((recipient, "delivery", DELIVERY))
                     out.append((recipient, "complaint", COMPLAINT))
                 else:

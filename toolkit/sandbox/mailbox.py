@@ -43,7 +43,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,9 +148,12 @@ class Mailbox:
         self._pending_tags: list[tuple[str, str, str]] = []
         self._flush_threshold = flush_threshold
         self._closed = False
-        # (interface, message_id, recipients) -> events: the account's feedback model
-        # (suppression list, bounces, complaints; toolkit.sandbox.feedback), set by the sandbox.
-        self.feedback: Callable[[str, str, Sequence[str]], list[tuple[str, str, str]]] | None = None
+        # (interface, message_id, recipients, suppressed_reasons) -> events: the account's
+        # feedback model (suppression list, bounces, complaints; toolkit.sandbox.feedback).
+        self.feedback: (
+            Callable[[str, str, Sequence[str], Sequence[str] | None], list[tuple[str, str, str]]]
+            | None
+        ) = None
         if self.path is None:
             if read_only:
                 raise ValueError("an in-memory mailbox cannot be opened read-only")
@@ -207,6 +210,7 @@ class Mailbox:
         accepted_at: float | None = None,
         events: Sequence[tuple[str, str, str]] | None = None,
         tags: Sequence[tuple[str, str]] = (),
+        suppressed_reasons: Sequence[str] | None = None,
     ) -> str:
         """Record one accepted message and its per-recipient events; returns its message id.
 
@@ -216,6 +220,8 @@ class Mailbox:
         unless ``events`` gives them as ``(recipient, event, detail)`` triples (for example a
         ``rendering-failure`` when a template variable had no value). ``tags`` are the
         message's SES message tags (name, value), as SES copies them into its events.
+        ``suppressed_reasons`` are those of the send's configuration set, when it has its own
+        (None: the account's).
         """
         if self.read_only:
             raise PermissionError("this mailbox is read-only")
@@ -239,7 +245,7 @@ class Mailbox:
             detail,
         )
         if events is None and self.feedback is not None:
-            events = self.feedback(interface, message_id, recipients)
+            events = self.feedback(interface, message_id, recipients, suppressed_reasons)
         if events is None:
             rows = [
                 (message_id, recipient, event.kind, event.detail, now)
@@ -394,16 +400,25 @@ class Mailbox:
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
 
-    def tags(self) -> pd.DataFrame:
-        """The accepted messages' SES message tags: columns message_id, name, value."""
+    def tags(self, message_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """The accepted messages' SES message tags: columns message_id, name, value (only
+        those of ``message_ids`` when given: a follower tags just the events it read)."""
         import pandas as pd
 
         self.flush()
+        sql = "SELECT message_id, name, value FROM tags"
+        wanted = None if message_ids is None else sorted(set(message_ids))
+        chunks = (
+            [()]
+            if wanted is None
+            else [tuple(wanted[i : i + 500]) for i in range(0, len(wanted), 500)]
+        )
+        rows: list[Any] = []
         with self._lock:
             try:
-                rows = self._db.execute(
-                    "SELECT message_id, name, value FROM tags ORDER BY rowid"
-                ).fetchall()
+                for chunk in chunks:
+                    where = f" WHERE message_id IN ({','.join('?' * len(chunk))})" if chunk else ""
+                    rows += self._db.execute(sql + where + " ORDER BY rowid", chunk).fetchall()
             except sqlite3.OperationalError:  # a mailbox written before tags were kept
                 rows = []
         return pd.DataFrame.from_records(rows, columns=["message_id", "name", "value"])

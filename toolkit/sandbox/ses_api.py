@@ -7,7 +7,8 @@ with the status and exception name SES uses. Every send goes through the shared
 
 Supported: SendEmail (Simple, Raw, Template by name or inline), SendBulkEmail, GetAccount, and
 from :mod:`toolkit.sandbox.ses_resources` Create/Get/List/DeleteEmailIdentity,
-Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet, and from
+Create/Get/Update/Delete/ListEmailTemplates, Create/Get/List/DeleteConfigurationSet and
+PutConfigurationSetSuppressionOptions, and from
 :mod:`toolkit.sandbox.ses_suppression` Put/Get/List/DeleteSuppressedDestination and
 PutAccountSuppressionAttributes. GetAccount reports the account's SuppressedReasons and its
 EnforcementStatus (:mod:`toolkit.sandbox.reputation`); a send's EmailTags are kept with the
@@ -247,6 +248,7 @@ class SesV2Api:
             size=size,
             events=events,
             tags=_tags(params.get("EmailTags"), raw_tags),
+            suppressed_reasons=self.resources.suppressed_reasons(params),
         )
         return {"MessageId": message_id}
 
@@ -278,6 +280,7 @@ class SesV2Api:
         self._inject()
         faults = self.state.faults
         mailbox = self.state.mailbox
+        reasons = self.resources.suppressed_reasons(params)
         results: list[dict[str, Any]] = []
         entry_size = max(1, size // max(1, len(entries)))
         for index, entry in enumerate(entries):
@@ -323,6 +326,7 @@ class SesV2Api:
                 size=entry_size,
                 events=rendering_failures(recipients, missing),
                 tags=_tags(entry.get("ReplacementTags") or params.get("DefaultEmailTags")),
+                suppressed_reasons=reasons,
             )
             results.append({"Status": "SUCCESS", "MessageId": message_id})
         return {"BulkEmailEntryResults": results}

@@ -5,7 +5,10 @@ in :mod:`toolkit.sandbox.ses_api`). Identities answer as SES does for an identit
 verified yet (sources in :mod:`toolkit.facts`): an address created here is ``PENDING``, gets
 SES's verification mail in the mailbox and cannot send until its link is followed; a domain is
 ``PENDING`` with three DKIM tokens. ``VerifiedForSendingStatus`` says whether the identity may
-send (an address under a verified domain may, whatever its own status).
+send (an address under a verified domain may, whatever its own status). A configuration set
+may carry ``SuppressionOptions`` (at creation, or PutConfigurationSetSuppressionOptions): a send
+that names it uses the set's SuppressedReasons instead of the account's, both to suppress and
+to add addresses (``SES_CONFIGURATION_SET_SUPPRESSION``).
 
 Each handler takes the validated parameters and the request body's size and returns the
 answer, or raises :class:`~toolkit.sandbox.http_api.ApiError`.
@@ -25,6 +28,7 @@ from toolkit.sandbox.http_api import ApiError
 from toolkit.sandbox.policy import FAILED, Identity
 from toolkit.sandbox.ses_limits import configuration_set_name_problem, identity_problem
 from toolkit.sandbox.state import SandboxState
+from toolkit.sandbox.suppression import REASONS
 
 Handler = Callable[[dict[str, Any], int], Any]
 
@@ -51,6 +55,7 @@ class SesResources:
             "GetConfigurationSet": self.get_configuration_set,
             "ListConfigurationSets": self.list_configuration_sets,
             "DeleteConfigurationSet": self.delete_configuration_set,
+            "PutConfigurationSetSuppressionOptions": self.put_suppression_options,
         }
 
     # -- identities --------------------------------------------------------------------------
@@ -155,12 +160,15 @@ class SesResources:
     def create_configuration_set(self, params: dict[str, Any], size: int) -> dict[str, Any]:
         name = params["ConfigurationSetName"]
         _refuse(configuration_set_name_problem(name))
+        stored = dict(params)
+        if "SuppressionOptions" in stored:
+            stored["SuppressionOptions"] = _suppression_options(stored["SuppressionOptions"])
         with self.state.lock:
             if name in self.state.configuration_sets:
                 raise ApiError(
                     400, "AlreadyExistsException", f"Configuration set {name} already exists."
                 )
-            self.state.configuration_sets[name] = dict(params)
+            self.state.configuration_sets[name] = stored
             self.state.save("configuration_sets")
         return {}
 
@@ -170,6 +178,33 @@ class SesResources:
         if stored is None:
             raise ApiError(404, "NotFoundException", f"Configuration set {name} does not exist.")
         return {"Tags": [], **stored}
+
+    def put_suppression_options(self, params: dict[str, Any], size: int) -> dict[str, Any]:
+        """PutConfigurationSetSuppressionOptions: the set's own SuppressedReasons (an empty
+        list turns suppression off for sends through the set)."""
+        name = params["ConfigurationSetName"]
+        options = _suppression_options(
+            {k: v for k, v in params.items() if k != "ConfigurationSetName"}
+        )
+        with self.state.lock:
+            stored = self.state.configuration_sets.get(name)
+            if stored is None:
+                raise ApiError(
+                    404, "NotFoundException", f"Configuration set {name} does not exist."
+                )
+            stored["SuppressionOptions"] = options
+            self.state.save("configuration_sets")
+        return {}
+
+    def suppressed_reasons(self, params: dict[str, Any]) -> tuple[str, ...] | None:
+        """The SuppressedReasons in force for a send: its configuration set's when the set has
+        SuppressionOptions, else None (the account's)."""
+        name = params.get("ConfigurationSetName")
+        stored = self.state.configuration_sets.get(name) if name else None
+        options = (stored or {}).get("SuppressionOptions")
+        if options is None:
+            return None
+        return tuple(options.get("SuppressedReasons") or ())
 
     def list_configuration_sets(self, params: dict[str, Any], size: int) -> dict[str, Any]:
         items = [{"name": name} for name in sorted(self.state.configuration_sets)]
@@ -240,6 +275,16 @@ class SesResources:
 def _refuse(problem: str | None) -> None:
     if problem is not None:
         raise ApiError(400, "BadRequestException", problem)
+
+
+def _suppression_options(given: dict[str, Any]) -> dict[str, Any]:
+    """A set's SuppressionOptions as GetConfigurationSet returns them (SuppressedReasons
+    always present; BadRequestException for a reason SES does not know)."""
+    reasons = list(given.get("SuppressedReasons") or ())
+    unknown = [r for r in reasons if r not in REASONS]
+    if unknown:
+        raise ApiError(400, "BadRequestException", f"Invalid reason: {unknown[0]}.")
+    return {**given, "SuppressedReasons": [r for r in REASONS if r in reasons]}
 
 
 def _dkim(record: Identity, status: str) -> dict[str, Any]:

@@ -4,8 +4,11 @@ One :class:`AccountSuppression` per sandbox: entries put by the API
 (``PutSuppressedDestination``) or added by SES itself when a message hard-bounces or draws a
 complaint and that reason is in the account's ``SuppressedReasons`` (default BOUNCE and
 COMPLAINT, as for every account since 2019-11-25; ``SES_SUPPRESSION_DEFAULT_REASONS``).
-Entries stay until deleted. Addresses match case-insensitively on the bare address
-(``SES_SUPPRESSION_ADDRESS_MATCH``: AWS documents no rule; matching more is never more lenient).
+Entries stay until deleted. A send is suppressed only for an entry whose reason is among the
+reasons in force: the account's, or those of the configuration set the send names when the set
+has ``SuppressionOptions`` (``SES_SUPPRESSION_REASONS_IN_FORCE``). Addresses match
+case-insensitively on the bare address (``SES_SUPPRESSION_ADDRESS_MATCH``: AWS documents no
+rule; matching more is never more lenient).
 
 Usage::
 
@@ -117,10 +120,17 @@ class AccountSuppression:
         self._changed()
         return entry
 
-    def feedback(self, address: str, reason: str, message_id: str, feedback_id: str) -> bool:
+    def feedback(
+        self,
+        address: str,
+        reason: str,
+        message_id: str,
+        feedback_id: str,
+        reasons: Iterable[str] | None = None,
+    ) -> bool:
         """SES adds an address after a hard bounce / complaint when ``reason`` is one of the
-        account's SuppressedReasons; returns whether it did."""
-        if reason not in self._reasons:
+        reasons in force (``reasons``, default the account's); returns whether it did."""
+        if reason not in (self._reasons if reasons is None else reasons):
             return False
         self.put(address, reason, message_id=message_id, feedback_id=feedback_id)
         return True
@@ -130,12 +140,14 @@ class AccountSuppression:
         with self._lock:
             return self._entries.get(suppression_key(address))
 
-    def listed(self, address: str) -> bool:
-        """Whether ``address`` is on the list; free while the list is empty (the hot path of
-        every accepted message)."""
+    def listed(self, address: str, reasons: Iterable[str] | None = None) -> bool:
+        """Whether a send to ``address`` is suppressed: on the list for one of the reasons in
+        force (``reasons``, default the account's); free while the list is empty (the hot
+        path of every accepted message)."""
         if not self._entries:  # unlocked peek: a put racing with a send may go either way
             return False
-        return self.get(address) is not None
+        entry = self.get(address)
+        return entry is not None and entry.reason in (self._reasons if reasons is None else reasons)
 
     def __contains__(self, address: object) -> bool:
         return isinstance(address, str) and self.get(address) is not None
