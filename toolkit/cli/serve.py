@@ -35,6 +35,12 @@ def add_parser(sub: Any) -> None:
     )
     box.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer")
     box.add_argument(
+        "--event-lag-ms",
+        type=float,
+        default=0.0,
+        help="delivery events become readable this long after the send (SES's take seconds)",
+    )
+    box.add_argument(
         "--throttle-rate", type=float, default=0.0, metavar="P", help="P(throttling) per request"
     )
     box.add_argument("--error-rate", type=float, default=0.0, metavar="P", help="P(5xx / 451)")
@@ -124,6 +130,7 @@ def run_sandbox(ns: argparse.Namespace) -> int:
             sandbox_account=ns.sandbox_account,
             pinpoint_ended=ns.pinpoint_ended,
             bounce_rate=ns.bounce_rate,
+            event_lag_ms=ns.event_lag_ms,
             complaint_rate=ns.complaint_rate,
             dead_mailboxes=ns.dead_mailbox,
             **({"verified": ns.verified} if ns.verified else {}),

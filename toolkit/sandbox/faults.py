@@ -50,6 +50,9 @@ class Faults:
         partial_failure_rate: probability per recipient, inside bulk answers, of a
             transient per-recipient failure.
         seed: same seed and same request sequence → same faults.
+        event_lag_ms: delivery events (Send, Delivery, Bounce, Complaint) become readable this
+            long after the send, as SES's arrive seconds later through SNS or SQS (the
+            circuit breaker's canary waits for them).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Faults:
         drop_rate: float = 0.0,
         partial_failure_rate: float = 0.0,
         seed: int | None = None,
+        event_lag_ms: float = 0.0,
     ) -> None:
         for name, value in (
             ("throttle_rate", throttle_rate),
@@ -72,9 +76,11 @@ class Faults:
                 raise ConfigurationError(f"{name} must be between 0 and 1, got {value!r}")
         if throttle_rate + error_rate + drop_rate > 1.0:
             raise ConfigurationError("throttle_rate + error_rate + drop_rate must not exceed 1")
-        if latency_ms < 0:
-            raise ConfigurationError("latency_ms must not be negative")
+        for name, value in (("latency_ms", latency_ms), ("event_lag_ms", event_lag_ms)):
+            if not value >= 0:
+                raise ConfigurationError(f"{name} must not be negative, got {value!r}")
         self.latency_ms = float(latency_ms)
+        self.event_lag_ms = float(event_lag_ms)
         self.throttle_rate = float(throttle_rate)
         self.error_rate = float(error_rate)
         self.drop_rate = float(drop_rate)
@@ -90,6 +96,11 @@ class Faults:
     def latency_s(self) -> float:
         """Added latency in seconds (0.0 when none)."""
         return self.latency_ms / 1000.0
+
+    @property
+    def event_lag_s(self) -> float:
+        """Seconds before an event can be read (0.0 when at once)."""
+        return self.event_lag_ms / 1000.0
 
     @property
     def active(self) -> bool:
@@ -121,5 +132,6 @@ class Faults:
         return (
             f"Faults(latency_ms={self.latency_ms}, throttle_rate={self.throttle_rate}, "
             f"error_rate={self.error_rate}, drop_rate={self.drop_rate}, "
-            f"partial_failure_rate={self.partial_failure_rate}, seed={self.seed})"
+            f"partial_failure_rate={self.partial_failure_rate}, seed={self.seed}, "
+            f"event_lag_ms={self.event_lag_ms})"
         )

@@ -154,6 +154,9 @@ class Mailbox:
             Callable[[str, str, Sequence[str], Sequence[str] | None], list[tuple[str, str, str]]]
             | None
         ) = None
+        # Seconds before an event is readable (``Faults.event_lag_ms``; the serving sandbox
+        # stores it as state "event_lag_s", so another process's reader keeps it too).
+        self.event_lag = 0.0
         if self.path is None:
             if read_only:
                 raise ValueError("an in-memory mailbox cannot be opened read-only")
@@ -191,7 +194,9 @@ class Mailbox:
             path = path / DB_NAME
         if not path.exists():
             raise FileNotFoundError(f"no sandbox mailbox at {path}")
-        return cls(path, read_only=True)
+        mailbox = cls(path, read_only=True)
+        mailbox.event_lag = float(mailbox.get_state("event_lag_s", 0.0))  # the server's
+        return mailbox
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -386,14 +391,19 @@ class Mailbox:
 
         self.flush()
         sql = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events"
-        params: tuple[Any, ...] = ()
+        where, params = [], []
         if message_id is not None:
-            sql += " WHERE message_id = ?"
-            params = (message_id,)
+            where.append("message_id = ?")
+            params.append(message_id)
+        if self.event_lag > 0:  # not readable yet (recorded in time order: a prefix is)
+            where.append("at <= ?")
+            params.append(time.time() - self.event_lag)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY rowid"
         if start:
             sql += " LIMIT -1 OFFSET ?"
-            params = (*params, int(start))
+            params.append(int(start))
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         frame = pd.DataFrame.from_records(rows, columns=list(_EVENT_COLUMNS))

@@ -104,6 +104,7 @@ class Sandbox:
             account's reputation (``GetAccount.EnforcementStatus``, :attr:`reputation`) and,
             per ``SuppressedReasons``, its suppression list (:attr:`suppression`).
         dead_mailboxes: addresses that always hard-bounce.
+        event_lag_ms: events become readable this long after the send (SES's take seconds).
         pinpoint_ended: answer Pinpoint email (SendMessages to EMAIL addresses, the email
             channel and email templates) with 403 ``ForbiddenException``, as after AWS's end
             of support; by default the sandbox emulates legacy Pinpoint email.
@@ -132,6 +133,7 @@ class Sandbox:
         bounce_rate: float = 0.0,
         complaint_rate: float = 0.0,
         dead_mailboxes: Iterable[str] = (),
+        event_lag_ms: float = 0.0,
     ) -> None:
         self.region = region
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -160,6 +162,7 @@ class Sandbox:
             drop_rate=drop_rate,
             partial_failure_rate=partial_failure_rate,
             seed=seed,
+            event_lag_ms=event_lag_ms,
         )
         self.suppression = AccountSuppression()
         self.reputation = Reputation(on_status=self._on_status)
@@ -209,6 +212,8 @@ class Sandbox:
                 self._restore(state)
                 self.suppression.on_change = lambda: state.save("suppression")
             mailbox.feedback = self.feedback.events
+            mailbox.event_lag = self.faults.event_lag_s
+            mailbox.put_state("event_lag_s", mailbox.event_lag)  # for readers elsewhere
             self._state = state
             pinpoint = PinpointApi(state)
             if DEFAULT_APP_ID not in state.pinpoint_apps:
