@@ -177,7 +177,9 @@ class Concurrency:
             if self._recent or rate is None or rate <= 0 or not seconds > 0:
                 return self._current
             self._recent.append(float(seconds))
-            self._current = max(self._current, min(self.ceiling, self._need(rate, batch)))
+            # The estimate replaces the initial guess, both ways: at 1/s, eight threads
+            # would only queue at the pacer (a prepared SMTP transaction may not wait long).
+            self._current = max(1, min(self.ceiling, self._need(rate, batch)))
             self.peak = max(self.peak, self._current)
             return self._current
 
