@@ -17,7 +17,9 @@ Contract:
   :class:`~toolkit.compose.message.Message` it reads; ``max_message_bytes`` is its size limit.
 * Optional: ``ready()``, called by a worker before the pacer admits its next batch, to do
   setup that must not count against the pace (SMTP opens a connection there);
-  ``max_concurrency``, the most threads worth running (the engine's cap otherwise).
+  ``max_concurrency``, the most threads worth running (the engine's cap otherwise);
+  ``expected_answer_s``, seconds a message is expected to take before any was answered (SMTP
+  measures its round trip while connecting), so the first workers are sized for the distance.
 * Optional, for a transaction of several round trips of which the provider counts only the
   last (SMTP): ``prepare(message) -> Prepared`` runs everything before the content and
   returns; the engine's pacer admits the message, then ``Prepared.commit()`` sends the
