@@ -954,6 +954,32 @@ SES_SMTP_IDLE_TIMEOUT: Fact[float] = Fact(
     _CHECKED,
     "'The connection automatically closes after about 10 seconds of inactivity.'",
 )
+SES_SMTP_COUNTS_AT_END_OF_DATA: Fact[str] = Fact(
+    "the message counts against MaxSendRate at the end of DATA",
+    "https://github.com/knadh/listmonk/issues/1624 [3P] ; "
+    "https://github.com/skaut/SRS/issues/1027 [3P] ; "
+    f"{_SES_DG}troubleshoot-smtp.html",
+    dt.date(2026, 12, 6),
+    "Modelled: AWS does not say when an SMTP message is counted. SES answers MAIL and every "
+    "RCPT '250 Ok' and gives its verdicts (454 throttling, 554 unverified, 554 recipient "
+    "count) after the final '.'; a message whose '.' never came is not sent (RFC 5321 "
+    "4.1.1.4). The sandbox counts there, and the SMTP transport takes its pacer slot only "
+    "for that last round trip (MAIL, RCPT and DATA go before the pacer admits it).",
+    provenance="field-report",
+)
+SES_SMTP_IDLE_IN_DATA: Fact[str] = Fact(
+    "451 4.4.2 Timeout waiting for data from client.",
+    "https://github.com/knadh/listmonk/issues/1624 [3P] ; "
+    "https://github.com/knadh/listmonk/issues/81 [3P] ; "
+    "https://github.com/juhasev/laravel-ses/pull/15 [3P]",
+    dt.date(2026, 12, 6),
+    "The ~10 s idle timeout (SES_SMTP_IDLE_TIMEOUT) also runs while SES waits for the "
+    "content after '354' (its reply names 'data from client'); modelled at the same 10 s. A "
+    "transaction prepared up to 354 waits at most half of it for the pacer, then the "
+    "connection is closed without the final '.': RFC 5321 4.1.1.4 (rfc-editor.org/rfc/rfc5321) "
+    "acts on mail data only after '<CRLF>.<CRLF>', so nothing is delivered.",
+    provenance="field-report",
+)
 
 # -- reputation and the account-level suppression list (read 2026-12-06) ---------------------
 

@@ -105,6 +105,27 @@ def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
     assert batched.credit == 0.0
 
 
+def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round_trip() -> None:
+    """A prepared SMTP transaction: 4 round trips of a thread's time, 1 inside the pacer's
+    reservation (the one the server counts in)."""
+    sizing, clocks = _sizing()
+    sizing.record(0.6, 1, counted=0.15)
+    assert sizing.latency == pytest.approx(0.6)
+    assert sizing.credit == pytest.approx(0.8 * 0.15 - PROCESSING_ALLOWANCE)
+    clocks.advance(1.0)
+    assert sizing.target(rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
+
+
+def test_an_expected_answer_time_sizes_the_first_workers_but_never_the_credit() -> None:
+    sizing, _ = _sizing()
+    assert sizing.expect(0.6, rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
+    assert sizing.credit == 0.0  # an estimate is no measured round trip
+    low, _ = _sizing()
+    assert low.expect(0.6, rate=1.0, batch=1) == 1 + SPARE  # not the initial 8
+    sizing.record(0.2, 1)
+    assert sizing.expect(5.0, rate=200.0, batch=1) == sizing.current  # answers came: ignored
+
+
 def test_no_credit_where_the_round_trip_is_mostly_the_providers_work() -> None:
     """On loopback a 1-ms round trip is nearly all processing: no credit (it let the sandbox
     throttle 2 of 120 requests at 14/s)."""

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from toolkit.cluster.quota import FENCED, PAUSED, STOPPED
+from toolkit.delivery.pacing import Abort
 
 __all__ = ["Channel", "FencedError", "LeasedPacer", "SchedulerChannel", "SharedDaily"]
 
@@ -225,7 +226,7 @@ class LeasedPacer:
         stamps = [[count, bucket * STAMP_BUCKET_S] for bucket, count in lease.stamps.items()]
         self._channel.finish(lease.lease_id, lease.used, stamps)
 
-    def reserve(self, n: float = 1, abort: threading.Event | None = None) -> _Held | None:
+    def reserve(self, n: float = 1, abort: Abort | None = None) -> _Held | None:
         """Admit ``n`` recipients now or after waiting; see the class docstring."""
         while True:
             if self.stopped.is_set() or (abort is not None and abort.is_set()):
@@ -259,7 +260,7 @@ class LeasedPacer:
                     return _Held(self, lease, n)
             self._wait(wait, abort)
 
-    def _wait(self, seconds: float, abort: threading.Event | None) -> None:
+    def _wait(self, seconds: float, abort: Abort | None) -> None:
         end = self._clock() + seconds
         while True:
             left = end - self._clock()

@@ -61,7 +61,9 @@ QUEUEING = 1.5
 uses at most that (as TCP Vegas tells queueing from distance by the shortest round trip)."""
 CREDIT_SHARE = 0.8
 """Share of the run's shortest answer time the pacer may credit (see ``credit``), for calls
-the provider counts at one moment (one message: SES SendEmail, an SMTP transaction)."""
+the provider counts at one moment (one message: SES SendEmail, and an SMTP transaction's
+last round trip, the content and its verdict, when the transaction was prepared up to
+``354`` before the pacer admitted it; see :mod:`toolkit.transports.smtp`)."""
 PROCESSING_ALLOWANCE = 0.010
 """Seconds kept back from the credit: the provider's own work before it counts a request is
 part of the round trip but not of its ways out and back (on loopback it is nearly all of it:
@@ -146,17 +148,40 @@ class Concurrency:
             return 0.0
         return max(0.0, self._share * shortest - PROCESSING_ALLOWANCE)
 
-    def record(self, seconds: float, recipients: int) -> None:
-        """One call took ``seconds`` and carried ``recipients`` recipients."""
+    def record(self, seconds: float, recipients: int, counted: float | None = None) -> None:
+        """One call took ``seconds`` and carried ``recipients`` recipients.
+
+        ``counted``: the part of it inside the pacer's reservation, the round trip in which
+        the provider counts the message, when that is not the whole call (a prepared SMTP
+        transaction: its ``354`` came before the pacer admitted it, the content and the
+        verdict after). Sizing needs the whole time (a thread is busy for all of it), the
+        credit only that round trip: its ways out and back are what the credit may take.
+        """
         seconds = max(0.0, seconds)
+        counted = seconds if counted is None else max(0.0, min(counted, seconds))
         with self._lock:
             self._recent.append(seconds)
-            if seconds < self._shortest:
-                self._shortest = seconds
+            if counted < self._shortest:
+                self._shortest = counted
             if self._recipients is None:
                 self._recipients = float(recipients)
             else:
                 self._recipients += _ALPHA * (recipients - self._recipients)
+
+    def expect(self, seconds: float, rate: float | None, batch: float) -> int:
+        """Before the first answer: size now for calls expected to take ``seconds`` (a
+        transport's estimate from opening its connections), so that the first workers cover
+        the distance from the start instead of a few seconds in. The estimate joins the
+        sizing's samples, never the credit's shortest. Returns the level."""
+        with self._lock:
+            if self._recent or rate is None or rate <= 0 or not seconds > 0:
+                return self._current
+            self._recent.append(float(seconds))
+            # The estimate replaces the initial guess, both ways: at 1/s, eight threads
+            # would only queue at the pacer (a prepared SMTP transaction may not wait long).
+            self._current = max(1, min(self.ceiling, self._need(rate, batch)))
+            self.peak = max(self.peak, self._current)
+            return self._current
 
     def need(self, rate: float, batch: float) -> int:
         """Calls in flight that meet ``rate`` recipients/s at the measured answer time and

@@ -30,6 +30,11 @@ Promises:
   per call (:mod:`~.concurrency`), between 1 and :data:`~.config.MAX_WORKERS`; extra workers
   start at once and leave between batches, never in the middle of one. The local bucket takes
   back part of each answered request's window (:meth:`~.pacing.TokenBucket.set_credit`);
+* a transport that can prepare a message (``prepare``, SMTP: MAIL, RCPT and DATA up to
+  ``354``) does so before the pacer admits it, and the reservation spans only the commit, the
+  round trip in which the provider counts it; a refusal while preparing takes no slot, and a
+  prepared message the pacer does not admit within its ``hold_s`` (or when the run stops) is
+  abandoned, nothing delivered, and sent again (``_send_prepared``);
 * a :class:`~toolkit.errors.ProviderConfigurationError` stops the run: unfinished rows are
   ``failed`` with its code (:attr:`SendEngine.fault` holds it for the caller); cancel (or
   Ctrl-C) stops taking batches, lets requests in flight finish, and reports rows never sent
@@ -55,7 +60,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -63,7 +68,7 @@ from toolkit.compose.message import Message
 from toolkit.delivery.concurrency import Concurrency
 from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
-from toolkit.delivery.pacing import AdaptiveRate, Clock, MonotonicClock, TokenBucket
+from toolkit.delivery.pacing import Abort, AdaptiveRate, Clock, MonotonicClock, TokenBucket
 from toolkit.delivery.progress import Observer, Progress
 from toolkit.delivery.retry import AttemptContext, RetryPolicy
 from toolkit.errors import ProviderConfigurationError, ToolkitError
@@ -71,7 +76,7 @@ from toolkit.results import DAILY_QUOTA_CODE, Outcome, Reply, Status, Verdict
 
 if TYPE_CHECKING:
     from toolkit.targets import Quota
-    from toolkit.transports.base import Transport
+    from toolkit.transports.base import Prepared, Transport
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,7 @@ NO_ANSWER_CODE = "NoAnswer"
 CONTENT_CHANGED_CODE = "ContentChanged"
 ADAPTIVE_START_RATE = 10.0  # recipients/s when nothing is known; slow start doubles it
 _IDLE_POLL = 0.5  # an idle worker looks at the halt flag this often (shutdown wakes it)
+_WARM_S = 5.0  # the longest the first row waits for the first workers' connections
 
 
 class Held(Protocol):
@@ -104,7 +110,7 @@ class Pacer(Protocol):
     @property
     def capacity(self) -> float: ...
 
-    def reserve(self, n: float = 1, abort: threading.Event | None = None) -> Held | None: ...
+    def reserve(self, n: float = 1, abort: Abort | None = None) -> Held | None: ...
 
 
 class Breaker(Protocol):
@@ -171,6 +177,7 @@ class _Item:
     recipients: int
     attempts: int = 0
     last: Reply | None = None
+    prepare_late: bool = False  # a prepared transaction of it waited too long for the pacer
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +202,21 @@ class _Once:
         held, self.held = self.held, None
         if held is not None:
             held.done()
+
+
+class _Until:
+    """Set when the run halts or ``deadline`` passes: how long a prepared transaction may
+    wait for the pacer (an ``abort`` for :meth:`Pacer.reserve`)."""
+
+    __slots__ = ("_clock", "_deadline", "_halt")
+
+    def __init__(self, halt: threading.Event, deadline: float, clock: Clock) -> None:
+        self._halt = halt
+        self._deadline = deadline
+        self._clock = clock
+
+    def is_set(self) -> bool:
+        return self._halt.is_set() or self._clock.now() >= self._deadline
 
 
 @dataclass(order=True)
@@ -258,6 +280,7 @@ class SendEngine:
         self._sizing: Concurrency | None = None
         if workers is None:  # automatic: sized from the pace and the measured answer time
             ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
+            ceiling = min(ceiling, max(1, len(plan.sendable)))  # a thread per row at most
             strict = transport.max_batch > 1 or getattr(transport, "paced_strictly", False)
             self._sizing = Concurrency(
                 initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=strict
@@ -265,6 +288,7 @@ class SendEngine:
             workers = self._sizing.current
         self._level = workers  # workers wanted now
         self._live = 0  # worker threads running
+        self._warmed = 0  # workers that have run the transport's ready() once
         self._threads: list[threading.Thread] = []
         self._spawning = True  # False once shutting down: no new workers
         self._queue: queue.Queue[list[_Item]] = queue.Queue(
@@ -351,10 +375,12 @@ class SendEngine:
         interrupted: KeyboardInterrupt | None = None
         try:
             self._setup_pacing()
+            self._expect()
             if self._ledger is not None:
                 self._ledger.start_run(self._transport.name)
             with self._lock:
                 self._spawn_locked()
+            self._warm()
             self._produce()
             self._drive()
             self._shutdown()
@@ -401,6 +427,30 @@ class SendEngine:
             )  # fmt: skip
             if rate is not None:  # known ceiling: no slow start past it
                 self._adaptive.slow_start = False
+
+    def _expect(self) -> None:
+        """Size the first workers from the transport's expected answer time, if it has one
+        (SMTP measures its distance while connecting), instead of waiting for answers."""
+        expected = getattr(self._transport, "expected_answer_s", None)
+        if self._sizing is None or not expected:
+            return
+        rate = self._pacer.rate if self._pacer is not None else None
+        level = self._sizing.expect(expected, rate, max(1, self._transport.max_batch))
+        self._apply_level(level)
+
+    def _warm(self) -> None:
+        """Let the first workers open their connections (``ready``) before the first row
+        goes, for at most :data:`_WARM_S`: opened in parallel before the pace starts, they
+        do not hold the first second's rows back one connection at a time."""
+        if getattr(self._transport, "ready", None) is None:
+            return
+        deadline = time.monotonic() + _WARM_S
+        with self._lock:
+            while self._warmed < self._live and not self._halt.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(min(left, _IDLE_POLL))
 
     # -- producer --------------------------------------------------------------------------
 
@@ -648,6 +698,10 @@ class SendEngine:
         level = sizing.target(rate, max(1, self._transport.max_batch))
         if self._bucket is not None:
             self._bucket.set_credit(sizing.credit)
+        self._apply_level(level)
+
+    def _apply_level(self, level: int) -> None:
+        """Run ``level`` workers: start the missing ones now (extra ones leave by themselves)."""
         if level == self._level:
             return
         with self._lock:
@@ -671,6 +725,12 @@ class SendEngine:
 
     def _worker(self) -> None:
         try:
+            ready = getattr(self._transport, "ready", None)
+            if ready is not None:
+                ready()  # e.g. open this worker's SMTP connection before any row is taken
+                with self._lock:
+                    self._warmed += 1
+                    self._cond.notify_all()
             while True:
                 if self._sizing is not None and self._leave():
                     return
@@ -707,10 +767,14 @@ class SendEngine:
             self._halt_with(_Stop(Status.FAILED, "EngineError", repr(exc)))
 
     def _send_batch(self, batch: list[_Item]) -> None:
-        reservation = None
         ready = getattr(self._transport, "ready", None)
         if ready is not None:
             ready()  # e.g. open an SMTP connection: setup is not paced
+        prepare = getattr(self._transport, "prepare", None)
+        if prepare is not None and len(batch) == 1 and not batch[0].prepare_late:
+            self._send_prepared(batch[0], prepare)
+            return
+        reservation = None
         if self._pacer is not None:
             recipients = sum(item.recipients for item in batch)
             reservation = self._pacer.reserve(recipients, abort=self._halt)
@@ -724,7 +788,75 @@ class SendEngine:
         finally:
             once.done()  # normally already done, as soon as the answer was in
 
-    def _send_reserved(self, batch: list[_Item], reservation: _Once | None = None) -> None:
+    def _send_prepared(self, item: _Item, prepare: Callable[[Message], Prepared]) -> None:
+        """Two phases, for a transport that can prepare a message (SMTP: MAIL, RCPT, DATA up
+        to ``354``): the preparation goes before the pacer admits the message, and the
+        reservation spans only ``commit``, the round trip in which the provider counts it, so
+        the latency credit is as sound as for a one-request call. A refusal while preparing
+        ends the row without taking a slot. When admission does not come within the
+        transaction's ``hold_s`` (the provider would time it out) or the run stops, it is
+        abandoned (nothing delivered) and the row goes back: to the retry heap, due now, to
+        be sent in one phase (admitted first, so it cannot wait past the hold again), or to
+        the unsent rows."""
+        batch = [item]
+        begun, started = time.monotonic(), time.time()
+        try:
+            prepared = prepare(item.message)
+        except Exception as exc:  # a configuration fault, or the transport broke its contract
+            item.attempts += 1
+            replies, fatal = self._failed_call(batch, started, exc)
+            self._settle(batch, f"{self._run_id}-{next(self._batch_ids)}", replies, fatal)
+            return
+        if prepared.replies is not None:  # answered before the content: no pacer slot
+            item.attempts += 1
+            replies = prepared.replies
+            if len(replies) != 1:
+                replies = self._unknown_replies(batch, started, "ReplyCountMismatch",
+                                                f"transport returned {len(replies)} replies "
+                                                "for 1 message")  # fmt: skip
+            self._settle(batch, f"{self._run_id}-{next(self._batch_ids)}", replies, None)
+            return
+        spent = time.monotonic() - begun
+        reservation = None
+        try:
+            if self._pacer is not None:
+                until = _Until(self._halt, self._clock.now() + prepared.hold_s, self._clock)
+                reservation = self._pacer.reserve(item.recipients, abort=until)
+                if reservation is None:
+                    prepared.abandon()
+                    self._put_back(item)
+                    return
+            once = _Once(reservation)
+            try:
+                self._send_reserved(batch, once, call=prepared.commit, spent=spent)
+            finally:
+                once.done()
+        finally:
+            prepared.abandon()  # nothing after a commit; voids it if the journal failed first
+
+    def _put_back(self, item: _Item) -> None:
+        """A prepared transaction was abandoned before its content left: nothing was sent,
+        and the row is sent again (or kept unsent when the run stops)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._halt.is_set():
+                self._unsent.append(item)
+                return
+            item.prepare_late = True
+            heapq.heappush(self._retries, _Retry(self._clock.now(), next(self._retry_seq), item))
+            self._cond.notify_all()
+
+    def _send_reserved(
+        self,
+        batch: list[_Item],
+        reservation: _Once | None = None,
+        *,
+        call: Callable[[], list[Reply]] | None = None,
+        spent: float = 0.0,
+    ) -> None:
+        """Journal ``batch`` in flight, send it (``call``: the second phase of a prepared
+        transaction that took ``spent`` seconds, else ``transport.send``) and settle it."""
         transport, ledger = self._transport, self._ledger
         batch_id = f"{self._run_id}-{next(self._batch_ids)}"
         for item in batch:
@@ -750,7 +882,7 @@ class SendEngine:
         fatal: ProviderConfigurationError | None = None
         admitted = time.monotonic()
         try:
-            replies = transport.send([item.message for item in batch])
+            replies = call() if call is not None else transport.send([i.message for i in batch])
             if len(replies) != len(batch):
                 replies = self._unknown_replies(
                     batch,
@@ -758,22 +890,33 @@ class SendEngine:
                     "ReplyCountMismatch",
                     f"transport returned {len(replies)} replies for {len(batch)} messages",
                 )
-        except ProviderConfigurationError as exc:
-            fatal = exc
-            with self._lock:
-                if self._fault is None:
-                    self._fault = exc
-            replies = [
-                Reply(Verdict.REJECTED, started, time.time(), code=exc.code, message=exc.message)
-            ] * len(batch)
-        except Exception as exc:  # the transport broke its contract: we cannot tell
-            log.warning("transport %s raised %r; marking its batch unknown", transport.name, exc)
-            replies = self._unknown_replies(batch, started, type(exc).__name__, str(exc))
+        except Exception as exc:
+            replies, fatal = self._failed_call(batch, started, exc)
         if reservation is not None:
             reservation.done()  # the answer is in: its pacing window runs from now
         if self._sizing is not None:
-            self._sizing.record(time.monotonic() - admitted, sum(i.recipients for i in batch))
+            took = time.monotonic() - admitted
+            recipients = sum(i.recipients for i in batch)
+            # A prepared transaction: threads are busy for all of it, the credit may take
+            # only the round trip the reservation spanned.
+            self._sizing.record(spent + took, recipients, counted=took if call else None)
         self._settle(batch, batch_id, replies, fatal)
+
+    def _failed_call(
+        self, batch: list[_Item], started: float, exc: Exception
+    ) -> tuple[list[Reply], ProviderConfigurationError | None]:
+        """Replies for a call that raised: a configuration fault refuses the batch (and stops
+        the run); anything else broke the transport's contract, and we cannot tell."""
+        if isinstance(exc, ProviderConfigurationError):
+            with self._lock:
+                if self._fault is None:
+                    self._fault = exc
+            reply = Reply(Verdict.REJECTED, started, time.time(), code=exc.code,
+                          message=exc.message)  # fmt: skip
+            return [reply] * len(batch), exc
+        name = self._transport.name
+        log.warning("transport %s raised %r; marking its batch unknown", name, exc)
+        return self._unknown_replies(batch, started, type(exc).__name__, str(exc)), None
 
     @staticmethod
     def _unknown_replies(batch: list[_Item], started: float, code: str, msg: str) -> list[Reply]:

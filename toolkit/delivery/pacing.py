@@ -246,14 +246,14 @@ class TokenBucket:
                 entry.time = max(entry.time, self._clock.now() - self._credit)
                 self._close(entry.time, entry.count)
 
-    def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
+    def acquire(self, n: float = 1, abort: Abort | None = None) -> bool:
         """Block until ``n`` recipients may go; True when admitted, False when ``abort`` was set.
 
         Waiting goes through ``clock.sleep`` (so a :class:`FakeClock` never really sleeps).
         """
         return self._acquire(n, abort, hold=False) is not None
 
-    def reserve(self, n: float = 1, abort: _Abort | None = None) -> Reservation | None:
+    def reserve(self, n: float = 1, abort: Abort | None = None) -> Reservation | None:
         """Like :meth:`acquire`, but the admission counts until :meth:`Reservation.done`.
 
         Use it around a request: the provider counts a request when it *arrives*, somewhere
@@ -264,7 +264,7 @@ class TokenBucket:
         entry = self._acquire(n, abort, hold=True)
         return Reservation(self, entry) if entry is not None else None
 
-    def _acquire(self, n: float, abort: _Abort | None, hold: bool) -> _Entry | None:
+    def _acquire(self, n: float, abort: Abort | None, hold: bool) -> _Entry | None:
         if n <= 0:
             return _Entry(self._clock.now(), 0.0, False)
         # Fast path: nobody is queued.
@@ -281,7 +281,7 @@ class TokenBucket:
         finally:
             self._turnstile.release()
 
-    def _wait_and_admit(self, n: float, abort: _Abort | None, hold: bool) -> _Entry | None:
+    def _wait_and_admit(self, n: float, abort: Abort | None, hold: bool) -> _Entry | None:
         while True:
             if abort is not None and abort.is_set():
                 return None
@@ -294,7 +294,10 @@ class TokenBucket:
             self._clock.sleep(wait)
 
 
-class _Abort(Protocol):
+class Abort(Protocol):
+    """What a waiting ``acquire``/``reserve`` looks at: a ``threading.Event``, or anything
+    with ``is_set`` (the engine's deadline for a prepared SMTP transaction)."""
+
     def is_set(self) -> bool: ...
 
 
@@ -382,11 +385,11 @@ class AdaptiveRate:
     def rate(self) -> float:
         return self.bucket.rate
 
-    def acquire(self, n: float = 1, abort: _Abort | None = None) -> bool:
+    def acquire(self, n: float = 1, abort: Abort | None = None) -> bool:
         """Same as :meth:`TokenBucket.acquire`."""
         return self.bucket.acquire(n, abort)
 
-    def reserve(self, n: float = 1, abort: _Abort | None = None) -> Reservation | None:
+    def reserve(self, n: float = 1, abort: Abort | None = None) -> Reservation | None:
         """Same as :meth:`TokenBucket.reserve`."""
         return self.bucket.reserve(n, abort)
 

@@ -17,7 +17,18 @@ Contract:
   :class:`~toolkit.compose.message.Message` it reads; ``max_message_bytes`` is its size limit.
 * Optional: ``ready()``, called by a worker before the pacer admits its next batch, to do
   setup that must not count against the pace (SMTP opens a connection there);
-  ``max_concurrency``, the most threads worth running (the engine's cap otherwise).
+  ``max_concurrency``, the most threads worth running (the engine's cap otherwise);
+  ``expected_answer_s``, seconds a message is expected to take before any was answered (SMTP
+  measures its round trip while connecting), so the first workers are sized for the distance.
+* Optional, for a transaction of several round trips of which the provider counts only the
+  last (SMTP): ``prepare(message) -> Prepared`` runs everything before the content and
+  returns; the engine's pacer admits the message, then ``Prepared.commit()`` sends the
+  content and returns the replies, so the pacer's reservation spans only the round trip in
+  which the provider counts. ``Prepared.replies`` is set when the provider already answered
+  (a refusal before the content: no pacer slot is taken); ``Prepared.abandon()`` voids the
+  transaction without sending the content (nothing is delivered), when admission did not
+  come within ``Prepared.hold_s`` seconds (the provider's idle timeout comes after) or the
+  run stops.
 
 Usage::
 
@@ -34,7 +45,7 @@ from typing import Protocol, runtime_checkable
 from toolkit.compose.message import ContentMode, Message
 from toolkit.results import Reply, Verdict
 
-__all__ = ["BaseTransport", "Reply", "Transport", "Verdict"]
+__all__ = ["BaseTransport", "Prepared", "Reply", "Transport", "TwoPhase", "Verdict"]
 
 
 @runtime_checkable
@@ -51,6 +62,26 @@ class Transport(Protocol):
     def send(self, batch: Sequence[Message]) -> list[Reply]: ...
 
     def close(self) -> None: ...
+
+
+class Prepared(Protocol):
+    """A transaction prepared up to its content (see the module docstring)."""
+
+    replies: list[Reply] | None
+    """Set when the provider answered before the content (then nothing is left to do)."""
+    hold_s: float
+    """Seconds it may wait for ``commit`` before the provider could time it out."""
+
+    def commit(self) -> list[Reply]: ...
+
+    def abandon(self) -> None: ...
+
+
+@runtime_checkable
+class TwoPhase(Protocol):
+    """A transport whose messages can be prepared before the pacer admits them."""
+
+    def prepare(self, message: Message) -> Prepared: ...
 
 
 class BaseTransport:

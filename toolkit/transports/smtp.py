@@ -19,9 +19,24 @@ sample forgets Cc/Bcc): ``MAIL FROM``, one ``RCPT TO`` per recipient, ``DATA``, 
 ``Message.raw``, and the final reply, whose ``250 Ok <id>`` gives the message id (smtplib's
 ``sendmail`` discards that reply, so the transaction is driven with its low-level calls).
 
+It runs in two phases (:meth:`SmtpTransport.prepare`, then
+:meth:`PreparedTransaction.commit`), because the server counts a message against the rate
+only at the end of DATA (``SES_SMTP_COUNTS_AT_END_OF_DATA``): the engine prepares the
+transaction up to ``354`` *before* its pacer admits the message, and only the content, the
+final ``.`` and the verdict run inside the pacer's reservation. The reservation then spans
+the one round trip in which the server counts, as a SendEmail call does, so the pacer may
+take the same latency credit; paced around the whole transaction, each of the rate's slots
+was held for four round trips (``rate / (1 + 4 × latency)``: 0.56 of it 150 ms away). A
+refusal at MAIL or RCPT ends the message without taking a slot. A prepared transaction waits
+at most :data:`PREPARED_HOLD_S` (SES's idle timeout, which runs after ``354`` too, is twice
+that); past it, or when the run stops, :meth:`PreparedTransaction.abandon` closes the
+connection without the final ``.``, which voids the transaction: nothing is delivered, and
+the message is sent again later. :meth:`SmtpTransport.send` runs both phases back to back.
+
 What a failure means for the message:
 
-* refused at ``MAIL``/``RCPT``/``DATA`` (before the body): the server's reply, classified;
+* refused at ``MAIL``/``RCPT``/``DATA`` (before the body): the server's reply, classified
+  (:meth:`~SmtpTransport.prepare` returns it as ``replies``);
   a disconnect or timeout here is ``TRANSIENT`` (nothing was committed) and the connection is
   replaced;
 * some recipients refused, the rest accepted: ``ACCEPTED`` with code ``PartialRefusal``
@@ -33,12 +48,10 @@ What a failure means for the message:
   :class:`~toolkit.errors.ProviderConfigurationError` (the run stops; unsent rows stay pending).
 
 Why one module of this size: the connection pool, the transaction state machine (pipelined or
-not) and what each failure point means for the message are one protocol; split apart, "was the
-body written when this broke?" would be answered in two places.
-
-Why one module of this size: the pool, the transaction and the classification of its
-failures share one connection object and its state (pooled, mid-DATA, reusable); split
-apart, what a disconnect means would be decided in two places.
+not, prepared or committed) and what each failure point means for the message are one
+protocol sharing one connection object and its state (pooled, waiting after ``354``,
+reusable); split apart, "was the body written when this broke?" would be answered in two
+places.
 
 Usage::
 
@@ -57,6 +70,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
@@ -76,7 +90,9 @@ from toolkit.transports.classify import (
 __all__ = [
     "IDLE_CLOSE_S",
     "PARTIAL_REFUSAL_CODE",
+    "PREPARED_HOLD_S",
     "STALLED_CODE",
+    "PreparedTransaction",
     "SmtpTransport",
     "dot_stuff",
     "parse_message_id",
@@ -86,6 +102,13 @@ PARTIAL_REFUSAL_CODE = "PartialRefusal"
 STALLED_CODE = "SMTPTimeout"
 IDLE_CLOSE_S = SES_SMTP_IDLE_TIMEOUT.value / 2
 """Seconds an idle pooled connection is kept: SES closes one after ~10 s of silence."""
+PREPARED_HOLD_S = SES_SMTP_IDLE_TIMEOUT.value / 2
+"""Seconds a transaction prepared up to ``354`` may wait for the pacer: SES's idle timeout
+runs in the DATA state too (``SES_SMTP_IDLE_IN_DATA``), and half of it leaves room for a slow
+network and a slow client."""
+_OVERDUE_S = 0.8 * SES_SMTP_IDLE_TIMEOUT.value
+"""A prepared transaction committed later than this is abandoned instead: the server may
+have timed it out, and its ``451`` would then be read as the verdict on content it never took."""
 
 _DOT_LINE = re.compile(rb"(?m)^\.")
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
@@ -152,6 +175,16 @@ class _StaleConnection(Exception):
     """A reused connection was found closed before the server answered MAIL."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A transaction answered ``354``: what is left to send, and what the envelope got."""
+
+    content: bytes  # dot-stuffed, ending in CRLF.CRLF
+    refused: list[tuple[str, int, str]]  # recipients refused at RCPT (the rest accepted)
+    sender: str
+    ready_at: float  # time.monotonic() when 354 came
+
+
 class _Connection:
     __slots__ = ("idle_since", "opened_at", "pooled", "sent", "smtp")
 
@@ -160,6 +193,63 @@ class _Connection:
         self.opened_at = self.idle_since = time.monotonic()
         self.sent = 0
         self.pooled = False  # True once it has waited in the pool (the server may have closed it)
+
+
+class PreparedTransaction:
+    """One message's SMTP transaction after :meth:`SmtpTransport.prepare`; one thread uses it.
+
+    Either answered already (``replies`` is set: a refusal at MAIL, RCPT or DATA, a lost
+    connection; nothing was committed, and :meth:`commit` returns them), or waiting on its own
+    connection for the content, for at most :attr:`hold_s` seconds.
+    """
+
+    hold_s: float = PREPARED_HOLD_S
+
+    __slots__ = ("_begun", "_conn", "_owner", "_started", "replies")
+
+    def __init__(
+        self,
+        owner: SmtpTransport,
+        started: float,
+        replies: list[Reply] | None,
+        conn: _Connection | None = None,
+        begun: _Begun | None = None,
+    ) -> None:
+        self._owner = owner
+        self._started = started
+        self.replies = replies
+        self._conn = conn
+        self._begun = begun
+
+    def commit(self) -> list[Reply]:
+        """Send the content and the final ``.``; the reply (the server counts the message
+        now). Once only."""
+        if self.replies is not None:
+            return self.replies
+        conn, begun, self._conn = self._conn, self._begun, None
+        if conn is None or begun is None:
+            raise RuntimeError("this SMTP transaction was committed or abandoned already")
+        if time.monotonic() - begun.ready_at > _OVERDUE_S:
+            self._owner._drop(conn)
+            return [
+                Reply(
+                    Verdict.TRANSIENT,
+                    self._started,
+                    time.time(),
+                    code="SMTPDataTimeout",
+                    message="the transaction waited too long after DATA and was abandoned "
+                    "before its content was sent (nothing was delivered)",
+                )
+            ]
+        return [self._owner._commit(conn, begun, self._started)]
+
+    def abandon(self) -> None:
+        """Close the connection without the content or the final ``.``: the transaction is
+        void (RFC 5321 acts on mail data only at its end), so nothing is delivered. Safe to
+        call more than once, and after :meth:`commit` (then it does nothing)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._owner._drop(conn)
 
 
 class SmtpTransport(BaseTransport):
@@ -172,10 +262,6 @@ class SmtpTransport(BaseTransport):
     name = "smtp"
     max_batch = 1
     content_mode = ContentMode.RAW
-    paced_strictly = True
-    """The server counts a message at the end of DATA, several round trips after its
-    transaction began: the pacer may take no latency credit (it let a sandbox 50 ms away
-    throttle)."""
     max_message_bytes = SES_MAX_MESSAGE_BYTES.value
 
     def __init__(self, target: SmtpTarget) -> None:
@@ -185,8 +271,11 @@ class SmtpTransport(BaseTransport):
         self._local_hostname = target.local_hostname or socket.gethostname() or "localhost"
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
+        self._claims = 0  # idle connections promised by ready() to a thread about to send
         self._closed = False
         self._timeouts_in_row = 0  # replies that never came, across threads; reset by any reply
+        self._round_trip: float | None = None  # the shortest EHLO round trip seen
+        self._pipelining = False
 
     @classmethod
     def from_target(cls, target: SmtpTarget, *, workers: int = 1) -> SmtpTransport:
@@ -217,29 +306,59 @@ class SmtpTransport(BaseTransport):
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for conn in idle:
-            self._quit(conn)
+        self._quit_all(idle)
+
+    @property
+    def expected_answer_s(self) -> float | None:
+        """Seconds one message is expected to take, from the shortest EHLO round trip seen
+        while connecting: four round trips without PIPELINING (MAIL, RCPT, DATA, the
+        content), two with it. None before a connection was opened. The engine sizes its
+        first workers by it, before any message has been answered (at 150 ms it would
+        otherwise start with a few threads and reach the pace only seconds later)."""
+        rtt = self._round_trip
+        if rtt is None:
+            return None
+        return rtt * (2 if self._pipelining else 4)
 
     # -- sending -----------------------------------------------------------------------------
 
     def ready(self) -> None:
-        """Open a connection now if none is idle (the engine calls this before its pacer
-        admits the next message): connecting costs several round trips (EHLO, STARTTLS, EHLO,
-        AUTH) that must not count against the pace. Best effort: a failure is left for
-        :meth:`send` to report."""
-        if self._idle or self._closed:  # unlocked peek: a miss only costs a connect in send
+        """Make sure a connection waits for this thread's next message (the engine calls
+        this before its pacer admits it): claim an idle one, or open one now. Connecting
+        costs several round trips (EHLO, STARTTLS, EHLO, AUTH) that must not count against
+        the pace, and threads starting together each open their own, in parallel, instead
+        of all relying on one idle connection. Best effort: a failure is left for
+        :meth:`prepare` to report."""
+        if self._closed:
             return
+        with self._lock:
+            if self._claims < len(self._idle):
+                self._claims += 1
+                return
         try:
             conn = self._connect()
         except (_ConnectFailed, ProviderConfigurationError):
             return
+        with self._lock:
+            self._claims += 1
         self._checkin(conn)
 
     def send(self, batch: Sequence[Message]) -> list[Reply]:
         """One SMTP transaction per message, in order; see the module docstring for errors."""
-        return [self._send_one(msg) for msg in batch]
+        replies: list[Reply] = []
+        for msg in batch:
+            replies.extend(self.prepare(msg).commit())
+        return replies
 
-    def _send_one(self, msg: Message) -> Reply:
+    def prepare(self, message: Message) -> PreparedTransaction:
+        """Run ``message``'s transaction up to DATA's ``354`` (MAIL, RCPT, DATA: the round trips
+        the server does not count against the rate), on a pooled connection.
+
+        The result's ``replies`` is set when the server already answered (a refusal, a lost
+        connection: nothing was committed); otherwise its :meth:`~PreparedTransaction.commit`
+        sends the content and the final ``.`` and returns the reply, and its
+        :meth:`~PreparedTransaction.abandon` closes the connection without them.
+        """
         self._check_stalled()
         started = time.time()
         for _ in range(3):
@@ -247,9 +366,11 @@ class SmtpTransport(BaseTransport):
                 conn = self._checkout()
             except _ConnectFailed as failed:
                 self._observe(timed_out=_timed_out(failed))
-                return failed.classified.reply(started, time.time())
+                return PreparedTransaction(
+                    self, started, [failed.classified.reply(started, time.time())]
+                )
             try:
-                reply, reusable = self._transaction(conn, msg, started)
+                begun = self._begin(conn, message, started)
             except _StaleConnection:
                 # The server closed this idle pooled connection before it read our MAIL
                 # command: nothing was committed, so try again on a fresh connection.
@@ -258,27 +379,42 @@ class SmtpTransport(BaseTransport):
             except BaseException:
                 self._drop(conn)
                 raise
-            if reusable:
-                self._observe(timed_out=False)  # the server answered the whole transaction
-                conn.sent += 1
-                self._checkin(conn)
-            else:
-                self._drop(conn)
-            return reply
-        return Reply(
-            Verdict.TRANSIENT,
+            if isinstance(begun, _Begun):
+                return PreparedTransaction(self, started, None, conn, begun)
+            self._release(conn, *begun)
+            return PreparedTransaction(self, started, [begun[0]])
+        return PreparedTransaction(
+            self,
             started,
-            time.time(),
-            code="SMTPServerDisconnected",
-            message="every pooled connection was closed by the server",
+            [
+                Reply(
+                    Verdict.TRANSIENT,
+                    started,
+                    time.time(),
+                    code="SMTPServerDisconnected",
+                    message="every pooled connection was closed by the server",
+                )
+            ],
         )
 
-    def _transaction(self, conn: _Connection, msg: Message, started: float) -> tuple[Reply, bool]:
-        """Run one transaction; returns the reply and whether the connection is still good."""
+    def _release(self, conn: _Connection, reply: Reply, reusable: bool) -> None:
+        """A transaction on ``conn`` is over: back to the pool, or closed."""
+        del reply
+        if reusable:
+            self._observe(timed_out=False)  # the server answered the whole transaction
+            conn.sent += 1
+            self._checkin(conn)
+        else:
+            self._drop(conn)
+
+    def _begin(
+        self, conn: _Connection, msg: Message, started: float
+    ) -> _Begun | tuple[Reply, bool]:
+        """MAIL, RCPT and DATA: ``_Begun`` after ``354``, else the reply and whether the
+        connection is still good."""
         smtp = conn.smtp
         sender = msg.envelope_sender
         recipients = msg.recipients
-        raw = msg.raw if msg.raw is not None else _render(msg)
         envelope = sender + "".join(recipients)
         if "\n" in envelope or "\r" in envelope or ">" in envelope:
             # Compose validates addresses; this keeps a bad one from injecting SMTP commands.
@@ -300,7 +436,10 @@ class SmtpTransport(BaseTransport):
                 code="SMTPUTF8Unsupported",
                 message="the server cannot take non-ASCII addresses",
             ), True
-        mail_answered = body_started = False
+        # The content is ready before the first command: nothing but the write is left for
+        # the paced round trip.
+        content = dot_stuff(msg.raw if msg.raw is not None else _render(msg))
+        mail_answered = False
         mail_line = f"MAIL FROM:<{sender}> SMTPUTF8" if utf8 else f"MAIL FROM:<{sender}>"
         refused: list[tuple[str, int, str]] = []
         try:
@@ -343,33 +482,47 @@ class SmtpTransport(BaseTransport):
                 code, text = self._command(smtp, "DATA")
                 if code != 354:
                     return self._refused(smtp, code, text, started, msg.sender)
-            body_started = True
-            smtp.send(dot_stuff(raw))
-            code, reply_bytes = smtp.getreply()
-            text = reply_bytes.decode("utf-8", "replace")
         except (smtplib.SMTPException, OSError) as exc:
             timed_out = _timed_out(exc)
             if not mail_answered and conn.pooled and not timed_out:
                 raise _StaleConnection from exc
             self._observe(timed_out=timed_out)
-            finished = time.time()
-            name = type(exc).__name__
-            if body_started:
-                return Reply(
-                    Verdict.UNKNOWN,
-                    started,
-                    finished,
-                    code=name,
-                    message=f"connection lost after the message was sent: {exc}",
-                ), False
             return Reply(
                 Verdict.TRANSIENT,
                 started,
-                finished,
-                code=name,
+                time.time(),
+                code=type(exc).__name__,
                 message=f"connection lost before the message was sent: {exc}",
             ), False
+        return _Begun(content, refused, msg.sender, time.monotonic())
+
+    def _commit(self, conn: _Connection, begun: _Begun, started: float) -> Reply:
+        """Send the content and the final ``.``; the server's verdict on the message."""
+        try:
+            reply, reusable = self._end_of_data(conn, begun, started)
+        except BaseException:
+            self._drop(conn)
+            raise
+        self._release(conn, reply, reusable)
+        return reply
+
+    def _end_of_data(self, conn: _Connection, begun: _Begun, started: float) -> tuple[Reply, bool]:
+        smtp = conn.smtp
+        try:
+            smtp.send(begun.content)
+            code, reply_bytes = smtp.getreply()
+            text = reply_bytes.decode("utf-8", "replace")
+        except (smtplib.SMTPException, OSError) as exc:
+            self._observe(timed_out=_timed_out(exc))
+            return Reply(
+                Verdict.UNKNOWN,
+                started,
+                time.time(),
+                code=type(exc).__name__,
+                message=f"connection lost after the message was sent: {exc}",
+            ), False
         finished = time.time()
+        refused = begun.refused
         if code == 250:
             if refused:
                 detail = "; ".join(f"{r}: {c} {t}" for r, c, t in refused)
@@ -390,7 +543,7 @@ class SmtpTransport(BaseTransport):
                 Verdict.UNKNOWN, started, finished, code=f"SMTP{code}", message=text
             ), False
         classified = classify_smtp_reply(code, text)
-        self._raise_if_configuration(classified, msg.sender)
+        self._raise_if_configuration(classified, begun.sender)
         return classified.reply(started, finished, message=text), code != 421
 
     @staticmethod
@@ -471,6 +624,7 @@ class SmtpTransport(BaseTransport):
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
+                self._claims = max(0, min(self._claims - 1, len(self._idle)))
             if conn is None:
                 return self._connect()
             if (
@@ -494,8 +648,7 @@ class SmtpTransport(BaseTransport):
                 idle.append(conn)
         if closed:
             stale.append(conn)
-        for old in stale:
-            self._quit(old)
+        self._quit_all(stale)
 
     @property
     def idle_connections(self) -> int:
@@ -511,6 +664,45 @@ class SmtpTransport(BaseTransport):
             conn.smtp.quit()
         except (smtplib.SMTPException, OSError):
             self._drop(conn)
+
+    def _quit_all(self, conns: list[_Connection]) -> None:
+        """QUIT on every connection at once, then read the replies (for at most a second):
+        one round trip in all, not one per connection (200 connections 150 ms away took 30 s
+        one by one)."""
+        if len(conns) <= 1:
+            for conn in conns:
+                self._quit(conn)
+            return
+        told: list[_Connection] = []
+        for conn in conns:
+            try:
+                conn.smtp.send(b"QUIT\r\n")
+                told.append(conn)
+            except (smtplib.SMTPException, OSError):
+                self._drop(conn)
+        deadline = time.monotonic() + min(1.0, self.target.timeout)
+        for conn in told:
+            sock = conn.smtp.sock
+            try:
+                if sock is not None:
+                    sock.settimeout(max(0.01, deadline - time.monotonic()))
+                conn.smtp.getreply()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                self._drop(conn)
+
+    def _ehlo(self, smtp: smtplib.SMTP) -> None:
+        """EHLO, timed: its round trip is the distance to the server."""
+        began = time.monotonic()
+        smtp.ehlo()
+        self._measure(smtp, time.monotonic() - began)
+
+    def _measure(self, smtp: smtplib.SMTP, rtt: float) -> None:
+        with self._lock:
+            self._pipelining = bool(smtp.does_esmtp and smtp.has_extn("pipelining"))
+            if self._round_trip is None or rtt < self._round_trip:
+                self._round_trip = rtt
 
     def _connect(self) -> _Connection:
         """Connect, greet, STARTTLS, log in. Raises _ConnectFailed or, for a refused login
@@ -533,7 +725,7 @@ class SmtpTransport(BaseTransport):
                     local_hostname=self._local_hostname,
                     timeout=target.timeout,
                 )
-            smtp.ehlo()
+            self._ehlo(smtp)  # the greeting was read when connecting: a round trip alone
             if target.tls == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise ProviderConfigurationError(
@@ -543,7 +735,7 @@ class SmtpTransport(BaseTransport):
                         self.name,
                     )
                 smtp.starttls(context=self._context)
-                smtp.ehlo()
+                self._ehlo(smtp)
             if target.username is not None and target.password is not None:
                 smtp.login(target.username, target.password)
         except smtplib.SMTPAuthenticationError as exc:
