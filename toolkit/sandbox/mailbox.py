@@ -391,7 +391,8 @@ class Mailbox:
 
         self.flush()
         sql = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events"
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if message_id is not None:
             where.append("message_id = ?")
             params.append(message_id)
