@@ -12,6 +12,8 @@ from tests.fakes import FakeClock
 from tests.unit.test_engine import FakePlan
 from toolkit.compose.message import Message
 from toolkit.delivery.concurrency import (
+    BATCH_CREDIT_SHARE,
+    CREDIT_AFTER_S,
     MARGIN,
     PROCESSING_ALLOWANCE,
     SHRINK_AFTER_S,
@@ -93,16 +95,43 @@ def test_does_not_grow_while_the_process_is_cpu_bound() -> None:
 
 
 def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
-    sizing, _ = _sizing()
+    sizing, clocks = _sizing()
     assert sizing.credit == 0.0
     for seconds in (0.2, 0.05, 0.3):
         sizing.record(seconds, 1)
     for _ in range(200):  # the shortest leaves the recent samples, not the run's minimum
         sizing.record(0.4, 1)
+    clocks.advance(CREDIT_AFTER_S)
     assert sizing.credit == pytest.approx(0.8 * 0.05 - PROCESSING_ALLOWANCE)
-    batched = Concurrency(initial=8, ceiling=8, batched=True)
-    batched.record(0.05, 50)
-    assert batched.credit == 0.0
+
+
+def test_batched_calls_take_the_credit_and_strict_ones_none() -> None:
+    """Calls of many recipients are counted once inside their round trip (modelled, see
+    ``toolkit.facts.BATCH_COUNT_MOMENT``); SMTP counts at the end of DATA: no credit."""
+    clocks = _Clocks()
+    batched = Concurrency(initial=8, ceiling=8, batched=True, clock=lambda: clocks.wall)
+    strict = Concurrency(initial=8, ceiling=8, batched=True, strict=True,
+                         clock=lambda: clocks.wall)  # fmt: skip
+    for sizing in (batched, strict):
+        sizing.record(0.05, 50)
+    clocks.advance(CREDIT_AFTER_S)
+    assert batched.credit == pytest.approx(BATCH_CREDIT_SHARE * 0.05 - PROCESSING_ALLOWANCE)
+    assert batched.credit > 0
+    assert strict.credit == 0.0
+
+
+def test_no_credit_from_the_first_answers_of_a_run() -> None:
+    """The first window's calls leave at once and queue behind each other: their answer
+    times are the queue, not the distance (at 150 ms, 480 ms and more), so no credit is
+    taken until answers have come for a while."""
+    sizing, clocks = _sizing()
+    sizing.record(0.5, 100)
+    clocks.advance(CREDIT_AFTER_S / 2)
+    sizing.record(0.48, 100)
+    assert sizing.credit == 0.0
+    clocks.advance(CREDIT_AFTER_S / 2)
+    sizing.record(0.16, 100)  # a call sent as the first ones left the window
+    assert sizing.credit == pytest.approx(0.8 * 0.16 - PROCESSING_ALLOWANCE)
 
 
 def test_no_credit_where_the_round_trip_is_mostly_the_providers_work() -> None:
