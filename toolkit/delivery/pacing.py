@@ -14,6 +14,11 @@
   (double after each quiet period) until the first throttle, then multiplicative decrease on
   throttling and additive increase after quiet periods, between a floor and a ceiling.
 
+Why one module of this size: the log and the AIMD controller are one mechanism. The
+controller moves the bucket's rate, capacity and window between admissions, and what a change
+means for the admissions already in the log (and for the latency credit) is decided in the
+bucket; apart, the rule of when a change applies would be split over two files.
+
 Usage::
 
     bucket = TokenBucket(rate=14)
@@ -276,10 +281,10 @@ class TokenBucket:
                 return _OPEN_POLL
             if self._in_window - self._open >= excess - 1e-9:
                 freed = 0.0
-                for entry in sorted(closed):
-                    freed += entry.count
+                for leaving in sorted(closed):
+                    freed += leaving.count
                     if freed >= excess - 1e-9:
-                        return max(entry.leaves - now, 1e-6)
+                        return max(leaving.leaves - now, 1e-6)
             return max(min(closed[0].leaves - now, _OPEN_POLL), 1e-6)
 
     def _finish(self, entry: _Entry) -> None:
