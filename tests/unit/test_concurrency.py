@@ -248,6 +248,7 @@ def test_adaptive_falls_to_what_was_accepted_not_to_half() -> None:
     for _ in range(80):  # slow start: every answer grows the rate a little, if it is used
         clock.advance(0.05)
         adaptive.count(adaptive.rate * 0.05)
+        adaptive.bucket.limited_at = clock.now()  # and the client wanted more
         adaptive.on_success()
     assert adaptive.rate > 300
     clock.advance(1.5)  # what slow start sent leaves the last second
@@ -258,8 +259,32 @@ def test_adaptive_falls_to_what_was_accepted_not_to_half() -> None:
     assert adaptive.rate == pytest.approx(0.95 * 500)
     clock.advance(1.01)
     adaptive.count(470)
+    adaptive.bucket.limited_at = clock.now()
     adaptive.on_success()
     assert adaptive.rate == pytest.approx(0.95 * 500 + 0.02 * 500)
+
+
+def test_adaptive_slow_start_stops_growing_a_rate_that_holds_nothing_back() -> None:
+    """At 500/s on a loaded machine the answers showed the limit used (500 a second) while
+    the client could send no faster: slow start went on to 1,251/s, and when the workers
+    caught up, the room came out at once and 35 requests were throttled. A rate grows only
+    while an admission waited for it in the last period (RFC 7661)."""
+    clock = FakeClock()
+    bucket = TokenBucket(400, clock=clock)
+    adaptive = AdaptiveRate(bucket, ceiling=10_000, slow_start_period=0.5, probe=0.02,
+                            measured=True)  # fmt: skip
+    for _ in range(40):  # the client sends 500/s, all accepted, and never waits
+        clock.advance(0.05)
+        adaptive.count(500 * 0.05)
+        adaptive.on_success()
+    assert adaptive.rate == 400
+    bucket.acquire(bucket.capacity)  # now the client wants more than the rate: it waits
+    bucket.acquire(1)
+    for _ in range(10):
+        clock.advance(0.05)
+        adaptive.count(500 * 0.05)
+        adaptive.on_success()
+    assert adaptive.rate > 400
 
 
 def test_adaptive_does_not_grow_a_rate_it_does_not_use() -> None:

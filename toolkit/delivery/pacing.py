@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections import deque
@@ -135,6 +136,9 @@ class TokenBucket:
         self._window = self._compute_window()
         self._credit = 0.0
         self.admitted = 0  # total recipients admitted (for tests and reports)
+        self.limited_at = -math.inf
+        """When an admission last had to wait for the window: the rate, not the client, was
+        what held sending back then (:class:`AdaptiveRate` grows only such a rate)."""
 
     def _compute_capacity(self) -> float:
         cap = self._rate
@@ -274,6 +278,7 @@ class TokenBucket:
                 self._in_window += n
                 self.admitted += int(n)
                 return entry
+            self.limited_at = now
             # Earliest time enough answered entries leave the window.
             excess = self._in_window + need - self._capacity
             closed = self._closed
@@ -330,12 +335,16 @@ class TokenBucket:
             self._turnstile.release()
 
     def _wait_and_admit(self, n: float, abort: _Abort | None, hold: bool) -> _Entry | None:
+        waited = False
         while True:
             if abort is not None and abort.is_set():
                 return None
             result = self._try_admit(n, hold)
             if isinstance(result, _Entry):
+                if waited:  # held back until now
+                    self.limited_at = result.time
                 return result
+            waited = True
             wait = result
             if abort is not None:
                 wait = min(wait, _ABORT_POLL)
@@ -461,23 +470,28 @@ class AdaptiveRate:
         steps: a step frees a whole window of admissions at once, and the part above the limit
         comes back throttled; growing a little on every answer crosses the limit by a little.
         Neither phase grows a rate the answers show is not used (a CPU-bound client, a short
-        frame): a rate far above what is sent would allow a burst later (RFC 7661's rule for
-        TCP's window, for the same reason).
+        frame), nor one that held nothing back in the last period (no admission waited for
+        it): a rate far above what is sent would allow a burst later (RFC 7661's rule for
+        TCP's window, for the same reason). The second test is the one that holds at the
+        limit: there the answers show the limit used, so slow start went on to 2.5 times it
+        while the client sent no faster (at 500/s, on a loaded machine, to 1,251/s); when the
+        workers caught up, the room came out at once and 35 requests were throttled.
         """
         if self._last_throttle is not None and now - self._last_throttle < self.period:
             return
         self._trim(now)
         rate = self.bucket.rate
         quiet = now - self._last_change
+        held_back = now - self.bucket.limited_at <= self.period
         if self.slow_start:
-            if self._accepted_total < SLOW_START_USE * rate:
+            if self._accepted_total < SLOW_START_USE * rate or not held_back:
                 return  # (the quiet time keeps counting: the next step is at most 2x)
             new = rate * 2 ** min(1.0, quiet / self.slow_start_period)
         else:
             if quiet < self.period:
                 return
             self._last_change = now
-            if self._accepted_total < PROBE_USE * rate:
+            if self._accepted_total < PROBE_USE * rate or not held_back:
                 return
             new = rate + max(self.increase, self.probe * (self._last_throttle_rate or 0.0))
         self._last_change = now
