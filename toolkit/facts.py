@@ -334,6 +334,30 @@ SES_RATE_HEADROOM: Fact[float] = Fact(
     "at 14/s and lowered to 10/s; 0.7 is that ratio. django-ses uses 0.5.",
     "field-report",
 )
+BATCH_COUNT_MOMENT: Fact[str] = Fact(
+    "a call of many recipients is counted against MaxSendRate inside its round trip",
+    "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html ; "
+    "https://github.com/django-ses/django-ses/issues/59",
+    dt.date(2026, 12, 6),
+    "Modelled, not documented. AWS documents no moment at which SendBulkEmail's entries or "
+    "Pinpoint SendMessages' addresses count against the rate, only that limits are counted in "
+    "recipients and that a call with more recipients than the rate left goes through while any "
+    "quota is left (AWS's blog, quoted in the django-ses issue). The toolkit assumes the "
+    "provider counts a call's recipients after the request arrived and before its answer "
+    "leaves, as for one message, and credits its pacer at most 0.8 of the shortest round trip "
+    "less 10 ms (toolkit.delivery.concurrency): the margin covers counting during the "
+    "provider's own work. The sandbox counts each recipient as it processes the call, after "
+    "its latency; at 50 and 150 ms it throttled none of the calls so paced (issue 17).",
+    "toolkit",
+)
+PINPOINT_EMAIL_MESSAGES_PER_SECOND: Fact[str] = Fact(
+    "GetEmailChannel's EmailChannelResponse.MessagesPerSecond",
+    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/pinpoint/"
+    "aws.sdk.kotlin.services.pinpoint.model/-email-channel-response/messages-per-second.html",
+    dt.date(2026, 12, 6),
+    "'The maximum number of emails that can be sent through the channel each second.' Pinpoint "
+    "has no GetAccount; when no rate is given, the toolkit paces a Pinpoint run at this figure.",
+)
 SES_SENDING_RATE_MAY_BE_LOWER: Fact[str] = Fact(
     "SES may accept less than MaxSendRate; short bursts above it, not sustained",
     "https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html",

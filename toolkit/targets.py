@@ -7,7 +7,8 @@ connections itself. Every target answers two questions for a transport kind (see
 * ``resolve(kind)`` — the endpoint the transport connects to: an :class:`AwsTarget` for the API
   transports, an :class:`SmtpTarget` for SMTP (a configuration error for the wrong kind);
 * ``quota(kind)`` — the account's :class:`Quota`, or None when it cannot be known:
-  :class:`AwsTarget` reads SES ``GetAccount``, :class:`SmtpTarget` reports the ``rate=`` it was
+  :class:`AwsTarget` reads SES ``GetAccount`` (Pinpoint: the email channel's
+  ``MessagesPerSecond``), :class:`SmtpTarget` reports the ``rate=`` it was
   given (SMTP has no way to ask), and the embedded sandbox reports its own policy
   (:class:`toolkit.sandbox.Sandbox`).
 
@@ -229,32 +230,25 @@ class AwsTarget:
         return self
 
     def quota(self, kind: TransportKind) -> Quota | None:
-        """The SES account's ``GetAccount.SendQuota`` for kinds it governs, else None.
+        """The SES account's ``GetAccount.SendQuota`` for kinds it governs; for Pinpoint, which
+        has no GetAccount, the email channel's ``MessagesPerSecond`` (no daily figure: a
+        daily-quota answer still stops the run); else None.
 
         Credentials that do not work (missing, expired, rejected) raise
         :class:`~toolkit.errors.ProviderConfigurationError` before anything is sent. Other
-        failures (many IAM policies allow sending but not ``ses:GetAccount``) return None:
-        the engine then adapts to throttling.
+        failures (many IAM policies allow sending but not ``ses:GetAccount``; no Pinpoint
+        project id or channel) return None: the engine then adapts to throttling.
         """
+        if kind.channel_quota:
+            app = self.pinpoint_app_id
+            answer = app and self._ask(kind, "pinpoint", "GetEmailChannel", ApplicationId=app)
+            rate = (answer or {}).get("EmailChannelResponse", {}).get("MessagesPerSecond")
+            ok = isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0
+            return Quota(max_send_rate=float(rate), max_24_hour_send=-1) if ok else None
         if not kind.account_quota:
             return None
-        from toolkit.transports.classify import classify_aws_exception
-
-        client = self.make_client("sesv2")
-        try:
-            account = client.get_account()
-        except Exception as exc:  # classified below: configuration, or carry on without
-            classified = classify_aws_exception("sesv2", exc)
-            if classified.is_configuration and "AccessDenied" not in classified.code:
-                raise ProviderConfigurationError(
-                    classified.code, f"GetAccount: {classified.message}", kind.name
-                ) from exc
-            logger.warning("GetAccount failed (%s); pacing without a known quota", classified.code)
-            return None
-        finally:
-            if self.client is None and hasattr(client, "close"):
-                client.close()
-        quota = account.get("SendQuota") or {}
+        account = self._ask(kind, "sesv2", "GetAccount")
+        quota = (account or {}).get("SendQuota") or {}
         if "MaxSendRate" not in quota:
             return None
         return Quota(
@@ -262,6 +256,30 @@ class AwsTarget:
             max_24_hour_send=float(quota.get("Max24HourSend", -1)),
             sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
         )
+
+    def _ask(self, kind: TransportKind, service: str, operation: str, **params: Any) -> Any:
+        """One quota call's answer; None (logged) when refused for want of a right or of the
+        resource, ProviderConfigurationError when the credentials or the endpoint are wrong."""
+        from botocore import xform_name
+
+        from toolkit.transports.classify import classify_aws_exception
+
+        client = self.make_client(service)
+        try:
+            return getattr(client, xform_name(operation))(**params)
+        except Exception as exc:  # classified below: configuration, or carry on without
+            classified = classify_aws_exception(service, exc)
+            if classified.is_configuration and not re.search("AccessDenied|NotFound",
+                                                             classified.code):  # fmt: skip
+                raise ProviderConfigurationError(
+                    classified.code, f"{operation}: {classified.message}", kind.name
+                ) from exc
+            logger.warning("%s failed (%s); pacing without a known quota", operation,
+                           classified.code)  # fmt: skip
+            return None
+        finally:
+            if self.client is None and hasattr(client, "close"):
+                client.close()
 
 
 # botocore's rule for a Region name (a DNS host label), so a name it would refuse later is

@@ -90,8 +90,8 @@ def test_default_settings_reach_the_quota_50ms_away(
         ]  # SMTP cannot ask for the quota
     else:
         where = ["--endpoint-url", box["endpoint_url"], "--region", box["region"]]
-        if via == "pinpoint":  # no quota call either: the account's rate is told
-            where += ["--pinpoint-app-id", box["pinpoint_app_id"], "--rate", str(rate)]
+        if via == "pinpoint":  # the rate comes from GetEmailChannel (MessagesPerSecond)
+            where += ["--pinpoint-app-id", box["pinpoint_app_id"]]
     env = {
         **os.environ,
         "BOX_PASSWORD": box["smtp_password"],

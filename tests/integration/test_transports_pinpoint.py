@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from toolkit.compose.message import Message, Template
@@ -109,3 +110,30 @@ def test_stored_template_is_created_once_and_reused(sandbox: Sandbox) -> None:
         TemplateName=stored_template_name(TEMPLATE)
     )
     assert stored["EmailTemplateResponse"]["Subject"] == TEMPLATE.subject
+
+
+def test_the_rate_is_the_email_channels_messages_per_second(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """Pinpoint has no GetAccount: its rate is GetEmailChannel's MessagesPerSecond, so a run
+    with no rate= paces at it instead of adapting from a guess (issue 17)."""
+    from toolkit import send
+    from toolkit.transports.registry import TRANSPORTS
+
+    sandbox = make_sandbox(rate=40)
+    target = aws_target_for(sandbox)
+    quota = target.quota(TRANSPORTS["pinpoint"])
+    assert quota is not None
+    assert quota.max_send_rate == 40 and quota.remaining_24_hours is None
+    assert aws_target_for(sandbox, pinpoint_app_id=None).quota(TRANSPORTS["pinpoint"]) is None
+    assert aws_target_for(sandbox, pinpoint_app_id="0" * 32).quota(TRANSPORTS["pinpoint"]) is None
+
+    frame = pd.DataFrame({"email": [f"success+{i}@simulator.amazonses.com" for i in range(60)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PinpointEndOfSupportWarning)
+        results = send(frame, via="pinpoint", target=target, sender=SENDER, subject="Hi",
+                       text="Hello", progress=False)  # fmt: skip
+    assert (results["status"] == "sent").all()
+    assert (results["attempts"] == 1).all()  # paced at 40/s from the start: no throttle
+    summary = results.attrs["summary"]
+    assert summary["rate"] == 40 and summary["max_send_rate"] == 40

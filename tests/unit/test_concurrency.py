@@ -12,6 +12,8 @@ from tests.fakes import FakeClock
 from tests.unit.test_engine import FakePlan
 from toolkit.compose.message import Message
 from toolkit.delivery.concurrency import (
+    BATCH_CREDIT_SHARE,
+    CREDIT_AFTER_S,
     MARGIN,
     PROCESSING_ALLOWANCE,
     SHRINK_AFTER_S,
@@ -93,16 +95,43 @@ def test_does_not_grow_while_the_process_is_cpu_bound() -> None:
 
 
 def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
-    sizing, _ = _sizing()
+    sizing, clocks = _sizing()
     assert sizing.credit == 0.0
     for seconds in (0.2, 0.05, 0.3):
         sizing.record(seconds, 1)
     for _ in range(200):  # the shortest leaves the recent samples, not the run's minimum
         sizing.record(0.4, 1)
+    clocks.advance(CREDIT_AFTER_S)
     assert sizing.credit == pytest.approx(0.8 * 0.05 - PROCESSING_ALLOWANCE)
-    batched = Concurrency(initial=8, ceiling=8, batched=True)
-    batched.record(0.05, 50)
-    assert batched.credit == 0.0
+
+
+def test_batched_calls_take_the_credit_and_strict_ones_none() -> None:
+    """Calls of many recipients are counted once inside their round trip (modelled, see
+    ``toolkit.facts.BATCH_COUNT_MOMENT``); SMTP counts at the end of DATA: no credit."""
+    clocks = _Clocks()
+    batched = Concurrency(initial=8, ceiling=8, batched=True, clock=lambda: clocks.wall)
+    strict = Concurrency(initial=8, ceiling=8, batched=True, strict=True,
+                         clock=lambda: clocks.wall)  # fmt: skip
+    for sizing in (batched, strict):
+        sizing.record(0.05, 50)
+    clocks.advance(CREDIT_AFTER_S)
+    assert batched.credit == pytest.approx(BATCH_CREDIT_SHARE * 0.05 - PROCESSING_ALLOWANCE)
+    assert batched.credit > 0
+    assert strict.credit == 0.0
+
+
+def test_no_credit_from_the_first_answers_of_a_run() -> None:
+    """The first window's calls leave at once and queue behind each other: their answer
+    times are the queue, not the distance (at 150 ms, 480 ms and more), so no credit is
+    taken until answers have come for a while."""
+    sizing, clocks = _sizing()
+    sizing.record(0.5, 100)
+    clocks.advance(CREDIT_AFTER_S / 2)
+    sizing.record(0.48, 100)
+    assert sizing.credit == 0.0
+    clocks.advance(CREDIT_AFTER_S / 2)
+    sizing.record(0.16, 100)  # a call sent as the first ones left the window
+    assert sizing.credit == pytest.approx(0.8 * 0.16 - PROCESSING_ALLOWANCE)
 
 
 def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round_trip() -> None:
@@ -240,6 +269,7 @@ def test_adaptive_falls_to_what_was_accepted_not_to_half() -> None:
     for _ in range(80):  # slow start: every answer grows the rate a little, if it is used
         clock.advance(0.05)
         adaptive.count(adaptive.rate * 0.05)
+        adaptive.bucket.limited_at = clock.now()  # and the client wanted more
         adaptive.on_success()
     assert adaptive.rate > 300
     clock.advance(1.5)  # what slow start sent leaves the last second
@@ -250,8 +280,32 @@ def test_adaptive_falls_to_what_was_accepted_not_to_half() -> None:
     assert adaptive.rate == pytest.approx(0.95 * 500)
     clock.advance(1.01)
     adaptive.count(470)
+    adaptive.bucket.limited_at = clock.now()
     adaptive.on_success()
     assert adaptive.rate == pytest.approx(0.95 * 500 + 0.02 * 500)
+
+
+def test_adaptive_slow_start_stops_growing_a_rate_that_holds_nothing_back() -> None:
+    """At 500/s on a loaded machine the answers showed the limit used (500 a second) while
+    the client could send no faster: slow start went on to 1,251/s, and when the workers
+    caught up, the room came out at once and 35 requests were throttled. A rate grows only
+    while an admission waited for it in the last period (RFC 7661)."""
+    clock = FakeClock()
+    bucket = TokenBucket(400, clock=clock)
+    adaptive = AdaptiveRate(bucket, ceiling=10_000, slow_start_period=0.5, probe=0.02,
+                            measured=True)  # fmt: skip
+    for _ in range(40):  # the client sends 500/s, all accepted, and never waits
+        clock.advance(0.05)
+        adaptive.count(500 * 0.05)
+        adaptive.on_success()
+    assert adaptive.rate == 400
+    bucket.acquire(bucket.capacity)  # now the client wants more than the rate: it waits
+    bucket.acquire(1)
+    for _ in range(10):
+        clock.advance(0.05)
+        adaptive.count(500 * 0.05)
+        adaptive.on_success()
+    assert adaptive.rate > 400
 
 
 def test_adaptive_does_not_grow_a_rate_it_does_not_use() -> None:

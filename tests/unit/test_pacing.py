@@ -279,3 +279,49 @@ def test_adaptive_rate_with_a_floor_below_one_per_second() -> None:
     adaptive.on_throttle()
     assert adaptive.rate == 0.25
     assert adaptive.bucket.window == pytest.approx(4.0)
+
+
+def test_a_credit_that_shrinks_reaches_answers_already_credited() -> None:
+    """The cause of the batched calls' throttles (issue 17): the first answers queue at the
+    provider, so the first credit is too large; answers credited with it must count with the
+    smaller credit found later, or the next window opens before the provider's does."""
+    clock = FakeClock()
+    bucket = TokenBucket(100, clock=clock)
+    bucket.set_credit(0.3)  # from a first, queued answer
+    held = bucket.reserve(100)
+    assert held is not None
+    clock.advance(0.35)  # its answer: counted from 0.05 with that credit, until 1.05
+    held.done()
+    clock.advance(0.5)
+    bucket.set_credit(0.05)  # a 60-ms round trip shows the distance: counted from 0.30
+    start = clock.now()
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(1.30, abs=0.005), clock.now() - start
+
+
+def test_an_answer_the_credit_took_out_comes_back_when_the_credit_shrinks() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(100, clock=clock)
+    bucket.set_credit(0.3)
+    held = bucket.reserve(100)
+    assert held is not None
+    clock.advance(0.35)
+    held.done()
+    clock.advance(0.75)  # 1.10: out of the window by the credit (since 1.05) ...
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(1.10)
+    bucket.set_credit(0.05)  # ... and back in it until 1.30: 101 in the window
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(1.30, abs=0.005)
+
+
+def test_a_credit_that_grows_applies_to_answers_in_the_window() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(100, clock=clock)
+    held = bucket.reserve(100)
+    assert held is not None
+    clock.advance(0.2)
+    held.done()  # no credit yet: counts until 1.20
+    bucket.set_credit(0.15)
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(1.05, abs=0.005)

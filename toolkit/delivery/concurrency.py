@@ -39,6 +39,7 @@ from collections.abc import Callable
 __all__ = [
     "BATCH_CREDIT_SHARE",
     "CPU_BOUND",
+    "CREDIT_AFTER_S",
     "CREDIT_SHARE",
     "MARGIN",
     "QUEUEING",
@@ -69,13 +70,23 @@ PROCESSING_ALLOWANCE = 0.010
 part of the round trip but not of its ways out and back (on loopback it is nearly all of it:
 a credit of 0.8 of a 1-ms round trip let the sandbox, which counts exactly, throttle 2 of
 120 requests at 14/s)."""
-BATCH_CREDIT_SHARE = 0.0
-"""The same for calls of many recipients (SendBulkEmail, Pinpoint SendMessages): none. The
-provider may count the recipients one by one while it processes the call, a span inside the
-round trip that is neither the way out nor the way back and grows with the call and the
-provider's load (the sandbox does: against it at 50 ms, Pinpoint calls of 100 were throttled
-in 3 runs of 3 at a share of 0.5 and in 4 of 4 at 0.8, never at 0). These calls pace strictly:
-at most ``rate / (1 + latency)``."""
+BATCH_CREDIT_SHARE = CREDIT_SHARE
+"""The same for calls of many recipients (SendBulkEmail, Pinpoint SendMessages). It rests on
+a modelled assumption (``toolkit.facts.BATCH_COUNT_MOMENT``): the provider counts a call at
+moments inside its round trip, after its way out and before its way back, as its per-call
+quota implies; the credit never reaches into the provider's processing of the call (the
+:data:`PROCESSING_ALLOWANCE` and the share keep a margin for it). These calls were paced
+strictly (no credit) after the sandbox throttled Pinpoint calls of 100 at 50 ms at any share;
+the cause was not the count inside the call but the credit taken from the first, queued
+answers (:data:`CREDIT_AFTER_S`) and kept for a whole window after a shorter round trip was
+found (:meth:`toolkit.delivery.pacing.TokenBucket.set_credit`)."""
+CREDIT_AFTER_S = 1.0
+"""Seconds after the run's first answer before the pacer may take any credit. The first
+window is admitted at once, and its calls queue behind each other at the provider and in our
+own process: their answer times measure that queue, not the distance (at 150 ms, Pinpoint
+calls of 100 first answered in 480-570 ms; a credit from them let the sandbox throttle the
+next window in 3 runs of 6). Calls admitted later, as the first ones leave the window, come
+spread out and give the shortest round trip its meaning."""
 _ALPHA = 0.2  # weight of a new sample in the smoothed recipients per call
 _SAMPLES = 128  # recent answer times kept for the minimum
 _PERIOD_S = 0.1  # the target is recomputed at most this often
@@ -88,6 +99,10 @@ class Concurrency:
         initial: workers before the first answer is measured.
         ceiling: workers at most (the engine's cap, see :data:`~.config.MAX_WORKERS`).
         batched: calls carry many recipients (credit :data:`BATCH_CREDIT_SHARE`).
+        strict: the provider counts a request later than its round trip shows: no credit
+            at all (a transport that says ``paced_strictly = True``; none of ours since SMTP
+            prepares its transaction before the pacer admits it and counts only the last
+            round trip, ``record(counted=)``).
         cpu_time: process CPU seconds (``time.process_time``); a seam for tests.
         clock: wall seconds (``time.monotonic``); a seam for tests.
     """
@@ -98,11 +113,12 @@ class Concurrency:
         initial: int,
         ceiling: int,
         batched: bool = False,
+        strict: bool = False,
         cpu_time: Callable[[], float] = time.process_time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ceiling = max(1, int(ceiling))
-        self._share = BATCH_CREDIT_SHARE if batched else CREDIT_SHARE
+        self._share = 0.0 if strict else BATCH_CREDIT_SHARE if batched else CREDIT_SHARE
         self._current = max(1, min(int(initial), self.ceiling))
         self._cpu_time = cpu_time
         self._clock = clock
@@ -110,6 +126,7 @@ class Concurrency:
         self._recipients: float | None = None  # smoothed recipients per call
         self._recent: deque[float] = deque(maxlen=_SAMPLES)
         self._shortest = math.inf  # the shortest answer of the run
+        self._first_answer: float | None = None  # when the run's first answer came
         self._last_eval = clock()
         self._cpu_mark = (clock(), cpu_time())
         self._cpu_share = 0.0
@@ -141,10 +158,11 @@ class Concurrency:
         shortest way out plus the shortest way back (a run's *recent* shortest would not: a
         slow spell may lengthen only one of the two legs); :data:`CREDIT_SHARE` of it leaves
         room for the legs' shortest not coinciding (:data:`BATCH_CREDIT_SHARE` for calls of
-        many recipients).
+        many recipients). None before :data:`CREDIT_AFTER_S` of answers: the first ones
+        queued behind each other.
         """
-        shortest = self._shortest
-        if shortest == math.inf:
+        shortest, first = self._shortest, self._first_answer
+        if first is None or self._clock() - first < CREDIT_AFTER_S:
             return 0.0
         return max(0.0, self._share * shortest - PROCESSING_ALLOWANCE)
 
@@ -161,6 +179,8 @@ class Concurrency:
         counted = seconds if counted is None else max(0.0, min(counted, seconds))
         with self._lock:
             self._recent.append(seconds)
+            if self._first_answer is None:
+                self._first_answer = self._clock()
             if counted < self._shortest:
                 self._shortest = counted
             if self._recipients is None:

@@ -281,10 +281,10 @@ class SendEngine:
         if workers is None:  # automatic: sized from the pace and the measured answer time
             ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
             ceiling = min(ceiling, max(1, len(plan.sendable)))  # a thread per row at most
-            strict = transport.max_batch > 1 or getattr(transport, "paced_strictly", False)
             self._sizing = Concurrency(
-                initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=strict
-            )
+                initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=transport.max_batch > 1,
+                strict=getattr(transport, "paced_strictly", False),
+            )  # fmt: skip
             workers = self._sizing.current
         self._level = workers  # workers wanted now
         self._live = 0  # worker threads running

@@ -205,7 +205,9 @@ class PinpointApi:
         channel = self.state.pinpoint_channels.get(app_id)
         if channel is None:
             raise _not_found(f"email channel of application {app_id}")
-        return channel
+        # The rate in force now, not the one when the channel was made: a sandbox restarted
+        # on its state with another --rate polices the new one.
+        return {**channel, "MessagesPerSecond": int(self.state.policy.max_send_rate)}
 
     # -- templates --------------------------------------------------------------------------
 

@@ -51,6 +51,8 @@ class TransportKind:
         endpoint: ``"aws"`` (needs an AwsTarget) or ``"smtp"`` (needs an SmtpTarget).
         account_quota: the SES account quota applies and the target can read it
             (``GetAccount``); otherwise the target says what it knows (``rate=``).
+        channel_quota: the rate is the Pinpoint email channel's ``MessagesPerSecond``
+            (``GetEmailChannel``).
         quota_source: how its quota is found, in words (help text and README).
         legacy: kept for existing users only (Pinpoint reached end of support).
         implementation: ``"module:Class"`` of the transport (imported on first use).
@@ -63,6 +65,7 @@ class TransportKind:
     quota_source: str
     implementation: str
     legacy: bool = False
+    channel_quota: bool = False
 
     def transport_class(self) -> Any:
         """The transport class (imported now: it pulls in botocore or smtplib)."""
@@ -137,9 +140,10 @@ _KINDS = (
         call="Pinpoint SendMessages, 100 addresses per call (legacy: ended 2026-10-30)",
         endpoint="aws",
         account_quota=False,
-        quota_source="none: give rate= (adapts to throttling without it)",
+        quota_source="GetEmailChannel (MessagesPerSecond), or rate=",
         implementation="toolkit.transports.pinpoint:PinpointTransport",
         legacy=True,
+        channel_quota=True,
     ),
     TransportKind(
         name="smtp",
