@@ -140,8 +140,9 @@ def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round
     sizing, clocks = _sizing()
     sizing.record(0.6, 1, counted=0.15)
     assert sizing.latency == pytest.approx(0.6)
+    assert sizing.credit == 0.0  # not from the first answers (CREDIT_AFTER_S)
+    clocks.advance(CREDIT_AFTER_S)
     assert sizing.credit == pytest.approx(0.8 * 0.15 - PROCESSING_ALLOWANCE)
-    clocks.advance(1.0)
     assert sizing.target(rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
 
 
