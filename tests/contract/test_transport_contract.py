@@ -305,7 +305,10 @@ def test_every_row_ends_once_through_the_engine_under_mixed_faults(
     assert results.loc[119, ["status", "error_code"]].tolist() == ["skipped", "DuplicateRecipient"]
     others = results.drop(index=[3, 5, 119])
     assert set(others["status"]) <= {"sent", "unknown", "failed"}
-    assert (others["status"] == "sent").sum() > 80
+    # Throttles and 5xx are retried into `sent`; a dropped call leaves its rows `unknown`
+    # (all 100 of a Pinpoint call, when the drop falls on it: how the rows are batched
+    # depends on timing), never `sent` and never resent.
+    assert others["status"].isin(["sent", "unknown"]).sum() > 80
     assert results.attrs["summary"]["counts"] == results["status"].value_counts().to_dict()
     sent = results.loc[results["status"] == "sent", "message_id"]
     mailbox = provider.mailbox_ids()
