@@ -28,7 +28,8 @@ def all_cases(*, quick: bool = False, only: tuple[str, ...] = (),
                 cli.refused_cases(), cli.input_cases(), cli.stall_cases(),
                 api.api_reexport_cases(), api.fault_cases(), api.background_cases(),
                 api.foreign_cases()]  # fmt: skip
-    if cli.small_disk_works():
+    wants_disk = not only or any(o.startswith("disk") or "disk/".startswith(o) for o in only)
+    if wants_disk and cli.small_disk_works():
         families.append(cli.disk_cases())
     chosen: list[Case] = []
     for family in families:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dask", action="store_true", help="leave out the LocalCluster cases")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args(argv)
+    logging.getLogger("toolkit").setLevel(logging.ERROR)  # the API cases' notes: counted, not shown
+    warnings.simplefilter("ignore")  # Pinpoint's end of support, once per API case
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background: the
         signal.signal(signal.SIGINT, signal.default_int_handler)  # CLI runs need Ctrl-C
 
@@ -49,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     defects = [r for r in results if r.tally.defects]
     for result in defects:
-        print(f"\n{result.name}:")
+        print(f"\n{result.name}   (replay: python -m benchmarks.sweep --only {result.name})")
         for note in result.notes[:8]:
             print(f"  {note}")
         for line in result.commands:

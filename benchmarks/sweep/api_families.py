@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.sweep.cases import VIAS, Case, write_frame
+from benchmarks.sweep.cases import VIAS, Case, name_of, write_frame
 from benchmarks.sweep.edits import EDITS
 from benchmarks.sweep.endpoints import ANSWERS, canned_http
 from benchmarks.sweep.ground import Observation
@@ -26,7 +26,9 @@ MESSAGE: dict[str, Any] = {"sender": SENDER, "subject": "Hi {{name}}", "text": "
 
 
 def _frame(addresses: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"email": addresses, "name": [f"N{i}" for i in range(len(addresses))]})
+    """The frame of ``addresses``; each row's name follows its address, so a moved row keeps
+    its content."""
+    return pd.DataFrame({"email": addresses, "name": [name_of(a) for a in addresses]})
 
 
 def _send(world: World, frame: pd.DataFrame, via: str, **options: Any) -> pd.DataFrame | None:
@@ -37,7 +39,7 @@ def _send(world: World, frame: pd.DataFrame, via: str, **options: Any) -> pd.Dat
                           + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")")  # fmt: skip
     try:
         return send(frame, via, target=world.sandbox, **{**MESSAGE, **options})
-    except Exception as exc:  # noqa: BLE001 - the sweep counts every way out
+    except Exception as exc:
         results = getattr(exc, "results", None)
         world.commands[-1] += f"  # raised {type(exc).__name__}: {exc}"
         if results is None:
@@ -129,7 +131,7 @@ def _background(world: World, rng: random.Random, *, via: str, what: str) -> Obs
     with world.serving(rate=20):
         options = {**MESSAGE, "target": world.sandbox, "ledger": ledger, "workers": 4}
         world.commands.append(f"h = toolkit.send_in_background(frame, {via!r}, ledger=..., "
-                              f"workers=4)  # sandbox rate 20/s; {what} after {at} sent")  # fmt: skip
+                              f"workers=4)  # rate 20/s; {what} after {at} sent")  # fmt: skip
         handle = send_in_background(_frame(base), via, **options)
         deadline = time.monotonic() + 30
         while handle.counts.get("sent", 0) < at and not handle.done():
@@ -137,7 +139,7 @@ def _background(world: World, rng: random.Random, *, via: str, what: str) -> Obs
                 break
             time.sleep(0.002)
         if what == "second-handle" and handle.done():
-            world.commands.append("# the first send ended before the second began: nothing to refuse")
+            world.commands.append("# the first send ended first: nothing to refuse")
         elif what == "second-handle":
             second = send_in_background(_frame(base), via, **options)
             try:
@@ -152,7 +154,7 @@ def _background(world: World, rng: random.Random, *, via: str, what: str) -> Obs
                 handle.cancel()
         try:
             handle.wait(timeout=60)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             world.expect(False, f"the first handle raised {type(exc).__name__}: {exc}")
         final = _send(world, _frame(base), via, ledger=ledger)
         return observe(world, base, final)
@@ -194,7 +196,7 @@ def _foreign(world: World, rng: random.Random, *, via: str, answer: str, cli: bo
         try:
             with _quiet():
                 results = send(_frame(base), via, target=target, **MESSAGE)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results = getattr(exc, "results", None)
         return observe(world, base, results)
 

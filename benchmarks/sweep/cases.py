@@ -33,13 +33,18 @@ def write_frame(path: Path, addresses: list[str], **columns: list[str]) -> Path:
     """The user's file: one row per address (a ``name`` column unless given others)."""
     data = {"email": addresses, **columns}
     if not columns:
-        data["name"] = [f"N{i}" for i in range(len(addresses))]
+        data["name"] = [name_of(a) for a in addresses]
     frame = pd.DataFrame(data)
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, index=False)
     return path
+
+
+def name_of(address: str) -> str:
+    """A row's name, from its address: a row that moves keeps its content."""
+    return address.split("@")[0].capitalize()
 
 
 def no_pinpoint_warning(lines: list[str]) -> list[str]:

@@ -87,8 +87,9 @@ def _content(world: World, rng: random.Random, *, via: str, change: str, resend:
         results = read_results(out)
         if results is not None and not resend:
             changed = results["error_code"].eq("ContentChanged").sum()
+            counts = results["status"].value_counts().to_dict()
             world.expect(results["status"].eq("sent").sum() + changed == len(base),
-                         f"resume without --resend-changed: {results['status'].value_counts().to_dict()}")  # fmt: skip
+                         f"resume without --resend-changed: {counts}")  # fmt: skip
         return observe(world, base, results, allowed=2 if resend else 1)
 
 
@@ -138,7 +139,8 @@ def _interrupt(world: World, rng: random.Random, *, via: str, plan: str) -> Obse
         write_frame(source, base)
         args = world.send_args(source, out, via, "--rate", 40, ledger=ledger)
         run = world.cli(*args, interrupt=Interrupt(trigger, signals))
-        world.commands[-1] += f"   # {plan} after {'the results file appears' if moment == 'write' else f'{at_row} rows are journaled sent'}"
+        when = "the results file appears" if moment == "write" else f"{at_row} rows are sent"
+        world.commands[-1] += f"   # {plan} after {when}"
         if run.interrupted:
             code = EXIT[steps[0][0]]
             world.expect(run.code == code, f"{plan}: exit {run.code}, not {code}: {run.lines[-1:]}")
@@ -148,7 +150,7 @@ def _interrupt(world: World, rng: random.Random, *, via: str, plan: str) -> Obse
                              f"{plan}: no complete results after the interruption")  # fmt: skip
                 said = [line for line in run.lines if line.startswith("toolkit: interrupted")]
                 world.expect(bool(said) and str(out) in said[-1],
-                             f"{plan}: no line saying where the results are: {run.lines[-2:]}")  # fmt: skip
+                             f"{plan}: no line names the results: {run.lines[-2:]}")  # fmt: skip
         else:
             world.expect(run.code == 0, f"{plan}: uninterrupted run exit {run.code}")
         again = world.cli(*args, "--resume")
@@ -199,8 +201,9 @@ def _refused(world: World, rng: random.Random, *, via: str, what: str) -> Observ
             args[args.index("--from") + 1] = "nobody@unverified.example.net"
         elif what == "template-missing-column":
             sandbox.client().create_email_template(
-                TemplateName="order", TemplateContent={
-                    "Subject": "Order {{order_id}}", "Text": "Hi {{name}}, {{order_id}}"})  # fmt: skip
+                TemplateName="order",
+                TemplateContent={"Subject": "Order {{order_id}}", "Text": "{{order_id}}"},
+            )
             if via == "pinpoint":
                 sandbox.client("pinpoint").create_email_template(
                     TemplateName="order", EmailTemplateRequest={
@@ -267,7 +270,8 @@ def _write_input(world: World, kind: str, base: list[str]) -> tuple[str, list[st
         frame.to_csv(root / "people.csv", index=False)
         return "people.csv", rows, []
     if kind == "formula-cells":
-        frame["name"] = ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "ok", "=1+1"][: len(base)]
+        cells = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "ok", "=1+1"]
+        frame["name"] = cells[: len(base)]
         frame.to_csv(root / "people.csv", index=False)
         return "people.csv", base, ["--keep", "name"]
     raise ValueError(kind)
@@ -343,8 +347,8 @@ def small_disk_works(where: str = "/tmp") -> bool:
 
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {where}"],
-                           capture_output=True, timeout=30)  # fmt: skip
+    mount = f"mount -t tmpfs -o size=64k tmpfs {where}"
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", mount], capture_output=True, timeout=30)
     return probe.returncode == 0
 
 

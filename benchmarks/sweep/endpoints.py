@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 ANSWERS: dict[str, tuple[int, str, bytes, dict[str, str]]] = {
-    "html-200": (200, "text/html; charset=utf-8", b"<html><body>Log in to the Wi-Fi</body></html>", {}),
+    "html-200": (200, "text/html; charset=utf-8", b"<html><body>Wi-Fi login</body></html>", {}),
     "text-200": (200, "text/plain", b"OK", {}),
     "truncated-json": (200, "application/json", b'{"MessageId": "0100abc', {}),
     "empty-object": (200, "application/json", b"{}", {}),

@@ -43,7 +43,7 @@ def run_case(case: Case, keep: bool = False) -> CaseResult:
     started = time.monotonic()
     try:
         tally, notes = count(case.act(world, random.Random(case.seed)))
-    except Exception as exc:  # noqa: BLE001 - a broken case is a harness failure, not a crash
+    except Exception as exc:
         tally = Tally(cases=1, harness=1)
         last = traceback.format_exception(exc)[-3:]
         notes = [f"harness: {type(exc).__name__}: {exc}", *(s.strip() for s in last)]

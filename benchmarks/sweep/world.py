@@ -81,8 +81,8 @@ class World:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(sandbox.info(), handle)
         self.sandbox = sandbox
-        self.commands.append(f"python -m toolkit sandbox --state {self.state} "
-                             + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in kwargs.items()))  # fmt: skip
+        settings = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        self.commands.append(f"# Sandbox({settings}) serving from {self.state} (--sandbox)")
         try:
             yield sandbox
         finally:
