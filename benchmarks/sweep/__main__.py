@@ -35,7 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dask", action="store_true", help="leave out the LocalCluster cases")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args(argv)
-    logging.getLogger("toolkit").setLevel(logging.ERROR)  # the API cases' notes: counted, not shown
+    for name in ("toolkit", "distributed"):  # the API cases' notes: counted, not shown
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.simplefilter("ignore")  # Pinpoint's end of support, once per API case
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background: the
         signal.signal(signal.SIGINT, signal.default_int_handler)  # CLI runs need Ctrl-C

@@ -234,22 +234,60 @@ def _partitioned(world: World, rng: random.Random, *, via: str, edit: str,
     from toolkit.transports.registry import transport_kind
 
     out = world.root / "out"
-    base = emails(40)
+    base = emails(160 if edit == "kill-worker" else 40)
     with world.serving():
         target = world.sandbox.resolve(transport_kind(via))
-        options = {**MESSAGE, "target": target, "rate": 200, "client": client, "out": out}
+        rate = 40 if edit == "kill-worker" else 200
+        options = {**MESSAGE, "target": target, "rate": rate, "client": client, "out": out}
         world.commands.append(f"toolkit.send_partitioned(frame, {via!r}, ...)  # twice, {edit}")
-        send_partitioned(dd.from_pandas(_frame(base), chunksize=10), via, **options)
-        edited = EDITS[edit](base, rng)
-        again = send_partitioned(dd.from_pandas(_frame(edited), chunksize=10), via, **options)
+        chunk = 40 if edit == "kill-worker" else 10
+        first = dd.from_pandas(_frame(base), chunksize=chunk)
+        if edit == "kill-worker":
+            _kill_a_worker_while(world, client, lambda: send_partitioned(first, via, **options),
+                                 after=rng.randint(5, 60))  # fmt: skip
+        else:
+            send_partitioned(first, via, **options)
+        edited = EDITS["same" if edit == "kill-worker" else edit](base, rng)
+        again = send_partitioned(dd.from_pandas(_frame(edited), chunksize=chunk), via, **options)
         results = again.results.compute().sort_index()
         return observe(world, edited, results)
+
+
+def _kill_a_worker_while(world: World, client: Any, call: Any, after: int) -> None:
+    """SIGKILL one Dask worker process once ``after`` messages were accepted, while ``call``
+    runs on a thread (its nanny starts a new one; Dask runs the lost tasks again)."""
+    import os
+    import signal
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except Exception as exc:  # a partition whose worker died may end in error
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while world.sandbox.mailbox.count() < after and thread.is_alive():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    os.kill(victim, signal.SIGKILL)
+    world.commands.append(f"# SIGKILL worker pid {victim} after {after} messages accepted")
+    thread.join(timeout=120)
+    if errors:
+        world.commands.append(f"# the first call raised {type(errors[0]).__name__}: {errors[0]}")
 
 
 def partitioned_cases(client: Any) -> Iterator[Case]:
     seed = 1400
     for via in ("ses", "ses-bulk", "smtp"):
-        for edit in ("same", "extend"):
+        for edit in ("same", "extend", "kill-worker"):
             seed += 1
             act = functools.partial(_partitioned, via=via, edit=edit, client=client)
             yield Case("dask send_partitioned (api)", f"dask/{via}/{edit}/s{seed}", act, seed)
