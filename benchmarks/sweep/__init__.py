@@ -17,8 +17,8 @@ QUICK_PER_FAMILY = 4
 
 
 @contextlib.contextmanager
-def all_cases(*, quick: bool = False, only: tuple[str, ...] = (),
-              dask: bool = True) -> Iterator[list[Case]]:  # fmt: skip
+def all_cases(*, quick: bool = False, only: tuple[str, ...] = (), dask: bool = True,
+              cluster: bool = True) -> Iterator[list[Case]]:  # fmt: skip
     """The sweep's cases (``quick``: a few evenly spread from each family); a LocalCluster
     of two worker processes lives while the block runs when a Dask case is chosen."""
     from benchmarks.sweep import api_families as api
@@ -37,7 +37,9 @@ def all_cases(*, quick: bool = False, only: tuple[str, ...] = (),
     client = None
     if dask and not quick:
         dask_cases = _pick(list(api.partitioned_cases(None)), quick, only)
-        if dask_cases:
+        if dask_cases and not cluster:
+            chosen += dask_cases
+        elif dask_cases:
             client = _local_cluster()
             chosen += _pick(list(api.partitioned_cases(client)), quick, only)
     try:

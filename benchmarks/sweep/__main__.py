@@ -13,15 +13,16 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.sweep import all_cases
 from benchmarks.sweep.ground import total
-from benchmarks.sweep.runner import by_family, run_all, table
+from benchmarks.sweep.runner import CaseResult, by_family, run_all, table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,13 +43,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)  # CLI runs need Ctrl-C
 
     command = "python -m benchmarks.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
-    with all_cases(quick=args.quick, only=tuple(args.only), dask=not args.no_dask) as cases:
+    choice = {"quick": args.quick, "only": tuple(args.only), "dask": not args.no_dask}
+    with all_cases(**choice, cluster=not args.list) as cases:
         if args.list:
             print("\n".join(case.name for case in cases))
             return 0
         print(f"{command}: {len(cases)} cases, {args.jobs} at a time", flush=True)
         load_before, started = os.getloadavg(), time.monotonic()
-        results = run_all(cases, jobs=args.jobs, log=lambda s: print(s, flush=True))
+        signal.signal(signal.SIGTERM, _interrupt)
+        stream = _stream(args.out)
+        results = run_all(cases, jobs=args.jobs, log=lambda s: print(s, flush=True),
+                          sink=stream)  # fmt: skip
         seconds = time.monotonic() - started
     print()
     print(table(results))
@@ -73,6 +78,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
         print(f"report -> {args.out}")
     return 1 if defects else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stream(out: Path | None) -> Callable[[CaseResult], None]:
+    """Each case's result as one JSON line in OUT.cases.jsonl as it ends (a sweep stopped
+    early still has its counts)."""
+    if out is None:
+        return lambda result: None
+    path = out.with_suffix(".cases.jsonl")
+    path.write_text("", encoding="utf-8")
+    lock = threading.Lock()
+
+    def write(result: CaseResult) -> None:
+        with lock, path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result.as_dict()) + "\n")
+
+    return write
 
 
 if __name__ == "__main__":

@@ -54,20 +54,30 @@ def run_case(case: Case, keep: bool = False) -> CaseResult:
                       time.monotonic() - started)  # fmt: skip
 
 
-def run_all(cases: Sequence[Case], jobs: int = 2,
-            log: Callable[[str], None] = lambda s: None) -> list[CaseResult]:  # fmt: skip
-    """Every case, ``jobs`` at a time, in the given order of results."""
+def run_all(cases: Sequence[Case], jobs: int = 2, log: Callable[[str], None] = lambda s: None,
+            sink: Callable[[CaseResult], None] = lambda r: None) -> list[CaseResult]:  # fmt: skip
+    """Every case, ``jobs`` at a time; ``sink`` gets each result as it ends. Ctrl-C (or
+    SIGTERM, which main turns into it) lets the running cases end and returns those done."""
     done: list[CaseResult] = []
 
     def one(case: Case) -> CaseResult:
         result = run_case(case)
         done.append(result)
+        sink(result)
         mark = "ok" if not result.tally.defects else f"DEFECT {result.notes[:1]}"
         log(f"[{len(done)}/{len(cases)}] {case.name} {result.seconds:.1f}s {mark}")
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, cases))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(one, case) for case in cases]
+    try:
+        for future in futures:
+            future.result()
+    except KeyboardInterrupt:
+        log(f"stopped: {len(done)} of {len(cases)} cases done; counting those")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return list(done)
 
 
 def by_family(results: Sequence[CaseResult]) -> dict[str, Tally]:
