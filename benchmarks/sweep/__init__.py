@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from benchmarks.sweep.cases import Case
 
@@ -19,8 +20,9 @@ QUICK_PER_FAMILY = 4
 @contextlib.contextmanager
 def all_cases(*, quick: bool = False, only: tuple[str, ...] = (), dask: bool = True,
               cluster: bool = True) -> Iterator[list[Case]]:  # fmt: skip
-    """The sweep's cases (``quick``: a few evenly spread from each family); a LocalCluster
-    of two worker processes lives while the block runs when a Dask case is chosen."""
+    """The sweep's cases (``quick``: a few drawn from each family, no Dask); a LocalCluster
+    of two worker processes lives while the block runs when a Dask case is chosen (and
+    ``cluster``: listing needs none)."""
     from benchmarks.sweep import api_families as api
     from benchmarks.sweep import cli_families as cli
 
@@ -46,9 +48,9 @@ def all_cases(*, quick: bool = False, only: tuple[str, ...] = (), dask: bool = T
         yield chosen
     finally:
         if client is not None:
-            cluster = client.cluster
+            local = client.cluster
             client.close()
-            cluster.close()
+            local.close()
 
 
 def _pick(cases: list[Case], quick: bool, only: tuple[str, ...]) -> list[Case]:
@@ -62,7 +64,7 @@ def _pick(cases: list[Case], quick: bool, only: tuple[str, ...]) -> list[Case]:
     return [cases[i] for i in picked]
 
 
-def _local_cluster() -> object:
+def _local_cluster() -> Any:
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=2, processes=True,

@@ -140,7 +140,8 @@ def _interrupt(world: World, rng: random.Random, *, via: str, plan: str) -> Obse
         args = world.send_args(source, out, via, "--rate", 40, ledger=ledger)
         run = world.cli(*args, interrupt=Interrupt(trigger, signals))
         when = "the results file appears" if moment == "write" else f"{at_row} rows are sent"
-        world.commands[-1] += f"   # {plan} after {when}"
+        reached = "" if run.interrupted else " (not reached: the run ended first)"
+        world.commands[-1] += f"   # {plan} after {when}{reached}"
         if run.interrupted:
             code = EXIT[steps[0][0]]
             world.expect(run.code == code, f"{plan}: exit {run.code}, not {code}: {run.lines[-1:]}")
@@ -313,20 +314,54 @@ def input_cases() -> Iterator[Case]:
 # -- M7: an SMTP server that stops answering ----------------------------------------------------
 
 
-def _stall(world: World, rng: random.Random, *, at: str, timeout: float) -> Observation:
+def _stall(world: World, rng: random.Random, *, at: str, timeout: float,
+           ctrl_c: bool = False) -> Observation:  # fmt: skip
+    """A stalled server: bounded by --timeout; or (``ctrl_c``, H4) Ctrl-C twice 10-20 ms
+    apart while it stalls, under a long --timeout: exit 130 and the results written."""
     source, out, ledger = world.root / "people.csv", world.root / "o.csv", world.root / "l.sqlite"
     base = emails(8)
     write_frame(source, base)
-    with stalling_smtp(at) as port:
+    with stalling_smtp(at) as (port, connected):
         args = ["send", source, "--via", "smtp", "--from", SENDER, "--subject", "Hi", "--text",
                 "x", "--no-progress", "--out", out, "--ledger", ledger, "--smtp-host",
                 "127.0.0.1", "--smtp-port", port, "--smtp-tls", "none", "--timeout", timeout,
                 "--workers", 2]  # fmt: skip
-        run = world.cli(*args, timeout=60)
+        if not ctrl_c:
+            run = world.cli(*args, timeout=60)
+        else:
+            wait = rng.uniform(0.1, 1.0)
+            gap = rng.uniform(0.010, 0.020)
+            plan = Interrupt(connected.is_set, ((wait, signal.SIGINT), (gap, signal.SIGINT)))
+            run = world.cli(*args, interrupt=plan, timeout=60)
+            world.commands[-1] += (f"   # Ctrl-C twice {gap * 1000:.0f} ms apart, {wait:.1f} s "
+                                   "after it connected")  # fmt: skip
+    if ctrl_c:
+        world.expect(run.code == 130, f"Ctrl-C twice at a stall ({at}): exit {run.code}")
+        drain = _drain_seconds(run.lines)
+        world.expect(run.after_signal < drain + 5,
+                     f"Ctrl-C twice at a stall ({at}): exit {run.after_signal:.1f} s after the "
+                     f"signal (its line promised at most {drain:g} s)")  # fmt: skip
+        results = read_results(out)
+        promised = any("status is written to" in line for line in run.lines)
+        world.expect(not promised or (results is not None and len(results) == len(base)),
+                     f"Ctrl-C twice at a stall ({at}): stderr said every row's status would be "
+                     f"written to {out.name}; it was not: {run.lines[-1:]}")  # fmt: skip
+        return observe(world, base, results)
     bound = 3 * 2 * timeout * 5 + 10  # a few timeouts per worker with backoff, plus start-up
     world.expect(run.code == 2, f"stall at {at}: exit {run.code}: {run.lines[-1:]}")
     world.expect(run.seconds < bound, f"stall at {at}: {run.seconds:.1f} s, over {bound:.0f} s")
     return observe(world, base, read_results(out))
+
+
+def _drain_seconds(lines: list[str]) -> float:
+    """The bound the CLI's "stopping: requests in flight finish (at most N s)" line gave."""
+    import re
+
+    for line in lines:
+        found = re.search(r"at most ([0-9.]+) s\)", line)
+        if found:
+            return float(found.group(1))
+    return 0.0
 
 
 def stall_cases() -> Iterator[Case]:
@@ -336,6 +371,9 @@ def stall_cases() -> Iterator[Case]:
             seed += 1
             act = functools.partial(_stall, at=at, timeout=timeout)
             yield Case("M7 stalled SMTP (cli)", f"stall/{at}/{timeout}/s{seed}", act, seed)
+        seed += 1
+        act = functools.partial(_stall, at=at, timeout=30.0, ctrl_c=True)
+        yield Case("M7 stalled SMTP (cli)", f"stall/{at}/ctrl-c-twice/s{seed}", act, seed)
 
 
 # -- M3, M4: full disks ------------------------------------------------------------------------

@@ -59,6 +59,7 @@ STALL_AT = ("greeting", "MAIL", "RCPT", "DATA")
 
 class _Stalls(socketserver.StreamRequestHandler):
     def handle(self) -> None:
+        self.server.connected.set()  # type: ignore[attr-defined]
         stop: threading.Event = self.server.stop  # type: ignore[attr-defined]
         at: str = self.server.at  # type: ignore[attr-defined]
         if at == "greeting":
@@ -83,17 +84,18 @@ class _Stalls(socketserver.StreamRequestHandler):
 
 
 @contextlib.contextmanager
-def stalling_smtp(at: str) -> Iterator[int]:
-    """The port of an SMTP server on 127.0.0.1 that stops answering at ``at`` (a verb, or
-    before its greeting)."""
+def stalling_smtp(at: str) -> Iterator[tuple[int, threading.Event]]:
+    """An SMTP server on 127.0.0.1 that stops answering at ``at`` (a verb, or before its
+    greeting): its port, and an event set once a client connected."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Stalls)
     server.daemon_threads = True
     server.stop = threading.Event()  # type: ignore[attr-defined]
     server.at = at  # type: ignore[attr-defined]
+    server.connected = threading.Event()  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1]
+        yield server.server_address[1], server.connected  # type: ignore[attr-defined]
     finally:
         server.stop.set()  # type: ignore[attr-defined]
         server.shutdown()

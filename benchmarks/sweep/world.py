@@ -54,6 +54,7 @@ class Run:
     lines: list[str]
     seconds: float
     interrupted: bool = False
+    after_signal: float = 0.0  # seconds from the first signal to the exit
 
 
 @dataclass
@@ -121,10 +122,11 @@ class World:
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True, cwd=self.root, env=env)  # fmt: skip
-        interrupted, err = False, ""
+        interrupted, err, signalled = False, "", 0.0
         try:
             if interrupt is not None:
                 interrupted = _interrupt(proc, interrupt, started + timeout)
+                signalled = time.monotonic()
             _, err = proc.communicate(timeout=max(1.0, timeout - (time.monotonic() - started)))
         finally:
             if proc.poll() is None:
@@ -132,7 +134,9 @@ class World:
                 proc.wait()
         lines = [line for line in err.splitlines() if line.strip()]
         self.expect("Traceback" not in err, f"a traceback on stderr: {lines[-1:]}")
-        return Run(proc.returncode, lines, time.monotonic() - started, interrupted)
+        ended = time.monotonic()
+        after = ended - signalled if interrupted else 0.0
+        return Run(proc.returncode, lines, ended - started, interrupted, after)
 
     def send_args(self, source: Path, out: Path, via: str, *extra: Any,
                   ledger: Path | None = None) -> list[Any]:  # fmt: skip
@@ -166,14 +170,16 @@ def _interrupt(proc: subprocess.Popen[str], plan: Interrupt, deadline: float) ->
     return True
 
 
-def ledger_sent(path: Path) -> int:
-    """Rows the ledger holds as ``sent`` (0 while it cannot be read)."""
+def ledger_sent(path: Path, status: str = "sent") -> int:
+    """Rows the ledger holds with this status (any status: ``""``; 0 while it cannot be
+    read)."""
     if not path.exists():
         return 0
+    where = "WHERE status=?" if status else "WHERE ?=''"
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True,
                                                 timeout=0.05)) as db:  # fmt: skip
-            return int(db.execute("SELECT COUNT(*) FROM rows WHERE status='sent'").fetchone()[0])
+            return int(db.execute(f"SELECT COUNT(*) FROM rows {where}", (status,)).fetchone()[0])
     except sqlite3.Error:
         return 0
 
