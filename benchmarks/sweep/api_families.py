@@ -290,4 +290,5 @@ def partitioned_cases(client: Any) -> Iterator[Case]:
         for edit in ("same", "extend", "kill-worker"):
             seed += 1
             act = functools.partial(_partitioned, via=via, edit=edit, client=client)
-            yield Case("dask send_partitioned (api)", f"dask/{via}/{edit}/s{seed}", act, seed)
+            yield Case("dask send_partitioned (api)", f"dask/{via}/{edit}/s{seed}", act, seed,
+                       alone=True)  # fmt: skip

@@ -27,6 +27,9 @@ class Case:
     name: str
     act: Callable[[World, random.Random], Observation]
     seed: int = 0
+    alone: bool = False
+    """Run with no other case at the same time (the Dask cases share one cluster, and one
+    of them kills a worker)."""
 
 
 def write_frame(path: Path, addresses: list[str], **columns: list[str]) -> Path:

@@ -118,6 +118,7 @@ PLANS: dict[str, tuple[str, tuple[tuple[str, float], ...]]] = {
     "term": ("row", (("term", 0.0),)),
     "int-at-write": ("write", (("int", 0.0),)),
     "term-at-write": ("write", (("term", 0.0),)),
+    "int-at-check": ("check", (("int", 0.0),)),
     "kill": ("row", (("kill", 0.0),)),
     "kill-retry-unknown": ("row", (("kill", 0.0),)),
 }
@@ -133,19 +134,25 @@ def _interrupt(world: World, rng: random.Random, *, via: str, plan: str) -> Obse
     signals = tuple((rng.uniform(0.010, 0.020) if delay < 0 else delay, SIGNUMS[name])
                     for name, delay in steps)  # fmt: skip
     at_row = rng.randint(1, N_INTERRUPT * 2 // 3)
-    trigger = (temp_results_appear(out) if moment == "write"
+    trigger = (temp_results_appear(out, check=moment == "check") if moment != "row"
                else lambda: ledger_sent(ledger) >= at_row)  # fmt: skip
     with world.serving():
         write_frame(source, base)
         args = world.send_args(source, out, via, "--rate", 40, ledger=ledger)
         run = world.cli(*args, interrupt=Interrupt(trigger, signals))
-        when = "the results file appears" if moment == "write" else f"{at_row} rows are sent"
+        when = {
+            "write": "the results' temporary file appears",
+            "check": "the --out probe (.check) appears",
+        }.get(moment, f"{at_row} rows are sent")
         reached = "" if run.interrupted else " (not reached: the run ended first)"
         world.commands[-1] += f"   # {plan} after {when}{reached}"
         if run.interrupted:
             code = EXIT[steps[0][0]]
             world.expect(run.code == code, f"{plan}: exit {run.code}, not {code}: {run.lines[-1:]}")
-            if steps[0][0] != "kill":
+            if moment == "check":  # before anything was planned: nothing to write, no litter
+                litter = [p.name for p in world.root.glob(f".{out.name}.*")]
+                world.expect(not litter, f"{plan}: left behind {litter}")
+            elif steps[0][0] != "kill":
                 results = read_results(out)
                 world.expect(results is not None and len(results) == len(base),
                              f"{plan}: no complete results after the interruption")  # fmt: skip

@@ -69,10 +69,13 @@ def run_all(cases: Sequence[Case], jobs: int = 2, log: Callable[[str], None] = l
         return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures = [pool.submit(one, case) for case in cases]
+    futures = [pool.submit(one, case) for case in cases if not case.alone]
     try:
         for future in futures:
             future.result()
+        for case in cases:
+            if case.alone:
+                one(case)
     except KeyboardInterrupt:
         log(f"stopped: {len(done)} of {len(cases)} cases done; counting those")
     finally:

@@ -184,9 +184,15 @@ def ledger_sent(path: Path, status: str = "sent") -> int:
         return 0
 
 
-def temp_results_appear(out: Path) -> Callable[[], bool]:
-    """True once the atomic writer's temporary file for ``out`` exists."""
-    return lambda: any(out.parent.glob(f".{out.name}.*"))
+def temp_results_appear(out: Path, check: bool = False) -> Callable[[], bool]:
+    """True once the atomic writer's temporary file for ``out`` exists (``check``: the
+    probe the CLI writes first to see that ``out`` can be written, ``.OUT.*.check``)."""
+
+    def seen() -> bool:
+        names = [p.name for p in out.parent.glob(f".{out.name}.*")]
+        return any(name.endswith(".check") == check for name in names)
+
+    return seen
 
 
 def read_results(out: Path) -> pd.DataFrame | None:
