@@ -59,6 +59,7 @@ def _api_reexport(world: World, rng: random.Random, *, via: str, edit: str,
                       **({"limit": rng.randint(3, 12)} if partial else {}))  # fmt: skip
         world.expect(first is not None, "the first send gave no results")
         edited = EDITS[edit](base, rng)
+        world.commands.append(f"# the frame edited ({edit}): email = {edited}")
         final = _send(world, _frame(edited), via, ledger=ledger)
         return observe(world, edited, final)
 

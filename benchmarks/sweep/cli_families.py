@@ -42,6 +42,7 @@ def _reexport(world: World, rng: random.Random, *, via: str, edit: str, partial:
                           *(["--limit", rng.randint(3, 9)] if partial else []))  # fmt: skip
         world.expect(first.code == 0, f"first run exit {first.code}: {first.lines[-1:]}")
         edited = EDITS[edit](base, rng)
+        world.commands.append(f"# the file re-exported ({edit}): email = {edited}")
         if key:
             write_frame(source, edited, id=[f"k{a.casefold()}" for a in edited])
         else:
