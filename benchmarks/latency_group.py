@@ -91,9 +91,6 @@ def run_once(
     log: Callable[[str], None] = print, name: str = "", ctx: Context | None = None,
 ) -> ScenarioResult:  # fmt: skip
     """One transport at one latency: the toolkit with defaults, then the baseline."""
-    from toolkit.measure.report import busiest_window, steady_rate
-    from toolkit.results import epoch_seconds
-
     n = int(rate * seconds)
     box = ctx or Context(sizes=None)  # type: ignore[arg-type]
     with sandbox(box, rate=rate, latency_ms=float(latency_ms)) as sb:
@@ -110,9 +107,22 @@ def run_once(
         sb.clear()
         time.sleep(1.1)
         base = _baseline(via, sb, target, latency_ms, baseline_s)
+    return _record(m, name or f"latency.{via}.{int(latency_ms)}ms", via, rate, latency_ms, n,
+                   results, accepted, base, log)  # fmt: skip
+
+
+def _record(
+    m: Measure, name: str, via: str, rate: float, latency_ms: float, n: int,
+    results: pd.DataFrame, accepted: Any, base: float | None, log: Callable[[str], None],
+    **params: Any,
+) -> ScenarioResult:  # fmt: skip
+    """The scenario's figures, from the results file's stamps and what the sandbox accepted."""
+    from toolkit.measure.report import busiest_window, steady_rate
+    from toolkit.results import epoch_seconds
+
     sent = sent_count(results)
     record = m.record(
-        name or f"latency.{via}.{int(latency_ms)}ms",
+        name,
         group="latency",
         kind="toolkit",
         messages=n,
@@ -124,6 +134,7 @@ def run_once(
             "latency_ms": latency_ms,
             "rows": n,
             "settings": "defaults",
+            **params,
         },
     )
     achieved = span_rate(results)
@@ -139,14 +150,14 @@ def run_once(
             "busiest_1s_server": busiest_window(accepted),
             "throttled_requests": throttled_requests(results),
             "in_flight_peak": in_flight_peak(results),
-            "cpu_us_per_msg": round(m.cpu_seconds / max(1, sent) * 1e6, 1),
+            "cpu_us_per_msg": round((m.cpu_seconds + m.extra_cpu_seconds) / max(1, sent) * 1e6, 1),
             "stored": len(accepted),
             "every_row_once": bool(once) and sent == n and len(accepted) == n,
-            "baseline_per_s": round(base, 1),
-            "baseline_ratio": round(base / rate, 4),
+            "baseline_per_s": None if base is None else round(base, 1),
+            "baseline_ratio": None if base is None else round(base / rate, 4),
         }
     )
-    log(f"  {via} @ {latency_ms} ms: achieved {record.extra['achieved_ratio']} R, steady "
+    log(f"  {name}: achieved {record.extra['achieved_ratio']} R, steady "
         f"{record.extra['steady_ratio']} R, busiest {record.extra['busiest_1s_server']}/"
         f"{rate:g}, throttled {record.extra['throttled_requests']}, in flight "
         f"{record.extra['in_flight_peak']}, {record.extra['cpu_us_per_msg']} µs/msg, "
@@ -228,4 +239,48 @@ def run_latency(ctx: Context) -> list[ScenarioResult]:
                                 log=ctx.log, name=name, ctx=ctx)  # fmt: skip
 
             guarded(ctx, out, name, "latency", "toolkit", run, via=via, latency_ms=latency)
+    if full:
+        for latency in LATENCIES_MS:
+            _dask_ses(ctx, out, latency, seconds)
     return out
+
+
+def _dask_ses(ctx: Context, out: list[ScenarioResult], latency: int, seconds: float) -> None:
+    """SendEmail at R through ``send_partitioned`` on 2 worker processes, default settings:
+    each partition sizes its requests in flight for the share of R it holds."""
+    from benchmarks.dask_group import (
+        PARTITIONS,
+        WORKERS,
+        Workers,
+        cluster,
+        dask_missing,
+        partitioned,
+    )
+
+    name, rate = f"latency.dask-ses.{latency}ms", RATES["ses"]
+    reason = dask_missing()
+    if reason:
+        if ctx.selected(name):
+            out.append(skipped(name, "latency", "toolkit", reason))
+        return
+
+    def run() -> ScenarioResult:
+        n = int(rate * seconds)
+        with sandbox(ctx, rate=rate, latency_ms=float(latency)) as sb, cluster() as client:
+            target = sb.aws_target()
+            partitioned(recipients_frame(40, start=9_000_000), client, ctx.workdir, "ses",
+                        target, workers=None, rate=rate / 4)  # warm-up  # fmt: skip
+            sb.clear()
+            time.sleep(1.1)
+            workers = Workers(client)
+            cpu0 = workers.cpu()
+            with Measure() as m:
+                done = partitioned(recipients_frame(n), client, ctx.workdir, "ses", target,
+                                   workers=None, keep=True)  # fmt: skip
+                results = done.results.compute()
+            m.extra_cpu_seconds = workers.cpu() - cpu0  # the workers send
+            accepted = sb.accepted_at()
+        return _record(m, name, "ses", rate, latency, n, results, accepted, None, ctx.log,
+                       worker_processes=WORKERS, partitions=PARTITIONS)  # fmt: skip
+
+    guarded(ctx, out, name, "latency", "toolkit", run, via="ses", latency_ms=latency)
