@@ -1,7 +1,8 @@
 """Durable per-row send state in SQLite, so a run can resume without sending anything twice.
 
 One row per message, keyed by ``(row_key, content_hash)``. The content hash covers the
-recipients and everything that is mailed, so a resume recognises a row in three ways
+recipients (case-folded, as pre-flight's duplicate rule compares them: ``B@x`` and ``b@x``
+reach one inbox) and everything that is mailed, so a resume recognises a row in three ways
 (:meth:`Ledger.reconcile`, then :meth:`Ledger.moved` and :meth:`Ledger.claim_changed`):
 
 * the same key and hash: the row itself;
