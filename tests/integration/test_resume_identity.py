@@ -175,6 +175,17 @@ def test_a_key_column_row_copied_in_other_case_keeps_its_recorded_outcome(
     assert results["status"].value_counts().to_dict() == {"sent": 2, "skipped": 1}
 
 
+def test_other_text_to_a_sent_address_in_other_case_is_content_changed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    send_hi(pd.DataFrame({"email": ["b@example.org"]}), "ses", target=sandbox, ledger=ledger)
+    again = send_hi(pd.DataFrame({"email": ["B@example.org"]}), "ses", target=sandbox,
+                    ledger=ledger, text="y")  # fmt: skip
+    assert folded(sandbox) == Counter(["b@example.org"])
+    assert again["error_code"].tolist() == ["ContentChanged"]
+
+
 @pytest.mark.slow
 def test_cli_resume_with_a_sent_row_copied_above_in_other_case_sends_it_once(
     sandbox: Sandbox, tmp_path: Path
