@@ -113,6 +113,103 @@ def test_h1_a_frame_that_sends_a_message_twice_on_purpose_still_sends_the_copy(
     assert delivered(sandbox) == Counter({"a@example.org": 2, "b@example.org": 1})
 
 
+# -- a re-exported file with a copy of a sent row in other letter case ---------------------------
+
+
+def folded(sandbox: Sandbox) -> Counter[str]:
+    """Messages per inbox: ``B@x`` and ``b@x`` are one (as pre-flight's duplicate rule says)."""
+    counts: Counter[str] = Counter()
+    for recipient, n in delivered(sandbox).items():
+        counts[recipient.lower()] += n
+    return counts
+
+
+def _one_sent_one_skipped(results: pd.DataFrame, first: pd.DataFrame) -> None:
+    copies = results[results["recipient"].str.lower() == "b@example.org"]
+    assert sorted(copies["status"]) == ["sent", "skipped"], copies
+    sent = copies[copies["status"] == "sent"]
+    assert sent["message_id"].tolist() == first.loc[first["recipient"] == "b@example.org",
+                                                    "message_id"].tolist()  # fmt: skip
+    skipped = copies[copies["status"] == "skipped"]
+    assert skipped["error_code"].tolist() == ["DuplicateRecipient"]
+    assert "letter case" in skipped["error_message"].iat[0]
+
+
+@pytest.mark.parametrize("via", ["ses", "smtp"])
+def test_api_resume_with_a_sent_row_copied_above_in_other_case_sends_it_once(
+    sandbox: Sandbox, tmp_path: Path, via: str
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    base = ["a@example.org", "b@example.org", "c@example.org"]
+    first = send_hi(pd.DataFrame({"email": base}), via, target=sandbox, ledger=ledger)
+    copied = pd.DataFrame({"email": ["B@EXAMPLE.ORG", *base]})  # above the sent row
+    results = send_hi(copied, via, target=sandbox, ledger=ledger)
+    assert folded(sandbox) == Counter(base)
+    _one_sent_one_skipped(results, first)
+    assert results["status"].value_counts().to_dict() == {"sent": 3, "skipped": 1}
+
+
+def test_api_resume_with_recipients_of_a_cell_reordered_in_other_case_sends_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    send_hi(pd.DataFrame({"email": ["a@example.org; B@example.org"]}), "ses",
+            target=sandbox, ledger=ledger)  # fmt: skip
+    again = send_hi(pd.DataFrame({"email": ["new@example.org", "b@example.org; A@example.org"]}),
+                    "ses", target=sandbox, ledger=ledger)  # fmt: skip
+    assert folded(sandbox) == Counter(["a@example.org", "b@example.org", "new@example.org"])
+    assert again["status"].tolist() == ["sent", "sent"]  # the second: the recorded outcome
+
+
+def test_a_key_column_row_copied_in_other_case_keeps_its_recorded_outcome(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    base = pd.DataFrame({"id": ["p1", "p2"], "email": ["a@example.org", "b@example.org"]})
+    first = send_hi(base, "ses", target=sandbox, ledger=ledger, key="id")
+    copied = pd.concat([pd.DataFrame({"id": ["p9"], "email": ["B@example.org"]}), base])
+    results = send_hi(copied.reset_index(drop=True), "ses", target=sandbox, ledger=ledger,
+                      key="id")  # fmt: skip
+    assert folded(sandbox) == Counter(["a@example.org", "b@example.org"])
+    assert first["status"].eq("sent").all()
+    assert results["status"].value_counts().to_dict() == {"sent": 2, "skipped": 1}
+
+
+def test_other_text_to_a_sent_address_in_other_case_is_content_changed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    send_hi(pd.DataFrame({"email": ["b@example.org"]}), "ses", target=sandbox, ledger=ledger)
+    again = send_hi(pd.DataFrame({"email": ["B@example.org"]}), "ses", target=sandbox,
+                    ledger=ledger, text="y")  # fmt: skip
+    assert folded(sandbox) == Counter(["b@example.org"])
+    assert again["error_code"].tolist() == ["ContentChanged"]
+
+
+@pytest.mark.slow
+def test_cli_resume_with_a_sent_row_copied_above_in_other_case_sends_it_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    base = pd.DataFrame({"email": emails(6)})
+    source, out, ledger = tmp_path / "people.csv", tmp_path / "o.csv", tmp_path / "run.sqlite"
+    base.to_csv(source, index=False)
+    code, lines = cli(sandbox, *send_args(sandbox, source, out, ledger))
+    assert code == 0, lines
+    first = pd.read_csv(out)
+    copied = pd.concat([pd.DataFrame({"email": ["USER4@EXAMPLE.ORG"]}), base], ignore_index=True)
+    copied.to_csv(source, index=False)  # re-exported: the key is the row number again
+    code, lines = cli(sandbox, *send_args(sandbox, source, out, ledger, "--resume"))
+    assert code == 0, lines
+    assert folded(sandbox) == Counter(emails(6))
+    results = pd.read_csv(out)
+    assert results["status"].value_counts().to_dict() == {"sent": 6, "skipped": 1}
+    copies = results[results["recipient"].str.lower() == "user4@example.org"]
+    assert sorted(copies["status"]) == ["sent", "skipped"]
+    assert set(copies["message_id"].dropna()) == set(
+        first.loc[first["recipient"] == "user4@example.org", "message_id"]
+    )
+
+
 # -- H2: one ledger, two sends in one process --------------------------------------------------
 
 

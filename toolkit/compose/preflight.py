@@ -92,8 +92,8 @@ class Addresses:
     column: str
     overrides: dict[int, str] = field(default_factory=dict)  # position -> "a@x,b@y"
     counts: np.ndarray | None = None  # addresses per row
-    # position -> the sorted recipients, where they differ from the override/cell: what
-    # duplicate detection compares, so "b@x,a@x" and "a@x,b@x" are the same recipients.
+    # position -> the sorted recipients (case-folded order), where they differ from the
+    # override/cell: what the content hash covers, so "b@x,A@x" and "a@x,B@x" are the same.
     canonical: dict[int, str] = field(default_factory=dict)
 
 
@@ -296,8 +296,8 @@ class Preflight:
                 joined = ",".join(normalized)
                 if joined != cell:
                     result.overrides[row] = joined
-                if len(normalized) > 1:
-                    ordered = ",".join(sorted(dict.fromkeys(normalized)))
+                if len(normalized) > 1:  # sorted as compared (case-folded, see run)
+                    ordered = ",".join(sorted(dict.fromkeys(normalized), key=_folded))
                     if ordered != joined:
                         result.canonical[row] = ordered
         if required and missing.any():
@@ -591,17 +591,19 @@ class Preflight:
             if column is not None:
                 hash_columns.append((column, None))
         hash_columns.extend((c, None) for c in value_columns)
-        hashes = self._hashes(hash_columns)
-        content_hashes = HexDigests(hashes)
-        # Duplicates compare addresses case-folded: SES compares the part before the @
+        # Addresses are compared case-folded: SES compares the part before the @
         # case-sensitively (SES_IDENTITY_MATCHING) and would send Ana@x and ana@x both, but
-        # mailbox providers deliver both to one inbox. The content hashes stay exact (the
-        # ledger compares them across runs).
+        # mailbox providers deliver both to one inbox. The content hash is the ledger's
+        # identity of a message too, so one normalisation serves both: a resume whose file
+        # now holds a row already sent in other letter case (above the sent row, where the
+        # duplicate rule keeps the new copy) finds that row's message in the ledger.
         fold = frozenset(
             a.column for _, a in address_columns
             if self._text(a.column).str.contains("[A-Z]", regex=True).any()
         )  # fmt: skip
-        same = self._hashes(hash_columns, fold) if fold else hashes
+        hashes = self._hashes(hash_columns, fold)
+        content_hashes = HexDigests(hashes)
+        exact = self._hashes(hash_columns) if fold else hashes  # to say "but for letter case"
 
         to_column = self.df[spec.to]
         preflight: dict[int, Outcome] = {}
@@ -612,7 +614,7 @@ class Preflight:
             bad[np.fromiter(self.problems.keys(), dtype=np.int64)] = True
         valid = np.flatnonzero(~bad)
         if not spec.allow_duplicates and len(valid):
-            codes, _ = pd.factorize(same[valid])
+            codes, _ = pd.factorize(hashes[valid])
             _, first = np.unique(codes, return_index=True)
             first_of = first[codes]
             duplicates = np.flatnonzero(first_of != np.arange(len(valid)))
@@ -621,7 +623,7 @@ class Preflight:
                 first_row = int(valid[first_of[k]])
                 original = row_keys[first_row]
                 message = f"same recipients and content as row {original!r}"
-                if hashes[row] != hashes[first_row]:
+                if exact[row] != exact[first_row]:
                     message = (
                         f"same recipients and content as row {original!r} but for letter case "
                         f"({_recipient(to_column.iat[row])!r} and "
@@ -660,6 +662,10 @@ class Preflight:
             row_key=key, status=Status.INVALID, transport=self.transport,
             recipient=_recipient(raw_to), error_code=code, error_message=message,
         )  # fmt: skip
+
+
+def _folded(address: str) -> tuple[str, str]:
+    return address.lower(), address
 
 
 def _recipient(value: object) -> str:

@@ -1,7 +1,8 @@
 """Durable per-row send state in SQLite, so a run can resume without sending anything twice.
 
 One row per message, keyed by ``(row_key, content_hash)``. The content hash covers the
-recipients and everything that is mailed, so a resume recognises a row in three ways
+recipients (case-folded, as pre-flight's duplicate rule compares them: ``B@x`` and ``b@x``
+reach one inbox) and everything that is mailed, so a resume recognises a row in three ways
 (:meth:`Ledger.reconcile`, then :meth:`Ledger.moved` and :meth:`Ledger.claim_changed`):
 
 * the same key and hash: the row itself;
@@ -9,7 +10,8 @@ recipients and everything that is mailed, so a resume recognises a row in three 
   (the file was re-exported with a row inserted, removed, or the order changed, and the key
   is the row number). Matched one to one, so a frame that sends the same message twice on
   purpose (``allow_duplicates``) still sends the second copy;
-* the same recipient, other content, its old message not claimed by any row of the frame:
+* the same recipient (case-folded, like the hash), other content, its old message not
+  claimed by any row of the frame:
   the text changed since that message went. Not sent again unless asked
   (``EngineConfig.resend_changed``): the engine reports it ``skipped``/``ContentChanged``.
 
@@ -580,7 +582,8 @@ class Ledger:
                     # Messages that may have reached someone and that no row claims any
                     # more: a row to the same recipient is the same row with other content.
                     conn.execute(
-                        "CREATE TEMP TABLE spare AS SELECT r.recipient, r.row_key, "
+                        "CREATE TEMP TABLE spare AS SELECT lower(r.recipient) AS recipient, "
+                        "r.row_key, "
                         f"r.content_hash FROM rows r WHERE r.status IN ({delivered}) "
                         "AND r.recipient IS NOT NULL AND NOT EXISTS (SELECT 1 FROM plan_rows f "
                         "WHERE f.row_key = r.row_key AND f.content_hash = r.content_hash) "
@@ -623,7 +626,7 @@ class Ledger:
         and never twice (see :meth:`reconcile`). Claimed messages are not offered again."""
         if not self._spare or not entries:
             return {}
-        recipients = list(dict.fromkeys(r for _, r in entries))
+        recipients = list(dict.fromkeys(r.lower() for _, r in entries))  # as in reconcile
         offered: dict[str, list[tuple[int, LedgerRecord]]] = {}
         columns = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
         with self._lock:
@@ -637,13 +640,15 @@ class Ledger:
                     chunk,
                 ):
                     record = LedgerRecord(*row[1:14])
-                    offered.setdefault(record.recipient or "", []).append((row[0], record))
+                    offered.setdefault((record.recipient or "").lower(), []).append(
+                        (row[0], record)
+                    )
             if not offered:
                 return {}
             claimed: dict[int, LedgerRecord] = {}
             gone: list[tuple[int]] = []
             for position, recipient in entries:
-                records = offered.get(recipient)
+                records = offered.get(recipient.lower())
                 if records:
                     rowid, claimed[position] = records.pop(0)
                     gone.append((rowid,))
