@@ -272,6 +272,10 @@ class Job:
         """Add the account's SES suppression list to the spec's (read once per run)."""
         if not self._reads_account_list():
             return
+        from toolkit.compose.limits import call_problem
+
+        if call_problem(self.options.spec, self.options.kind.name) is not None:
+            return  # pre-flight refuses the call in its one line; the list would not matter
         found = read_account_suppression(target.resolve(self.options.kind), self.options.spec)
         if found is not None:
             spec = dataclasses.replace(self.options.spec, suppression=found)
