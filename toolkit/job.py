@@ -433,9 +433,9 @@ class Job:
         why = "the run was cancelled before this row was sent"
         table = ResultTable(keys, self.transport_name,
                             default=(Status.SKIPPED, CANCELLED_CODE, why))  # fmt: skip
-        for position, outcome in enumerate(outcomes):
-            if outcome is not None:
-                table.put(position, outcome)
+        for position, final in enumerate(outcomes):
+            if final is not None:
+                table.put(position, final)
         frame = table.frame(self.df.index, self.kept())
         frame.attrs["summary"] = RunSummary.build(
             _counts(frame), transport=self.transport_name, stopped=(CANCELLED_CODE, why)
