@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.spec import ComposeSpec
 from toolkit.compose.suppression import SuppressionList
-from toolkit.delivery.engine import Breaker, DailyBudget, Pacer, SendEngine
+from toolkit.delivery.engine import CANCELLED_CODE, Breaker, DailyBudget, Pacer, SendEngine
 from toolkit.delivery.ledger import Ledger
 from toolkit.errors import ConfigurationError, ProviderConfigurationError
 from toolkit.options import SendOptions
@@ -409,21 +409,42 @@ class Job:
         frame.attrs["summary"] = self.summary.to_dict()
         return frame
 
-    def snapshot_frame(self) -> pd.DataFrame | None:
-        """Results so far (rows not final yet have status None), or None before planning."""
+    def snapshot_frame(self, *, stopped: bool = False) -> pd.DataFrame | None:
+        """Results so far (rows not final yet have status None), or None before planning.
+
+        ``stopped``: the run was interrupted wherever it was (connecting, planning, after the
+        engine): every row gets one status, the rows not sent ``skipped``/``Cancelled`` as
+        the engine reports them, so an interruption never leaves a row without one."""
         if self.result is not None:
             return self.result
         p, engine = self.plan, self.engine
-        if p is None:
+        if p is None and not stopped:
             return None
         if engine is not None:
             outcomes = engine.outcomes()
         else:
-            outcomes = [None] * p.size
-            for position, outcome in p.preflight.items():
+            outcomes = [None] * (p.size if p is not None else len(self.df))
+            for position, outcome in (p.preflight if p is not None else {}).items():
                 outcomes[position] = outcome
-        return results_frame(outcomes, self.df.index, row_keys=p.row_keys,
-                             transport=self.transport_name, keep=self.kept())  # fmt: skip
+        if p is not None:
+            keys = p.row_keys
+        else:  # interrupted while planning: the key column, or the row's index
+            key = self.options.spec.key_column
+            keys = (self.df[key] if key else self.df.index.to_series()).astype(str).tolist()
+        if not stopped:
+            return results_frame(outcomes, self.df.index, row_keys=keys,
+                                 transport=self.transport_name, keep=self.kept())  # fmt: skip
+        why = "the run was cancelled before this row was sent"
+        table = ResultTable(keys, self.transport_name,
+                            default=(Status.SKIPPED, CANCELLED_CODE, why))  # fmt: skip
+        for position, final in enumerate(outcomes):
+            if final is not None:
+                table.put(position, final)
+        frame = table.frame(self.df.index, self.kept())
+        frame.attrs["summary"] = RunSummary.build(
+            _counts(frame), transport=self.transport_name, stopped=(CANCELLED_CODE, why)
+        ).to_dict()
+        return frame
 
     def _dry_run(self) -> pd.DataFrame:
         """Pre-flight and render every sendable row, a chunk at a time; send nothing."""

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESULT_SUFFIXES",
+    "WAITS_FOR_WRITES",
     "ResultsNotSavedError",
     "check_results_path",
     "read_results",
@@ -79,9 +80,13 @@ def check_results_path(path: str | os.PathLike[str], rows: int = 0) -> Path:
         )
     if not target.parent.is_dir():
         raise ConfigurationError(f"{text}: the directory {target.parent} does not exist")
-    try:  # the only sure test of "can I write here": write
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
-                                         suffix=".check"):  # fmt: skip
+    try:  # the only sure test of "can I write here": write (a signal waits: no stray probe)
+        with (
+            _signals_wait(),
+            tempfile.NamedTemporaryFile(
+                dir=target.parent, prefix=f".{target.name}.", suffix=".check"
+            ),
+        ):
             pass
     except OSError as exc:
         raise ConfigurationError(f"{text}: cannot write there ({exc.strerror})") from exc
@@ -144,11 +149,12 @@ def write_results_somewhere(frame: pd.DataFrame, path: str | os.PathLike[str]) -
     name = f"toolkit-results-{os.getpid()}{target.suffix or '.csv'}"
     places = [target, Path(tempfile.gettempdir()) / name, Path.home() / name]
     reasons = []
-    for place in places:
-        try:
-            return write_results(frame, place)
-        except OSError as exc:
-            reasons.append(f"{place}: {exc.strerror or exc}")
+    with _signals_wait():  # a signal waits for the fallback too, not only for one write
+        for place in places:
+            try:
+                return write_results(frame, place)
+            except OSError as exc:
+                reasons.append(f"{place}: {exc.strerror or exc}")
     raise ResultsNotSavedError("could not save the results anywhere (" + "; ".join(reasons) + ")")
 
 
@@ -217,6 +223,11 @@ def _unescape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+WAITS_FOR_WRITES = "waits_for_writes"
+"""A signal handler whose attribute of this name is true never interrupts a write (it only
+notes the signal): :func:`_signals_wait` leaves it in place, so it can answer at once."""
+
+
 @contextlib.contextmanager
 def _signals_wait() -> Iterator[None]:
     """Ctrl-C and SIGTERM wait until the block ends, then reach their usual handler: a
@@ -228,6 +239,9 @@ def _signals_wait() -> Iterator[None]:
     arrived: list[signal.Signals] = []
     held = (signal.SIGINT, signal.SIGTERM)
     previous = {number: signal.getsignal(number) for number in held}
+    if all(getattr(h, WAITS_FOR_WRITES, False) for h in previous.values()):
+        yield  # the handlers already let writes finish (and say so at once): keep them
+        return
     for number in held:
         signal.signal(number, lambda signum, _frame: arrived.append(signal.Signals(signum)))
     try:

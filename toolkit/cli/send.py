@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -282,43 +283,76 @@ def _counts_line(frame: pd.DataFrame) -> str:
     return " ".join(f"{status}={n}" for status, n in counts.items())
 
 
-@contextlib.contextmanager
-def _stop_once(out: Path, drain_seconds: float) -> Iterator[None]:
-    """Ctrl-C or SIGTERM stops the send once, like a clean cancel; a second (or third)
-    signal waits for the results instead of losing them, and each says so at once."""
-    stopping: list[int] = []
+@dataclass
+class _Stopping:
+    """The SIGINT/SIGTERM handler of a send: the first signal stops the send once, like a
+    clean cancel (KeyboardInterrupt); once the results are being written (``writing``), or
+    after that first signal, a signal never interrupts anything: it is noted, and the run
+    ends 130/143 once the results are in place. Each signal says at once what happens."""
 
-    def stop(signum: int, frame: Any) -> None:
-        if stopping:
-            print(f"toolkit: still stopping; every row's status is being written to {out}",
+    out: Path
+    drain_seconds: float
+    signum: int = 0
+    writing: bool = False
+    note: str = ""  # where the results went, once they are written
+
+    @property
+    def waits_for_writes(self) -> bool:  # read by toolkit.results_io (WAITS_FOR_WRITES)
+        return self.writing or bool(self.signum)
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            print(f"toolkit: still stopping; every row's status is being written to {self.out}",
                   file=sys.stderr)  # fmt: skip
             return
-        stopping.append(signum)
-        print(f"toolkit: stopping: requests in flight finish (at most {drain_seconds:g} s), "
-              f"then every row's status is written to {out}", file=sys.stderr)  # fmt: skip
-        error = KeyboardInterrupt()
-        error.exit_status = 128 + signum  # type: ignore[attr-defined]
-        raise error
+        self.signum = signum
+        if self.writing:
+            print(f"toolkit: stopping: nothing more is sent; every row's status is being "
+                  f"written to {self.out}", file=sys.stderr)  # fmt: skip
+            return
+        print(f"toolkit: stopping: requests in flight finish (at most {self.drain_seconds:g} "
+              f"s), then every row's status is written to {self.out}", file=sys.stderr)  # fmt: skip
+        raise self.interrupt()
 
+    def interrupt(self) -> KeyboardInterrupt:
+        """What ends the run after a signal: exit 128 + its number, the note says where."""
+        error = KeyboardInterrupt()
+        error.exit_status = 128 + (self.signum or signal.SIGINT)  # type: ignore[attr-defined]
+        if self.note:
+            error.results_note = self.note  # type: ignore[attr-defined]
+        return error
+
+
+@contextlib.contextmanager
+def _stop_once(out: Path, drain_seconds: float) -> Iterator[_Stopping]:
+    """SIGINT and SIGTERM handled by a :class:`_Stopping` while the block runs."""
+    stopping = _Stopping(out, drain_seconds)
     held = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = {number: signal.signal(number, stop) for number in held}
+        previous = {number: signal.signal(number, stopping) for number in held}
     except ValueError:  # not the main thread (tests calling main() from a thread)
-        yield
+        yield stopping
         return
     try:
-        yield
+        yield stopping
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
+def _results_of(exc: BaseException | None) -> pd.DataFrame | None:
+    """The results an error carries (``.results``), or the error it interrupted (a signal
+    landing while the first was handled)."""
+    while exc is not None:
+        found = getattr(exc, "results", None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        exc = exc.__context__
+    return None
+
+
 def run(ns: argparse.Namespace) -> int:
-    from toolkit.cli.plan import print_plan
     from toolkit.errors import ConfigurationError
-    from toolkit.job import Job
-    from toolkit.options import SendKeywords, SendOptions
-    from toolkit.results_io import write_results_somewhere
 
     _check_paths(ns)  # before reading a large file: a wrong --out is one line at once
     if ns.template and (ns.subject or ns.text or ns.html):
@@ -326,47 +360,76 @@ def run(ns: argparse.Namespace) -> int:
     if not ns.template and not ns.subject:
         raise ConfigurationError("give --subject (with --text/--html) or --template")
     config = _engine_config(ns)
-    with _stop_once(Path(ns.out), config.drain_timeout):
-        text, html = _read_text(ns.text, "--text"), _read_text(ns.html, "--html")
-        target = target_from_args(ns)
-        frame = read_frame(ns.file)
-        _check_to_column(frame, ns.to_column)
-        out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
-        keywords = SendKeywords(
-            target=target, config=config, sender=ns.sender, to=ns.to_column,
-            key=ns.key_column, subject=_read_text(ns.subject, "--subject"), text=text,
-            html=html, template=ns.template, ledger=ledger, dry_run=ns.dry_run,
-            keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
-            progress=not ns.no_progress, suppression_file=ns.suppression_file,
-            suppression_history=ns.suppression_history,
-            account_suppression=not ns.no_account_suppression,
-            breaker=False if ns.no_breaker else None, events_queue=ns.events_queue,
-        )  # fmt: skip
-        options = SendOptions.from_keywords(ns.via, keywords)
-        if ns.dry_run or ns.preview:
-            print_plan(frame, options, rows=ns.preview)
+    stop: _Stopping | None = None
+    try:
+        with _stop_once(Path(ns.out), config.drain_timeout) as stop:
+            return _send(ns, config, stop)
+    except KeyboardInterrupt as exc:  # a signal as the handlers were put back
+        if stop is not None and stop.note and not getattr(exc, "results_note", None):
+            exc.results_note = stop.note  # type: ignore[attr-defined]
+        raise
+
+
+def _send(ns: argparse.Namespace, config: Any, stop: _Stopping) -> int:
+    """Read, plan, send, and write every row's status, whatever signal comes when."""
+    from toolkit.cli.plan import print_plan
+    from toolkit.job import Job
+    from toolkit.options import SendKeywords, SendOptions
+    from toolkit.results_io import write_results_somewhere
+
+    text, html = _read_text(ns.text, "--text"), _read_text(ns.html, "--html")
+    target = target_from_args(ns)
+    frame = read_frame(ns.file)
+    _check_to_column(frame, ns.to_column)
+    out, ledger = _check_paths(ns, rows=len(frame))  # and room for every row's result
+    keywords = SendKeywords(
+        target=target, config=config, sender=ns.sender, to=ns.to_column,
+        key=ns.key_column, subject=_read_text(ns.subject, "--subject"), text=text,
+        html=html, template=ns.template, ledger=ledger, dry_run=ns.dry_run,
+        keep=[c.strip() for c in ns.keep.split(",") if c.strip()] if ns.keep else None,
+        progress=not ns.no_progress, suppression_file=ns.suppression_file,
+        suppression_history=ns.suppression_history,
+        account_suppression=not ns.no_account_suppression,
+        breaker=False if ns.no_breaker else None, events_queue=ns.events_queue,
+    )  # fmt: skip
+    options = SendOptions.from_keywords(ns.via, keywords)
+    if ns.dry_run or ns.preview:
+        print_plan(frame, options, rows=ns.preview)
+    job = Job(options, frame)
+    try:
         try:
-            results = Job(options, frame).run()
-        except BaseException as exc:
-            partial = getattr(exc, "results", None)
-            if partial is not None:  # something was sent: never lose what happened to it
-                written = write_results_somewhere(partial, out)
-                with contextlib.suppress(AttributeError):
-                    exc.results_note = (  # type: ignore[attr-defined]
-                        f"every row's status so far ({_counts_line(partial)}) -> {written}"
-                    )
-            raise
-        written = write_results_somewhere(results, out)
+            results = job.run()
+        finally:
+            stop.writing = True  # from here on a signal waits for the results
+    except BaseException as exc:
+        partial = _results_of(exc)
+        if partial is None and (stop.signum or isinstance(exc, KeyboardInterrupt)):
+            partial = job.snapshot_frame(stopped=True)  # stopped before the engine had them
+        if partial is not None:  # never lose what happened to any row
+            written = write_results_somewhere(partial, out)
+            stop.note = f"every row's status so far ({_counts_line(partial)}) -> {written}"
+            with contextlib.suppress(AttributeError):
+                exc.results_note = stop.note  # type: ignore[attr-defined]
+        if stop.signum and not isinstance(exc, KeyboardInterrupt):
+            raise stop.interrupt() from exc  # a signal came while an error was handled
+        raise
+    written = write_results_somewhere(results, out)
+    stop.note = f"every row's status ({_counts_line(results)}) -> {written}"
+    if stop.signum:  # the run had ended; the signal still ends it as interrupted
+        raise stop.interrupt()
     print(_counts_line(results), f"-> {written}")
     if written != out:
         print(f"toolkit: could not write {out}; results are in {written}", file=sys.stderr)
     from toolkit.delivery.engine import REPUTATION_PAUSE_CODE
 
+    code = 0
     paused = results["error_code"] == REPUTATION_PAUSE_CODE
     if paused.any():
         reason = results.loc[paused, "error_message"].iloc[0]
         print(f"toolkit: stopped to protect the account's reputation: {reason}; {paused.sum()} "
               "rows were not sent. Check the bounces (python -m toolkit report), clean the "
               "list, then resume with the same --ledger", file=sys.stderr)  # fmt: skip
-        return EXIT_REPUTATION_PAUSE
-    return 0
+        code = EXIT_REPUTATION_PAUSE
+    if stop.signum:  # it came as the lines above were printed: the last line says where
+        raise stop.interrupt()
+    return code
