@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from toolkit.compose.limits import call_problem
 from toolkit.compose.message import ContentMode, Template
 from toolkit.compose.spec import ComposeSpec
 from toolkit.compose.suppression import SuppressionList
@@ -270,16 +271,13 @@ class Job:
 
     def _add_account_suppression(self, target: Target) -> None:
         """Add the account's SES suppression list to the spec's (read once per run)."""
-        if not self._reads_account_list():
+        spec = self.options.spec  # not for a call pre-flight refuses in its one line
+        if not self._reads_account_list() or call_problem(spec, self.options.kind.name):
             return
-        from toolkit.compose.limits import call_problem
-
-        if call_problem(self.options.spec, self.options.kind.name) is not None:
-            return  # pre-flight refuses the call in its one line; the list would not matter
-        found = read_account_suppression(target.resolve(self.options.kind), self.options.spec)
+        found = read_account_suppression(target.resolve(self.options.kind), spec)
         if found is not None:
-            spec = dataclasses.replace(self.options.spec, suppression=found)
-            self.options = dataclasses.replace(self.options, spec=spec)
+            self.options = dataclasses.replace(
+                self.options, spec=dataclasses.replace(spec, suppression=found))  # fmt: skip
 
     def _breaker(self, target: Target | None) -> Breaker | None:
         """The circuit breaker for this run (on Dask: the cluster's one, injected)."""
