@@ -302,3 +302,28 @@ def test_the_engine_sends_through_a_pacer_and_daily_budget_it_is_given() -> None
     assert {o.error_code for o in outcomes if o.status is Status.FAILED} == {"DailyQuotaExceeded"}
     assert channel.calls >= 120 / 5  # leased from the channel, not paced by rate=1_000_000
     assert engine.snapshot().send_rate == 50
+
+
+def test_the_latency_credit_moves_each_answer_back_but_never_before_the_grant() -> None:
+    """As the token bucket's credit: an answered request counts from ``credit`` seconds
+    before its answer (the provider counted it no later than its way back), never earlier
+    than the lease was granted."""
+    clock = FakeClock()
+    channel = LocalChannel(RateLog(100, clock=clock.now))
+    pacer = LeasedPacer(channel, 100, clock=clock.now, sleep=clock.sleep)
+    pacer.set_credit(0.04)
+    held = [pacer.reserve(1) for _ in range(10)]
+    clock.advance(0.05)
+    for h in held[:5]:
+        assert h is not None
+        h.done()
+    pacer.set_credit(0.5)  # more than the answer time: the offset stops at the grant
+    for h in held[5:]:
+        assert h is not None
+        h.done()
+    pacer.reserve(1)  # the slice is used up: the first lease is reported
+    ((_, used, stamps),) = channel.finished
+    offsets = sorted(offset for _, offset in stamps)
+    assert used == 10 and offsets[0] == 0.0 and 0.01 <= offsets[-1] <= 0.03
+    with pytest.raises(ValueError):
+        pacer.set_credit(-1)

@@ -180,6 +180,15 @@ class LeasedPacer:
         self._pause_callbacks: list[Callable[[], None]] = []
         self.stopped = threading.Event()
         self.calls = 0
+        self._credit = 0.0
+
+    def set_credit(self, seconds: float) -> None:
+        """Let an answered request count from ``seconds`` before its answer, as
+        :meth:`toolkit.delivery.pacing.TokenBucket.set_credit` does (the same argument: the
+        provider counted it no later than its way back before the answer)."""
+        if not seconds >= 0:
+            raise ValueError("credit must be >= 0")
+        self._credit = min(float(seconds), 0.5)
 
     @property
     def rate(self) -> float:
@@ -271,8 +280,9 @@ class LeasedPacer:
     def _done(self, lease: _Lease, n: float) -> None:
         with self._lock:
             lease.open -= 1
-            # An upper bound of the answer time after the grant: receipt offset + round trip.
-            offset = self._clock() - lease.born + lease.rtt
+            # An upper bound of the answer time after the grant (receipt offset + the lease's
+            # round trip to the scheduler), less the latency credit, as the token bucket's.
+            offset = max(0.0, self._clock() - lease.born + lease.rtt - self._credit)
             bucket = math.ceil(offset / STAMP_BUCKET_S)
             lease.stamps[bucket] = lease.stamps.get(bucket, 0.0) + n
             if lease.retired and lease.open == 0:

@@ -696,8 +696,9 @@ class SendEngine:
         if rate is not None and self._adaptive is not None and self._adaptive.slow_start:
             rate *= 2  # slow start grows the rate only if it is used: be ready for the next
         level = sizing.target(rate, max(1, self._transport.max_batch))
-        if self._bucket is not None:
-            self._bucket.set_credit(sizing.credit)
+        set_credit = getattr(self._pacer, "set_credit", None)  # a bucket, or Dask's leases
+        if set_credit is not None:
+            set_credit(sizing.credit)
         self._apply_level(level)
 
     def _apply_level(self, level: int) -> None:
