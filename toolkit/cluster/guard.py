@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.compose.limits import call_problem
 from toolkit.job import event_feed, read_account_suppression, run_breaker
 from toolkit.options import SendOptions, run_tag_for
 from toolkit.targets import AwsTarget, SmtpTarget
@@ -44,6 +45,8 @@ def with_account_suppression(
     """The account's SES suppression list added to the spec's, read once here on the client
     (as ``send`` reads it), so that every partition skips those rows before sending."""
     if options.dry_run or not (options.account_suppression and options.kind.account_quota):
+        return options
+    if call_problem(options.spec, options.kind.name):  # pre-flight refuses it in one line
         return options
     found = read_account_suppression(endpoint, options.spec)
     if found is None:
