@@ -120,8 +120,12 @@ def serve_sandbox(state: Path, *flags: str) -> Iterator[dict[str, Any]]:
                 proc.kill()
 
 
-def kill_when(child: Any, ready: Any, *, within: float = 60.0) -> None:
-    """SIGKILL ``child`` (a Popen) as soon as ``ready()`` is true; it must still be running."""
+def kill_when(child: Any, ready: Any, *, within: float = 60.0, freeze_first: float = 0.0) -> None:
+    """SIGKILL ``child`` (a Popen) as soon as ``ready()`` is true; it must still be running.
+
+    ``freeze_first``: SIGSTOP it first and wait that long, so the requests already at the
+    server are accepted and answered into a process that can no longer journal the answers
+    (a crash after the provider accepted: what events resolve), whatever the moment."""
     import signal
     import time
 
@@ -131,6 +135,9 @@ def kill_when(child: Any, ready: Any, *, within: float = 60.0) -> None:
             assert child.poll() is None, "the child finished before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)
+        if freeze_first > 0:
+            child.send_signal(signal.SIGSTOP)
+            time.sleep(freeze_first)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL
     finally:

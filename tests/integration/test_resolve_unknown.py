@@ -151,8 +151,10 @@ def test_sigkill_then_resume_with_event_resolution(tmp_path: Path) -> None:
         child = subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(info_path), str(ledger_path), str(n)], env=env
         )
-        kill_when(child, lambda: sandbox.mailbox.count() >= n // 4, within=90)
-        time.sleep(0.5)  # the stated wait: requests the server had received are answered
+        # Frozen first: the requests waiting at the sandbox (40 ms) are accepted and answered
+        # into a process that can no longer journal them; then killed.
+        kill_when(child, lambda: sandbox.mailbox.count() >= n // 4, within=90, freeze_first=0.3)
+        time.sleep(0.2)  # the stated wait: the events of what the server accepted are in
         with Ledger(ledger_path) as ledger:
             unknown_before = ledger.counts().get("unknown", 0)
             resolved = resolve_ledger(ledger, events_from_sandbox(sandbox), run_tag="crash-1")
