@@ -273,11 +273,19 @@ def _check_preview_and_picker(page: Any) -> None:
 
 def _save(page: Any, path: Path, marker: str) -> None:
     """File > Save Notebook, accepting an "overwrite?" question (autosave may have written
-    the file meanwhile), until the file on disk holds ``marker`` from this run's outputs."""
+    the file meanwhile), until the file on disk was written after the click, holds
+    ``marker`` from this run's outputs, and the tab is no longer dirty. (The copy on disk
+    already held the marker from the repository's saved outputs: waiting for the marker alone
+    let a slow save lose the race to the reopen, which then showed the old, unsigned file.)"""
+    before = path.stat().st_mtime_ns
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Save Notebook").first.click()
     deadline = time.monotonic() + 60
-    while marker not in path.read_text(encoding="utf-8"):
+    while (
+        path.stat().st_mtime_ns == before
+        or marker not in path.read_text(encoding="utf-8")
+        or page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
+    ):
         dialog = page.locator(".jp-Dialog .jp-mod-accept")
         if dialog.count():
             dialog.first.click()
