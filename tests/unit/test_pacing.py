@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import random
 import threading
 from collections import deque
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fakes import FakeClock
-from toolkit.delivery.pacing import AdaptiveRate, TokenBucket
+from toolkit.delivery.pacing import AdaptiveRate, TokenBucket, _Closed, _time_freed
 
 
 def max_in_any_window(stamps: list[tuple[float, int]], window: float = 1.0) -> int:
@@ -325,3 +328,28 @@ def test_a_credit_that_grows_applies_to_answers_in_the_window() -> None:
     bucket.set_credit(0.15)
     bucket.acquire(1)
     assert clock.now() == pytest.approx(1.05, abs=0.005)
+
+
+@given(
+    entries=st.lists(
+        st.tuples(st.floats(0, 5, allow_nan=False), st.sampled_from([0.5, 1.0, 2.0, 3.0, 50.0])),
+        min_size=1,
+        max_size=80,
+    ),
+    share=st.floats(0.01, 1.0),
+)
+def test_the_wait_for_room_walks_the_heap_in_the_order_entries_leave(
+    entries: list[tuple[float, float]], share: float
+) -> None:
+    """The pacer's wait (the heap walked lazily) equals the sorted walk it replaced."""
+    closed = [_Closed(0.0, i, count, start, 1.0, start, start) for i, (start, count) in
+              enumerate(entries)]  # fmt: skip
+    heapq.heapify(closed)
+    excess = share * sum(count for _, count in entries)
+    freed, expected = 0.0, None
+    for leaving in sorted(closed):
+        freed += leaving.count
+        if freed >= excess - 1e-9:
+            expected = leaving.leaves
+            break
+    assert _time_freed(closed, excess) == expected

@@ -285,11 +285,7 @@ class TokenBucket:
             if not closed:  # only requests in flight: wait for answers, then look again
                 return _OPEN_POLL
             if self._in_window - self._open >= excess - 1e-9:
-                freed = 0.0
-                for leaving in sorted(closed):
-                    freed += leaving.count
-                    if freed >= excess - 1e-9:
-                        return max(leaving.leaves - now, 1e-6)
+                return max(_time_freed(closed, excess) - now, 1e-6)
             return max(min(closed[0].leaves - now, _OPEN_POLL), 1e-6)
 
     def _finish(self, entry: _Entry) -> None:
@@ -349,6 +345,27 @@ class TokenBucket:
             if abort is not None:
                 wait = min(wait, _ABORT_POLL)
             self._clock.sleep(wait)
+
+
+def _time_freed(closed: list[_Closed], excess: float) -> float:
+    """When the entries that leave first free ``excess`` recipients (``closed`` is a heap).
+
+    Why not ``sorted(closed)``: the caller holds the lock, and at the rate limit every
+    admission asks; sorting 500 entries (SendEmail at 500/s) took 0.6 ms each time, a third
+    of a core, while the answers that wanted the lock waited. This walks the heap in order
+    only as far as it must (one entry for one recipient: the head).
+    """
+    freed = 0.0
+    frontier = [(closed[0].leaves, 0)]
+    while frontier:
+        leaves, i = heapq.heappop(frontier)
+        freed += closed[i].count
+        if freed >= excess - 1e-9:
+            return leaves
+        for child in (2 * i + 1, 2 * i + 2):
+            if child < len(closed):
+                heapq.heappush(frontier, (closed[child].leaves, child))
+    return max(entry.leaves for entry in closed)  # not reached: the caller checked the sum
 
 
 class Abort(Protocol):
