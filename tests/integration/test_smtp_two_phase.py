@@ -177,3 +177,25 @@ def test_the_sandbox_sees_at_most_r_a_second_150ms_away_with_the_credit(
     times = np.asarray(accepted.astype("int64"), dtype=float) / 1e9
     assert len(times) == plan.size
     assert busiest_window(times) <= rate
+
+
+def test_each_worker_opens_one_connection_at_a_distance(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """A worker's start claims its first connection; its first message must not claim (and
+    open) a second, which then idles (160 workers 150 ms away opened 320, and 400 in 8 s)."""
+    rate = 40.0
+    sandbox = make_sandbox(rate=rate, latency_ms=50)
+    plan = Plan([f"success+c{i}@simulator.amazonses.com" for i in range(int(rate * 3))])
+    transport = smtp(sandbox)
+    run = SendEngine(
+        plan, transport, EngineConfig(), quota=Quota(max_send_rate=rate, max_24_hour_send=-1)
+    )
+    try:
+        outcomes = run.run()
+        pooled = transport.idle_connections
+    finally:
+        transport.close()
+    assert [o.status for o in outcomes] == [Status.SENT] * plan.size
+    assert run._sizing is not None and run._sizing.peak >= 4
+    assert pooled <= run._sizing.peak
