@@ -14,6 +14,7 @@ from toolkit.compose.message import Message
 from toolkit.delivery.concurrency import (
     BATCH_CREDIT_SHARE,
     CREDIT_AFTER_S,
+    CREDIT_SHARE,
     MARGIN,
     PROCESSING_ALLOWANCE,
     SHRINK_AFTER_S,
@@ -102,7 +103,7 @@ def test_credit_is_a_share_of_the_shortest_answer_of_the_run() -> None:
     for _ in range(200):  # the shortest leaves the recent samples, not the run's minimum
         sizing.record(0.4, 1)
     clocks.advance(CREDIT_AFTER_S)
-    assert sizing.credit == pytest.approx(0.8 * 0.05 - PROCESSING_ALLOWANCE)
+    assert sizing.credit == pytest.approx(CREDIT_SHARE * 0.05 - PROCESSING_ALLOWANCE)
 
 
 def test_batched_calls_take_the_credit_and_strict_ones_none() -> None:
@@ -131,7 +132,7 @@ def test_no_credit_from_the_first_answers_of_a_run() -> None:
     assert sizing.credit == 0.0
     clocks.advance(CREDIT_AFTER_S / 2)
     sizing.record(0.16, 100)  # a call sent as the first ones left the window
-    assert sizing.credit == pytest.approx(0.8 * 0.16 - PROCESSING_ALLOWANCE)
+    assert sizing.credit == pytest.approx(CREDIT_SHARE * 0.16 - PROCESSING_ALLOWANCE)
 
 
 def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round_trip() -> None:
@@ -142,7 +143,7 @@ def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round
     assert sizing.latency == pytest.approx(0.6)
     assert sizing.credit == 0.0  # not from the first answers (CREDIT_AFTER_S)
     clocks.advance(CREDIT_AFTER_S)
-    assert sizing.credit == pytest.approx(0.8 * 0.15 - PROCESSING_ALLOWANCE)
+    assert sizing.credit == pytest.approx(CREDIT_SHARE * 0.15 - PROCESSING_ALLOWANCE)
     assert sizing.target(rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
 
 
