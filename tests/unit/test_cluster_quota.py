@@ -201,6 +201,7 @@ class LocalChannel:
         self.pool = pool or DailyPool(None)
         self.answer: int | None = None  # force FENCED / STOPPED
         self.finished: list[tuple[int, float, list[list[float]]]] = []
+        self.trimmed: list[tuple[int, float]] = []
         self.calls = 0
         self._lock = threading.Lock()
 
@@ -210,6 +211,10 @@ class LocalChannel:
         if self.answer is not None:
             return self.answer, 0.0, 0.0
         return self.log.lease(want, need, "me")
+
+    def trim(self, lease_id: int, used: float) -> None:
+        self.trimmed.append((lease_id, used))
+        self.log.trim(lease_id, used)
 
     def finish(self, lease_id: int, used: float, stamps: list[list[float]]) -> None:
         self.finished.append((lease_id, used, stamps))
@@ -243,6 +248,43 @@ def test_the_pacer_hands_out_one_lease_slice_and_reports_it_when_answered() -> N
     extra.done()
     pacer.close()
     assert len(channel.finished) == 2 and channel.finished[1][1] == 1
+
+
+def test_a_retired_lease_frees_what_it_never_handed_out_before_its_answers() -> None:
+    """A lease's slice ends with tokens left while requests are still in flight: the unused
+    tokens leave the window at once, the used ones only a window after their answers."""
+    clock = FakeClock()
+    log = RateLog(100, clock=clock.now)
+    channel = LocalChannel(log)
+    pacer = LeasedPacer(channel, 100, clock=clock.now, sleep=clock.sleep)
+    held = [pacer.reserve(1) for _ in range(4)]  # a lease of 10; 4 handed out, in flight
+    assert log.in_window() == 10
+    clock.advance(0.2)  # the slice is over: the next reserve retires it, answers still out
+    again = pacer.reserve(1)
+    assert again is not None and channel.trimmed == [(1, 4)] and channel.finished == []
+    assert log.in_window() == 4 + 10  # the in-flight four, and the new lease
+    for h in held:
+        assert h is not None
+        h.done()
+    assert [used for _, used, _ in channel.finished] == [4]
+    clock.advance(0.5)
+    assert log.in_window() == 14  # the answered four still count for a window
+    clock.advance(1.0)
+    assert log.in_window() == 10
+
+
+def test_a_trim_after_the_finish_changes_nothing() -> None:
+    """Trim and finish travel as separate messages and may arrive in either order."""
+    clock = FakeClock()
+    log = RateLog(100, clock=clock.now)
+    lease_id, granted, _ = log.lease(10, 1, "w")
+    log.finish(lease_id, 6, [[6, 0.1]])
+    log.trim(lease_id, 6)
+    assert granted == 10 and log.in_window() == 6 and log.returned == 4
+    other, _, _ = log.lease(10, 1, "w")
+    log.trim(other, 3)
+    log.finish(other, 3)
+    assert log.in_window() == 9 and log.returned == 11
 
 
 def test_the_pacer_waits_for_room_and_gives_up_when_aborted() -> None:

@@ -56,6 +56,8 @@ class Channel(Protocol):
 
     def lease(self, want: float, need: float) -> tuple[int, float, float]: ...
 
+    def trim(self, lease_id: int, used: float) -> None: ...
+
     def finish(self, lease_id: int, used: float, stamps: list[list[float]]) -> None: ...
 
     def daily(self, want: float, need: float) -> float: ...
@@ -91,6 +93,9 @@ class SchedulerChannel:
     def lease(self, want: float, need: float) -> tuple[int, float, float]:
         answer = self._call("toolkit_quota_lease", **self._who(), want=want, need=need)
         return int(answer[0]), float(answer[1]), float(answer[2])
+
+    def trim(self, lease_id: int, used: float) -> None:
+        self._post("toolkit_quota_trim", scope=self.scope, lease_id=lease_id, used=used)
 
     def finish(self, lease_id: int, used: float, stamps: list[list[float]]) -> None:
         self._post(
@@ -227,6 +232,8 @@ class LeasedPacer:
         self._current = None
         if lease.open == 0:
             self._report(lease)
+        elif lease.left > 0:  # answers still to come: free what was never handed out now
+            self._channel.trim(lease.lease_id, lease.used)
 
     def _report(self, lease: _Lease) -> None:
         if lease.used <= 0:

@@ -28,6 +28,7 @@ Usage::
     log = RateLog(rate=100)
     lease_id, granted, wait = log.lease(want=10, need=1, owner="w1")
     ...                                     # send up to `granted` recipients
+    log.trim(lease_id, used=7)              # retired: the 3 never handed out leave now
     log.finish(lease_id, used=7, stamps=[(4, 0.05), (3, 0.09)])
     log.drop_owner("w1")                    # its process died: close its leases now
 """
@@ -160,6 +161,21 @@ class RateLog:
             self.waits += 1
             later = self._until_free(need - free, now)
             return 0, 0.0, max(later, 1e-4) if later is not None else OPEN_POLL
+
+    def trim(self, lease_id: int, used: float) -> None:
+        """The lease hands out no more than ``used``: its unused tokens leave the window now.
+
+        Why: a sender retires a lease after its slice (0.1 s) whether or not it used it all,
+        but the lease stays open until its last request is answered, a round trip later.
+        Tokens never handed out cannot reach the provider, yet they held the window that
+        long: 150 ms away, two partitions at 500/s kept about a fifth of it empty this way.
+        """
+        with self._lock:
+            lease = self._leases.get(lease_id)
+            if lease is None or not lease.open or used >= lease.count:
+                return  # finished (or closed) already: its count is final
+            self.returned += lease.count - max(0.0, float(used))
+            lease.count = max(0.0, float(used))
 
     def finish(
         self, lease_id: int, used: float, stamps: Iterable[Sequence[float]] | None = None

@@ -17,6 +17,7 @@ by :mod:`toolkit.cluster.pacer` on the workers and by :mod:`toolkit.cluster.run`
 ``toolkit_quota_close``        the run ended (or was cancelled: its senders stop)
 ``toolkit_quota_lease``        tokens for a worker (``[id, granted, wait]``; id -1 = fenced,
                                -2 = the run was cancelled, -3 = its breaker tripped)
+``toolkit_quota_trim``         a retired lease's unused tokens leave the window now
 ``toolkit_quota_finish``       the lease's requests are answered (with stamps)
 ``toolkit_quota_daily``        a block of the 24-hour quota (-1 = fenced)
 ``toolkit_quota_give_back``    unused recipients of a block
@@ -94,6 +95,7 @@ class QuotaService(SchedulerPlugin):
                 "toolkit_quota_open": self.open,
                 "toolkit_quota_close": self.close_run,
                 "toolkit_quota_lease": self.lease,
+                "toolkit_quota_trim": self.trim,
                 "toolkit_quota_finish": self.finish,
                 "toolkit_quota_daily": self.daily,
                 "toolkit_quota_give_back": self.give_back,
@@ -154,6 +156,11 @@ class QuotaService(SchedulerPlugin):
         if not owner_alive(self.scheduler, owner):
             return [FENCED, 0.0, 0.0]
         return list(self._scope(scope).rates.lease(want, need, owner))
+
+    def trim(self, scope: str = "", lease_id: int = 0, used: float = 0.0) -> None:
+        known = self.scopes.get(scope)
+        if known is not None:
+            known.rates.trim(lease_id, used)
 
     def finish(
         self,
