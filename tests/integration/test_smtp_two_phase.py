@@ -11,6 +11,7 @@ with the latency credit this now takes, the sandbox never accepts more than R in
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from toolkit.compose.message import Message
+from toolkit.delivery.concurrency import PathEstimate
 from toolkit.delivery.config import EngineConfig
 from toolkit.delivery.engine import SendEngine
 from toolkit.delivery.ledger import Ledger
@@ -199,3 +201,33 @@ def test_each_worker_opens_one_connection_at_a_distance(
     assert [o.status for o in outcomes] == [Status.SENT] * plan.size
     assert run._sizing is not None and run._sizing.peak >= 4
     assert pooled <= run._sizing.peak
+
+
+def test_the_next_run_on_a_transport_starts_from_its_measured_distance(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """As a Dask worker's partitions do: the second run on one transport takes the first's
+    estimate (sized and credited from its first message), and the sandbox still sees at
+    most R in any second, 150 ms away, with nothing throttled."""
+    rate = 20.0
+    sandbox = make_sandbox(rate=rate, latency_ms=150)
+    transport = smtp(sandbox)
+    quota = Quota(max_send_rate=rate, max_24_hour_send=-1)
+    try:
+        for run_no in range(2):
+            plan = Plan([f"success+p{run_no}-{i}@simulator.amazonses.com" for i in range(50)])
+            run = SendEngine(plan, transport, EngineConfig(), quota=quota)
+            outcomes = run.run()
+            assert [o.status for o in outcomes] == [Status.SENT] * plan.size
+            assert all(o.attempts == 1 for o in outcomes), f"throttled in run {run_no}"
+            path = transport.path_estimate
+            assert isinstance(path, PathEstimate) and 0.15 <= path.shortest < 0.5
+            # A new engine's pacer starts with an empty window: back to back, its first
+            # second and the last run's could hold 2R at the provider (a known gap, not what
+            # this test is about; on Dask the scheduler's one log spans partitions).
+            time.sleep(1.1)
+    finally:
+        transport.close()
+    accepted = sandbox.mailbox.messages("smtp")["accepted_at"]
+    times = np.asarray(accepted.astype("int64"), dtype=float) / 1e9
+    assert len(times) == 100 and busiest_window(times) <= rate

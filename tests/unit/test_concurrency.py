@@ -16,10 +16,12 @@ from toolkit.delivery.concurrency import (
     CREDIT_AFTER_S,
     CREDIT_SHARE,
     MARGIN,
+    PATH_MEMORY_S,
     PROCESSING_ALLOWANCE,
     SHRINK_AFTER_S,
     SPARE,
     Concurrency,
+    PathEstimate,
 )
 from toolkit.delivery.config import MAX_WORKERS, EngineConfig
 from toolkit.delivery.engine import SendEngine
@@ -319,3 +321,39 @@ def test_adaptive_does_not_grow_a_rate_it_does_not_use() -> None:
         adaptive.count(10)  # a CPU-bound client sends 10/s of the 50/s allowed
         adaptive.on_success()
     assert adaptive.rate == 50
+
+
+def test_a_run_starts_from_what_the_last_run_on_its_transport_measured() -> None:
+    """The next partition on a Dask worker: sized and credited from its first request."""
+    first, clocks = _sizing()
+    assert first.estimate() is None  # nothing measured
+    for _ in range(50):
+        first.record(0.150, 1)
+    assert first.estimate() is None  # the first answers may have queued: no credit yet
+    clocks.advance(CREDIT_AFTER_S)
+    path = first.estimate()
+    assert path is not None and path.shortest == 0.150 and path.latency == 0.150
+
+    second = Concurrency(initial=8, ceiling=256, clock=lambda: clocks.wall)
+    assert second.credit == 0.0
+    level = second.recall(path, 500.0, 1)
+    assert level == first.need(500.0, 1) > 8
+    assert second.credit == pytest.approx(CREDIT_SHARE * 0.150 - PROCESSING_ALLOWANCE)
+    second.record(0.120, 1)  # a shorter answer lowers the shortest at once
+    assert second.credit == pytest.approx(CREDIT_SHARE * 0.120 - PROCESSING_ALLOWANCE)
+
+
+def test_an_old_estimate_or_a_run_already_measuring_ignores_the_recall() -> None:
+    first, clocks = _sizing()
+    for _ in range(50):
+        first.record(0.150, 1)
+    clocks.advance(CREDIT_AFTER_S)
+    path = first.estimate()
+    assert path is not None
+    clocks.advance(PATH_MEMORY_S + 1)
+    stale = Concurrency(initial=8, ceiling=256, clock=lambda: clocks.wall)
+    assert stale.recall(path, 500.0, 1) == 8 and stale.credit == 0.0
+    busy = Concurrency(initial=8, ceiling=256, clock=lambda: clocks.wall)
+    busy.record(0.050, 1)
+    fresh = PathEstimate(0.150, 0.150, 1.0, clocks.wall)
+    assert busy.recall(fresh, 500.0, 1) == 8 and busy.credit == 0.0

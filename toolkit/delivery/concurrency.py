@@ -21,6 +21,11 @@ only add contention. Beyond that, more processes help, not more threads (``send_
 The run's shortest answer time is also what the engine's pacer may credit back
 (:attr:`credit`; see :meth:`toolkit.delivery.pacing.TokenBucket.set_credit`).
 
+What a run learnt of the distance (:class:`PathEstimate`, :meth:`Concurrency.estimate`) can
+start the next run on the same connections (:meth:`Concurrency.recall`): a Dask worker's next
+partition then sizes and credits from its first request, instead of spending a second on
+guesses and no credit at each partition's start.
+
 Usage::
 
     sizing = Concurrency(initial=8, ceiling=256)
@@ -35,6 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "BATCH_CREDIT_SHARE",
@@ -42,10 +48,12 @@ __all__ = [
     "CREDIT_AFTER_S",
     "CREDIT_SHARE",
     "MARGIN",
+    "PATH_MEMORY_S",
     "QUEUEING",
     "SHRINK_AFTER_S",
     "SPARE",
     "Concurrency",
+    "PathEstimate",
 ]
 
 MARGIN = 1.3
@@ -94,9 +102,26 @@ own process: their answer times measure that queue, not the distance (at 150 ms,
 calls of 100 first answered in 480-570 ms; a credit from them let the sandbox throttle the
 next window in 3 runs of 6). Calls admitted later, as the first ones leave the window, come
 spread out and give the shortest round trip its meaning."""
+PATH_MEMORY_S = 60.0
+"""Seconds a run's :class:`PathEstimate` may start the next run: long enough for the next
+partition on a Dask worker, short enough that the path is still the one measured."""
 _ALPHA = 0.2  # weight of a new sample in the smoothed recipients per call
 _SAMPLES = 128  # recent answer times kept for the minimum
 _PERIOD_S = 0.1  # the target is recomputed at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class PathEstimate:
+    """What a run measured of the way to the provider, for the next run on the same transport.
+
+    Only runs that measured past :data:`CREDIT_AFTER_S` give one: their shortest answer came
+    from calls spread out in time, not from the first ones queued behind each other.
+    """
+
+    shortest: float  # the run's shortest counted answer, seconds (what the credit rests on)
+    latency: float  # the median of its recent answers, seconds (what sizing rests on)
+    recipients: float  # recipients per call, smoothed
+    measured_at: float  # the sizing clock's time (monotonic seconds)
 
 
 class Concurrency:
@@ -172,6 +197,32 @@ class Concurrency:
         if first is None or self._clock() - first < CREDIT_AFTER_S:
             return 0.0
         return max(0.0, self._share * shortest - PROCESSING_ALLOWANCE)
+
+    def estimate(self) -> PathEstimate | None:
+        """What this run learnt of the distance, or None before it may take credit."""
+        with self._lock:
+            first, latency = self._first_answer, self._median()
+            if first is None or latency is None or self._clock() - first < CREDIT_AFTER_S:
+                return None
+            return PathEstimate(self._shortest, latency, self._recipients or 1.0, self._clock())
+
+    def recall(self, path: PathEstimate | None, rate: float | None, batch: float) -> int:
+        """Start from an earlier run's ``path`` when it is recent (:data:`PATH_MEMORY_S`) and
+        nothing was measured yet: size for its latency and take its credit at once (new answers
+        only lower the shortest). Returns the level."""
+        with self._lock:
+            now = self._clock()
+            fresh = path is not None and 0 <= now - path.measured_at <= PATH_MEMORY_S
+            if path is None or not fresh or self._recent:
+                return self._current
+            self._recent.append(path.latency)
+            self._shortest = min(self._shortest, path.shortest)
+            self._recipients = path.recipients
+            self._first_answer = now - CREDIT_AFTER_S
+            if rate is not None and rate > 0:
+                self._current = max(1, min(self.ceiling, self._need(rate, batch)))
+                self.peak = max(self.peak, self._current)
+            return self._current
 
     def record(self, seconds: float, recipients: int, counted: float | None = None) -> None:
         """One call took ``seconds`` and carried ``recipients`` recipients.

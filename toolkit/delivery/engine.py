@@ -52,6 +52,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -65,7 +66,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
-from toolkit.delivery.concurrency import Concurrency
+from toolkit.delivery.concurrency import Concurrency, PathEstimate
 from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
 from toolkit.delivery.pacing import Abort, AdaptiveRate, Clock, MonotonicClock, TokenBucket
@@ -395,6 +396,7 @@ class SendEngine:
             self._shutdown()
             raise
         finally:
+            self._remember_path()
             self._finalize()
             self.finished.set()
             self._notify(force=True)
@@ -429,14 +431,30 @@ class SendEngine:
                 self._adaptive.slow_start = False
 
     def _expect(self) -> None:
-        """Size the first workers from the transport's expected answer time, if it has one
+        """Size the first workers from what an earlier run on this transport measured (the
+        previous partition on a Dask worker), else from the transport's expected answer time
         (SMTP measures its distance while connecting), instead of waiting for answers."""
-        expected = getattr(self._transport, "expected_answer_s", None)
-        if self._sizing is None or not expected:
+        if self._sizing is None:
             return
         rate = self._pacer.rate if self._pacer is not None else None
-        level = self._sizing.expect(expected, rate, max(1, self._transport.max_batch))
-        self._apply_level(level)
+        batch = max(1, self._transport.max_batch)
+        known = getattr(self._transport, "path_estimate", None)
+        if isinstance(known, PathEstimate):
+            self._apply_level(self._sizing.recall(known, rate, batch))
+            set_credit = getattr(self._pacer, "set_credit", None)
+            if set_credit is not None:
+                set_credit(self._sizing.credit)
+        expected = getattr(self._transport, "expected_answer_s", None)
+        if expected:
+            self._apply_level(self._sizing.expect(expected, rate, batch))
+
+    def _remember_path(self) -> None:
+        """Leave what this run measured of the distance on the transport, for the next run
+        that sends through it (a transport that takes no new attributes keeps nothing)."""
+        estimate = self._sizing.estimate() if self._sizing is not None else None
+        if estimate is not None:
+            with contextlib.suppress(AttributeError):
+                self._transport.path_estimate = estimate  # type: ignore[attr-defined]
 
     def _warm(self) -> None:
         """Let the first workers open their connections (``ready``) before the first row

@@ -91,6 +91,10 @@ class BaseTransport:
     max_batch: int = 1
     content_mode: ContentMode = ContentMode.FIELDS
     max_message_bytes: int = 40 * 1024 * 1024
+    path_estimate: object | None = None
+    """Kept here by the engine, not read by the transport: what the last run through these
+    connections measured of the distance (``toolkit.delivery.concurrency.PathEstimate``), so
+    the next run (a Dask worker's next partition) starts sized and credited."""
 
     def open(self) -> None:
         """Prepare connections; called once before the first ``send``."""
