@@ -344,7 +344,7 @@ BATCH_COUNT_MOMENT: Fact[str] = Fact(
     "recipients and that a call with more recipients than the rate left goes through while any "
     "quota is left (AWS's blog, quoted in the django-ses issue). The toolkit assumes the "
     "provider counts a call's recipients after the request arrived and before its answer "
-    "leaves, as for one message, and credits its pacer at most 0.8 of the shortest round trip "
+    "leaves, as for one message, and credits its pacer at most 0.9 of the shortest round trip "
     "less 10 ms (toolkit.delivery.concurrency): the margin covers counting during the "
     "provider's own work. The sandbox counts each recipient as it processes the call, after "
     "its latency; at 50 and 150 ms it throttled none of the calls so paced (issue 17).",

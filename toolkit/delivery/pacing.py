@@ -192,7 +192,7 @@ class TokenBucket:
         for any latency, but admits only ``rate / (1 + latency)`` (0.87 of the rate at 150 ms).
         The next request cannot arrive sooner than its own way out, and the answered one
         arrived no later than its way back before ``done``; so with ``seconds`` no more than
-        the shortest way out plus the shortest way back (the engine passes 0.8 of the shortest
+        the shortest way out plus the shortest way back (the engine passes 0.9 of the shortest
         recent round trip, :attr:`toolkit.delivery.concurrency.Concurrency.credit`), no
         provider-side one-second window holds more than the rate. Capped at half a window.
         Every answered admission still within a window of its answer is counted with the
