@@ -356,7 +356,7 @@ class Job:
             engine = SendEngine(
                 p, transport, options.config, quota=quota, ledger=ledger, observers=all_observers,
                 pacer=shared.pacer if shared else None, daily=shared.daily if shared else None,
-                breaker=self._breaker(target),
+                breaker=self._breaker(target), pace_memory=getattr(target, "pace_memory", None),
             )  # fmt: skip
             self.engine = engine
             if shared is not None and shared.on_engine is not None:

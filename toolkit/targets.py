@@ -39,6 +39,7 @@ from toolkit.errors import ConfigurationError, ProviderConfigurationError
 if TYPE_CHECKING:
     import boto3
 
+    from toolkit.delivery.pacing import PaceMemory
     from toolkit.transports.registry import TransportKind
 
 __all__ = [
@@ -158,6 +159,14 @@ class AwsTarget:
         if self.session is not None:
             return self.session
         return self._own_session
+
+    @functools.cached_property
+    def pace_memory(self) -> PaceMemory:
+        """The last run's admissions that still count, for the next run to this account
+        (see :class:`toolkit.delivery.pacing.PaceMemory`)."""
+        from toolkit.delivery.pacing import PaceMemory
+
+        return PaceMemory()
 
     @functools.cached_property
     def _own_session(self) -> boto3.Session:
@@ -388,6 +397,14 @@ class SmtpTarget:
     local_hostname: str | None = None
     rate: float | None = None
     daily_quota: float | None = None
+
+    @functools.cached_property
+    def pace_memory(self) -> PaceMemory:
+        """The last run's admissions that still count, for the next run to this server
+        (see :class:`toolkit.delivery.pacing.PaceMemory`)."""
+        from toolkit.delivery.pacing import PaceMemory
+
+        return PaceMemory()
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c.isspace() for c in self.host):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import pickle
 import random
 import threading
 from collections import deque
@@ -13,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fakes import FakeClock
-from toolkit.delivery.pacing import AdaptiveRate, TokenBucket, _Closed, _time_freed
+from toolkit.delivery.pacing import (
+    AdaptiveRate,
+    PaceMemory,
+    TokenBucket,
+    _Closed,
+    _time_freed,
+)
 
 
 def max_in_any_window(stamps: list[tuple[float, int]], window: float = 1.0) -> int:
@@ -353,3 +360,40 @@ def test_the_wait_for_room_walks_the_heap_in_the_order_entries_leave(
             expected = leaving.leaves
             break
     assert _time_freed(closed, excess) == expected
+
+
+def test_a_run_preloaded_with_the_last_runs_tail_stays_within_the_rate() -> None:
+    """Two runs to one account back to back: the second's pacer counts what the first
+    admitted in its last second, so together they never pass the rate in any window."""
+    clock = FakeClock()
+    memory = PaceMemory()
+    stamps: list[tuple[float, int]] = []
+    for _ in range(2):
+        bucket = TokenBucket(10, clock=clock)
+        bucket.preload(memory.recall())
+        for _ in range(25):
+            held = bucket.reserve(1)
+            assert held is not None
+            stamps.append((clock.now(), 1))
+            held.done()
+        memory.keep(bucket.tail())
+    assert max_in_any_window(stamps) <= 10
+    fresh = TokenBucket(10, clock=clock)  # without the memory, the next run bursts at once
+    before = clock.now()
+    for _ in range(10):
+        fresh.acquire(1)
+    assert clock.now() == before
+
+
+def test_the_memory_keeps_only_what_still_counts_and_does_not_cross_processes() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(10, clock=clock)
+    for _ in range(4):
+        bucket.acquire(1)
+    clock.advance(0.5)
+    assert [count for _, count in bucket.tail()] == [1.0] * 4
+    clock.advance(0.6)
+    assert bucket.tail() == []
+    memory = PaceMemory()
+    memory.keep([(5.0, 3.0)])
+    assert pickle.loads(pickle.dumps(memory)).recall() == []

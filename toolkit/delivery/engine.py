@@ -69,7 +69,14 @@ from toolkit.compose.message import Message
 from toolkit.delivery.concurrency import Concurrency, PathEstimate
 from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
-from toolkit.delivery.pacing import Abort, AdaptiveRate, Clock, MonotonicClock, TokenBucket
+from toolkit.delivery.pacing import (
+    Abort,
+    AdaptiveRate,
+    Clock,
+    MonotonicClock,
+    PaceMemory,
+    TokenBucket,
+)
 from toolkit.delivery.progress import Observer, Progress
 from toolkit.delivery.retry import AttemptContext, RetryPolicy
 from toolkit.errors import ProviderConfigurationError, ToolkitError
@@ -232,6 +239,8 @@ class SendEngine:
 
     The transport must be open; the engine does not open or close it. ``run`` may be called
     once. ``cancel``, ``snapshot`` and ``outcomes`` may be called from any thread.
+    ``pace_memory``: the target's (:class:`~.pacing.PaceMemory`): the engine's own pacer
+    starts with the last run's admissions that still count, and leaves its own there.
     """
 
     def __init__(
@@ -248,9 +257,11 @@ class SendEngine:
         pacer: Pacer | None = None,
         daily: DailyBudget | None = None,
         breaker: Breaker | None = None,
+        pace_memory: PaceMemory | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self._breaker = breaker
+        self._pace_memory = pace_memory
         self._plan = plan
         self._transport = transport
         self._ledger = ledger
@@ -420,6 +431,8 @@ class SendEngine:
             return
         bucket = TokenBucket(rate or ADAPTIVE_START_RATE, clock=self._clock,
                              margin=cfg.window_margin)  # fmt: skip
+        if self._pace_memory is not None:
+            bucket.preload(self._pace_memory.recall())
         self._pacer = self._bucket = bucket
         if adaptive:
             ceiling = rate if rate is not None else 10_000.0
@@ -450,7 +463,10 @@ class SendEngine:
 
     def _remember_path(self) -> None:
         """Leave what this run measured of the distance on the transport, for the next run
-        that sends through it (a transport that takes no new attributes keeps nothing)."""
+        that sends through it (a transport that takes no new attributes keeps nothing), and
+        its admissions that still count in the target's pace memory."""
+        if self._pace_memory is not None and self._bucket is not None:
+            self._pace_memory.keep(self._bucket.tail())
         estimate = self._sizing.estimate() if self._sizing is not None else None
         if estimate is not None:
             with contextlib.suppress(AttributeError):

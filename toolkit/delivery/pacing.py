@@ -169,6 +169,30 @@ class TokenBucket:
     def clock(self) -> Clock:
         return self._clock
 
+    def tail(self) -> list[tuple[float, float]]:
+        """``(leaves, recipients)`` of every admission still counting now (requests still in
+        flight as leaving a full window from now): what :class:`PaceMemory` keeps."""
+        with self._lock:
+            now = self._clock.now()
+            self._expire(now)
+            kept = [(entry.leaves, entry.count) for entry in self._closed]
+            if self._open > 0:
+                kept.append((now + self._window, self._open))
+            return kept
+
+    def preload(self, tail: list[tuple[float, float]]) -> None:
+        """Count an earlier run's admissions (:meth:`tail`) until they leave, before the first
+        admission of this one: its first window then holds only what they left free."""
+        with self._lock:
+            now = self._clock.now()
+            for leaves, count in tail:
+                if leaves > now and count > 0:
+                    start = leaves - self._window
+                    entry = _Closed(leaves, next(self._seq), float(count), start, self._window,
+                                    start, start)  # fmt: skip
+                    heapq.heappush(self._closed, entry)
+                    self._in_window += entry.count
+
     def set_rate(self, rate: float) -> None:
         """Change the rate (used by :class:`AdaptiveRate`); applies to the next admission."""
         if rate <= 0:
@@ -400,6 +424,37 @@ class _Entry:
         self.time = time
         self.count = count
         self.open = open
+
+
+class PaceMemory:
+    """The last run's admissions to one account that still count, for the next run to it.
+
+    Why: a new engine's pacer starts with an empty window. Two runs to the same account
+    within a second of each other (a loop over segments, a Ctrl-C and a run again) could
+    then each admit the full rate in one second at the provider: the sandbox throttled the
+    second of two runs at 20/s, 150 ms away. A target keeps one (``AwsTarget.pace_memory``,
+    ``SmtpTarget.pace_memory``); the engine preloads its bucket from it and leaves its own
+    tail in it at the end. Times are the pacing clock's (monotonic, this process), so a copy
+    in another process (a pickled target on a Dask worker) starts empty.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tail: list[tuple[float, float]] = []
+
+    def keep(self, tail: list[tuple[float, float]]) -> None:
+        with self._lock:
+            self._tail = list(tail)
+
+    def recall(self) -> list[tuple[float, float]]:
+        with self._lock:
+            return list(self._tail)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__()  # type: ignore[misc]
 
 
 class Reservation:
