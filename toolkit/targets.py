@@ -34,12 +34,12 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from toolkit.delivery.pacing import KeepsPace
 from toolkit.errors import ConfigurationError, ProviderConfigurationError
 
 if TYPE_CHECKING:
     import boto3
 
-    from toolkit.delivery.pacing import PaceMemory
     from toolkit.transports.registry import TransportKind
 
 __all__ = [
@@ -105,7 +105,7 @@ def _profile_not_found(profile: str | None) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class AwsTarget:
+class AwsTarget(KeepsPace):
     """An AWS account and Region (or an SES-compatible endpoint such as the sandbox).
 
     Args:
@@ -159,14 +159,6 @@ class AwsTarget:
         if self.session is not None:
             return self.session
         return self._own_session
-
-    @functools.cached_property
-    def pace_memory(self) -> PaceMemory:
-        """The last run's admissions that still count, for the next run to this account
-        (see :class:`toolkit.delivery.pacing.PaceMemory`)."""
-        from toolkit.delivery.pacing import PaceMemory
-
-        return PaceMemory()
 
     @functools.cached_property
     def _own_session(self) -> boto3.Session:
@@ -358,7 +350,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 @dataclass(frozen=True)
-class SmtpTarget:
+class SmtpTarget(KeepsPace):
     """One SMTP endpoint and how to log in to it.
 
     Args:
@@ -397,14 +389,6 @@ class SmtpTarget:
     local_hostname: str | None = None
     rate: float | None = None
     daily_quota: float | None = None
-
-    @functools.cached_property
-    def pace_memory(self) -> PaceMemory:
-        """The last run's admissions that still count, for the next run to this server
-        (see :class:`toolkit.delivery.pacing.PaceMemory`)."""
-        from toolkit.delivery.pacing import PaceMemory
-
-        return PaceMemory()
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c.isspace() for c in self.host):

@@ -37,6 +37,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -455,6 +456,15 @@ class PaceMemory:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__()  # type: ignore[misc]
+
+
+class KeepsPace:
+    """For a target: ``pace_memory``, one :class:`PaceMemory` per target object, made when a
+    run first asks (not compared, not in the repr: not a dataclass field)."""
+
+    @functools.cached_property
+    def pace_memory(self) -> PaceMemory:
+        return PaceMemory()
 
 
 class Reservation:
