@@ -181,6 +181,34 @@ def test_the_sandbox_sees_at_most_r_a_second_150ms_away_with_the_credit(
     assert busiest_window(times) <= rate
 
 
+@pytest.mark.slow
+def test_a_windows_worth_is_prepared_150ms_away_and_set_by_hand_keeps_the_credit(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """Fails on the old engine: sized by Little's law alone (18 connections for 20/s), the
+    first window's last tokens waited a whole transaction (0.6 s) for a connection, and that
+    lag came back in every window; and ``workers=`` took no latency credit at all."""
+    rate = 20.0
+    for config in (EngineConfig(), EngineConfig(workers=24)):
+        sandbox = make_sandbox(rate=rate, latency_ms=150)
+        plan = Plan([f"success+w{i}@simulator.amazonses.com" for i in range(int(rate * 3))])
+        transport = smtp(sandbox)
+        quota = Quota(max_send_rate=rate, max_24_hour_send=-1)
+        run = SendEngine(plan, transport, config, quota=quota)
+        try:
+            outcomes = run.run()
+        finally:
+            transport.close()
+        assert [o.status for o in outcomes] == [Status.SENT] * plan.size
+        assert all(o.attempts == 1 for o in outcomes), "throttled"
+        accepted = sandbox.mailbox.messages("smtp")["accepted_at"]
+        times = np.sort(np.asarray(accepted.astype("int64"), dtype=float) / 1e9)
+        assert busiest_window(times) <= rate
+        first_window = times[: int(rate)]
+        assert first_window[-1] - first_window[0] < 0.3  # together, not a transaction apart
+        assert run._bucket is not None and run._bucket.credit > 0.05, config
+
+
 def test_each_worker_opens_one_connection_at_a_distance(
     make_sandbox: Callable[..., Sandbox],
 ) -> None:

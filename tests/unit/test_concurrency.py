@@ -17,6 +17,7 @@ from toolkit.delivery.concurrency import (
     CREDIT_SHARE,
     MARGIN,
     PATH_MEMORY_S,
+    PREPARED_WINDOW_SHARE,
     PROCESSING_ALLOWANCE,
     SHRINK_AFTER_S,
     SPARE,
@@ -149,6 +150,46 @@ def test_a_prepared_call_sizes_by_its_whole_time_and_credits_only_its_last_round
     assert sizing.target(rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
 
 
+def test_a_prepared_transport_keeps_a_windows_worth_within_twice_littles_law() -> None:
+    """SMTP 150 ms away: a transaction takes 0.6 s, Little's law asks 158 connections for
+    200/s, and the first window's 200 tokens would leave 42 waiting a whole transaction, in
+    every window after it (0.93 of the rate); a window's worth is prepared instead. Closer,
+    twice Little's law bounds it."""
+    clocks = _Clocks()
+    smtp = Concurrency(initial=8, ceiling=256, prepared=True, clock=lambda: clocks.wall)
+    plain = Concurrency(initial=8, ceiling=256, clock=lambda: clocks.wall)
+    for sizing in (smtp, plain):
+        sizing.record(0.6, 1, counted=0.15)
+    little = 200 * 0.6 * MARGIN
+    assert plain.need(200.0, 1) == int(little + 0.999) + SPARE
+    assert smtp.need(200.0, 1) == 200 + SPARE
+    for sizing in (smtp, plain):
+        sizing._recent.clear()  # the same transport 50 ms away
+        sizing.record(0.2, 1, counted=0.05)
+    near = 200 * 0.2 * MARGIN
+    assert plain.need(200.0, 1) == int(near + 0.999) + SPARE
+    assert smtp.need(200.0, 1) == int(PREPARED_WINDOW_SHARE * near + 0.999) + SPARE < 200
+
+
+def test_a_level_set_by_hand_stays_but_the_credit_is_still_measured() -> None:
+    """``workers=64``: the threads are the user's choice, the distance is not; without the
+    credit a request 150 ms away holds its slot 1.15 s (0.87 of the rate)."""
+    clocks = _Clocks()
+    sizing = Concurrency(initial=64, ceiling=64, fixed=True, clock=lambda: clocks.wall)
+    assert sizing.expect(0.15, rate=500.0, batch=1) == 64
+    for _ in range(20):
+        sizing.record(0.15, 1)
+    clocks.advance(CREDIT_AFTER_S)
+    assert sizing.target(rate=500.0, batch=1) == 64  # need is 100: not grown
+    assert sizing.target(rate=5.0, batch=1) == 64  # nor shrunk
+    assert sizing.credit == pytest.approx(CREDIT_SHARE * 0.15 - PROCESSING_ALLOWANCE)
+    path = sizing.estimate()
+    assert path is not None
+    again = Concurrency(initial=4, ceiling=4, fixed=True, clock=lambda: clocks.wall)
+    assert again.recall(path, 500.0, 1) == 4
+    assert again.credit == sizing.credit
+
+
 def test_an_expected_answer_time_sizes_the_first_workers_but_never_the_credit() -> None:
     sizing, _ = _sizing()
     assert sizing.expect(0.6, rate=200.0, batch=1) == int(200 * 0.6 * MARGIN + 0.999) + SPARE
@@ -239,6 +280,39 @@ def test_an_explicit_worker_count_is_an_override() -> None:
     engine.run()
     assert transport.most_open <= 2
     assert engine.concurrency == (2, 2)
+
+
+@pytest.mark.slow
+def test_an_explicit_worker_count_keeps_the_latency_credit() -> None:
+    """Fails on the old engine: with ``workers=`` set, nothing measured the answers and the
+    pacer never got its credit."""
+
+    class _Pacer:
+        def __init__(self) -> None:
+            self.bucket = TokenBucket(50)
+            self.credits: list[float] = []
+
+        @property
+        def rate(self) -> float:
+            return 50.0
+
+        @property
+        def capacity(self) -> float:
+            return 50.0
+
+        def reserve(self, n: float = 1, abort: threading.Event | None = None) -> object:
+            return self.bucket.reserve(n, abort)
+
+        def set_credit(self, seconds: float) -> None:
+            self.credits.append(seconds)
+            self.bucket.set_credit(seconds)
+
+    transport, pacer = _Distant(0.05), _Pacer()
+    engine = SendEngine(FakePlan(75), transport, EngineConfig(workers=3), pacer=pacer)
+    assert all(o.status is Status.SENT for o in engine.run())  # 1.5 s: past CREDIT_AFTER_S
+    assert transport.most_open <= 3 and engine.concurrency == (3, 3)
+    assert max(pacer.credits) == pytest.approx(CREDIT_SHARE * 0.05 - PROCESSING_ALLOWANCE,
+                                               abs=0.01)  # fmt: skip
 
 
 def test_injected_pacer_sizes_from_its_rate() -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "CREDIT_SHARE",
     "MARGIN",
     "PATH_MEMORY_S",
+    "PREPARED_WINDOW_SHARE",
     "QUEUEING",
     "SHRINK_AFTER_S",
     "SPARE",
@@ -65,6 +66,18 @@ SHRINK_AFTER_S = 2.0
 """Seconds the need must stay lower before workers are let go (latency spikes are short)."""
 CPU_BOUND = 0.85
 """Process CPU seconds per wall second above which growing stops (the GIL allows ~1.0)."""
+PREPARED_WINDOW_SHARE = 2.0
+"""For a transport that prepares its transactions before the pacer admits them (SMTP): keep
+up to this many times Little's law in flight, to hold a whole window's worth prepared.
+
+Why: a prepared transaction spends its round trips (MAIL, RCPT, DATA: three of four at SMTP)
+before the pacer admits it. When the first window's tokens outnumber the transactions
+prepared, the rest wait for a connection to prepare again (a whole transaction), and the
+sliding window repeats that lag in every later window: at 150 ms, 160 connections for 200
+messages/s used 160 tokens at once and 40 a transaction (0.6 s) later, every second of the run,
+and the run ended that much later (0.93 of the rate; 210 connections: 0.99). Twice Little's
+law covers a window's worth wherever a transaction takes about 0.4 s or more, where that lag
+costs most; closer, the lag is one short transaction, and the connections are not worth it."""
 QUEUEING = 1.5
 """An answer time above this many times the fastest recent one counts as queueing: sizing
 uses at most that (as TCP Vegas tells queueing from distance by the shortest round trip)."""
@@ -135,6 +148,11 @@ class Concurrency:
             at all (a transport that says ``paced_strictly = True``; none of ours since SMTP
             prepares its transaction before the pacer admits it and counts only the last
             round trip, ``record(counted=)``).
+        prepared: calls are prepared before the pacer admits them (a two-phase transport):
+            keep a window's worth in flight (:data:`PREPARED_WINDOW_SHARE`).
+        fixed: the user chose the level (``workers=``): keep ``initial`` whatever is
+            measured, but still measure, for the pacer's credit and the next run's
+            :class:`PathEstimate` (the distance is the same whoever chose the threads).
         cpu_time: process CPU seconds (``time.process_time``); a seam for tests.
         clock: wall seconds (``time.monotonic``); a seam for tests.
     """
@@ -146,12 +164,16 @@ class Concurrency:
         ceiling: int,
         batched: bool = False,
         strict: bool = False,
+        prepared: bool = False,
+        fixed: bool = False,
         cpu_time: Callable[[], float] = time.process_time,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ceiling = max(1, int(ceiling))
         self._share = 0.0 if strict else BATCH_CREDIT_SHARE if batched else CREDIT_SHARE
         self._current = max(1, min(int(initial), self.ceiling))
+        self._fixed = fixed
+        self._prepared = prepared
         self._cpu_time = cpu_time
         self._clock = clock
         self._lock = threading.Lock()
@@ -219,7 +241,7 @@ class Concurrency:
             self._shortest = min(self._shortest, path.shortest)
             self._recipients = path.recipients
             self._first_answer = now - CREDIT_AFTER_S
-            if rate is not None and rate > 0:
+            if rate is not None and rate > 0 and not self._fixed:
                 self._current = max(1, min(self.ceiling, self._need(rate, batch)))
                 self.peak = max(self.peak, self._current)
             return self._current
@@ -252,7 +274,7 @@ class Concurrency:
         the distance from the start instead of a few seconds in. The estimate joins the
         sizing's samples, never the credit's shortest. Returns the level."""
         with self._lock:
-            if self._recent or rate is None or rate <= 0 or not seconds > 0:
+            if self._recent or rate is None or rate <= 0 or not seconds > 0 or self._fixed:
                 return self._current
             self._recent.append(float(seconds))
             # The estimate replaces the initial guess, both ways: at 1/s, eight threads
@@ -275,13 +297,16 @@ class Concurrency:
         # or in a CPU-starved client), not distance: more in flight would only queue longer.
         latency = min(latency, QUEUEING * min(self._recent))
         per_call = max(1.0, self._recipients or batch)
-        return math.ceil(rate / per_call * latency * MARGIN) + SPARE
+        little = rate / per_call * latency * MARGIN
+        if self._prepared:  # a window's worth prepared, within reason
+            little = max(little, min(rate / per_call, PREPARED_WINDOW_SHARE * little))
+        return math.ceil(little) + SPARE
 
     def target(self, rate: float | None, batch: float) -> int:
         """Workers to run now for ``rate`` (None = unpaced: stay where we are)."""
         now = self._clock()
         with self._lock:
-            if now - self._last_eval < _PERIOD_S or rate is None or rate <= 0:
+            if self._fixed or now - self._last_eval < _PERIOD_S or rate is None or rate <= 0:
                 return self._current
             self._last_eval = now
             self._sample_cpu(now)

@@ -289,15 +289,20 @@ class SendEngine:
         self._batch_ids = itertools.count(1)
         self._run_id = ledger.run_id if ledger is not None else uuid.uuid4().hex[:12]
         workers = self.config.workers
-        self._sizing: Concurrency | None = None
-        if workers is None:  # automatic: sized from the pace and the measured answer time
-            ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
-            ceiling = min(ceiling, max(1, len(plan.sendable)))  # a thread per row at most
-            self._sizing = Concurrency(
-                initial=AUTO_INITIAL_WORKERS, ceiling=ceiling, batched=transport.max_batch > 1,
-                strict=getattr(transport, "paced_strictly", False),
-            )  # fmt: skip
-            workers = self._sizing.current
+        # Automatic (workers=None): sized from the pace and the measured answer time. Set by
+        # hand, the level stays, but answers are still measured: the pacer's latency credit
+        # and the next run's path estimate do not depend on who chose the threads.
+        ceiling = min(MAX_WORKERS, getattr(transport, "max_concurrency", None) or MAX_WORKERS)
+        ceiling = min(ceiling, max(1, len(plan.sendable)))  # a thread per row at most
+        self._sizing = Concurrency(
+            initial=AUTO_INITIAL_WORKERS if workers is None else workers,
+            ceiling=ceiling if workers is None else workers,
+            batched=transport.max_batch > 1,
+            strict=getattr(transport, "paced_strictly", False),
+            prepared=callable(getattr(transport, "prepare", None)),
+            fixed=workers is not None,
+        )  # fmt: skip
+        workers = self._sizing.current
         self._level = workers  # workers wanted now
         self._live = 0  # worker threads running
         self._warmed = 0  # workers that have run the transport's ready() once
@@ -361,8 +366,7 @@ class SendEngine:
     @property
     def concurrency(self) -> tuple[int, int]:
         """(workers wanted now, the most wanted during the run)."""
-        peak = self._sizing.peak if self._sizing is not None else self._level
-        return self._level, peak
+        return self._level, self._sizing.peak
 
     @property
     def stop_reason(self) -> tuple[str, str] | None:
@@ -447,8 +451,6 @@ class SendEngine:
         """Size the first workers from what an earlier run on this transport measured (the
         previous partition on a Dask worker), else from the transport's expected answer time
         (SMTP measures its distance while connecting), instead of waiting for answers."""
-        if self._sizing is None:
-            return
         rate = self._pacer.rate if self._pacer is not None else None
         batch = max(1, self._transport.max_batch)
         known = getattr(self._transport, "path_estimate", None)
@@ -467,7 +469,7 @@ class SendEngine:
         its admissions that still count in the target's pace memory."""
         if self._pace_memory is not None and self._bucket is not None:
             self._pace_memory.keep(self._bucket.tail())
-        estimate = self._sizing.estimate() if self._sizing is not None else None
+        estimate = self._sizing.estimate()
         if estimate is not None:
             with contextlib.suppress(AttributeError):
                 self._transport.path_estimate = estimate  # type: ignore[attr-defined]
@@ -723,8 +725,6 @@ class SendEngine:
     def _resize(self) -> None:
         """Follow the measured need: start workers now, or let extra ones leave."""
         sizing = self._sizing
-        if sizing is None:
-            return
         pacer = self._pacer
         rate = pacer.rate if pacer is not None else None
         if rate is not None and self._adaptive is not None and self._adaptive.slow_start:
@@ -768,7 +768,7 @@ class SendEngine:
                     self._cond.notify_all()
             readied = ready is not None  # the first batch's connection is claimed already
             while True:
-                if self._sizing is not None and self._leave():
+                if self._leave():
                     return
                 # Due retries first: while the producer is blocked on a full queue, they
                 # would otherwise wait for its next chunk.
@@ -935,12 +935,11 @@ class SendEngine:
             replies, fatal = self._failed_call(batch, started, exc)
         if reservation is not None:
             reservation.done()  # the answer is in: its pacing window runs from now
-        if self._sizing is not None:
-            took = time.monotonic() - admitted
-            recipients = sum(i.recipients for i in batch)
-            # A prepared transaction: threads are busy for all of it, the credit may take
-            # only the round trip the reservation spanned.
-            self._sizing.record(spent + took, recipients, counted=took if call else None)
+        took = time.monotonic() - admitted
+        recipients = sum(i.recipients for i in batch)
+        # A prepared transaction: threads are busy for all of it, the credit may take only the
+        # round trip the reservation spanned.
+        self._sizing.record(spent + took, recipients, counted=took if call else None)
         self._settle(batch, batch_id, replies, fatal)
 
     def _failed_call(
