@@ -31,6 +31,7 @@ import math
 import os
 import re
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -69,6 +70,10 @@ class Quota:
     max_send_rate: float
     max_24_hour_send: float  # -1 means unlimited
     sent_last_24_hours: float = 0.0
+    answered_in: float | None = None
+    """Seconds the quota call took, when it was asked for: the first measure of the distance
+    to the provider, so the engine sizes its first requests in flight by it instead of a
+    guess (the call also opens the connection, so it is an overestimate: sizing only)."""
 
     @property
     def remaining_24_hours(self) -> float | None:
@@ -242,13 +247,15 @@ class AwsTarget(KeepsPace):
         """
         if kind.channel_quota:
             app = self.pinpoint_app_id
-            answer = app and self._ask(kind, "pinpoint", "GetEmailChannel", ApplicationId=app)
+            if not app:
+                return None
+            answer, took = self._ask(kind, "pinpoint", "GetEmailChannel", ApplicationId=app)
             rate = (answer or {}).get("EmailChannelResponse", {}).get("MessagesPerSecond")
             ok = isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0
-            return Quota(max_send_rate=float(rate), max_24_hour_send=-1) if ok else None
+            return Quota(float(rate), -1, answered_in=took) if ok else None
         if not kind.account_quota:
             return None
-        account = self._ask(kind, "sesv2", "GetAccount")
+        account, took = self._ask(kind, "sesv2", "GetAccount")
         quota = (account or {}).get("SendQuota") or {}
         if "MaxSendRate" not in quota:
             return None
@@ -256,18 +263,24 @@ class AwsTarget(KeepsPace):
             max_send_rate=float(quota["MaxSendRate"]),
             max_24_hour_send=float(quota.get("Max24HourSend", -1)),
             sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+            answered_in=took,
         )
 
-    def _ask(self, kind: TransportKind, service: str, operation: str, **params: Any) -> Any:
-        """One quota call's answer; None (logged) when refused for want of a right or of the
-        resource, ProviderConfigurationError when the credentials or the endpoint are wrong."""
+    def _ask(
+        self, kind: TransportKind, service: str, operation: str, **params: Any
+    ) -> tuple[Any, float]:
+        """One quota call's answer and the seconds it took; None (logged) when refused for
+        want of a right or of the resource, ProviderConfigurationError when the credentials or
+        the endpoint are wrong."""
         from botocore import xform_name
 
         from toolkit.transports.classify import classify_aws_exception
 
         client = self.make_client(service)
+        call = getattr(client, xform_name(operation))
+        began = time.monotonic()
         try:
-            return getattr(client, xform_name(operation))(**params)
+            return call(**params), time.monotonic() - began
         except Exception as exc:  # classified below: configuration, or carry on without
             classified = classify_aws_exception(service, exc)
             if classified.is_configuration and not re.search("AccessDenied|NotFound",
@@ -277,7 +290,7 @@ class AwsTarget(KeepsPace):
                 ) from exc
             logger.warning("%s failed (%s); pacing without a known quota", operation,
                            classified.code)  # fmt: skip
-            return None
+            return None, time.monotonic() - began
         finally:
             if self.client is None and hasattr(client, "close"):
                 client.close()

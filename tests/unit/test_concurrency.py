@@ -274,6 +274,34 @@ def test_engine_keeps_enough_requests_in_flight_to_meet_the_pace_at_a_distance()
     assert peak >= transport.most_open - 1
 
 
+def test_the_quota_calls_round_trip_sizes_the_first_requests() -> None:
+    """Fails on the old engine: the first answers, 200 ms away, found 8 requests open; the
+    quota call (GetAccount, 200 ms away too) already said how far the provider is."""
+
+    class _FirstAnswer(_Distant):
+        def __init__(self, latency: float) -> None:
+            super().__init__(latency)
+            self.open_at_first_answer: int | None = None
+
+        def send(self, batch: Sequence[Message]) -> list[Reply]:
+            with self.lock:
+                self.open_now += 1
+            started = time.time()
+            time.sleep(self.latency)
+            with self.lock:
+                if self.open_at_first_answer is None:
+                    self.open_at_first_answer = self.open_now
+                self.open_now -= 1
+            return [Reply(Verdict.ACCEPTED, started, time.time(), message_id="m")] * len(batch)
+
+    transport = _FirstAnswer(0.2)
+    quota = Quota(300, -1, answered_in=0.2)
+    engine = SendEngine(FakePlan(120), transport, EngineConfig(), quota=quota)
+    assert all(o.status is Status.SENT for o in engine.run())
+    assert transport.open_at_first_answer is not None
+    assert transport.open_at_first_answer > 40  # 300/s × 0.2 s × 1.3 + 2 = 80 wanted
+
+
 def test_an_explicit_worker_count_is_an_override() -> None:
     transport = _Distant(0.02)
     engine = SendEngine(FakePlan(40), transport, EngineConfig(workers=2), quota=Quota(1000, -1))

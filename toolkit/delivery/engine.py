@@ -450,7 +450,8 @@ class SendEngine:
     def _expect(self) -> None:
         """Size the first workers from what an earlier run on this transport measured (the
         previous partition on a Dask worker), else from the transport's expected answer time
-        (SMTP measures its distance while connecting), instead of waiting for answers."""
+        (SMTP measures its distance while connecting) or the quota call's (SES, Pinpoint),
+        instead of waiting for answers."""
         rate = self._pacer.rate if self._pacer is not None else None
         batch = max(1, self._transport.max_batch)
         known = getattr(self._transport, "path_estimate", None)
@@ -460,6 +461,8 @@ class SendEngine:
             if set_credit is not None:
                 set_credit(self._sizing.credit)
         expected = getattr(self._transport, "expected_answer_s", None)
+        if not expected and self._quota is not None:  # the quota call: the same distance
+            expected = self._quota.answered_in
         if expected:
             self._apply_level(self._sizing.expect(expected, rate, batch))
 
