@@ -148,13 +148,13 @@ def test_quota_comes_from_get_account(make_sandbox: Callable[..., Sandbox]) -> N
     )
 
 
-
 def test_the_quota_call_says_how_far_the_provider_is(make_sandbox: Callable[..., Sandbox]) -> None:
     """The engine sizes its first requests by it (``Quota.answered_in``), before any answer."""
     sandbox = make_sandbox(rate=25, latency_ms=80)
     quota = aws_target_for(sandbox).quota(transport_kind("ses"))
     assert quota is not None and quota.answered_in is not None
     assert 0.08 <= quota.answered_in < 2.0
+
 
 def test_worker_threads_share_one_client(sandbox: Sandbox) -> None:
     with ses(sandbox, workers=4) as transport:
