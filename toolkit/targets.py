@@ -71,9 +71,8 @@ class Quota:
     max_24_hour_send: float  # -1 means unlimited
     sent_last_24_hours: float = 0.0
     answered_in: float | None = None
-    """Seconds the quota call took, when it was asked for: the first measure of the distance
-    to the provider, so the engine sizes its first requests in flight by it instead of a
-    guess (the call also opens the connection, so it is an overestimate: sizing only)."""
+    """Seconds the quota call took: the engine sizes its first requests by it (sizing only:
+    the call also opened the connection, so it overstates the distance)."""
 
     @property
     def remaining_24_hours(self) -> float | None:
@@ -266,18 +265,15 @@ class AwsTarget(KeepsPace):
             answered_in=took,
         )
 
-    def _ask(
-        self, kind: TransportKind, service: str, operation: str, **params: Any
-    ) -> tuple[Any, float]:
-        """One quota call's answer and the seconds it took; None (logged) when refused for
-        want of a right or of the resource, ProviderConfigurationError when the credentials or
-        the endpoint are wrong."""
+    def _ask(self, kind: TransportKind, service: str, op: str, **params: Any) -> tuple[Any, float]:
+        """One quota call's answer (None, logged, when refused for want of a right or of the
+        resource; ProviderConfigurationError for bad credentials or endpoint), its seconds."""
         from botocore import xform_name
 
         from toolkit.transports.classify import classify_aws_exception
 
         client = self.make_client(service)
-        call = getattr(client, xform_name(operation))
+        call = getattr(client, xform_name(op))
         began = time.monotonic()
         try:
             return call(**params), time.monotonic() - began
@@ -286,9 +282,9 @@ class AwsTarget(KeepsPace):
             if classified.is_configuration and not re.search("AccessDenied|NotFound",
                                                              classified.code):  # fmt: skip
                 raise ProviderConfigurationError(
-                    classified.code, f"{operation}: {classified.message}", kind.name
+                    classified.code, f"{op}: {classified.message}", kind.name
                 ) from exc
-            logger.warning("%s failed (%s); pacing without a known quota", operation,
+            logger.warning("%s failed (%s); pacing without a known quota", op,
                            classified.code)  # fmt: skip
             return None, time.monotonic() - began
         finally:

@@ -214,7 +214,9 @@ def test_cli_resume_with_a_sent_row_copied_above_in_other_case_sends_it_once(
 
 
 def test_h2_a_second_background_send_on_one_ledger_is_refused(tmp_path: Path) -> None:
-    df = pd.DataFrame({"email": emails(60)})
+    # 200 rows at 40/s: the first send runs for 5 s, so the second surely starts while it runs
+    # (with 60 rows it could end within a second, before a loaded CI machine polled it).
+    df = pd.DataFrame({"email": emails(200)})
     ledger = tmp_path / "run.sqlite"
     with Sandbox(rate=40) as sandbox:
         first = send_in_background(df, "ses", target=sandbox, ledger=ledger, workers=4, **HI)

@@ -397,3 +397,38 @@ def test_the_memory_keeps_only_what_still_counts_and_does_not_cross_processes() 
     memory = PaceMemory()
     memory.keep([(5.0, 3.0)])
     assert pickle.loads(pickle.dumps(memory)).recall() == []
+
+
+class _LateClock(FakeClock):
+    """A loaded machine: every sleep ends ``late`` seconds after it was due."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds + self.late if seconds > 0 else seconds)
+
+
+@pytest.mark.parametrize("late", [0.0, 0.05])
+def test_a_process_that_wakes_late_takes_less_credit(late: float) -> None:
+    """A late wake-up is a delay the process also times into its round trips, perhaps into
+    one leg only: the credit shrinks by it (halving every 2 s), then comes back."""
+    clock = _LateClock(late)
+    bucket = TokenBucket(1, clock=clock)
+    bucket.set_credit(0.12)
+    first = bucket.reserve(1)
+    assert first is not None
+    clock.advance(0.15)
+    first.done()  # leaves at 0.15 - 0.12 + 1 = 1.03
+    bucket.acquire(1)  # waits for it, and wakes `late` after 1.03
+    assert clock.now() == pytest.approx(1.03 + late)
+    clock.late = 0.0
+    held = bucket.reserve(1)  # once the acquired one leaves, a window later
+    assert held is not None and clock.now() == pytest.approx(2.03 + late)
+    clock.advance(0.15)
+    held.done()  # credited 0.12, less the lateness halved over the 1.15 s since (0.0864)
+    used = 0.12 - late * 0.5 ** (1.15 / 2)
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(2.03 + late + 0.15 - used + 1)
+    assert bucket.credit == 0.12  # what was given; only its use shrinks

@@ -80,6 +80,8 @@ PROBE_USE = 0.8
 _ABORT_POLL = 0.1
 # How often a waiter looks again while the oldest admission's request is still in flight.
 _OPEN_POLL = 0.002
+_LATE_HALF_LIFE_S = 2.0
+"""Seconds over which a late wake-up's weight on the credit halves (see ``_woke``)."""
 
 
 class TokenBucket:
@@ -136,6 +138,7 @@ class TokenBucket:
         self._capacity = self._compute_capacity()
         self._window = self._compute_window()
         self._credit = 0.0
+        self._late, self._late_at = 0.0, 0.0  # the latest late wake-up, and when (``_woke``)
         self.admitted = 0  # total recipients admitted (for tests and reports)
         self.limited_at = -math.inf
         """When an admission last had to wait for the window: the rate, not the client, was
@@ -222,6 +225,9 @@ class TokenBucket:
         provider-side one-second window holds more than the rate. Capped at half a window.
         Every answered admission still within a window of its answer is counted with the
         credit given last, not with the one in force at its answer (see :meth:`_recredit`).
+        Less the lateness of this process's recent wake-ups (:meth:`_woke`): a process that
+        wakes late (a loaded machine, other threads holding the GIL) times its own delays
+        into the round trips the credit rests on, and not always into both legs alike.
         """
         if not seconds >= 0:
             raise ValueError("credit must be >= 0")
@@ -246,8 +252,9 @@ class TokenBucket:
         entries = [e for e in (*self._closed, *self._credited) if e.answered > now - e.lifetime]
         self._closed, self._credited = [], []
         self._in_window = self._open
+        credit = self._credit_now(now)
         for entry in entries:
-            entry.start = max(entry.admitted, entry.answered - self._credit)
+            entry.start = max(entry.admitted, entry.answered - credit)
             entry.leaves = entry.start + entry.lifetime
             if entry.start <= now - entry.lifetime:
                 self._credited.append(entry)
@@ -255,6 +262,29 @@ class TokenBucket:
                 self._closed.append(entry)
                 self._in_window += entry.count
         heapq.heapify(self._closed)
+
+    def _late_now(self, now: float) -> float:
+        """The largest recent lateness, halved every :data:`_LATE_HALF_LIFE_S` since."""
+        if self._late <= 0.0:
+            return 0.0
+        return self._late * 0.5 ** (max(0.0, now - self._late_at) / _LATE_HALF_LIFE_S)
+
+    def _credit_now(self, now: float) -> float:
+        """The credit less the recent lateness (lock held)."""
+        return max(0.0, self._credit - self._late_now(now))
+
+    def _woke(self, late: float) -> None:
+        """A wait ended ``late`` seconds after it was due: remember the lateness when it is
+        the largest of late, and re-count the answers with the smaller credit at once."""
+        if late <= 0.001 and self._late <= 0.0:  # punctual, as on a machine with room
+            return
+        with self._lock:
+            now = self._clock.now()
+            before = self._credit_now(now)
+            if late > self._late_now(now):
+                self._late, self._late_at = late, now
+                if self._credit > 0 and self._credit_now(now) < before - 0.001:
+                    self._recredit(now)
 
     @property
     def window(self) -> float:
@@ -283,7 +313,7 @@ class TokenBucket:
         """Count ``count`` recipients admitted at ``admitted`` and answered at ``answered``
         for their lifetime, less the credit (lock held)."""
         lifetime = self._lifetime(count)
-        start = max(admitted, answered - self._credit)
+        start = max(admitted, answered - self._credit_now(answered))
         entry = _Closed(start + lifetime, next(self._seq), count, start, lifetime, admitted,
                         answered)  # fmt: skip
         heapq.heappush(self._closed, entry)
@@ -369,7 +399,9 @@ class TokenBucket:
             wait = result
             if abort is not None:
                 wait = min(wait, _ABORT_POLL)
+            began = self._clock.now()
             self._clock.sleep(wait)
+            self._woke(self._clock.now() - began - wait)
 
 
 def _time_freed(closed: list[_Closed], excess: float) -> float:
