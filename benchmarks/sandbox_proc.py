@@ -18,6 +18,7 @@ The loopback credentials cross the pipe; they are never printed to the results.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import resource
@@ -195,6 +196,7 @@ def main(argv: list[str]) -> int:
         sandbox = Sandbox(**kwargs)
         if hasattr(sandbox, "start"):
             sandbox.start()
+        gc.freeze()  # as ``python -m toolkit sandbox`` does once started (toolkit.cli.serve)
         print(json.dumps(_describe(sandbox)), flush=True)
     except Exception as exc:  # report any start failure to the parent, then exit
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)

@@ -432,3 +432,24 @@ def test_a_process_that_wakes_late_takes_less_credit(late: float) -> None:
     bucket.acquire(1)
     assert clock.now() == pytest.approx(2.03 + late + 0.15 - used + 1)
     assert bucket.credit == 0.12  # what was given; only its use shrinks
+
+
+def test_one_late_wake_up_among_punctual_ones_keeps_the_credit() -> None:
+    """What can inflate the shortest round trip is a delay in every request: the credit
+    shrinks by how late most recent wake-ups were, not by one slow one (a thread that held
+    the GIL once)."""
+    clock = _LateClock(0.05)
+    bucket = TokenBucket(1, clock=clock)
+    bucket.set_credit(0.12)
+    bucket.acquire(1)
+    bucket.acquire(1)  # wakes 50 ms late
+    clock.late = 0.0
+    bucket.acquire(1)
+    bucket.acquire(1)  # two punctual wake-ups since: the median lateness is 0
+    held = bucket.reserve(1)
+    assert held is not None
+    start = clock.now()
+    clock.advance(0.15)
+    held.done()  # counted from 0.15 - 0.12 after its admission, the full credit
+    bucket.acquire(1)
+    assert clock.now() == pytest.approx(start + 0.15 - 0.12 + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sqlite3
@@ -137,6 +138,11 @@ def run_sandbox(ns: argparse.Namespace) -> int:
         ).start()
     except (ValueError, OverflowError, OSError) as exc:
         raise ConfigurationError(f"cannot start the sandbox: {exc}") from exc
+    # A process that only serves from now on: what start-up built (models, validators, the
+    # TLS context) joins the collector's permanent generation, so that a full collection
+    # walks only the requests' own objects. Unfrozen, one took up to 65 ms in a bulk run,
+    # and every answer due meanwhile came that much later than --latency-ms.
+    gc.freeze()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

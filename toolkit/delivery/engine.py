@@ -66,6 +66,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from toolkit.compose.message import Message
+from toolkit.delivery.collector import frozen_heap
 from toolkit.delivery.concurrency import Concurrency, PathEstimate
 from toolkit.delivery.config import AUTO_INITIAL_WORKERS, MAX_WORKERS, EngineConfig
 from toolkit.delivery.ledger import InFlight, Ledger, LedgerRecord, Pending
@@ -385,6 +386,10 @@ class SendEngine:
         if self._started:
             raise RuntimeError("a SendEngine runs once")
         self._started = True
+        with frozen_heap():  # full collections would stall every answer (collector.py)
+            return self._run()
+
+    def _run(self) -> list[Outcome]:
         self._t0 = self._clock.now()
         for position, outcome in self._plan.preflight.items():
             self._finish(position, outcome, engine=False)
