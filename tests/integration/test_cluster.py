@@ -184,6 +184,27 @@ def test_a_worker_no_longer_listed_gets_no_tokens(client: Any) -> None:
     assert lease[0] == FENCED
 
 
+def test_a_recredit_reaches_the_scheduler_s_log(client: Any) -> None:
+    """The handler a worker's pacer posts to when its latency credit changes: a smaller
+    credit keeps a finished lease's tokens in the window longer."""
+    from toolkit.cluster.service import QuotaService
+
+    client.register_plugin(QuotaService())
+    client.sync(client.scheduler.toolkit_quota_open, scope="rc", run="rc", rate=10.0)
+    address, server_id = next(iter(client.run(lambda dask_worker: dask_worker.id).items()))
+    who = {"scope": "rc", "run": "rc", "owner": f"{address}#{server_id}"}
+    lease_id, granted, _ = client.sync(client.scheduler.toolkit_quota_lease, **who, want=10,
+                                       need=10)  # fmt: skip
+    assert granted == 10
+    client.sync(client.scheduler.toolkit_quota_finish, scope="rc", lease_id=lease_id,
+                used=10.0, stamps=[[10.0, 0.0]])  # fmt: skip
+    client.sync(client.scheduler.toolkit_quota_recredit, scope="rc", lease_ids=[lease_id],
+                seconds=-3.0)  # fmt: skip
+    time.sleep(1.1)  # without the recredit, the tokens would have left the window by now
+    _, granted, wait = client.sync(client.scheduler.toolkit_quota_lease, **who, want=1, need=1)
+    assert granted == 0 and wait > 1.0
+
+
 def kill_a_busy_worker_while(call: Callable[[], Any], box: SandboxProcess, after: int) -> Any:
     """Run ``call`` (a send on a cluster) on a thread; once the sandbox holds ``after``
     messages, SIGKILL (by its pid) a worker process that is running a task; return the

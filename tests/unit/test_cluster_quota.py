@@ -153,6 +153,24 @@ def test_stamps_let_each_request_leave_the_window_at_its_own_time() -> None:
     assert log.lease(want=10, need=1, owner="a")[1] == 6
 
 
+def test_a_recredit_moves_finished_groups_but_never_before_their_grant() -> None:
+    """A sender that learns its latency credit after it stamped leases: their groups leave
+    sooner (later for a smaller credit), never before the lease was granted; an open lease
+    and other senders' leases are untouched."""
+    clock = FakeClock()
+    log = RateLog(20, clock=clock.now)
+    first, _, _ = log.lease(want=10, need=10, owner="a")
+    other, _, _ = log.lease(want=10, need=10, owner="b")
+    clock.advance(0.15)
+    log.finish(first, used=10, stamps=[[6, 0.15], [4, 0.05]])  # no credit yet
+    log.recredit([first, other], 0.12)  # b's lease is still open: it stays counted
+    clock.advance(0.87)  # 1.02: the 4 answered at 0.05 stopped at the grant (0.0) and left;
+    assert log.lease(want=20, need=1, owner="a")[1] == 4  # the 6 count until 0.03 + 1
+    log.recredit([first], -0.5)  # a smaller credit moves a stamp later: 0.53
+    clock.advance(0.02)
+    assert log.in_window() == 10 + 4 + 6
+
+
 def test_an_oversize_request_goes_alone_into_an_empty_window() -> None:
     log = RateLog(14, clock=FakeClock().now)
     assert log.lease(want=50, need=50, owner="a")[1] == 50
@@ -202,6 +220,7 @@ class LocalChannel:
         self.answer: int | None = None  # force FENCED / STOPPED
         self.finished: list[tuple[int, float, list[list[float]]]] = []
         self.trimmed: list[tuple[int, float]] = []
+        self.recredited: list[tuple[list[int], float]] = []
         self.calls = 0
         self._lock = threading.Lock()
 
@@ -219,6 +238,10 @@ class LocalChannel:
     def finish(self, lease_id: int, used: float, stamps: list[list[float]]) -> None:
         self.finished.append((lease_id, used, stamps))
         self.log.finish(lease_id, used, stamps)
+
+    def recredit(self, lease_ids: list[int], seconds: float) -> None:
+        self.recredited.append((lease_ids, seconds))
+        self.log.recredit(lease_ids, seconds)
 
     def daily(self, want: float, need: float) -> float:
         if self.answer == FENCED:
@@ -359,13 +382,43 @@ def test_the_latency_credit_moves_each_answer_back_but_never_before_the_grant() 
     for h in held[:5]:
         assert h is not None
         h.done()
-    pacer.set_credit(0.5)  # more than the answer time: the offset stops at the grant
+    clock.advance(0.04)
     for h in held[5:]:
         assert h is not None
         h.done()
     pacer.reserve(1)  # the slice is used up: the first lease is reported
     ((_, used, stamps),) = channel.finished
     offsets = sorted(offset for _, offset in stamps)
-    assert used == 10 and offsets[0] == 0.0 and 0.01 <= offsets[-1] <= 0.03
+    assert used == 10 and 0.009 <= offsets[0] <= 0.02 and 0.049 <= offsets[-1] <= 0.06
+    pacer.set_credit(0.5)  # more than the answer time: the offset stops at the grant
+    clock.advance(0.05)
+    pacer.close()  # the second lease (one answer pending) is reported when it is answered
     with pytest.raises(ValueError):
         pacer.set_credit(-1)
+
+
+def test_leases_reported_before_the_credit_came_are_recredited() -> None:
+    """The credit comes after a second of answers: the leases already reported without it
+    are re-credited at the service, so that the first window's tokens come back a credit
+    sooner, as the local bucket's do (else every later window keeps that lag)."""
+    clock = FakeClock()
+    channel = LocalChannel(RateLog(10, clock=clock.now))
+    pacer = LeasedPacer(channel, 10, clock=clock.now, sleep=clock.sleep)
+    held = [pacer.reserve(1) for _ in range(10)]  # the whole window, one lease of 1 each
+    clock.advance(0.15)
+    for h in held:
+        assert h is not None
+        h.done()  # answered 0.15 after their grants: each retired lease is reported
+    assert len(channel.finished) == 9  # the tenth is reported once the next one is taken
+    clock.advance(0.5)
+    pacer.set_credit(0.12)
+    ((lease_ids, seconds),) = channel.recredited
+    assert sorted(lease_ids) == sorted(f[0] for f in channel.finished) and seconds == 0.12
+    assert pacer.reserve(1) is not None  # at 0.03 + 1, not 0.15 + 1
+    assert channel.finished[-1][2] == [[1.0, pytest.approx(0.03)]]  # the tenth, credited
+    assert clock.now() == pytest.approx(1.03, abs=0.002)
+    pacer.set_credit(0.12)  # no change: nothing sent
+    pacer.set_credit(0.1205)  # less than a millisecond: not worth a message
+    assert len(channel.recredited) == 1
+    pacer.set_credit(0.1)  # the shortest answer got shorter: the leases move back, later
+    assert channel.recredited[-1][1] == pytest.approx(-0.02)

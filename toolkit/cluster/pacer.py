@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -42,6 +43,10 @@ SLICE_S = 0.1
 """Seconds of the rate one lease holds (about ten service calls per second per worker)."""
 STAMP_BUCKET_S = 0.01
 """Answers within this many seconds share one stamp (bounds the finish report's size)."""
+RECREDIT_KEEP_S = 2.0
+"""Seconds a finished lease may still be re-credited: longer than a window and an answer."""
+RECREDIT_MIN_S = 0.001
+"""A credit change smaller than this is not worth a message to the service."""
 CALL_TIMEOUT_S = 30.0
 _ABORT_POLL = 0.1
 
@@ -59,6 +64,8 @@ class Channel(Protocol):
     def trim(self, lease_id: int, used: float) -> None: ...
 
     def finish(self, lease_id: int, used: float, stamps: list[list[float]]) -> None: ...
+
+    def recredit(self, lease_ids: list[int], seconds: float) -> None: ...
 
     def daily(self, want: float, need: float) -> float: ...
 
@@ -101,6 +108,10 @@ class SchedulerChannel:
         self._post(
             "toolkit_quota_finish", scope=self.scope, lease_id=lease_id, used=used, stamps=stamps
         )
+
+    def recredit(self, lease_ids: list[int], seconds: float) -> None:
+        self._post("toolkit_quota_recredit", scope=self.scope, lease_ids=lease_ids,
+                   seconds=seconds)  # fmt: skip
 
     def daily(self, want: float, need: float) -> float:
         return float(self._call("toolkit_quota_daily", **self._who(), want=want, need=need))
@@ -186,14 +197,37 @@ class LeasedPacer:
         self.stopped = threading.Event()
         self.calls = 0
         self._credit = 0.0
+        # (lease id, credit its stamps were sent with, when) of recently finished leases
+        self._stamped: deque[tuple[int, float, float]] = deque()
 
     def set_credit(self, seconds: float) -> None:
         """Let an answered request count from ``seconds`` before its answer, as
         :meth:`toolkit.delivery.pacing.TokenBucket.set_credit` does (the same argument: the
-        provider counted it no later than its way back before the answer)."""
+        provider counted it no later than its way back before the answer).
+
+        As there, every answer still in the window counts with the credit given last: a
+        lease's stamps take the credit in force when it is reported, and the leases reported
+        in the last :data:`RECREDIT_KEEP_S` with another one are re-credited at the service
+        (:meth:`toolkit.cluster.quota.RateLog.recredit`).
+        """
         if not seconds >= 0:
             raise ValueError("credit must be >= 0")
-        self._credit = min(float(seconds), 0.5)
+        credit = min(float(seconds), 0.5)
+        if credit == self._credit:
+            return
+        with self._lock:
+            self._credit = credit
+            now = self._clock()
+            kept = [s for s in self._stamped if now - s[2] <= RECREDIT_KEEP_S]
+            moves: dict[float, list[int]] = {}
+            for lease_id, used, _ in kept:
+                if abs(credit - used) >= RECREDIT_MIN_S:
+                    moves.setdefault(used, []).append(lease_id)
+            self._stamped = deque(
+                (lease_id, credit if used in moves else used, at) for lease_id, used, at in kept
+            )
+            for used, lease_ids in moves.items():
+                self._channel.recredit(lease_ids, credit - used)
 
     @property
     def rate(self) -> float:
@@ -239,8 +273,14 @@ class LeasedPacer:
         if lease.used <= 0:
             self._channel.finish(lease.lease_id, 0.0, [])
             return
-        stamps = [[count, bucket * STAMP_BUCKET_S] for bucket, count in lease.stamps.items()]
+        credit = self._credit
+        stamps = [[count, max(0.0, bucket * STAMP_BUCKET_S - credit)]
+                  for bucket, count in lease.stamps.items()]  # fmt: skip
         self._channel.finish(lease.lease_id, lease.used, stamps)
+        now = self._clock()
+        self._stamped.append((lease.lease_id, credit, now))
+        while now - self._stamped[0][2] > RECREDIT_KEEP_S:
+            self._stamped.popleft()
 
     def reserve(self, n: float = 1, abort: Abort | None = None) -> _Held | None:
         """Admit ``n`` recipients now or after waiting; see the class docstring."""
@@ -288,8 +328,8 @@ class LeasedPacer:
         with self._lock:
             lease.open -= 1
             # An upper bound of the answer time after the grant (receipt offset + the lease's
-            # round trip to the scheduler), less the latency credit, as the token bucket's.
-            offset = max(0.0, self._clock() - lease.born + lease.rtt - self._credit)
+            # round trip to the scheduler); the latency credit comes off when it is reported.
+            offset = max(0.0, self._clock() - lease.born + lease.rtt)
             bucket = math.ceil(offset / STAMP_BUCKET_S)
             lease.stamps[bucket] = lease.stamps.get(bucket, 0.0) + n
             if lease.retired and lease.open == 0:

@@ -18,6 +18,8 @@ log of those leases, kept by whoever serves them (the Dask scheduler,
   window at its own time instead of the lease's last answer, which is what brings a shared
   quota close to the single-process pacer's throughput. No clocks are compared between
   machines: only durations cross the wire;
+* a sender whose latency credit changes after it reported leases *re-credits* them
+  (:meth:`RateLog.recredit`): their groups move by the change, never before their grant;
 * the server never blocks: :meth:`RateLog.lease` grants now or says how long to wait.
 
 :class:`DailyPool` shares the 24-hour quota the same way: senders take blocks of it and give
@@ -30,6 +32,7 @@ Usage::
     ...                                     # send up to `granted` recipients
     log.trim(lease_id, used=7)              # retired: the 3 never handed out leave now
     log.finish(lease_id, used=7, stamps=[(4, 0.05), (3, 0.09)])
+    log.recredit([lease_id], 0.04)          # the sender learnt 40 ms more of latency credit
     log.drop_owner("w1")                    # its process died: close its leases now
 """
 
@@ -63,6 +66,7 @@ class _Lease:
     time: float
     count: float
     open: bool = True
+    granted_at: float = 0.0  # a re-credit never moves a group before its grant
 
 
 class RateLog:
@@ -154,7 +158,7 @@ class RateLog:
             if free + _EPS >= need:
                 granted = asked if oversize else max(need, min(want, math.floor(free + _EPS)))
                 lease_id = next(self._ids)
-                self._leases[lease_id] = _Lease(owner, now, granted)
+                self._leases[lease_id] = _Lease(owner, now, granted, granted_at=now)
                 self.grants += 1
                 self.granted += granted
                 return lease_id, granted, 0.0
@@ -196,9 +200,27 @@ class RateLog:
                 del self._leases[lease_id]
                 for i, (count, offset) in enumerate(parts):
                     end = min(lease.time + max(offset, 0.0), now)
-                    self._leases[(lease_id, i)] = _Lease(lease.owner, end, count, open=False)
+                    self._leases[(lease_id, i)] = _Lease(lease.owner, end, count, open=False,
+                                                         granted_at=lease.time)  # fmt: skip
             else:
                 lease.open, lease.time, lease.count = False, now, float(used)
+
+    def recredit(self, lease_ids: Iterable[int], seconds: float) -> None:
+        """The sender's latency credit changed by ``seconds`` since it stamped these finished
+        leases: each of their groups leaves that much sooner (later, when negative), never
+        before its lease was granted.
+
+        Why: a sender learns the credit only after a second of answers
+        (``toolkit.delivery.concurrency.CREDIT_AFTER_S``), so the first second's leases were
+        stamped without it, and the sliding window kept that lag (a whole answer time) in
+        every later window: what :meth:`toolkit.delivery.pacing.TokenBucket.set_credit` does
+        for the local bucket, for leases. Groups that have left the window are gone already.
+        """
+        ids = set(lease_ids)
+        with self._lock:
+            for key, lease in self._leases.items():
+                if isinstance(key, tuple) and key[0] in ids and not lease.open:
+                    lease.time = max(lease.granted_at, lease.time - seconds)
 
     def drop_owner(self, owner: str | Callable[[str], bool]) -> int:
         """Close the open leases of an owner that is gone (or of every owner the predicate

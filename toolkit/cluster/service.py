@@ -19,6 +19,7 @@ by :mod:`toolkit.cluster.pacer` on the workers and by :mod:`toolkit.cluster.run`
                                -2 = the run was cancelled, -3 = its breaker tripped)
 ``toolkit_quota_trim``         a retired lease's unused tokens leave the window now
 ``toolkit_quota_finish``       the lease's requests are answered (with stamps)
+``toolkit_quota_recredit``     the sender's latency credit changed since it stamped leases
 ``toolkit_quota_daily``        a block of the 24-hour quota (-1 = fenced)
 ``toolkit_quota_give_back``    unused recipients of a block
 ``toolkit_quota_stats``        counters of a scope (reports, tests)
@@ -97,6 +98,7 @@ class QuotaService(SchedulerPlugin):
                 "toolkit_quota_lease": self.lease,
                 "toolkit_quota_trim": self.trim,
                 "toolkit_quota_finish": self.finish,
+                "toolkit_quota_recredit": self.recredit,
                 "toolkit_quota_daily": self.daily,
                 "toolkit_quota_give_back": self.give_back,
                 "toolkit_quota_stats": self.stats,
@@ -172,6 +174,13 @@ class QuotaService(SchedulerPlugin):
         known = self.scopes.get(scope)
         if known is not None:
             known.rates.finish(lease_id, used, stamps)
+
+    def recredit(
+        self, scope: str = "", lease_ids: list[int] | None = None, seconds: float = 0.0
+    ) -> None:
+        known = self.scopes.get(scope)
+        if known is not None:
+            known.rates.recredit(lease_ids or (), seconds)
 
     def daily(
         self, scope: str = "", run: str = "", owner: str = "", want: float = 1, need: float = 1
